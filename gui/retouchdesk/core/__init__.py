@@ -1,0 +1,1 @@
+"""Pure logic with no Qt and no network: schemas, job records, image I/O, masks."""

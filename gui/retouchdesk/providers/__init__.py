@@ -1,0 +1,1 @@
+"""One module per vendor (httpx, no Qt) plus ``local`` (the offline engine)."""

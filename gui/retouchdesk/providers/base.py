@@ -1,0 +1,167 @@
+"""The provider interface: what the job engine asks of every engine, local or cloud.
+
+The engine drives every job through the same calls, whatever the provider:
+
+1. ``prepare(ctx)`` (state *uploading*): make the input reachable: upload it, host it, or do
+   nothing. Safe to repeat; whatever it creates goes into ``ctx.remote`` and is persisted by
+   ``ctx.checkpoint()``.
+2. ``submit(ctx)`` (state *submitted*): start the job. Before calling it the engine records that
+   a submission may reach the provider; unless the provider declares
+   ``Capability.IDEMPOTENT_SUBMIT`` (and uses ``ctx.idempotency_key``) or ``Capability.LOCAL``,
+   a job interrupted during ``submit`` is never sent again. A synchronous provider returns its
+   outputs directly from ``submit``.
+3. ``poll(ctx)`` (state *running*), repeated after ``PollResult.next_poll`` seconds until a
+   terminal state. After a restart the engine calls ``poll`` again for jobs whose ``remote_id``
+   it has (``Capability.RESUME``).
+4. ``fetch(ctx, outputs)`` (state *downloading*): bring the outputs into ``ctx.work_dir``. The
+   engine then writes them next to the photo with metadata, atomically.
+5. ``cancel(ctx)``: best effort at the provider; the engine marks the job cancelled anyway.
+
+Providers raise :mod:`retouchdesk.core.errors` exceptions; retry decisions are the engine's.
+No Qt here, ever.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from retouchdesk.core.errors import Cancelled
+from retouchdesk.core.schema import Operation
+
+
+class Capability(StrEnum):
+    LOCAL = "local"  # runs on this machine: re-running after a crash is always safe
+    RESUME = "resume"  # a submitted job can be polled again by its remote id after a restart
+    IDEMPOTENT_SUBMIT = "idempotent_submit"  # submit reuses ctx.idempotency_key: safe to repeat
+    CANCEL = "cancel"  # the provider can stop a running job remotely
+    MASK = "mask"
+    REFERENCE = "reference"
+    BATCH = "batch"  # several inputs in one request
+    CREDITS = "credits"  # has a balance the account view can show
+    PRICE = "price"  # reports a cost per job
+    NEEDS_HOSTING = "needs_hosting"  # inputs must be reachable by URL (Enhancor)
+    STYLES = "styles"  # offers a style/template catalogue
+
+
+class RemoteState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass
+class Output:
+    """One result of a job: where to get it and what it is.
+
+    Exactly one of ``url``, ``data`` and ``path`` is set. ``label`` names a variant when an
+    operation returns several (YouCam colorize); ``meta`` goes into the result's record
+    (for example ``{"engine": "classic"}`` when the offline upscaler fell back).
+    """
+
+    url: str | None = None
+    data: bytes | None = None
+    path: Path | None = None
+    suffix: str = ""
+    label: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SubmitResult:
+    remote_id: str | None = None
+    outputs: list[Output] | None = None  # set when the provider finished synchronously
+    cost: float | None = None
+
+
+@dataclass
+class PollResult:
+    state: RemoteState
+    progress: float | None = None
+    message: str = ""
+    cost: float | None = None
+    outputs: list[Output] = field(default_factory=list)
+    error: str | None = None  # the plain sentence, when state is FAILED
+    next_poll: float = 2.0  # seconds until the next poll
+
+
+@dataclass
+class JobContext:
+    """What a provider sees of a job, and its hooks back into the engine."""
+
+    job_id: str
+    operation: Operation
+    input_path: Path  # the file to process (the engine may have made a downscaled copy)
+    params: dict[str, Any]  # validated, applicable parameters (``Operation.validate``)
+    idempotency_key: str
+    work_dir: Path  # private scratch folder of this job, removed when it ends
+    remote_id: str | None = None
+    remote: dict[str, Any] = field(default_factory=dict)  # provider-owned, persisted state
+    on_progress: Callable[[float | None, str], None] = lambda f, m: None
+    on_checkpoint: Callable[[], None] = lambda: None
+    is_cancelled: Callable[[], bool] = lambda: False
+
+    @property
+    def provider_id(self) -> str:
+        return self.operation.provider
+
+    def progress(self, fraction: float | None, message: str = "") -> None:
+        """Report progress (0..1, or None when unknown) and a short status message."""
+        self.on_progress(fraction, message)
+
+    def checkpoint(self) -> None:
+        """Persist ``remote`` now (after an upload, before a risky call)."""
+        self.on_checkpoint()
+
+    def raise_if_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise Cancelled()
+
+    def file_param(self, name: str) -> Path | None:
+        value = self.params.get(name)
+        return Path(value) if value else None
+
+
+class Provider(abc.ABC):
+    """Base class of every provider; see the module docstring for the call sequence."""
+
+    id: str = ""
+    capabilities: frozenset[Capability] = frozenset()
+    max_concurrency: int = 2
+
+    def supports(self, cap: Capability) -> bool:
+        return cap in self.capabilities
+
+    async def prepare(self, ctx: JobContext) -> None:  # noqa: B027 - optional step
+        """Make the input reachable (upload); the default has nothing to do."""
+
+    @abc.abstractmethod
+    async def submit(self, ctx: JobContext) -> SubmitResult: ...
+
+    async def poll(self, ctx: JobContext) -> PollResult:
+        raise NotImplementedError(f"{self.id} is synchronous and cannot be polled")
+
+    async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
+        """Turn outputs into local files in ``ctx.work_dir``; the base handles data and paths."""
+        out: list[Output] = []
+        for i, o in enumerate(outputs):
+            if o.path is not None:
+                out.append(o)
+            elif o.data is not None:
+                p = ctx.work_dir / f"result_{i}{o.suffix or '.bin'}"
+                p.write_bytes(o.data)
+                out.append(Output(path=p, suffix=o.suffix, label=o.label, meta=o.meta))
+            else:
+                raise NotImplementedError(f"{self.id} must download URL outputs itself")
+        return out
+
+    async def cancel(self, ctx: JobContext) -> None:  # noqa: B027 - optional step
+        """Stop the job at the provider if it can; the engine cancels locally regardless."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional step
+        """Close network clients and worker processes."""

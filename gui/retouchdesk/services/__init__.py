@@ -1,0 +1,1 @@
+"""Job engine, SQLite store, settings, secrets, hosting and webhook receiver; no Qt."""
