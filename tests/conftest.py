@@ -22,7 +22,25 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
             monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("RETOUCHDESK_HOME", str(home))
+    _isolate_keyring(home, monkeypatch)
     return home
+
+
+def _isolate_keyring(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the keyring package at a file-backed backend inside the test's home.
+
+    A developer's machine has a real keyring (Secret Service, Keychain); no test may read or
+    write it. ``secrets.open_store()`` in "auto" mode refuses this plain-text test backend and
+    uses the encrypted file in the test home instead; tests that want the keyring path ask for
+    ``preference="keyring"`` and get this backend.
+    """
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(home / "test-keyring.cfg")
+    # what keyring.set_keyring() sets; monkeypatch restores the previous backend afterwards
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
 
 
 @pytest.fixture

@@ -87,6 +87,8 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("s3", "secret_access_key", str, "", "Secret access key", secret=True),
     _s("s3", "url_expiry", int, 3600, "Lifetime of presigned URLs in seconds"),
     _s("ui", "theme", str, "system", "system, light or dark"),
+    _s("secrets", "backend", str, "auto", "Secret store: auto (keyring, else file), keyring, file"),
+    _s("accounts", "configured", str, "", "Providers with an account set up (comma-separated)"),
 )
 _BY_NAME = {s.dotted: s for s in SPECS}
 
