@@ -166,6 +166,16 @@ def _open(path: Path) -> Image.Image:
     return im
 
 
+def open_image(path: Path | str) -> Image.Image:
+    """Open ``path`` lazily (header only) with the checks of :func:`load_image`."""
+    return _open(Path(path))
+
+
+def orientation_of(im: Image.Image) -> int:
+    """The EXIF orientation (1..8) of an opened image; 1 when absent or damaged."""
+    return _orientation(im)
+
+
 def _orientation(im: Image.Image) -> int:
     try:
         value = int(im.getexif().get(_ORIENTATION, 1))
