@@ -14,6 +14,9 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 
+# Vendor emulators on loopback (``emulator`` fixture); other fixture modules go here too.
+pytest_plugins = ["tests.emulators.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -1,0 +1,518 @@
+"""The shared HTTP layer of every cloud provider: one client factory, retries, errors, redaction.
+
+Why one module: every vendor needs the same four things and getting any of them subtly wrong
+loses a user's money or leaks a key.
+
+* :func:`make_client` builds the long-lived ``httpx.AsyncClient`` of a service with a base URL,
+  explicit timeouts and a User-Agent, on top of :class:`RetryingTransport`.
+* :class:`RetryingTransport` retries what is safe to retry: a connection that never opened,
+  429 (honouring ``Retry-After``) and 503 for any request, and other 5xx answers and broken
+  connections only for idempotent requests. A ``POST`` that may have reached the server (a job
+  queued at a vendor) is never sent twice unless the caller marks it safe with
+  ``extensions={RETRY_SAFE: True}`` (a status query sent as ``POST``).
+* :func:`check_response` and :func:`send` map HTTP statuses and transport failures to
+  :mod:`retouchdesk.core.errors` with one plain sentence naming the vendor.
+* :func:`redact_headers`, :func:`redact_text` and :class:`RedactingFilter` keep ``x-api-key``,
+  ``x-api-secret``, ``Authorization``, ``id_token``, ``client_secret`` and any registered secret
+  value out of logs.
+
+Retries here are short and bounded (seconds); longer waits are the engine's business, through
+``ProviderError.retryable`` / ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from retouchdesk import __version__
+from retouchdesk.core.errors import (
+    AuthError,
+    CreditsExhausted,
+    ProviderError,
+    RateLimited,
+    RemoteJobLost,
+)
+
+log = logging.getLogger("retouchdesk.http")
+
+USER_AGENT = f"RetouchDesk/{__version__} (+https://github.com/retouchdesk/retouchdesk)"
+
+#: Request extension: set to True on a non-idempotent request that is safe to send again
+#: (a read-only query sent as POST, or a call carrying an idempotency key).
+RETRY_SAFE = "retouchdesk.retry_safe"
+#: Request extension: a short description of the call for error sentences ("the upload").
+ACTION = "retouchdesk.action"
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Statuses that say the server did not act on the request: safe to send again, any method.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: Statuses retried for idempotent (or marked safe) requests.
+RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=30.0)
+
+
+# -- retry policy ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the transport retries: bounded attempts, exponential backoff with jitter.
+
+    ``max_retry_after`` caps how long the transport itself waits for a ``Retry-After``; a
+    longer wait is handed to the engine as :class:`RateLimited` with ``retry_after`` set.
+    """
+
+    max_attempts: int = 4  # tries in total, the first included
+    backoff_base: float = 0.5  # seconds before the first retry
+    backoff_max: float = 8.0
+    jitter: float = 0.25  # +- fraction of each delay, spreads a batch's retries apart
+    max_retry_after: float = 30.0
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 1)."""
+        base = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return max(0.0, base * (1 + random.uniform(-self.jitter, self.jitter)))
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def may_resend(request: httpx.Request) -> bool:
+    """True when sending ``request`` twice cannot do anything twice at the server."""
+    return request.method.upper() in IDEMPOTENT_METHODS or bool(request.extensions.get(RETRY_SAFE))
+
+
+class RetryingTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport and retries failures that are safe to retry (see the module doc).
+
+    ``sleep`` is injectable so tests can record the waits instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        on_retry: Callable[[httpx.Request, int, float, str], None] | None = None,
+    ) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._on_retry = on_retry
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Read the body once so that a retry can send it again (inputs are single images).
+        await request.aread()
+        policy = self.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= policy.max_attempts
+            try:
+                response = await self.inner.handle_async_request(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The connection never opened: the server cannot have seen the request.
+                if last:
+                    raise
+                await self._wait(request, attempt, policy.delay(attempt), type(exc).__name__)
+                continue
+            except httpx.TransportError as exc:
+                # The request may have reached the server (read error, dropped connection).
+                if last or not may_resend(request):
+                    raise
+                await self._wait(request, attempt, policy.delay(attempt), type(exc).__name__)
+                continue
+
+            status = response.status_code
+            if status not in policy.retry_statuses or last:
+                return response
+            if status not in NOT_PROCESSED_STATUSES and not may_resend(request):
+                return response
+            wait = policy.delay(attempt)
+            if status in (429, 503):
+                after = parse_retry_after(response.headers.get("Retry-After"))
+                if after is not None:
+                    if after > policy.max_retry_after:
+                        return response  # too long for us: the engine reschedules the job
+                    wait = after
+            await response.aclose()
+            await self._wait(request, attempt, wait, f"HTTP {status}")
+
+    async def _wait(self, request: httpx.Request, attempt: int, wait: float, why: str) -> None:
+        log.info(
+            "retrying %s %s after %s in %.2f s (try %d)",
+            request.method,
+            redact_url(str(request.url)),
+            why,
+            wait,
+            attempt + 1,
+        )
+        if self._on_retry is not None:
+            self._on_retry(request, attempt, wait, why)
+        await self._sleep(wait)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# -- client factory --------------------------------------------------------------------------
+
+
+def make_client(
+    base_url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: httpx.Timeout | float | None = None,
+    retry: RetryPolicy | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    secrets: Iterable[str] = (),
+    follow_redirects: bool = True,
+) -> httpx.AsyncClient:
+    """The ``AsyncClient`` of one service: base URL, explicit timeouts, User-Agent, retries.
+
+    ``secrets`` are the credential values this client sends; they are registered for
+    redaction so that no log line or error can show them. ``transport`` replaces the network
+    transport under the retry layer (tests use ``httpx.MockTransport`` only for unit checks of
+    this module; provider tests talk to real loopback emulators).
+    """
+    for s in secrets:
+        register_secret(s)
+    all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    all_headers.update(headers or {})
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/") if base_url else "",
+        headers=all_headers,
+        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        transport=RetryingTransport(transport, retry),
+        follow_redirects=follow_redirects,
+        event_hooks={"request": [_log_request], "response": [_log_response]},
+    )
+
+
+async def _log_request(request: httpx.Request) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "-> %s %s %s",
+            request.method,
+            redact_url(str(request.url)),
+            redact_headers(request.headers),
+        )
+
+
+async def _log_response(response: httpx.Response) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        req = response.request
+        log.debug("<- %s %s %s", response.status_code, req.method, redact_url(str(req.url)))
+
+
+# -- sending with error mapping --------------------------------------------------------------
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    vendor: str,
+    action: str = "the request",
+    safe: bool = False,
+    check: bool = True,
+    messages: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request; transport failures and bad statuses become ``core.errors``.
+
+    ``safe`` marks a non-idempotent request as safe to resend (see :data:`RETRY_SAFE`).
+    ``action`` names the call in error sentences ("submitting the job"). ``messages`` maps
+    vendor error texts to plain sentences (see :func:`vendor_message`).
+    """
+    extensions = dict(kwargs.pop("extensions", None) or {})
+    if safe:
+        extensions[RETRY_SAFE] = True
+    extensions[ACTION] = action
+    try:
+        response = await client.request(method, url, extensions=extensions, **kwargs)
+    except httpx.TransportError as exc:
+        reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        resendable = safe or method.upper() in IDEMPOTENT_METHODS
+        raise transport_error(
+            exc, vendor=vendor, action=action, may_have_reached=reached and not resendable
+        ) from None
+    if check:
+        await check_response(response, vendor=vendor, action=action, messages=messages)
+    return response
+
+
+def transport_error(
+    exc: httpx.TransportError, *, vendor: str, action: str, may_have_reached: bool
+) -> ProviderError:
+    """A plain sentence for a network failure; retryable unless a job may have been created."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ProviderError(
+            f"Could not connect to {vendor} during {action}: check the server address "
+            "and your internet connection",
+            retryable=True,
+            code="connect",
+        )
+    if may_have_reached:
+        # Sending again could queue (and bill) the job twice: let the user decide.
+        return ProviderError(
+            f"The connection to {vendor} was lost during {action}; the request may have "
+            "reached it, so it was not sent again",
+            retryable=False,
+            code="ambiguous",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(
+            f"{vendor} did not answer in time during {action}", retryable=True, code="timeout"
+        )
+    return ProviderError(
+        f"The connection to {vendor} was lost during {action}", retryable=True, code="network"
+    )
+
+
+async def check_response(
+    response: httpx.Response,
+    *,
+    vendor: str,
+    action: str = "the request",
+    messages: Mapping[str, str] | None = None,
+) -> None:
+    """Raise the ``core.errors`` exception that matches a non-2xx response; return otherwise."""
+    status = response.status_code
+    if status < 400:
+        return
+    await response.aread()
+    detail = vendor_message(error_detail(response), messages)
+    said = f": {detail}" if detail else ""
+    if status in (401, 403):
+        raise AuthError(
+            f"{vendor} refused the credentials during {action}{said}; check the key in Settings",
+            status=status,
+        )
+    if status == 402:
+        raise CreditsExhausted(f"{vendor} says the account has no credits left{said}", status=402)
+    if status == 429:
+        after = parse_retry_after(response.headers.get("Retry-After"))
+        wait = f" (retry in {after:.0f} s)" if after is not None else ""
+        raise RateLimited(
+            f"{vendor} is limiting the request rate{wait}", retry_after=after, status=429
+        )
+    if status == 404:
+        raise RemoteJobLost(
+            f"{vendor} does not know this request any more ({action}){said}", status=404
+        )
+    if status == 413:
+        raise ProviderError(
+            f"{vendor} refused the upload during {action}: the file is too large", status=413
+        )
+    if status >= 500:
+        retryable = status in NOT_PROCESSED_STATUSES or may_resend(response.request)
+        raise ProviderError(
+            f"{vendor} had a server error (HTTP {status}) during {action}{said}",
+            retryable=retryable,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            status=status,
+        )
+    raise ProviderError(
+        f"{vendor} rejected {action} (HTTP {status}){said}", retryable=False, status=status
+    )
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The vendor's error text from common JSON shapes, or a short plain-text body.
+
+    Handles ``{"error": {"message"}}``, ``{"error": "..."}``, ``{"message"}``,
+    ``{"status": "error", "message"}``, ASP.NET ProblemDetails (``title`` + ``errors``) and
+    ``{"detail"}``; HTML pages yield nothing (they are not meant for users).
+    """
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        text = response.text.strip()
+        if not text or "<" in text[:200]:
+            return ""
+        return redact_text(text.splitlines()[0][:200])
+    return redact_text(json_error_text(data))
+
+
+def json_error_text(data: Any) -> str:
+    """The human part of a JSON error body, whatever its shape (see :func:`error_detail`)."""
+    if isinstance(data, str):
+        return data[:300]
+    if not isinstance(data, dict):
+        return ""
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    err = lowered.get("error")
+    if isinstance(err, dict):
+        inner = json_error_text(err)
+        if inner:
+            return inner
+    elif isinstance(err, str) and err:
+        return err[:300]
+    errors = lowered.get("errors")
+    if isinstance(errors, dict) and errors:
+        parts = []
+        for field, msgs in errors.items():
+            msg = "; ".join(str(m) for m in msgs) if isinstance(msgs, list) else str(msgs)
+            parts.append(f"{field}: {msg}" if field and field not in msg else msg)
+        return " ".join(parts)[:300]
+    for key in ("message", "detail", "title", "error_description", "msg"):
+        value = lowered.get(key)
+        if isinstance(value, str) and value:
+            return value[:300]
+    return ""
+
+
+def vendor_message(detail: str, messages: Mapping[str, str] | None) -> str:
+    """Replace a known vendor text by a plain sentence (case-insensitive substring match)."""
+    if not detail or not messages:
+        return detail
+    low = detail.lower()
+    for needle, sentence in messages.items():
+        if needle.lower() in low:
+            return sentence
+    return detail
+
+
+def json_body(response: httpx.Response, *, vendor: str, action: str) -> Any:
+    """The decoded JSON of a 2xx response, or a retryable error for a malformed body."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        raise ProviderError(
+            f"{vendor} sent an unreadable answer during {action}",
+            retryable=may_resend(response.request),
+            code="malformed",
+        ) from None
+
+
+# -- redaction -------------------------------------------------------------------------------
+
+SECRET_HEADERS = frozenset(
+    {"x-api-key", "x-api-secret", "authorization", "proxy-authorization", "cookie", "set-cookie"}
+)
+SECRET_FIELDS = (
+    "id_token",
+    "client_secret",
+    "access_token",
+    "accessToken",
+    "refresh_token",
+    "refreshToken",
+    "jwtPrivateKey",
+    "api_key",
+    "apiKey",
+    "x-api-key",
+    "x-api-secret",
+    "password",
+    "secret_access_key",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "Signature",
+)
+REDACTED = "[redacted]"
+
+_known_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_field_re = re.compile(
+    r"(?P<key>[\"']?(?:" + "|".join(re.escape(f) for f in SECRET_FIELDS) + r")[\"']?)"
+    r"(?P<sep>\s*[:=]\s*)(?P<q>[\"']?)(?P<val>[^\"'&\s,;}]+)",
+    re.IGNORECASE,
+)
+_header_re = re.compile(
+    r"(?P<key>\b(?:authorization|x-api-key|x-api-secret)\b[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<val>(?:bearer\s+|basic\s+)?[^\"'\s,;}]+)",
+    re.IGNORECASE,
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a credential value so that :func:`redact_text` removes it wherever it appears."""
+    if value and len(value) >= 6:  # shorter strings would redact ordinary words
+        with _secrets_lock:
+            _known_secrets.add(value)
+
+
+def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
+    """A copy of ``headers`` with credential headers replaced by ``[redacted]``."""
+    items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+    return {k: (REDACTED if k.lower() in SECRET_HEADERS else redact_text(v)) for k, v in items}
+
+
+def redact_text(text: str) -> str:
+    """``text`` without registered secrets, ``key=value`` / ``"key": "value"`` credentials and
+    credential headers."""
+    if not text:
+        return text
+    with _secrets_lock:
+        secrets = sorted(_known_secrets, key=len, reverse=True)
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, REDACTED)
+    text = _field_re.sub(lambda m: f"{m['key']}{m['sep']}{m['q']}{REDACTED}", text)
+    return _header_re.sub(lambda m: f"{m['key']}{REDACTED}", text)
+
+
+def redact_url(url: str) -> str:
+    """A URL without credentials in its query string (presigned signatures, tokens)."""
+    return redact_text(url)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record's message and arguments.
+
+    Installed on the app's log handlers (``install_log_redaction``) so that even a third-party
+    library logging a header or a URL with a signature cannot write a secret to a log file.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error path
+            return True
+        record.msg = redact_text(message)
+        record.args = None
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
+    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root)."""
+    logger = logger or logging.getLogger()
+    filt = RedactingFilter()
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(filt)
+    return filt

@@ -1,0 +1,231 @@
+"""The shared HTTP layer against a real loopback server: retries, error mapping, redaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import httpx
+import pytest
+from tests.emulators.harness import Emulator, Recorded, Response, json_response, route
+
+from retouchdesk.core.errors import AuthError, ProviderError, RateLimited, RemoteJobLost
+from retouchdesk.providers import http
+
+
+class Echo(Emulator):
+    """A tiny vendor: GET /item and POST /queue (creates a job each time it is acted on)."""
+
+    name = "echo"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued = 0
+
+    @route("GET", "/item")
+    def item(self, rec: Recorded) -> Response:
+        return json_response({"ok": True})
+
+    @route("POST", "/queue")
+    def queue(self, rec: Recorded) -> Response:
+        self.queued += 1
+        return json_response({"requestId": f"r{self.queued}"})
+
+    @route("POST", "/status")
+    def status(self, rec: Recorded) -> Response:
+        return json_response({"status": "IN_QUEUE"})
+
+
+FAST = http.RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05, jitter=0.0)
+
+
+@pytest.fixture
+def echo():
+    emu = Echo().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+async def client(echo):
+    c = http.make_client(echo.url, retry=FAST, timeout=httpx.Timeout(5.0))
+    yield c
+    await c.aclose()
+
+
+async def test_get_is_retried_through_a_burst_of_500_and_503(echo, client):
+    echo.faults.status(500, times=1, path="/item")
+    echo.faults.status(503, times=1, path="/item")
+    r = await http.send(client, "GET", "/item", vendor="Echo")
+    assert r.json() == {"ok": True}
+    assert echo.count("/item") == 3
+
+
+async def test_retry_after_is_honoured(echo, client):
+    echo.faults.rate_limit(retry_after=0.4, times=1, path="/queue")
+    t0 = time.monotonic()
+    r = await http.send(client, "POST", "/queue", vendor="Echo", json={})
+    elapsed = time.monotonic() - t0
+    assert r.json()["requestId"] == "r1"
+    assert 0.4 <= elapsed < 2.0
+    assert echo.queued == 1  # the 429 was not acted on, the retry was
+
+
+async def test_a_long_retry_after_goes_to_the_engine(echo):
+    policy = http.RetryPolicy(max_attempts=3, backoff_base=0.01, max_retry_after=1.0)
+    async with http.make_client(echo.url, retry=policy) as c:
+        echo.faults.rate_limit(retry_after=120, times=1, path="/item")
+        with pytest.raises(RateLimited) as info:
+            await http.send(c, "GET", "/item", vendor="Echo")
+    assert info.value.retry_after == 120
+    assert info.value.retryable
+    assert "Echo" in str(info.value)
+
+
+async def test_post_is_not_resent_after_a_500(echo, client):
+    echo.faults.status(500, times=3, path="/queue")
+    with pytest.raises(ProviderError) as info:
+        await http.send(client, "POST", "/queue", vendor="Echo", action="submitting the job")
+    assert echo.count("/queue") == 1
+    assert not info.value.retryable
+    assert str(info.value).startswith("Echo had a server error (HTTP 500) during submitting")
+
+
+async def test_post_marked_safe_is_retried(echo, client):
+    echo.faults.status(500, times=2, path="/status")
+    r = await http.send(client, "POST", "/status", vendor="Echo", safe=True, json={})
+    assert r.json()["status"] == "IN_QUEUE"
+    assert echo.count("/status") == 3
+
+
+async def test_dropped_connection_after_acting_is_not_resent(echo, client):
+    echo.faults.drop(path="/queue", after=True)
+    with pytest.raises(ProviderError) as info:
+        await http.send(client, "POST", "/queue", vendor="Echo", action="submitting the job")
+    assert echo.queued == 1 and echo.count("/queue") == 1
+    assert not info.value.retryable
+    assert "may have reached it" in str(info.value)
+
+
+async def test_dropped_connection_on_get_is_retried(echo, client):
+    echo.faults.drop(path="/item", times=2)
+    r = await http.send(client, "GET", "/item", vendor="Echo")
+    assert r.status_code == 200
+    assert echo.count("/item") == 3
+
+
+async def test_retries_are_bounded(echo, client):
+    echo.faults.status(503, times=None, path="/item")
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        await http.send(client, "GET", "/item", vendor="Echo")
+    assert echo.count("/item") == FAST.max_attempts
+    assert info.value.retryable and info.value.status == 503
+    assert time.monotonic() - t0 < 2
+
+
+async def test_connection_refused_is_a_plain_retryable_sentence():
+    async with http.make_client("http://127.0.0.1:9", retry=FAST) as c:
+        with pytest.raises(ProviderError) as info:
+            await http.send(c, "GET", "/x", vendor="Echo", action="checking the server")
+    assert info.value.retryable
+    assert str(info.value).startswith("Could not connect to Echo during checking the server")
+
+
+async def test_slow_answer_times_out_with_a_sentence(echo):
+    echo.faults.slow(1.0, path="/queue")
+    async with http.make_client(echo.url, retry=FAST, timeout=httpx.Timeout(0.3)) as c:
+        with pytest.raises(ProviderError) as info:
+            await http.send(c, "POST", "/queue", vendor="Echo", action="submitting the job")
+    assert "may have reached it" in str(info.value)
+
+
+async def test_status_mapping(echo, client):
+    echo.faults.status(401, path="/item", body=b'{"error": {"message": "Invalid API key"}}')
+    with pytest.raises(AuthError) as info:
+        await http.send(client, "GET", "/item", vendor="Echo")
+    assert "Invalid API key" in str(info.value)
+    echo.faults.status(404, path="/item", body=b'{"error": "Request not found"}')
+    with pytest.raises(RemoteJobLost):
+        await http.send(client, "GET", "/item", vendor="Echo")
+    echo.faults.status(400, path="/item", body=b'{"error": "Failed to process image"}')
+    with pytest.raises(ProviderError) as info:
+        await http.send(
+            client,
+            "GET",
+            "/item",
+            vendor="Echo",
+            messages={"failed to process image": "Echo could not download the image"},
+        )
+    assert (
+        str(info.value) == "Echo rejected the request (HTTP 400): Echo could not download the image"
+    )
+
+
+async def test_malformed_json_is_a_retryable_error_for_safe_calls(echo, client):
+    echo.faults.malformed(path="/item")
+    r = await http.send(client, "GET", "/item", vendor="Echo")
+    with pytest.raises(ProviderError) as info:
+        http.json_body(r, vendor="Echo", action="checking the status")
+    assert info.value.retryable
+    assert "unreadable" in str(info.value)
+
+
+def test_error_detail_shapes():
+    def detail(obj):
+        return http.json_error_text(obj)
+
+    assert detail({"error": {"message": "Invalid model"}}) == "Invalid model"
+    assert detail({"error": "Invalid model"}) == "Invalid model"
+    assert detail({"status": "error", "message": "bad image"}) == "bad image"
+    problem = {
+        "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+        "title": "One or more validation errors occurred.",
+        "status": 400,
+        "errors": {"userId": ["The userId field is required."]},
+    }
+    assert detail(problem) == "The userId field is required."
+
+
+def test_parse_retry_after():
+    assert http.parse_retry_after("3") == 3.0
+    assert http.parse_retry_after(None) is None
+    assert http.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert http.parse_retry_after("soon") is None
+
+
+def test_redaction_of_headers_fields_and_registered_secrets():
+    http.register_secret("sk-live-ABCDEF123456")
+    h = http.redact_headers(
+        httpx.Headers({"x-api-key": "k1", "Authorization": "Bearer abc", "Accept": "x"})
+    )
+    assert h == {"x-api-key": "[redacted]", "authorization": "[redacted]", "accept": "x"}
+    text = (
+        'body {"id_token": "eyJhbGciOi", "client_secret": "s3cr3t", "name": "ok"} '
+        "url ?X-Amz-Signature=abcdef&x=1 and sk-live-ABCDEF123456 and "
+        "Authorization: Bearer tok_123456"
+    )
+    red = http.redact_text(text)
+    for secret in ("eyJhbGciOi", "s3cr3t", "abcdef", "sk-live-ABCDEF123456", "tok_123456"):
+        assert secret not in red
+    assert '"name": "ok"' in red and "x=1" in red
+
+
+def test_redacting_filter_cleans_log_records(caplog):
+    http.register_secret("very-secret-key-42")
+    logger = logging.getLogger("test.redaction")
+    with caplog.at_level(logging.INFO, logger="test.redaction"):
+        caplog.handler.addFilter(http.RedactingFilter())
+        logger.info("sending with key %s", "very-secret-key-42")
+    assert "very-secret-key-42" not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+async def test_user_agent_and_timeouts_are_explicit(echo, client):
+    await http.send(client, "GET", "/item", vendor="Echo")
+    rec = echo.received("/item")[-1]
+    assert rec.header("user-agent").startswith("RetouchDesk/")
+    assert client.timeout.read == 5.0
+    default = http.make_client("http://x")
+    assert default.timeout.connect == 10.0 and default.timeout.read == 60.0
+    await default.aclose()
