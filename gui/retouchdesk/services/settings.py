@@ -59,6 +59,7 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("engine", "max_attempts", int, 4, "Tries of a job step before it fails"),
     _s("engine", "backoff_base", float, 1.0, "First retry delay in seconds"),
     _s("engine", "backoff_max", float, 60.0, "Longest retry delay in seconds"),
+    _s("engine", "concurrency", str, "", "Jobs at once per provider, e.g. 'youcam=1,local=2'"),
     _s("local", "device", str, "auto", "auto, cpu or a GPU index for the AI upscaler"),
     _s("local", "tile_size", int, 256, "Tile size of the AI upscaler (0 = automatic)"),
     _s("local", "workers", int, 1, "Worker processes of the offline engine"),

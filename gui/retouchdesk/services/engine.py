@@ -1,0 +1,920 @@
+"""The job engine: runs every job through its provider, durably, and tells everyone about it.
+
+One :class:`JobEngine` drives jobs through ``queued -> preparing -> uploading -> submitted ->
+running -> downloading -> done`` (or ``failed`` / ``cancelled``) following the call sequence
+of :mod:`retouchdesk.providers.base`. Design points:
+
+* **One place changes state**: :meth:`JobEngine._transition` checks the move with
+  :func:`core.jobs.check_transition`, persists the row and emits a :class:`JobEvent`.
+* **Durable**: every job is a row in :class:`services.store.JobStore` from the moment it is
+  queued; ``submit_started`` is persisted *before* the provider's ``submit`` is called, so after
+  a crash the engine knows whether a submission may have reached the provider.
+* **Resume**: :meth:`start` picks up unfinished rows: remote jobs with a ``remote_id`` resume
+  polling (``Capability.RESUME``); a job whose submission may have reached the provider is sent
+  again only when that is safe (``IDEMPOTENT_SUBMIT`` with the same key, or ``LOCAL``);
+  otherwise it fails with a sentence saying it was not re-sent to avoid paying twice.
+* **Retries**: retryable :class:`ProviderError` s are retried per step with exponential
+  backoff, jitter and the server's ``Retry-After``; a MESSAGE event says so.
+* **Concurrency**: one semaphore per provider (``Provider.max_concurrency``, overridable by the
+  ``engine.concurrency`` setting).
+* **Never on the loop thread**: probing, image writing and folder checks run in
+  ``asyncio.to_thread``; only the small SQLite writes happen on the loop.
+
+Events are delivered synchronously on the asyncio loop thread, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from retouchdesk.core import naming
+from retouchdesk.core.errors import (
+    Cancelled,
+    CreditsExhausted,
+    InputError,
+    OutputError,
+    ProviderError,
+    RateLimited,
+    RetouchError,
+)
+from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState, check_transition
+from retouchdesk.core.schema import Catalog, Inapplicable, Operation
+from retouchdesk.providers.base import (
+    Capability,
+    JobContext,
+    Output,
+    PollResult,
+    Provider,
+    RemoteState,
+)
+from retouchdesk.services import paths
+from retouchdesk.services.store import JobStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Subscriber = Callable[[JobEvent], None]
+ProviderGetter = Callable[[str], Provider]
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+@dataclass
+class JobRequest:
+    """What a caller asks for; the engine turns it into a :class:`JobRecord` row.
+
+    ``output_dir`` and ``name_template`` default to the settings. ``dedupe_key`` lets a caller
+    find the job again later (the CLI skips work that is already done).
+    """
+
+    provider: str
+    operation: str
+    input_path: Path
+    params: dict[str, Any] = field(default_factory=dict)
+    output_dir: Path | None = None
+    name_template: str | None = None
+    dedupe_key: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class EngineConfig:
+    """The engine's knobs, normally read from settings (``EngineConfig.from_settings``)."""
+
+    max_attempts: int = 4
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    concurrency: dict[str, int] = field(default_factory=dict)  # overrides per provider
+    output_dir: str = ""
+    output_subfolder: str = "retouched"
+    template: str = naming.DEFAULT_TEMPLATE
+    policy: dict[str, Any] = field(default_factory=dict)  # core.imageio.OutputPolicy fields
+    progress_save_interval: float = 0.5  # seconds between progress writes of one job
+    work_root: Path | None = None  # scratch folders of jobs (default: cache dir / jobs)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EngineConfig:
+        g = settings.get
+        return cls(
+            max_attempts=max(1, int(g("engine", "max_attempts"))),
+            backoff_base=float(g("engine", "backoff_base")),
+            backoff_max=float(g("engine", "backoff_max")),
+            concurrency=parse_concurrency(g("engine", "concurrency")),
+            output_dir=g("output", "dir"),
+            output_subfolder=g("output", "subfolder"),
+            template=g("output", "template"),
+            policy={
+                "format": g("output", "format"),
+                "jpeg_quality": g("output", "jpeg_quality"),
+                "keep_exif": g("output", "keep_exif"),
+                "keep_icc": g("output", "keep_icc"),
+                "keep_xmp": g("output", "keep_xmp"),
+                "keep_gps": g("output", "keep_gps"),
+            },
+        )
+
+
+def parse_concurrency(text: str) -> dict[str, int]:
+    """``"youcam=1, local=2"`` -> ``{"youcam": 1, "local": 2}``; bad entries are ignored."""
+    out: dict[str, int] = {}
+    for part in (text or "").split(","):
+        name, _, value = part.partition("=")
+        with contextlib.suppress(ValueError):
+            if name.strip() and int(value) > 0:
+                out[name.strip()] = int(value)
+    return out
+
+
+def default_output_dir(input_path: Path, config: EngineConfig) -> Path:
+    """The settings' output folder, or a subfolder beside the photo."""
+    if config.output_dir:
+        return Path(config.output_dir).expanduser()
+    return input_path.parent / (config.output_subfolder or "retouched")
+
+
+class JobEngine:
+    """Runs jobs; the only owner of job state. See the module docstring.
+
+    Signals (as events to :meth:`subscribe` callbacks): ADDED, STATE, PROGRESS, MESSAGE,
+    REMOVED, BATCH_STOPPED (:class:`retouchdesk.core.jobs.EventKind`).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        catalog: Catalog,
+        provider_for: ProviderGetter,
+        *,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self._provider_for = provider_for
+        self.config = config or EngineConfig()
+        self._records: dict[str, JobRecord] = {r.id: r for r in store.all()}
+        self._subscribers: list[Subscriber] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._done_events: dict[str, asyncio.Event] = {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._cancel_requested: set[str] = set()
+        self._reserved: set[Path] = set()
+        self._last_progress_save: dict[str, float] = {}
+        self._pending: set[str] = set()
+        self._contexts: dict[str, JobContext] = {}
+        self._started = False
+        self._closing = False
+        self._policy_obj: Any = None
+
+    # -- public API -----------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event; returns the function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def submit(self, request: JobRequest, *, batch_id: str | None = None) -> JobRecord:
+        """Queue one job (a row at once); it runs when the engine is started."""
+        rec = self._new_record(request, batch_id)
+        self.store.insert(rec, dedupe_key=request.dedupe_key)
+        self._added(rec)
+        return rec
+
+    def submit_batch(self, requests: Iterable[JobRequest]) -> str:
+        """Queue several jobs as one batch (credits running out stops the rest of it)."""
+        batch_id = uuid.uuid4().hex
+        recs = [(self._new_record(r, batch_id), r.dedupe_key) for r in requests]
+        self.store.insert_many(recs)
+        for rec, _ in recs:
+            self._added(rec)
+        return batch_id
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self._records.get(job_id)
+
+    def jobs(self) -> list[JobRecord]:
+        return list(self._records.values())
+
+    def batch_jobs(self, batch_id: str) -> list[JobRecord]:
+        return [r for r in self._records.values() if r.batch_id == batch_id]
+
+    def start(self, *, resume: bool | Iterable[str] = True) -> list[str]:
+        """Start running (needs a running loop); resume unfinished jobs of earlier runs.
+
+        ``resume`` True picks up every unfinished job in the store, False none, or an
+        iterable of job ids picks up only those (the CLI resumes only its own batch).
+        Returns the ids of the resumed jobs.
+        """
+        asyncio.get_running_loop()  # fail early and clearly outside a loop
+        self._started = True
+        self._closing = False
+        if resume is True:
+            wanted = None
+        elif resume is False:
+            wanted = set()
+        else:
+            wanted = set(resume)
+        resumed: list[str] = []
+        for rec in list(self._records.values()):
+            if rec.state.terminal or rec.id in self._tasks:
+                continue
+            if rec.id in self._pending:
+                self._spawn(rec.id, resume=False)  # queued in this session before start()
+                continue
+            if wanted is not None and rec.id not in wanted:
+                continue  # another run's job (e.g. the window's): leave it to its owner
+            self._spawn(rec.id, resume=True)
+            resumed.append(rec.id)
+        self._pending.clear()
+        return resumed
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job in any live state; the provider is asked to stop, best effort."""
+        rec = self._records.get(job_id)
+        if rec is None or rec.state.terminal:
+            return False
+        self._cancel_requested.add(job_id)
+        task = self._tasks.get(job_id)
+        if task is not None and not task.done():
+            task.cancel()
+        else:
+            self._transition(rec, JobState.CANCELLED, message="cancelled")
+        return True
+
+    def cancel_batch(self, batch_id: str) -> int:
+        return sum(self.cancel(r.id) for r in self.batch_jobs(batch_id))
+
+    def retry(self, job_id: str) -> bool:
+        """Run a failed or cancelled job again, as a fresh submission with a new key."""
+        rec = self._records.get(job_id)
+        if rec is None or rec.state not in (JobState.FAILED, JobState.CANCELLED):
+            return False
+        self._cancel_requested.discard(job_id)
+        rec.error = None
+        rec.remote_id = None
+        rec.remote = {}
+        rec.submit_started = False
+        rec.results = []
+        rec.result_meta = {}
+        rec.progress = None
+        rec.started_at = rec.finished_at = None
+        rec.idempotency_key = uuid.uuid4().hex  # the user chose to send it again
+        self._transition(rec, JobState.QUEUED, message="queued again")
+        if self._started:
+            self._spawn(job_id, resume=False)
+        return True
+
+    def remove(self, job_id: str) -> bool:
+        """Forget a job (cancelling it first if it runs); result files are kept."""
+        rec = self._records.get(job_id)
+        if rec is None:
+            return False
+        if not rec.state.terminal:
+            self.cancel(job_id)
+        self._records.pop(job_id, None)
+        self.store.delete(job_id)
+        self._emit(JobEvent(EventKind.REMOVED, job_id, rec.state, batch_id=rec.batch_id))
+        return True
+
+    async def wait(
+        self, job_ids: Iterable[str] | None = None, *, timeout: float | None = None
+    ) -> list[JobRecord]:
+        """Wait until the given jobs (default: every live job) are done, failed or cancelled."""
+        ids = (
+            list(job_ids)
+            if job_ids is not None
+            else [r.id for r in self._records.values() if not r.state.terminal]
+        )
+        events = [self._done_event(i) for i in ids if i in self._records]
+        if events:
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout)
+        return [self._records[i] for i in ids if i in self._records]
+
+    async def close(self) -> None:
+        """Stop running tasks without marking them: the next :meth:`start` resumes them."""
+        self._closing = True
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._started = False
+
+    # -- records --------------------------------------------------------------------------
+
+    def _new_record(self, req: JobRequest, batch_id: str | None) -> JobRecord:
+        input_path = Path(req.input_path).expanduser().absolute()
+        out_dir = Path(req.output_dir).expanduser().absolute() if req.output_dir else None
+        return JobRecord(
+            id=uuid.uuid4().hex,
+            provider=req.provider,
+            operation=req.operation,
+            input_path=input_path,
+            params=self._absolute_file_params(req),
+            output_dir=out_dir or default_output_dir(input_path, self.config).absolute(),
+            name_template=req.name_template or self.config.template,
+            batch_id=batch_id,
+            idempotency_key=req.idempotency_key or uuid.uuid4().hex,
+            message="queued",
+        )
+
+    def _absolute_file_params(self, req: JobRequest) -> dict[str, Any]:
+        """File parameters are made absolute now, against the caller's working folder."""
+        params = dict(req.params)
+        try:
+            op = self.catalog.operation(req.provider, req.operation)
+        except RetouchError:
+            return params  # reported when the job runs
+        for p in op.file_params:
+            value = params.get(p.name)
+            if isinstance(value, str | Path) and str(value):
+                params[p.name] = str(Path(value).expanduser().absolute())
+        return params
+
+    def _added(self, rec: JobRecord) -> None:
+        self._records[rec.id] = rec
+        self._emit(
+            JobEvent(EventKind.ADDED, rec.id, rec.state, message=rec.message, batch_id=rec.batch_id)
+        )
+        if self._started:
+            self._spawn(rec.id, resume=False)
+        else:
+            self._pending.add(rec.id)
+
+    # -- the one place where state changes ------------------------------------------------
+
+    def _transition(
+        self,
+        rec: JobRecord,
+        new: JobState,
+        *,
+        message: str | None = None,
+        error: str | None = None,
+        recovering: bool = False,
+    ) -> None:
+        """Move ``rec`` to ``new``, persist it and announce it.
+
+        ``recovering`` is the one exception to :func:`check_transition`: after a crash a job
+        that never reached the provider (or may be sent again safely) restarts from queued.
+        """
+        old = rec.state
+        if not (recovering and new is JobState.QUEUED and not old.terminal):
+            check_transition(old, new)
+        now = time.time()
+        rec.state = new
+        if new is JobState.PREPARING and rec.started_at is None:
+            rec.started_at = now
+        if new is JobState.QUEUED:
+            rec.finished_at = None
+            rec.progress = None
+            rec.error = None
+        if new.terminal:
+            rec.finished_at = now
+        if new is JobState.DONE:
+            rec.progress = 1.0
+        if message is not None:
+            rec.message = message
+        if error is not None:
+            rec.error = error
+        rec.updated_at = now
+        if rec.id not in self._records:
+            return  # removed while it was winding down
+        self.store.save(rec)
+        self._emit(
+            JobEvent(
+                EventKind.STATE,
+                rec.id,
+                new,
+                progress=rec.progress,
+                message=rec.message,
+                error=rec.error if new is JobState.FAILED else None,
+                results=tuple(rec.results),
+                batch_id=rec.batch_id,
+            )
+        )
+        ev = self._done_events.get(rec.id)
+        if ev is not None:
+            if new.terminal:
+                ev.set()
+            else:
+                ev.clear()
+
+    def _emit(self, event: JobEvent) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(event)
+            except Exception:  # a broken subscriber must not break the engine
+                log.exception("job event subscriber failed")
+
+    def _message(self, rec: JobRecord, text: str) -> None:
+        rec.message = text
+        rec.updated_at = time.time()
+        if rec.id in self._records:
+            self.store.save(rec)
+            self._emit(
+                JobEvent(
+                    EventKind.MESSAGE,
+                    rec.id,
+                    rec.state,
+                    progress=rec.progress,
+                    message=text,
+                    batch_id=rec.batch_id,
+                )
+            )
+
+    def _progress(self, rec: JobRecord, fraction: float | None, text: str) -> None:
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+        rec.progress = fraction
+        if text:
+            rec.message = text
+        now = time.time()
+        if now - self._last_progress_save.get(rec.id, 0.0) >= self.config.progress_save_interval:
+            self._last_progress_save[rec.id] = now
+            rec.updated_at = now
+            if rec.id in self._records:
+                self.store.save(rec)
+        if rec.id in self._records:
+            self._emit(
+                JobEvent(
+                    EventKind.PROGRESS,
+                    rec.id,
+                    rec.state,
+                    progress=fraction,
+                    message=rec.message,
+                    batch_id=rec.batch_id,
+                )
+            )
+
+    def _done_event(self, job_id: str) -> asyncio.Event:
+        ev = self._done_events.get(job_id)
+        if ev is None:
+            ev = self._done_events[job_id] = asyncio.Event()
+            rec = self._records.get(job_id)
+            if rec is not None and rec.state.terminal:
+                ev.set()
+        return ev
+
+    # -- running --------------------------------------------------------------------------
+
+    def _spawn(self, job_id: str, *, resume: bool) -> None:
+        if job_id in self._tasks and not self._tasks[job_id].done():
+            return
+        self._done_event(job_id).clear()
+        task = asyncio.get_running_loop().create_task(
+            self._run(job_id, resume=resume), name=f"job-{job_id}"
+        )
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda t, j=job_id: self._task_done(j, t))
+
+    def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(job_id) is task:
+            del self._tasks[job_id]
+        self._last_progress_save.pop(job_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %s crashed", job_id, exc_info=task.exception())
+
+    def _semaphore(self, provider: Provider, provider_id: str) -> asyncio.Semaphore:
+        sem = self._semaphores.get(provider_id)
+        if sem is None:
+            limit = self.config.concurrency.get(provider_id) or provider.max_concurrency or 1
+            sem = self._semaphores[provider_id] = asyncio.Semaphore(max(1, limit))
+        return sem
+
+    async def _run(self, job_id: str, *, resume: bool) -> None:
+        rec = self._records.get(job_id)
+        if rec is None or rec.state.terminal:
+            return
+        provider: Provider | None = None
+        try:
+            if job_id in self._cancel_requested:
+                raise Cancelled()
+            provider = self._provider_for(rec.provider)
+            op = self.catalog.operation(rec.provider, rec.operation)
+            async with self._semaphore(provider, rec.provider):
+                await self._drive(rec, op, provider, resume)
+        except asyncio.CancelledError:
+            if job_id not in self._cancel_requested and not rec.state.terminal:
+                raise  # shutting down: the job keeps its state and resumes next time
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
+        except Cancelled:
+            await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
+        except CreditsExhausted as exc:
+            self._fail(rec, exc)
+            self._stop_batch(rec, exc)
+        except RetouchError as exc:
+            self._fail(rec, exc)
+        except Exception as exc:  # a bug in a provider must not take the engine down
+            log.exception("job %s failed unexpectedly", job_id)
+            self._fail(
+                rec, f"{rec.input_path.name}: unexpected error ({type(exc).__name__}: {exc})"
+            )
+        finally:
+            self._contexts.pop(job_id, None)
+            if rec.state.terminal:
+                self._cancel_requested.discard(job_id)
+                await self._cleanup(rec)
+
+    async def _drive(self, rec: JobRecord, op: Operation, provider: Provider, resume: bool) -> None:
+        """The call sequence of providers.base, from wherever the job stands."""
+        ctx: JobContext | None = None
+        poll_only = False
+        if resume and rec.state is not JobState.QUEUED:
+            decision = self._resume_decision(rec, provider)
+            if decision == "poll":
+                poll_only = True
+            elif decision == "restart":
+                rec.submit_started = False  # set again right before the new submit
+                if provider.supports(Capability.LOCAL):
+                    rec.remote_id, rec.remote = None, {}
+                self._transition(rec, JobState.QUEUED, message="restarting", recovering=True)
+            else:
+                raise ProviderError(decision)
+        if rec.state.terminal:
+            return
+        if poll_only:
+            params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+            ctx = self._context(rec, op, params)
+            self._message(rec, "resuming after a restart")
+            outputs = await self._poll_until_done(rec, ctx, provider)
+        else:
+            self._transition(rec, JobState.PREPARING, message="checking the photo")
+            params = await self._prepare_input(rec, op)
+            rec.params = _jsonable(params)
+            ctx = self._context(rec, op, params)
+            self._transition(rec, JobState.UPLOADING, message="preparing the upload")
+            await self._attempt(rec, ctx, lambda: provider.prepare(ctx))
+            ctx.raise_if_cancelled()
+            rec.submit_started = True
+            rec.remote = ctx.remote
+            self.store.touch(rec)  # persisted before the call: it may reach the provider
+            local = provider.supports(Capability.LOCAL)
+            if local:
+                self._transition(rec, JobState.RUNNING, message="working")
+            submitted = await self._attempt(rec, ctx, lambda: provider.submit(ctx))
+            if submitted.cost is not None:
+                rec.cost = submitted.cost
+            if submitted.outputs is not None:
+                outputs = submitted.outputs
+            else:
+                if not submitted.remote_id:
+                    raise ProviderError(
+                        f"{provider.id} accepted {rec.input_path.name} without a job id"
+                    )
+                rec.remote_id = ctx.remote_id = submitted.remote_id
+                rec.remote = ctx.remote
+                self._transition(rec, JobState.SUBMITTED, message="submitted")
+                outputs = await self._poll_until_done(rec, ctx, provider)
+        self._transition(rec, JobState.DOWNLOADING, message="downloading the result")
+        files = await self._attempt(rec, ctx, lambda: provider.fetch(ctx, outputs))
+        ctx.raise_if_cancelled()
+        await self._write_results(rec, op, files)
+        self._transition(rec, JobState.DONE, message="done")
+
+    def _resume_decision(self, rec: JobRecord, provider: Provider) -> str:
+        """ "poll", "restart", or the sentence the job fails with."""
+        name = rec.input_path.name
+        label = self._provider_label(rec.provider)
+        if provider.supports(Capability.LOCAL):
+            return "restart"  # local work is free and repeatable
+        if rec.state.remote and rec.remote_id:
+            if provider.supports(Capability.RESUME):
+                return "poll"
+            return (
+                f"{name} was not sent again after the restart, to avoid paying twice: "
+                f"{label} cannot resume job {rec.remote_id}; check your {label} account"
+            )
+        if not rec.submit_started:
+            return "restart"
+        if provider.supports(Capability.IDEMPOTENT_SUBMIT):
+            return "restart"  # same idempotency key: the provider will not run it twice
+        return (
+            f"{name} was not sent again after the restart, to avoid paying twice: its "
+            f"submission may have reached {label}; check your {label} account, then press Retry"
+        )
+
+    def _context(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> JobContext:
+        work_dir = self._work_dir(rec.id)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        ctx = JobContext(
+            job_id=rec.id,
+            operation=op,
+            input_path=rec.input_path,
+            params=params,
+            idempotency_key=rec.idempotency_key,
+            work_dir=work_dir,
+            remote_id=rec.remote_id,
+            remote=rec.remote,
+        )
+        ctx.on_progress = lambda f, m: self._progress(rec, f, m)
+
+        def checkpoint() -> None:
+            rec.remote = ctx.remote
+            if ctx.remote_id:
+                rec.remote_id = ctx.remote_id
+            if rec.id in self._records:
+                self.store.touch(rec)
+
+        ctx.on_checkpoint = checkpoint
+        ctx.is_cancelled = lambda: rec.id in self._cancel_requested
+        self._contexts[rec.id] = ctx
+        return ctx
+
+    def _work_dir(self, job_id: str) -> Path:
+        root = self.config.work_root or paths.cache_dir() / "jobs"
+        return root / job_id
+
+    async def _attempt(
+        self, rec: JobRecord, ctx: JobContext, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run one provider step, retrying retryable errors with backoff and Retry-After."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await call()
+            except ProviderError as exc:
+                if not exc.retryable or tries >= self.config.max_attempts:
+                    raise
+                delay = self._backoff(tries, exc.retry_after)
+                rec.attempts += 1
+                limited = isinstance(exc, RateLimited) or exc.status == 429
+                reason = "rate limited" if limited else str(exc).rstrip(". ")
+                self._message(rec, f"{reason}, retrying in {_seconds(delay)} s")
+                await asyncio.sleep(delay)
+                ctx.raise_if_cancelled()
+
+    def _backoff(self, tries: int, retry_after: float | None) -> float:
+        if retry_after is not None and retry_after >= 0:
+            # The server knows best; a little jitter keeps parallel jobs from stampeding.
+            return min(retry_after, 3600.0) * (1.0 + random.random() * 0.1)
+        base = min(self.config.backoff_max, self.config.backoff_base * 2 ** (tries - 1))
+        return base * (0.5 + random.random() * 0.5)  # "equal jitter"
+
+    async def _poll_until_done(
+        self, rec: JobRecord, ctx: JobContext, provider: Provider
+    ) -> list[Output]:
+        while True:
+            ctx.raise_if_cancelled()
+            res: PollResult = await self._attempt(rec, ctx, lambda: provider.poll(ctx))
+            if res.cost is not None:
+                rec.cost = res.cost
+            if res.state is RemoteState.RUNNING and rec.state is JobState.SUBMITTED:
+                self._transition(rec, JobState.RUNNING, message=res.message or "running")
+            if res.state is RemoteState.DONE:
+                return list(res.outputs)
+            if res.state is RemoteState.FAILED:
+                raise ProviderError(res.error or f"{provider.id} could not process the photo")
+            if res.progress is not None or res.message:
+                self._progress(rec, res.progress, res.message)
+            await asyncio.sleep(max(0.0, res.next_poll))
+
+    async def _finish_cancelled(
+        self, rec: JobRecord, provider: Provider | None, ctx: JobContext | None
+    ) -> None:
+        if provider is not None and ctx is not None and rec.state.remote and rec.remote_id:
+            try:
+                await asyncio.wait_for(provider.cancel(ctx), 10.0)
+            except Exception:  # best effort: the job is cancelled locally anyway
+                log.info("provider %s could not cancel %s", rec.provider, rec.remote_id)
+        if not rec.state.terminal:
+            self._transition(rec, JobState.CANCELLED, message="cancelled")
+
+    def _fail(self, rec: JobRecord, error: RetouchError | str) -> None:
+        text = str(error).strip() or type(error).__name__
+        name = rec.input_path.name
+        if name not in text:
+            text = f"{name}: {text}"
+        if rec.state.terminal:
+            return
+        self._transition(rec, JobState.FAILED, message="failed", error=text)
+
+    def _stop_batch(self, rec: JobRecord, exc: CreditsExhausted) -> None:
+        """Credits ran out: the provider's queued jobs of this batch are not sent."""
+        if rec.batch_id is None:
+            return
+        label = self._provider_label(rec.provider)
+        stopped = 0
+        for other in list(self._records.values()):
+            if (
+                other.id == rec.id
+                or other.batch_id != rec.batch_id
+                or other.provider != rec.provider
+                or other.state is not JobState.QUEUED
+            ):
+                continue
+            self._transition(
+                other,
+                JobState.FAILED,
+                message="not sent",
+                error=f"{other.input_path.name} was not sent: your {label} credits ran out",
+            )
+            task = self._tasks.get(other.id)
+            if task is not None and not task.done():
+                task.cancel()
+            stopped += 1
+        self._emit(
+            JobEvent(
+                EventKind.BATCH_STOPPED,
+                rec.id,
+                rec.state,
+                message=(
+                    f"Your {label} credits ran out: {stopped} remaining photo"
+                    + ("s of this batch were" if stopped != 1 else " of this batch was")
+                    + " not sent"
+                ),
+                error=str(exc),
+                batch_id=rec.batch_id,
+            )
+        )
+
+    def _provider_label(self, provider_id: str) -> str:
+        try:
+            return self.catalog.provider(provider_id).name
+        except RetouchError:
+            return provider_id
+
+    async def _cleanup(self, rec: JobRecord) -> None:
+        work_dir = self._work_dir(rec.id)
+        if work_dir.exists():
+            await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    # -- preparing and writing ------------------------------------------------------------
+
+    async def _prepare_input(self, rec: JobRecord, op: Operation) -> dict[str, Any]:
+        """Check the photo, the parameters, the file parameters and the output folder."""
+        name = rec.input_path.name
+        if op.input_kind == "image":
+            from retouchdesk.core import imageio
+
+            info = await asyncio.to_thread(imageio.probe, rec.input_path)
+            problems = op.limits.problems(
+                width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
+            )
+        else:
+            size = await asyncio.to_thread(_file_size, rec.input_path)
+            problems = op.limits.problems(
+                width=0, height=0, fmt=rec.input_path.suffix or "?", size_bytes=size
+            )
+            problems = [p for p in problems if "px" not in p and "megapixels" not in p]
+        if problems:
+            raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
+        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+        for p in op.file_params:
+            value = params.get(p.name)
+            if value and not await asyncio.to_thread(Path(value).is_file):
+                raise InputError(f"The {p.label.lower()} file {value} for {name} does not exist")
+        await asyncio.to_thread(check_output_dir, rec.output_dir)
+        return params
+
+    def _policy(self) -> Any:
+        if self._policy_obj is None:
+            from retouchdesk.core import imageio
+
+            self._policy_obj = imageio.OutputPolicy(**self.config.policy)
+        return self._policy_obj
+
+    async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:
+        """Write every fetched output next to the photo, atomically, with its metadata."""
+        results: list[Path] = []
+        meta: dict[str, Any] = {}
+        is_image = op.result.kind in ("image", "images")
+        policy = self._policy() if is_image else None
+        for out in files:
+            if out.path is None:
+                continue
+            if is_image:
+                ext = await asyncio.to_thread(result_extension, rec.input_path, out, policy)
+            else:
+                ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
+            dest = naming.result_path(
+                rec.input_path,
+                rec.output_dir,
+                rec.name_template,
+                operation=op.id,
+                provider=rec.provider,
+                ext=ext,
+                variant=out.label,
+                taken=self._reserved,
+            )
+            self._reserved.add(dest)
+            try:
+                if is_image:
+                    from retouchdesk.core import imageio
+
+                    written = await asyncio.to_thread(
+                        imageio.save_result,
+                        out.path,
+                        source=rec.input_path,
+                        destination=dest,
+                        policy=policy,
+                    )
+                else:
+                    written = await asyncio.to_thread(copy_atomic, out.path, dest)
+            except OSError as exc:
+                raise OutputError(
+                    f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+            finally:
+                self._reserved.discard(dest)
+            written = Path(written)
+            results.append(written)
+            meta[str(written)] = {"label": out.label, **out.meta}
+            rec.results = list(results)
+            rec.result_meta = dict(meta)
+            self.store.touch(rec)  # a crash now must not lose the files already written
+        if not results:
+            raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
+
+
+# -- helpers run in worker threads ----------------------------------------------------------
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path.name} cannot be read: {exc.strerror}") from None
+
+
+def check_output_dir(folder: Path) -> None:
+    """Create ``folder`` and prove it is writable, or raise a plain OutputError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".retouchdesk-", delete=True):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way"
+        raise OutputError(f"The output folder {folder} cannot be written: {reason}") from None
+
+
+def result_extension(source: Path, out: Output, policy: Any) -> str:
+    """The extension of a result: the policy's format, else the photo's own (PNG for alpha)."""
+    from retouchdesk.core import imageio
+
+    source_fmt = imageio.format_for_path(source)
+    if source_fmt is None:
+        try:
+            source_fmt = imageio.probe(source).format
+        except RetouchError:
+            source_fmt = "png"
+    has_alpha = out.path is not None and _has_alpha(out.path)
+    fmt = imageio.output_format(policy, source_fmt, has_alpha=has_alpha)
+    if imageio.format_for_path(source) == fmt:
+        return source.suffix.lstrip(".")  # keep the photo's own spelling: JPG, jpeg, tif
+    return imageio.extension_for(fmt)
+
+
+def _has_alpha(path: Path) -> bool:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.mode in _ALPHA_MODES or "transparency" in im.info
+    except Exception:
+        return False
+
+
+def copy_atomic(src: Path, dest: Path) -> Path:
+    """Copy a non-image result (a video) through a temporary file and a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+
+
+def _seconds(delay: float) -> str:
+    return f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}".rstrip("0").rstrip(".") or "0"

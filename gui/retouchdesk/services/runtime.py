@@ -1,0 +1,149 @@
+"""The composition of the headless core, shared by the CLI and the window.
+
+:func:`build_runtime` reads the settings (with the secret store behind them), loads the option
+schemas, opens the job store and creates the :class:`JobEngine`. Providers are built lazily
+through the registry, one instance per provider id, and closed by :meth:`Runtime.aclose`.
+``extras`` carries shared services that factories may use (the hosting service, ...).
+
+Two environment variables exist **for tests only** (subprocess tests of the CLI use them):
+
+* ``RETOUCHDESK_TEST_PROVIDERS``: comma-separated ``[id=]module:function`` entries registered
+  as provider factories (without ``id=``, the module's ``PROVIDER_ID`` is used);
+* ``RETOUCHDESK_EXTRA_SCHEMAS``: folders (``os.pathsep``-separated) of extra schema TOMLs
+  merged into the catalog.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retouchdesk.core.schema import Catalog, load_catalog
+from retouchdesk.providers.base import Provider
+from retouchdesk.services import registry
+from retouchdesk.services.engine import EngineConfig, JobEngine
+from retouchdesk.services.settings import Settings
+from retouchdesk.services.store import JobStore
+
+log = logging.getLogger(__name__)
+
+TEST_PROVIDERS_ENV = "RETOUCHDESK_TEST_PROVIDERS"
+EXTRA_SCHEMAS_ENV = "RETOUCHDESK_EXTRA_SCHEMAS"
+
+
+@dataclass
+class Runtime:
+    """Everything the front ends need: settings, catalog, store, engine, providers."""
+
+    settings: Settings
+    catalog: Catalog
+    store: JobStore
+    engine: JobEngine = field(init=False)
+    secrets: Any = None  # services.secrets.SecretStore when available
+    extras: dict[str, Any] = field(default_factory=dict)
+    engine_config: EngineConfig | None = None
+    _providers: dict[str, Provider] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        config = self.engine_config or EngineConfig.from_settings(self.settings)
+        self.engine = JobEngine(self.store, self.catalog, self.provider, config=config)
+
+    def provider(self, provider_id: str) -> Provider:
+        """The one instance of a provider, built on first use (raises ConfigurationError)."""
+        prov = self._providers.get(provider_id)
+        if prov is None:
+            env = registry.ProviderEnv(self.settings, self.catalog, self.extras)
+            prov = self._providers[provider_id] = registry.build_provider(provider_id, env)
+        return prov
+
+    def forget_provider(self, provider_id: str) -> Provider | None:
+        """Drop a built provider (after its settings changed); the caller closes it."""
+        return self._providers.pop(provider_id, None)
+
+    async def aclose(self) -> None:
+        """Stop the engine (jobs keep their state), close providers, extras and the store."""
+        await self.engine.close()
+        for pid, prov in list(self._providers.items()):
+            try:
+                await prov.aclose()
+            except Exception:
+                log.exception("closing provider %s failed", pid)
+        self._providers.clear()
+        for name, extra in list(self.extras.items()):
+            closer = getattr(extra, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:
+                    log.exception("closing %s failed", name)
+        self.store.close()
+
+
+def open_secret_store() -> Any:
+    """The OS keyring store when ``services.secrets`` exists and works, else None."""
+    try:
+        from retouchdesk.services import secrets
+    except ImportError:
+        return None
+    try:
+        return secrets.open_store()
+    except Exception as exc:  # no keyring backend: the environment still works
+        log.warning("secret store unavailable: %s", exc)
+        return None
+
+
+def register_test_providers(spec: str | None = None) -> list[str]:
+    """Register the provider factories named in ``RETOUCHDESK_TEST_PROVIDERS`` (tests only)."""
+    spec = os.environ.get(TEST_PROVIDERS_ENV, "") if spec is None else spec
+    ids: list[str] = []
+    for entry in filter(None, (e.strip() for e in spec.split(","))):
+        pid, _, target = entry.rpartition("=")
+        module_name = target.partition(":")[0]
+        if not pid:
+            pid = importlib.import_module(module_name).PROVIDER_ID
+        registry.register(pid, target)
+        ids.append(pid)
+    return ids
+
+
+def load_full_catalog(extra_dirs: list[Path] | None = None) -> Catalog:
+    """The installed schemas plus any extra schema folders (tests)."""
+    base = load_catalog()
+    if extra_dirs is None:
+        raw = os.environ.get(EXTRA_SCHEMAS_ENV, "")
+        extra_dirs = [Path(p) for p in raw.split(os.pathsep) if p]
+    if not extra_dirs:
+        return base
+    providers = dict(base.providers)
+    for d in extra_dirs:
+        providers.update(load_catalog(d).providers)
+    return Catalog(providers)
+
+
+def build_runtime(
+    *,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    store: JobStore | None = None,
+    db_path: Path | None = None,
+    engine_config: EngineConfig | None = None,
+    extras: dict[str, Any] | None = None,
+) -> Runtime:
+    """Build the runtime from settings; every argument replaces one part (tests)."""
+    secrets = None
+    if settings is None:
+        secrets = open_secret_store()
+        settings = Settings(secret_lookup=secrets.get if secrets is not None else None)
+    register_test_providers()
+    return Runtime(
+        settings=settings,
+        catalog=catalog or load_full_catalog(),
+        store=store or JobStore(db_path),
+        secrets=secrets,
+        extras=dict(extras or {}),
+        engine_config=engine_config,
+    )

@@ -1,0 +1,307 @@
+"""The durable job store: one SQLite row per job from the moment it is queued.
+
+WAL mode with ``synchronous=NORMAL``: a committed transition survives a crash of the app (a
+power cut may lose the last few, never corrupt the file). The schema carries a version number
+(``PRAGMA user_version``) and is migrated forward on open. Several processes (the window and a
+CLI batch) may share the file; writes are tiny and wait up to 5 s for each other.
+
+Also here: per-provider persistent counters (``next_counter``), e.g. YouCam's ``request_id``,
+which must never repeat for an account even across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from retouchdesk.core.jobs import JobRecord, JobState
+from retouchdesk.services import paths
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY,
+        batch_id TEXT,
+        provider TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        input_path TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        output_dir TEXT NOT NULL,
+        name_template TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress REAL,
+        message TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        idempotency_key TEXT NOT NULL DEFAULT '',
+        remote_id TEXT,
+        remote TEXT NOT NULL DEFAULT '{}',
+        submit_started INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        cost REAL,
+        cost_unit TEXT NOT NULL DEFAULT '',
+        results TEXT NOT NULL DEFAULT '[]',
+        result_meta TEXT NOT NULL DEFAULT '{}',
+        dedupe_key TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+    CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch_id);
+    CREATE INDEX IF NOT EXISTS jobs_dedupe ON jobs(dedupe_key);
+    CREATE TABLE IF NOT EXISTS counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
+}
+
+_COLUMNS = (
+    "id",
+    "batch_id",
+    "provider",
+    "operation",
+    "input_path",
+    "params",
+    "output_dir",
+    "name_template",
+    "state",
+    "progress",
+    "message",
+    "error",
+    "idempotency_key",
+    "remote_id",
+    "remote",
+    "submit_started",
+    "attempts",
+    "cost",
+    "cost_unit",
+    "results",
+    "result_meta",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+)
+_UPDATE_SQL = "UPDATE jobs SET " + ", ".join(f"{c} = ?" for c in _COLUMNS[1:]) + " WHERE id = ?"
+_INSERT_SQL = (
+    f"INSERT INTO jobs ({', '.join(_COLUMNS)}, dedupe_key) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?)"
+)
+
+
+class StoreError(RuntimeError):
+    """The job database cannot be opened or is newer than this version of the app."""
+
+
+def default_path() -> Path:
+    return paths.data_dir() / "jobs.sqlite3"
+
+
+def _to_row(rec: JobRecord) -> tuple[Any, ...]:
+    return (
+        rec.id,
+        rec.batch_id,
+        rec.provider,
+        rec.operation,
+        str(rec.input_path),
+        json.dumps(rec.params, default=str, sort_keys=True),
+        str(rec.output_dir),
+        rec.name_template,
+        str(rec.state),
+        rec.progress,
+        rec.message,
+        rec.error,
+        rec.idempotency_key,
+        rec.remote_id,
+        json.dumps(rec.remote, default=str),
+        int(rec.submit_started),
+        rec.attempts,
+        rec.cost,
+        rec.cost_unit,
+        json.dumps([str(p) for p in rec.results]),
+        json.dumps(rec.result_meta, default=str),
+        rec.created_at,
+        rec.updated_at,
+        rec.started_at,
+        rec.finished_at,
+    )
+
+
+def _from_row(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        batch_id=row["batch_id"],
+        provider=row["provider"],
+        operation=row["operation"],
+        input_path=Path(row["input_path"]),
+        params=json.loads(row["params"]),
+        output_dir=Path(row["output_dir"]),
+        name_template=row["name_template"],
+        state=JobState(row["state"]),
+        progress=row["progress"],
+        message=row["message"],
+        error=row["error"],
+        idempotency_key=row["idempotency_key"],
+        remote_id=row["remote_id"],
+        remote=json.loads(row["remote"]),
+        submit_started=bool(row["submit_started"]),
+        attempts=row["attempts"],
+        cost=row["cost"],
+        cost_unit=row["cost_unit"],
+        results=[Path(p) for p in json.loads(row["results"])],
+        result_meta=json.loads(row["result_meta"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class JobStore:
+    """Jobs and counters in one SQLite file; safe to call from any thread."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"The job database {self.path} cannot be opened: {exc}") from None
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self._lock, self._tx():
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The job database {self.path} was written by a newer Retouch Desk "
+                    f"(schema {current}, this version knows {SCHEMA_VERSION})"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {version}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: takes the write lock at once, so counters never race."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def insert(self, rec: JobRecord, *, dedupe_key: str | None = None) -> None:
+        with self._lock:
+            self._db.execute(_INSERT_SQL, (*_to_row(rec), dedupe_key))
+
+    def insert_many(self, items: Iterable[tuple[JobRecord, str | None]]) -> None:
+        with self._tx() as db:
+            db.executemany(_INSERT_SQL, [(*_to_row(r), k) for r, k in items])
+
+    def save(self, rec: JobRecord) -> None:
+        """Write every field of ``rec`` (one small UPDATE; the caller sets ``updated_at``)."""
+        row = _to_row(rec)
+        with self._lock:
+            self._db.execute(_UPDATE_SQL, (*row[1:], row[0]))
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _from_row(row) if row else None
+
+    def delete(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def all(self) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at, rowid").fetchall()
+        return [_from_row(r) for r in rows]
+
+    def unfinished(self) -> list[JobRecord]:
+        """Jobs a previous run left in a live state (to resume, re-queue or fail)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled') "
+                "ORDER BY created_at, rowid"
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def batch(self, batch_id: str) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE batch_id = ? ORDER BY created_at, rowid", (batch_id,)
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def find_by_dedupe_key(self, key: str) -> JobRecord | None:
+        """The newest job created with ``key`` (the CLI uses it to skip finished work)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE dedupe_key = ? ORDER BY created_at DESC, rowid DESC "
+                "LIMIT 1",
+                (key,),
+            ).fetchone()
+        return _from_row(row) if row else None
+
+    def dedupe_key(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT dedupe_key FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    # -- counters -------------------------------------------------------------------------
+
+    def next_counter(self, name: str, *, start: int = 1) -> int:
+        """The next value of a named counter, persisted before it is returned (never reused)."""
+        with self._tx() as db:
+            row = db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name, start),
+            ).fetchone()
+        return int(row[0])
+
+    def peek_counter(self, name: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock, suppress(sqlite3.Error):
+            self._db.close()
+
+    def touch(self, rec: JobRecord) -> None:
+        rec.updated_at = time.time()
+        self.save(rec)
