@@ -1,0 +1,309 @@
+"""The mask painter's tool bar: tools, brush size and hardness, overlay, whole-mask commands.
+
+It binds to :class:`~retouchdesk.model.mask.MaskTools` (shared with the canvas layer) and to
+the current photo's :class:`~retouchdesk.model.mask.MaskDocument`. Every control names its
+keyboard shortcut in its tool tip so photographers learn the keys while using the mouse.
+
+Signals:
+    editing_toggled(bool): the "Paint mask" switch; the window turns the layer's editing on.
+    message(str): a plain sentence for the status bar (import errors, what was exported).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+from retouchdesk.core.errors import RetouchError
+from retouchdesk.model.mask import MAX_BRUSH, MIN_BRUSH, MaskDocument, MaskTool, MaskTools
+
+_TOOLS = (
+    (MaskTool.BRUSH, "Brush", "B", "Paint the area to select"),
+    (MaskTool.ERASER, "Eraser", "E", "Remove from the selection"),
+    (MaskTool.LASSO, "Lasso", "L", "Draw around an area freehand; it closes when you let go"),
+    (
+        MaskTool.POLYGON,
+        "Polygon",
+        "P",
+        "Click corner points; double-click, Enter or click the first point to close",
+    ),
+    (MaskTool.RECTANGLE, "Rectangle", "R", "Drag a rectangle"),
+)
+
+
+def _swatch(color: QColor) -> QIcon:
+    pm = QPixmap(16, 16)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setPen(QColor(0, 0, 0, 160))
+    p.setBrush(color)
+    p.drawRoundedRect(1, 1, 14, 14, 3, 3)
+    p.end()
+    return QIcon(pm)
+
+
+class _LabeledSlider(QWidget):
+    """A caption, a slider and a spin box kept in step (size in px, percentages)."""
+
+    def __init__(self, caption: str, lo: int, hi: int, suffix: str, tip: str) -> None:
+        super().__init__()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.setSpacing(4)
+        self.label = QLabel(caption)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(lo, hi)
+        self.slider.setFixedWidth(110)
+        self.spin = QSpinBox()
+        self.spin.setRange(lo, hi)
+        self.spin.setSuffix(suffix)
+        self.spin.setKeyboardTracking(False)
+        for w in (self.label, self.slider, self.spin):
+            w.setToolTip(tip)
+            lay.addWidget(w)
+        self.slider.valueChanged.connect(self.spin.setValue)
+        self.spin.valueChanged.connect(self.slider.setValue)
+
+    def set_value(self, value: int) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setValue(value)
+            self.spin.setValue(value)
+
+
+class MaskToolBar(QToolBar):
+    """Tools and commands of the mask painter; see the module docstring."""
+
+    editing_toggled = Signal(bool)
+    message = Signal(str)
+
+    def __init__(
+        self, tools: MaskTools, document: MaskDocument | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Mask", parent)
+        self.setObjectName("mask_toolbar")
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self._tools = tools
+        self._doc: MaskDocument | None = None
+
+        self.edit_action = QAction("Paint mask", self)
+        self.edit_action.setCheckable(True)
+        self.edit_action.setToolTip(
+            "Paint a mask on the photo to limit an operation to an area "
+            "(drag with space held, or the middle button, to pan while painting)"
+        )
+        self.edit_action.toggled.connect(self._editing_toggled)
+        self.addAction(self.edit_action)
+        self.addSeparator()
+
+        self._tool_group = QActionGroup(self)
+        self._tool_group.setExclusive(True)
+        self.tool_actions: dict[str, QAction] = {}
+        for tool, label, key, tip in _TOOLS:
+            act = QAction(label, self)
+            act.setCheckable(True)
+            act.setToolTip(f"{label} ({key}): {tip}. Hold Alt or Ctrl to subtract.")
+            act.setData(tool)
+            act.triggered.connect(lambda _checked=False, t=tool: self._tools.set_tool(t))
+            self._tool_group.addAction(act)
+            self.addAction(act)
+            self.tool_actions[tool] = act
+        self.tool_actions[tools.tool].setChecked(True)
+
+        self.size_box = _LabeledSlider(
+            "Size",
+            MIN_BRUSH,
+            MAX_BRUSH,
+            " px",
+            "Brush diameter in photo pixels ( [ and ] keys, or Shift + right-drag sideways)",
+        )
+        self.size_box.slider.setRange(MIN_BRUSH, 500)  # the spin box goes further
+        self.size_box.set_value(tools.size)
+        self.size_box.spin.valueChanged.connect(self._tools.set_size)
+        self.addWidget(self.size_box)
+        self.hardness_box = _LabeledSlider(
+            "Hardness",
+            0,
+            100,
+            " %",
+            "Edge of the brush: 100 % is crisp, lower is softer "
+            "( { and } keys, or Shift + right-drag up and down)",
+        )
+        self.hardness_box.set_value(round(tools.hardness * 100))
+        self.hardness_box.spin.valueChanged.connect(lambda v: self._tools.set_hardness(v / 100))
+        self.addWidget(self.hardness_box)
+        self.addSeparator()
+
+        self.fill_action = self._command("Select all", "Select the whole photo", self._fill_all)
+        self.clear_action = self._command("Clear", "Remove the whole mask", self._clear)
+        self.invert_action = self._command(
+            "Invert", "Select what is not selected, and the other way round", self._invert
+        )
+        self.undo_action = self._command("Undo", "Undo the last mask edit (Ctrl+Z)", self._undo)
+        self.redo_action = self._command("Redo", "Redo the mask edit (Ctrl+Shift+Z)", self._redo)
+        self.addSeparator()
+
+        self.show_action = QAction("Show mask", self)
+        self.show_action.setCheckable(True)
+        self.show_action.setChecked(tools.visible)
+        self.show_action.setToolTip("Show or hide the mask overlay (H)")
+        self.show_action.toggled.connect(self._tools.set_visible)
+        self.addAction(self.show_action)
+        self.color_button = QToolButton()
+        self.color_button.setToolTip("Colour of the mask overlay")
+        self.color_button.setIcon(_swatch(tools.color))
+        self.color_button.clicked.connect(self._pick_color)
+        self.addWidget(self.color_button)
+        self.opacity_box = _LabeledSlider(
+            "Opacity", 5, 100, " %", "How strongly the overlay covers the photo"
+        )
+        self.opacity_box.set_value(round(tools.opacity * 100))
+        self.opacity_box.spin.valueChanged.connect(lambda v: self._tools.set_opacity(v / 100))
+        self.addWidget(self.opacity_box)
+        self.addSeparator()
+        self.import_action = self._command(
+            "Import…", "Load a mask PNG of the same size (white = selected)", self._import
+        )
+        self.export_action = self._command(
+            "Export…", "Save the mask as a PNG of the photo's size (white = selected)", self._export
+        )
+
+        tools.tool_changed.connect(self._tool_changed)
+        tools.size_changed.connect(self.size_box.set_value)
+        tools.hardness_changed.connect(lambda h: self.hardness_box.set_value(round(h * 100)))
+        tools.opacity_changed.connect(lambda o: self.opacity_box.set_value(round(o * 100)))
+        tools.color_changed.connect(lambda c: self.color_button.setIcon(_swatch(c)))
+        tools.visible_changed.connect(self._visible_changed)
+        self.set_document(document)
+
+    def _command(self, text: str, tip: str, slot) -> QAction:  # noqa: ANN001 - a callable
+        act = QAction(text, self)
+        act.setToolTip(tip)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    # -- document -------------------------------------------------------------------------
+    @property
+    def document(self) -> MaskDocument | None:
+        return self._doc
+
+    def set_document(self, document: MaskDocument | None) -> None:
+        if self._doc is not None:
+            self._doc.undo_state_changed.disconnect(self._undo_state)
+        self._doc = document
+        if document is not None:
+            document.undo_state_changed.connect(self._undo_state)
+        for act in (
+            self.fill_action,
+            self.clear_action,
+            self.invert_action,
+            self.import_action,
+            self.export_action,
+        ):
+            act.setEnabled(document is not None)
+        self._undo_state()
+
+    def _undo_state(self) -> None:
+        doc = self._doc
+        self.undo_action.setEnabled(bool(doc and doc.can_undo()))
+        self.redo_action.setEnabled(bool(doc and doc.can_redo()))
+        undo = doc.undo_label() if doc else ""
+        redo = doc.redo_label() if doc else ""
+        self.undo_action.setText(f"Undo {undo.lower()}" if undo else "Undo")
+        self.redo_action.setText(f"Redo {redo.lower()}" if redo else "Redo")
+
+    # -- slots ----------------------------------------------------------------------------
+    def _editing_toggled(self, on: bool) -> None:
+        for act in self.tool_actions.values():
+            act.setEnabled(True)
+        self.editing_toggled.emit(on)
+
+    def _tool_changed(self, tool: str) -> None:
+        self.tool_actions[tool].setChecked(True)
+
+    def _visible_changed(self, visible: bool) -> None:
+        with QSignalBlocker(self.show_action):
+            self.show_action.setChecked(visible)
+
+    def _fill_all(self) -> None:
+        if self._doc:
+            self._doc.fill_all()
+
+    def _clear(self) -> None:
+        if self._doc:
+            self._doc.clear()
+
+    def _invert(self) -> None:
+        if self._doc:
+            self._doc.invert()
+
+    def _undo(self) -> None:
+        if self._doc:
+            self._doc.undo()
+
+    def _redo(self) -> None:
+        if self._doc:
+            self._doc.redo()
+
+    def _pick_color(self) -> None:
+        color = QColorDialog.getColor(self._tools.color, self, "Mask overlay colour")
+        if color.isValid():
+            self._tools.set_color(color)
+
+    def _import(self) -> None:
+        if self._doc is None:
+            return
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Import mask", "", "Mask images (*.png *.tif *.tiff *.jpg *.jpeg *.webp)"
+        )
+        if name:
+            self.import_mask(Path(name))
+
+    def import_mask(self, path: Path) -> bool:
+        """Load ``path`` into the current mask; problems go to the status bar as a sentence."""
+        if self._doc is None:
+            return False
+        try:
+            self._doc.import_png(path)
+        except RetouchError as exc:
+            self.message.emit(str(exc))
+            return False
+        self.message.emit(f"Mask loaded from {path.name}")
+        return True
+
+    def _export(self) -> None:
+        if self._doc is None:
+            return
+        name, _ = QFileDialog.getSaveFileName(self, "Export mask", "mask.png", "PNG (*.png)")
+        if name:
+            path = self._doc.export_png(Path(name))
+            self.message.emit(f"Mask saved to {path}")
+
+
+def standard_keys() -> dict[str, str]:
+    """The keys of the painter, for the window's shortcut overview (Help > Keyboard)."""
+    return {
+        "Brush / eraser / lasso / polygon / rectangle": "B / E / L / P / R",
+        "Swap brush and eraser": "X",
+        "Brush smaller / larger": "[ / ]",
+        "Brush softer / harder": "{ / }",
+        "Show or hide the mask": "H",
+        "Undo / redo mask edit": (
+            f"{QKeySequence(QKeySequence.StandardKey.Undo).toString()} / Ctrl+Shift+Z"
+        ),
+        "Subtract with any tool": "hold Alt or Ctrl",
+        "Pan while painting": "space + drag, or the middle button",
+    }
