@@ -1,0 +1,544 @@
+"""The YouCam provider: uploads, idempotent submissions, keep-alive polling, results.
+
+Call sequence (see ``providers.base``): ``prepare`` checks every file against the task's limits
+*before* any upload, then uploads what YouCam does not hold yet (a result of an earlier v1
+task is reused by its ``dst_id``); ``submit`` takes a ``request_id`` from the persistent
+counter, checkpoints it in ``ctx.remote`` *before* sending, and reuses it when the submission
+is repeated, so a retry after a lost connection never charges twice; a keep-alive poller on the
+provider's I/O thread then polls the task (``watch``) and downloads the results the moment they
+are ready; ``poll`` reports the poller's state. Face swap runs its detection task first and
+starts the swap from ``poll`` once the faces are known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from retouchdesk.core.errors import (
+    InputError,
+    ParameterError,
+    ProviderError,
+    RemoteJobLost,
+)
+from retouchdesk.core.schema import Operation, ParamKind
+from retouchdesk.providers.base import (
+    Capability,
+    JobContext,
+    Output,
+    PollResult,
+    Provider,
+    RemoteState,
+    SubmitResult,
+)
+from retouchdesk.providers.youcam import errors, files, payload, styles, watch
+from retouchdesk.providers.youcam.api import V1, Credentials, YouCamClient
+
+log = logging.getLogger("retouchdesk.youcam")
+
+UPLOAD_TTL = 20 * 3600.0  # uploads live one day at YouCam; re-upload well before that
+COUNTER_NAME = "youcam.request_id"
+
+
+@dataclass
+class Balance:
+    total: float
+    nearest_expiry: datetime | None
+    credits: list[dict[str, Any]]
+
+
+@dataclass
+class HistoryEntry:
+    id: str
+    when: datetime | None
+    action: str
+    target_id: str
+    amount: float
+
+
+def _ms_to_dt(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value) / 1000.0, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def result_files(data: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(url, dst_id) of every result in a status answer, v1 or v2 shape."""
+    out: list[tuple[str, str | None]] = []
+
+    def add(item: Any) -> None:
+        if isinstance(item, str):
+            out.append((item, None))
+        elif isinstance(item, dict):
+            if item.get("url"):
+                out.append((str(item["url"]), str(item["dst_id"]) if item.get("dst_id") else None))
+            for key in ("data", "output", "outputs"):
+                for sub in item.get(key) or []:
+                    add(sub)
+
+    results = data.get("results")
+    if isinstance(results, list):
+        for r in results:
+            add(r)
+    elif isinstance(results, dict):
+        add(results)
+    return out
+
+
+def faces_of(data: dict[str, Any]) -> list[Any]:
+    """The detected faces of a face swap detection answer, wherever the shape keeps them."""
+    if isinstance(data.get("faces"), list):
+        return data["faces"]
+    results = data.get("results")
+    items = results if isinstance(results, list) else [results] if results else []
+    for r in items:
+        if isinstance(r, dict):
+            if isinstance(r.get("faces"), list):
+                return r["faces"]
+            for d in r.get("data") or []:
+                if isinstance(d, dict) and isinstance(d.get("faces"), list):
+                    return d["faces"]
+    return []
+
+
+class YouCamProvider(Provider):
+    """Every YouCam task, both API generations (v1: client id + secret; v2: API key)."""
+
+    id = "youcam"
+    capabilities = frozenset(
+        {
+            Capability.RESUME,
+            Capability.IDEMPOTENT_SUBMIT,
+            Capability.CANCEL,
+            Capability.MASK,
+            Capability.REFERENCE,
+            Capability.CREDITS,
+            Capability.PRICE,
+            Capability.STYLES,
+        }
+    )
+    max_concurrency = 4
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        cache_dir: Path,
+        next_counter: Callable[[], int] | None = None,
+        poll_policy: watch.PollPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_lifetime: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.creds = credentials
+        self.gen = credentials.generation  # raises ConfigurationError when nothing is set
+        self.cache_dir = Path(cache_dir) / "youcam"
+        self.client = YouCamClient(
+            base_url,
+            credentials,
+            transport=transport,
+            token_lifetime=token_lifetime,
+            timeout=timeout,
+        )
+        self._next_counter = next_counter or files.FileCounter(self.cache_dir / "request_id")
+        self.policy = poll_policy or watch.PollPolicy()
+        self.results = files.ResultIndex(self.cache_dir / "results.json")
+        self._io: watch.IoLoop | None = None
+        self._watches: dict[str, watch.TaskWatch] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def io(self) -> watch.IoLoop:
+        if self._io is None:
+            self._io = watch.IoLoop()
+        return self._io
+
+    def next_request_id(self) -> int:
+        return int(self._next_counter())
+
+    async def aclose(self) -> None:
+        io, self._io = self._io, None
+        if io is not None:
+            await asyncio.to_thread(io.close, self.client.aclose())
+        self._watches.clear()
+
+    def watches(self) -> dict[str, watch.TaskWatch]:
+        """The keep-alive pollers by task id (tests and diagnostics read them)."""
+        return dict(self._watches)
+
+    # -- limits, exposed to the engine and the window -------------------------------------
+
+    def check_input(self, op: Operation, path: Path) -> files.InputCheck:
+        """The task's limits applied to ``path``; see ``files.InputCheck.can_downscale``."""
+        return files.check_input(op, path)
+
+    def downscale_input(self, op: Operation, path: Path, dest: Path) -> Path:
+        return files.downscale_input(op, path, dest)
+
+    def _prepare_all(self, ctx: JobContext) -> dict[str, files.Prepared]:
+        """Every file of the job, checked and encoded; raises before anything is uploaded."""
+        op, values = ctx.operation, ctx.params
+        payload.check_required(op, values)
+        out: dict[str, files.Prepared] = {}
+        size: tuple[int, int] | None = None
+        if not op.api.get("no_source"):
+            if op.input_kind == "video":
+                out["src"] = files.prepare_video(ctx.input_path, op)
+            else:
+                out["src"] = files.prepare_image(ctx.input_path, op)
+                size = (out["src"].width, out["src"].height)
+        for p in op.file_params:
+            path = ctx.file_param(p.name)
+            if path is None or not p.applies(values):
+                continue
+            if not path.exists():
+                raise InputError(f"The {p.label.lower()} file {path} does not exist")
+            if p.kind is ParamKind.MASK:
+                if size is None:
+                    raise ParameterError(f"{p.name} needs an input photo", parameter=p.name)
+                out[p.name] = files.prepare_mask(path, size)
+            else:
+                out[p.name] = files.prepare_image(path, op, what=f"The {p.label.lower()}")
+        if op.id == "image_extender" and size is not None:
+            payload.extender_geometry(values, *size)
+        return out
+
+    # -- prepare: uploads ------------------------------------------------------------------
+
+    async def prepare(self, ctx: JobContext) -> None:
+        op = ctx.operation
+        prepared = await asyncio.to_thread(self._prepare_all, ctx)
+        remote = ctx.remote
+        remote.setdefault("gen", self.gen)
+        if remote["gen"] != self.gen:  # the user switched accounts: start over
+            remote.clear()
+            remote["gen"] = self.gen
+        known: dict[str, Any] = remote.setdefault("files", {})
+        if "src" in prepared:
+            remote["src_size"] = [prepared["src"].width, prepared["src"].height]
+            if prepared["src"].duration is not None:
+                remote["duration"] = prepared["src"].duration
+        now = time.time()
+        todo = {
+            name: p
+            for name, p in prepared.items()
+            if not (name in known and now - float(known[name].get("time", 0)) < UPLOAD_TTL)
+        }
+        if "src" in todo and self.gen == V1 and op.input_kind == "image":
+            digest = await asyncio.to_thread(files.pixel_hash, ctx.input_path)
+            dst = self.results.lookup(digest, self.creds.account)
+            if dst:
+                known["src"] = {"file_id": dst, "time": now, "reused": True}
+                todo.pop("src")
+                ctx.checkpoint()
+        if not todo:
+            return
+        ctx.progress(None, "uploading")
+        slug = op.api["v1"] if self.gen == V1 else op.api["v2"]
+        ids = await self.io.run(self._upload(slug, todo))
+        for name, file_id in ids.items():
+            known[name] = {"file_id": file_id, "time": now}
+        ctx.checkpoint()
+
+    async def _upload(self, slug: str, todo: dict[str, files.Prepared]) -> dict[str, str]:
+        names = list(todo)
+        announced = await self.client.create_uploads(
+            slug.split("/")[0],
+            [
+                {
+                    "content_type": todo[n].content_type,
+                    "file_name": todo[n].file_name,
+                    "file_size": len(todo[n].data),
+                }
+                for n in names
+            ],
+        )
+        if len(announced) != len(names):
+            raise ProviderError("YouCam announced a different number of uploads", retryable=True)
+        ids: dict[str, str] = {}
+        for name, slot in zip(names, announced, strict=True):
+            requests = slot.get("requests") or []
+            if not requests or not slot.get("file_id"):
+                raise ProviderError("YouCam sent no upload address", retryable=True)
+            await self.client.put_file(requests[0], todo[name].data)
+            ids[name] = str(slot["file_id"])
+        return ids
+
+    # -- submit ------------------------------------------------------------------------------
+
+    async def submit(self, ctx: JobContext) -> SubmitResult:
+        op = ctx.operation
+        if op.api.get("detect") and not ctx.remote.get("faces_done"):
+            task_id = await self._start(ctx, "detect", op.api["detect"], extra={})
+        else:
+            task_id = await self._start(ctx, "task", self._slug(op), extra=self._extra(ctx))
+        return SubmitResult(remote_id=task_id)
+
+    def _slug(self, op: Operation) -> str:
+        return op.api["v1"] if self.gen == V1 else op.api["v2"]
+
+    def _extra(self, ctx: JobContext) -> dict[str, Any]:
+        op, values = ctx.operation, ctx.params
+        if op.id == "image_extender":
+            w, h = ctx.remote.get("src_size") or (0, 0)
+            return payload.extender_geometry(values, int(w), int(h))
+        if op.api.get("detect"):
+            refs = [n for n in ("ref_file", "ref_file_2", "ref_file_3") if ctx.file_param(n)]
+            faces = ctx.remote.get("faces") or []
+            return {
+                "face_mapping": payload.parse_face_mapping(
+                    str(values.get("face_mapping") or ""), len(refs), len(faces)
+                )
+            }
+        if op.input_kind == "video" and values.get("dst_duration") is None:
+            duration = float(ctx.remote.get("duration") or 0)
+            return {"dst_duration": max(1, round(duration))}
+        return {}
+
+    async def _start(self, ctx: JobContext, phase: str, slug: str, extra: dict[str, Any]) -> str:
+        """Start one remote task of the job, at most once per ``request_id``."""
+        op, remote = ctx.operation, ctx.remote
+        sub = remote.setdefault(phase, {})
+        if sub.get("task_id"):
+            self._ensure_watch(ctx, slug, sub["task_id"])
+            return str(sub["task_id"])
+        if "request_id" not in sub:
+            sub["request_id"] = self.next_request_id()
+            ctx.checkpoint()  # persisted before the request can reach YouCam
+        fids = remote.get("files", {})
+        src = fids.get("src", {}).get("file_id")
+        extra_files = {
+            n: v["file_id"] for n, v in fids.items() if n != "src" and n in op.api.get("files", {})
+        }
+        if phase == "detect":
+            body_op_files: dict[str, str] = {}
+            values: dict[str, Any] = {}
+        else:
+            body_op_files, values = extra_files, ctx.params
+        body = payload.build_body(
+            op if phase == "task" else _bare(op),
+            values,
+            self.gen,
+            request_id=int(sub["request_id"]),
+            src_id=src,
+            files=body_op_files,
+            extra=extra,
+        )
+        ctx.progress(None, "detecting faces" if phase == "detect" else "submitting")
+        task_id = await self.io.run(self.client.run_task(slug, body))
+        sub["task_id"], sub["slug"] = task_id, slug
+        remote["phase"] = phase
+        ctx.checkpoint()
+        self._ensure_watch(ctx, slug, task_id)
+        return task_id
+
+    # -- polling -----------------------------------------------------------------------------
+
+    def _ensure_watch(self, ctx: JobContext, slug: str, task_id: str) -> watch.TaskWatch:
+        w = self._watches.get(task_id)
+        if w is not None:
+            return w
+        w = watch.TaskWatch(slug=slug, task_id=task_id, interval=self.policy.min_interval)
+        self._watches[task_id] = w
+        work_dir = Path(ctx.work_dir)
+        collect_images = ctx.remote.get("phase") != "detect"
+        suffix = self._suffix(ctx)
+
+        async def collect(data: dict[str, Any]) -> list[Output]:
+            if not collect_images:
+                return []
+            return await self._download(data, work_dir, suffix, ctx.operation)
+
+        async def start() -> None:
+            w.task = asyncio.current_task()
+            await watch.watch(w, self.client.task_status, collect, self.policy, self._active)
+
+        self.io.submit(start())
+        return w
+
+    def _active(self) -> int:
+        return sum(1 for w in self._watches.values() if w.running)
+
+    def _suffix(self, ctx: JobContext) -> str:
+        op = ctx.operation
+        if op.input_kind == "video":
+            return ".mp4"
+        if op.result.format == "png" or op.api.get("output_ext") == "png":
+            return ".png"
+        if op.result.format == "jpeg":
+            return ".jpg"
+        ext = ctx.input_path.suffix.lower() if ctx.input_path else ""
+        return ".png" if ext == ".png" else ".jpg"
+
+    async def _download(
+        self, data: dict[str, Any], work_dir: Path, suffix: str, op: Operation
+    ) -> list[Output]:
+        """Fetch every result now (URLs expire after two hours); runs on the I/O loop."""
+        found = result_files(data)
+        if not found:
+            raise ProviderError("YouCam reported success but sent no result", retryable=False)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        outputs = []
+        many = len(found) > 1
+        for i, (url, dst_id) in enumerate(found):
+            resp = await self.client.client.get(url)
+            if resp.status_code >= 400:
+                raise ProviderError(
+                    f"The YouCam result link stopped working (HTTP {resp.status_code}); "
+                    "run the task again",
+                    retryable=False,
+                )
+            ext = Path(urlsplit(url).path).suffix.lower()
+            ext = ext if ext in (".jpg", ".jpeg", ".png", ".mp4", ".mov") else suffix
+            path = work_dir / f"youcam_{i}{ext}"
+            path.write_bytes(resp.content)
+            meta: dict[str, Any] = {}
+            if dst_id:
+                meta["dst_id"] = dst_id
+                if self.gen == V1 and op.input_kind == "image":
+                    digest = await asyncio.to_thread(files.pixel_hash, path)
+                    if digest:
+                        self.results.remember(digest, self.creds.account, dst_id)
+            label = f"variant {i + 1}" if many else ""
+            outputs.append(Output(path=path, suffix=ext, label=label, meta=meta))
+        return outputs
+
+    async def poll(self, ctx: JobContext) -> PollResult:
+        remote = ctx.remote
+        phase = remote.get("phase", "task")
+        sub = remote.get(phase) or {}
+        task_id = sub.get("task_id") or ctx.remote_id
+        if not task_id:
+            raise RemoteJobLost("YouCam has no task for this job yet", retryable=True)
+        w = self._ensure_watch(ctx, sub.get("slug") or self._slug(ctx.operation), task_id)
+        quick = max(0.2, min(1.0, w.interval))
+        if w.running:
+            if w.message:
+                ctx.progress(None, w.message)
+            return PollResult(RemoteState.RUNNING, message=w.message or "running", next_poll=quick)
+        self._watches.pop(task_id, None)
+        if w.status == watch.LOST:
+            # Dropped tasks take no credits: forget the request id so a retry starts afresh.
+            remote.pop(phase, None)
+            remote.pop("phase", None)
+            ctx.checkpoint()
+            raise RemoteJobLost(
+                "YouCam dropped the task (it was not polled in time); it will be sent again",
+                retryable=True,
+                code="InvalidTaskId",
+            )
+        if w.status == watch.ERROR:
+            sentence = (
+                errors.engine_error(w.error_code, w.error or "")
+                if w.error_code
+                else (w.error or errors.engine_error(None))
+            )
+            return PollResult(RemoteState.FAILED, error=sentence, message=sentence)
+        if phase == "detect":
+            faces = faces_of(w.data)
+            remote["faces"] = faces
+            remote["faces_done"] = True
+            ctx.checkpoint()
+            await self._start(ctx, "task", self._slug(ctx.operation), extra=self._extra(ctx))
+            return PollResult(
+                RemoteState.RUNNING,
+                message=f"{len(faces)} face(s) found, swapping",
+                next_poll=quick,
+            )
+        cost = ctx.operation.cost.amount
+        if ctx.operation.input_kind == "video" and cost is not None:
+            cost = max(1.0, round(float(remote.get("duration") or 2) / 2))
+        return PollResult(RemoteState.DONE, outputs=list(w.outputs), cost=cost)
+
+    async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
+        return await super().fetch(ctx, outputs)  # the poller downloaded them already
+
+    async def cancel(self, ctx: JobContext) -> None:
+        """Stop polling (an unpolled task is dropped with no charge); v2 also deletes it."""
+        for phase in ("detect", "task"):
+            task_id = (ctx.remote.get(phase) or {}).get("task_id")
+            if not task_id:
+                continue
+            w = self._watches.pop(task_id, None)
+            if w is not None and w.task is not None and self._io is not None:
+                self._io.loop.call_soon_threadsafe(w.task.cancel)
+            if self.gen != V1:
+                try:
+                    await self.io.run(self.client.delete_task(task_id))
+                except ProviderError as exc:
+                    log.info("youcam: deleting task failed: %s", exc)
+
+    # -- account ------------------------------------------------------------------------------
+
+    async def balance(self) -> Balance:
+        credits = await self.io.run(self.client.credits())
+        total = 0.0
+        expiries = []
+        for c in credits:
+            amount = c.get("amount_dec", c.get("amount", 0))
+            try:
+                total += float(amount)
+            except (TypeError, ValueError):
+                continue
+            when = _ms_to_dt(c.get("expiry"))
+            if when is not None and float(amount) > 0:
+                expiries.append(when)
+        return Balance(total, min(expiries) if expiries else None, credits)
+
+    async def history(self, limit: int = 20) -> list[HistoryEntry]:
+        """The newest ``limit`` credit changes, following the pages as needed."""
+        out: list[HistoryEntry] = []
+        token: str | None = None
+        while len(out) < limit:
+            items, token = await self.io.run(
+                self.client.credit_history(min(30, limit - len(out)), token)
+            )
+            for h in items:
+                info = h.get("info") or {}
+                amount = sum(float(c.get("amount", 0)) for c in info.get("credits") or [])
+                out.append(
+                    HistoryEntry(
+                        id=str(h.get("id", "")),
+                        when=_ms_to_dt(h.get("timestamp")),
+                        action=str(h.get("action", "")),
+                        target_id=str(h.get("target_id", "")),
+                        amount=amount,
+                    )
+                )
+            if not token or not items:
+                break
+        return out[:limit]
+
+    # -- styles -------------------------------------------------------------------------------
+
+    async def list_styles(
+        self, style_source: str, page_token: str | None = None, *, thumbnails: bool = True
+    ) -> tuple[list[styles.StyleItem], str | None]:
+        """One page of a style picker (v1 styles or v2 templates) with cached thumbnails."""
+
+        async def run() -> tuple[list[styles.StyleItem], str | None]:
+            items, nxt = await styles.list_page(self.client, style_source, page_token)
+            if thumbnails:
+                await styles.fetch_thumbnails(self.client, self.cache_dir / "thumbs", items)
+            return items, nxt
+
+        return await self.io.run(run())
+
+
+def _bare(op: Operation) -> Operation:
+    """``op`` without parameters or files: the body of face swap's detection step."""
+    from dataclasses import replace
+
+    return replace(op, params=(), api={k: v for k, v in op.api.items() if k != "output_ext"})
