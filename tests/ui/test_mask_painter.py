@@ -7,6 +7,7 @@ against the window's canvas are in test_mask_canvas.py.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -22,7 +23,7 @@ W, H = 400, 300
 
 
 class Harness:
-    def __init__(self, qtbot, zoom: float) -> None:  # noqa: ANN001 - pytest-qt fixture
+    def __init__(self, qtbot, zoom: float) -> None:
         self.doc = MaskDocument(W, H)
         self.tools = MaskTools()
         self.tools.set_size(20)
@@ -41,13 +42,13 @@ class Harness:
         self.qtbot = qtbot
 
     @property
-    def vp(self):  # noqa: ANN201
+    def vp(self):
         return self.view.viewport()
 
     def image_point(self, p: QPoint) -> QPointF:
         return self.view.mapToScene(p)
 
-    def press(self, p: QPoint, modifier=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+    def press(self, p: QPoint, modifier=Qt.KeyboardModifier.NoModifier) -> None:
         self.qtbot.mousePress(self.vp, Qt.MouseButton.LeftButton, modifier, p)
 
     def drag(self, points: list[QPoint]) -> None:
@@ -61,7 +62,7 @@ class Harness:
 
 
 @pytest.mark.parametrize("zoom", [0.6, 3.0])
-def test_dab_lands_under_the_cursor_at_every_zoom(qtbot, zoom: float) -> None:  # noqa: ANN001
+def test_dab_lands_under_the_cursor_at_every_zoom(qtbot, zoom: float) -> None:
     h = Harness(qtbot, zoom)
     click = QPoint(150, 110)
     h.press(click)
@@ -79,7 +80,7 @@ def test_dab_lands_under_the_cursor_at_every_zoom(qtbot, zoom: float) -> None:  
 
 
 @pytest.mark.parametrize("zoom", [0.8, 2.5])
-def test_stroke_follows_the_mouse_after_panning(qtbot, zoom: float) -> None:  # noqa: ANN001
+def test_stroke_follows_the_mouse_after_panning(qtbot, zoom: float) -> None:
     h = Harness(qtbot, zoom)
     h.view.translate(-37, -21)  # pan: the photo moves, the mapping must follow
     h.view.horizontalScrollBar().setValue(h.view.horizontalScrollBar().value() + 13)
@@ -97,7 +98,7 @@ def test_stroke_follows_the_mouse_after_panning(qtbot, zoom: float) -> None:  # 
     assert h.doc.can_undo() and h.doc.undo_label() == "Brush"
 
 
-def test_eraser_and_subtract_modifier(qtbot) -> None:  # noqa: ANN001
+def test_eraser_and_subtract_modifier(qtbot) -> None:
     h = Harness(qtbot, 1.0)
     h.doc.fill_all()
     h.tools.set_tool(MaskTool.ERASER)
@@ -110,7 +111,7 @@ def test_eraser_and_subtract_modifier(qtbot) -> None:  # noqa: ANN001
     assert h.pixel(h.image_point(QPoint(250, 150))) == 255
 
 
-def test_soft_brush_has_a_falloff(qtbot) -> None:  # noqa: ANN001
+def test_soft_brush_has_a_falloff(qtbot) -> None:
     h = Harness(qtbot, 2.0)
     h.tools.set_size(40)
     h.tools.set_hardness(0.0)
@@ -120,11 +121,11 @@ def test_soft_brush_has_a_falloff(qtbot) -> None:  # noqa: ANN001
     c = h.image_point(p)
     values = [h.pixel(c + QPointF(r, 0)) for r in (0, 5, 10, 15, 19, 21)]
     assert values[0] > 240 and values[-1] == 0
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     assert 80 < values[2] < 180  # half way out, about half selected
 
 
-def test_undo_redo_with_keys(qtbot) -> None:  # noqa: ANN001
+def test_undo_redo_with_keys(qtbot) -> None:
     h = Harness(qtbot, 1.5)
     h.view.setFocus()
     h.drag([QPoint(50, 50), QPoint(120, 60)])
@@ -143,7 +144,7 @@ def test_undo_redo_with_keys(qtbot) -> None:  # noqa: ANN001
     assert np.array_equal(h.doc.array, second)
 
 
-def test_size_and_hardness_keys_and_mouse(qtbot) -> None:  # noqa: ANN001
+def test_size_and_hardness_keys_and_mouse(qtbot) -> None:
     h = Harness(qtbot, 1.0)
     h.view.setFocus()
     qtbot.keyClick(h.view, Qt.Key.Key_BracketRight)
@@ -169,7 +170,7 @@ def test_size_and_hardness_keys_and_mouse(qtbot) -> None:  # noqa: ANN001
     assert not h.doc.array.any()  # resizing the brush paints nothing
 
 
-def test_lasso_rectangle_polygon(qtbot) -> None:  # noqa: ANN001
+def test_lasso_rectangle_polygon(qtbot) -> None:
     h = Harness(qtbot, 2.0)
     h.tools.set_tool(MaskTool.RECTANGLE)
     h.drag([QPoint(20, 20), QPoint(60, 40), QPoint(80, 60)])
@@ -196,14 +197,14 @@ def test_lasso_rectangle_polygon(qtbot) -> None:  # noqa: ANN001
     assert h.pixel(h.image_point(QPoint(60, 200))) == 0
 
 
-def test_not_editing_leaves_the_mouse_to_the_view(qtbot) -> None:  # noqa: ANN001
+def test_not_editing_leaves_the_mouse_to_the_view(qtbot) -> None:
     h = Harness(qtbot, 1.0)
     h.layer.set_editing(False)
     h.drag([QPoint(100, 100), QPoint(150, 100)])
     assert not h.doc.array.any()
 
 
-def test_overlay_draws_the_mask_in_its_colour(qtbot) -> None:  # noqa: ANN001
+def test_overlay_draws_the_mask_in_its_colour(qtbot) -> None:
     h = Harness(qtbot, 1.0)
     h.doc.fill_rect(h.doc.rect().adjusted(100, 100, -200, -100))
     h.tools.set_color(QColor(0, 0, 255))

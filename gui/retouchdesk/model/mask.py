@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QColor
 
 from retouchdesk.core import mask as core_mask
+from retouchdesk.core.composite import resample_mask
 
 TILE = 128
 DEFAULT_UNDO_BYTES = 256 * 1024 * 1024
@@ -393,11 +394,8 @@ class MaskDocument(QObject):
 
 
 def rescaled(mask: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``mask`` resampled to ``width`` x ``height``: area averaging down, bilinear up."""
-    h, w = mask.shape
-    down = width * height < w * h
-    interp = cv2.INTER_AREA if down else cv2.INTER_LINEAR
-    return cv2.resize(mask, (int(width), int(height)), interpolation=interp)
+    """``mask`` resampled to ``width`` x ``height`` (the same rule the composite uses)."""
+    return resample_mask(mask, width, height)
 
 
 def _pack(tile: np.ndarray) -> bytes:

@@ -188,7 +188,7 @@ class MaskToolBar(QToolBar):
         tools.visible_changed.connect(self._visible_changed)
         self.set_document(document)
 
-    def _command(self, text: str, tip: str, slot) -> QAction:  # noqa: ANN001 - a callable
+    def _command(self, text: str, tip: str, slot) -> QAction:
         act = QAction(text, self)
         act.setToolTip(tip)
         act.triggered.connect(slot)
