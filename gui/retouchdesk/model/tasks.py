@@ -1,0 +1,90 @@
+"""The one way the window starts background work on the asyncio (qasync) loop.
+
+A bare ``asyncio.create_task`` can be garbage-collected while it runs and swallows its
+exception until the task is collected. :class:`TaskRunner` keeps a strong reference to every
+task until it ends, reports every exception (to the log and to an error callback that the
+window turns into a status-bar sentence), and supports "preemptive" named tasks where a new
+request cancels the previous one of the same name (thumbnails of a photo that scrolled away,
+the image being opened when the user clicks another one). Lesson taken from FeelUOwn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+class TaskRunner:
+    """Owns the window's background tasks."""
+
+    def __init__(self, on_error: Callable[[str, BaseException], None] | None = None) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._named: dict[str, asyncio.Task[Any]] = {}
+        self._on_error = on_error
+        # Image decoding and thumbnails: two threads, the machine's photo work must not
+        # starve the GUI thread (Pillow releases the GIL while decoding).
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retouchdesk-img")
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking ``fn`` in the image worker pool and await its result."""
+        loop = asyncio.get_event_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def set_error_handler(self, on_error: Callable[[str, BaseException], None]) -> None:
+        self._on_error = on_error
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str = "", preempt: bool = False
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` on the loop; with ``preempt`` cancel the running task of that name."""
+        if preempt and name:
+            old = self._named.get(name)
+            if old is not None and not old.done():
+                old.cancel()
+        task = asyncio.get_event_loop().create_task(coro, name=name or None)
+        self._tasks.add(task)
+        if name:
+            self._named[name] = task
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        name = task.get_name()
+        if self._named.get(name) is task:
+            del self._named[name]
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        log.error("background task %s failed", name, exc_info=exc)
+        if self._on_error is not None:
+            try:
+                self._on_error(name, exc)
+            except Exception:  # the reporter must never take the loop down
+                log.exception("error handler failed")
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def cancel_all(self) -> None:
+        """Cancel every task and wait for them to end (window closing)."""
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def shutdown(self) -> None:
+        """Stop the worker pool without waiting for queued thumbnails."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
