@@ -572,48 +572,49 @@ def render_output(
     scale: float = 1.0,
     work_dir: Path | None = None,
 ) -> bytes:
-    """A real processed image for an emulated vendor, encoded as ``suffix``.
+    """A real processed image for an emulated vendor, encoded as ``suffix``, ``scale`` times
+    the input's size.
 
     Runs the offline engine's operation (``retouchdesk.providers.local.run_operation``) when it
-    is available so the emulators return genuinely retouched pixels; until then a Pillow
-    fallback does the closest classic operation (edge-preserving smoothing, Lanczos upscale).
+    is available so the emulators return genuinely retouched pixels; until then (or if it
+    fails) a Pillow fallback does the closest classic operation (edge-preserving smoothing,
+    Lanczos upscale). PNGs are written with fast compression: emulators must answer quickly.
     """
     import tempfile
 
     from PIL import Image, ImageFilter
 
-    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        src = Path(tmp) / "in.png"
-        Image.open(io.BytesIO(data)).save(src)
-        out = Path(tmp) / f"out{suffix}"
-        try:
-            from retouchdesk.providers.local import run_operation  # type: ignore[attr-defined]
-        except ImportError:
-            run_operation = None
-        if run_operation is not None:
+    src_img = Image.open(io.BytesIO(data))
+    src_img.load()
+    size = (max(1, round(src_img.width * scale)), max(1, round(src_img.height * scale)))
+    result = None
+    try:
+        from retouchdesk.providers.local import run_operation  # type: ignore[attr-defined]
+    except ImportError:
+        run_operation = None
+    if run_operation is not None:
+        with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+            src = Path(tmp) / "in.png"
+            src_img.save(src, compress_level=1)
+            out = Path(tmp) / "out.png"
             try:
                 run_operation(op_id, src, dict(params or {}), out)
+                result = Image.open(out)
+                result.load()
             except Exception:
                 log.exception("run_operation(%s) failed; using the Pillow fallback", op_id)
-        if not out.exists():
-            img = Image.open(src).convert("RGB")
-            if scale != 1.0:
-                img = img.resize(
-                    (round(img.width * scale), round(img.height * scale)), Image.LANCZOS
-                )
-            if "upscale" not in op_id:
-                img = img.filter(ImageFilter.SMOOTH_MORE).filter(ImageFilter.SMOOTH_MORE)
-            img.save(out)
-        result = Image.open(out)
-        if scale != 1.0 and abs(result.width - round(Image.open(src).width * scale)) > 1:
-            result = result.resize(
-                (round(Image.open(src).width * scale), round(Image.open(src).height * scale)),
-                Image.LANCZOS,
-            )
-        buf = io.BytesIO()
-        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix.lower(), "PNG")
-        result.convert("RGB").save(buf, fmt)
-        return buf.getvalue()
+                result = None
+    if result is None:
+        result = src_img.convert("RGB")
+        if "upscale" not in op_id:
+            result = result.filter(ImageFilter.SMOOTH_MORE).filter(ImageFilter.SMOOTH_MORE)
+    if result.size != size:
+        result = result.resize(size, Image.LANCZOS)
+    buf = io.BytesIO()
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix.lower(), "PNG")
+    extra = {"compress_level": 1} if fmt == "PNG" else {"quality": 92}
+    result.convert("RGB").save(buf, fmt, **extra)
+    return buf.getvalue()
 
 
 def new_id(prefix: str = "") -> str:

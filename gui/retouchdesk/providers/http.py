@@ -316,8 +316,12 @@ async def check_response(
     if status < 400:
         return
     await response.aread()
-    detail = vendor_message(error_detail(response), messages)
-    said = f": {detail}" if detail else ""
+    raw = error_detail(response)
+    sentence = vendor_message(raw, messages)
+    if sentence is not raw:
+        # A known vendor text: its plain sentence replaces the generic one entirely.
+        raise _status_error(status, response, sentence)
+    said = f": {raw}" if raw else ""
     if status in (401, 403):
         raise AuthError(
             f"{vendor} refused the credentials during {action}{said}; check the key in Settings",
@@ -350,6 +354,21 @@ async def check_response(
     raise ProviderError(
         f"{vendor} rejected {action} (HTTP {status}){said}", retryable=False, status=status
     )
+
+
+def _status_error(status: int, response: httpx.Response, sentence: str) -> ProviderError:
+    """The error class matching ``status``, carrying an already plain ``sentence``."""
+    after = parse_retry_after(response.headers.get("Retry-After"))
+    if status in (401, 403):
+        return AuthError(sentence, status=status)
+    if status == 402:
+        return CreditsExhausted(sentence, status=status)
+    if status == 429:
+        return RateLimited(sentence, retry_after=after, status=status)
+    if status == 404:
+        return RemoteJobLost(sentence, status=status)
+    retryable = status >= 500 and (status in NOT_PROCESSED_STATUSES or may_resend(response.request))
+    return ProviderError(sentence, retryable=retryable, retry_after=after, status=status)
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -398,7 +417,8 @@ def json_error_text(data: Any) -> str:
 
 
 def vendor_message(detail: str, messages: Mapping[str, str] | None) -> str:
-    """Replace a known vendor text by a plain sentence (case-insensitive substring match)."""
+    """Replace a known vendor text by a plain sentence (case-insensitive substring match);
+    returns ``detail`` itself (the same object) when nothing matches."""
     if not detail or not messages:
         return detail
     low = detail.lower()

@@ -157,9 +157,8 @@ async def test_status_mapping(echo, client):
             vendor="Echo",
             messages={"failed to process image": "Echo could not download the image"},
         )
-    assert (
-        str(info.value) == "Echo rejected the request (HTTP 400): Echo could not download the image"
-    )
+    assert str(info.value) == "Echo could not download the image"
+    assert info.value.status == 400 and not info.value.retryable
 
 
 async def test_malformed_json_is_a_retryable_error_for_safe_calls(echo, client):

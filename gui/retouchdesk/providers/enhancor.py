@@ -1,0 +1,390 @@
+"""Enhancor: Realistic Skin, Portrait Upscaler and General Image Upscaler.
+
+The three products share one protocol (api-reference section 1, the Enhancor seeds):
+``POST <endpoint>/queue`` with ``img_url``, ``webhookUrl`` and the operation's parameters
+(wire names straight from the option schema, ``skin_realism_Level`` included, inapplicable v1/v3
+fields already dropped by ``Operation.validate``), answered ``{"success", "requestId"}``;
+``POST <endpoint>/status`` with ``{"request_id"}`` answered ``{"requestId", "status", "cost"}``
+and, once ``COMPLETED``, usually ``result``. The result also arrives by webhook
+``{"request_id", "result", "status"}``; the provider takes whichever comes first and always
+polls, so a webhook that never arrives strands nothing.
+
+Enhancor only takes URLs, so the input (and the v3 mask) are published through a
+:class:`~retouchdesk.providers.hosting_api.Hosting` object (local receiver or S3) in
+``prepare``; hosting is released when the result is downloaded, the job fails or is cancelled.
+
+The queue call is never sent twice: the transport does not resend it once it may have reached
+Enhancor, and errors that leave that uncertain are not retryable (the job could be billed
+twice). Status calls are read-only and retried freely.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from retouchdesk.core.errors import ConfigurationError, ProviderError, RemoteJobLost
+from retouchdesk.providers import http
+from retouchdesk.providers.base import (
+    Capability,
+    JobContext,
+    Output,
+    PollResult,
+    Provider,
+    RemoteState,
+    SubmitResult,
+)
+from retouchdesk.providers.hosting_api import Hosting
+
+log = logging.getLogger("retouchdesk.enhancor")
+
+VENDOR = "Enhancor"
+
+#: Vendor texts -> the plain sentence the user sees (case-insensitive substring match).
+MESSAGES = {
+    "failed to process image": (
+        "Enhancor could not download the image: check that its URL is reachable from the internet"
+    ),
+    "invalid api key": "Enhancor refused the API key: check it in Settings",
+    "invalid model": "Enhancor does not know the model version that was sent",
+    "enhancement mode must be": "Enhancor accepts only the standard or heavy enhancement mode",
+    "insufficient": "Enhancor says the account has not enough credits for this job",
+}
+
+#: Status values -> (state, progress fraction, message).
+STATES: dict[str, tuple[RemoteState, float | None, str]] = {
+    "PENDING": (RemoteState.QUEUED, 0.05, "pending at Enhancor"),
+    "IN_QUEUE": (RemoteState.QUEUED, 0.1, "in Enhancor's queue"),
+    "IN_PROGRESS": (RemoteState.RUNNING, 0.5, "Enhancor is processing"),
+    "COMPLETED": (RemoteState.DONE, 1.0, "finished"),
+    "FAILED": (RemoteState.FAILED, None, "failed"),
+}
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class EnhancorProvider(Provider):
+    """The three Enhancor products; the operation's ``endpoint`` picks the product."""
+
+    id = "enhancor"
+    capabilities = frozenset(
+        {Capability.RESUME, Capability.NEEDS_HOSTING, Capability.PRICE, Capability.MASK}
+    )
+    max_concurrency = 4
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://apireq.enhancor.ai",
+        hosting: Hosting | None = None,
+        poll_interval: float = 3.0,
+        result_wait: float = 300.0,
+        retry: http.RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.hosting = hosting
+        self.poll_interval = poll_interval
+        self.result_wait = result_wait  # how long COMPLETED may come without any result URL
+        self._retry = retry
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._downloader: httpx.AsyncClient | None = None
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def _api(self) -> httpx.AsyncClient:
+        if not self.api_key:
+            raise ConfigurationError(
+                "Enhancor needs an API key: add it in Settings or set RETOUCHDESK_ENHANCOR_API_KEY"
+            )
+        if self._client is None:
+            self._client = http.make_client(
+                self.base_url,
+                headers={"x-api-key": self.api_key, "Content-Type": "application/json"},
+                retry=self._retry,
+                timeout=self._timeout,
+                secrets=[self.api_key],
+            )
+        return self._client
+
+    def _files(self) -> httpx.AsyncClient:
+        # Result links live on another host (a CDN): never send them the API key.
+        if self._downloader is None:
+            self._downloader = http.make_client(
+                "", headers={"Accept": "*/*"}, retry=self._retry, timeout=self._timeout
+            )
+        return self._downloader
+
+    def _hosting(self) -> Hosting:
+        if self.hosting is None:
+            raise ConfigurationError(
+                "Enhancor only accepts image URLs: choose a hosting strategy "
+                "(local receiver or S3) in Settings"
+            )
+        return self.hosting
+
+    # -- the provider calls -------------------------------------------------------------------
+
+    async def prepare(self, ctx: JobContext) -> None:
+        self._api()  # fail early, before anything is hosted, when the key is missing
+        hosting = self._hosting()
+        self._check_reachable(hosting)
+        ctx.remote["img_url"] = await hosting.publish(ctx.job_id, ctx.input_path, role="input")
+        mask = ctx.file_param("mask_image_url")
+        if mask is not None:
+            ctx.remote["mask_url"] = await hosting.publish(ctx.job_id, mask, role="mask")
+        ctx.remote["webhook_url"] = await hosting.webhook_url(ctx.job_id)
+        ctx.checkpoint()
+
+    def _check_reachable(self, hosting: Hosting) -> None:
+        """Refuse early when a real Enhancor could never download from a loopback address."""
+        vendor_host = urlsplit(self.base_url).hostname or ""
+        if getattr(hosting, "public", True) or vendor_host in LOOPBACK:
+            return
+        raise ConfigurationError(
+            "Enhancor must download the photo from the internet: set the public URL of a "
+            "tunnel in front of the local receiver (receiver.public_url) or use S3 hosting"
+        )
+
+    def request_body(self, ctx: JobContext) -> dict[str, Any]:
+        """The /queue body: URLs first, then the schema's serialisation of the parameters."""
+        if "img_url" not in ctx.remote:
+            raise ProviderError("The photo was not hosted before submitting to Enhancor")
+        body: dict[str, Any] = {
+            "img_url": ctx.remote["img_url"],
+            "webhookUrl": ctx.remote["webhook_url"],
+        }
+        body.update(ctx.operation.serialize(ctx.params))
+        if ctx.remote.get("mask_url") and "mask_image_url" in ctx.params:
+            body[ctx.operation.api.get("mask_url_field", "mask_image_url")] = ctx.remote["mask_url"]
+        return body
+
+    async def submit(self, ctx: JobContext) -> SubmitResult:
+        body = self.request_body(ctx)
+        url = self._endpoint(ctx, "queue")
+        response = await http.send(
+            self._api(),
+            "POST",
+            url,
+            vendor=VENDOR,
+            action="submitting the job",
+            messages=MESSAGES,
+            json=body,
+        )
+        data = http.json_body(response, vendor=VENDOR, action="submitting the job")
+        request_id = _get(data, "requestId", "request_id", "id")
+        if not request_id or _get(data, "success") is False:
+            detail = http.json_error_text(data) if isinstance(data, dict) else ""
+            raise ProviderError(
+                f"Enhancor did not accept the job{': ' + detail if detail else ''}",
+                retryable=False,
+            )
+        ctx.remote["queued_at"] = time.time()
+        return SubmitResult(remote_id=str(request_id))
+
+    async def poll(self, ctx: JobContext) -> PollResult:
+        if not ctx.remote_id:
+            raise RemoteJobLost("Enhancor has no request id for this job")
+        hook = self.hosting.webhook_result(ctx.job_id) if self.hosting else None
+        try:
+            response = await http.send(
+                self._api(),
+                "POST",
+                self._endpoint(ctx, "status"),
+                vendor=VENDOR,
+                action="checking the job",
+                safe=True,
+                messages=MESSAGES,
+                json={"request_id": ctx.remote_id},
+            )
+            data = http.json_body(response, vendor=VENDOR, action="checking the job")
+        except ProviderError as exc:
+            # The webhook already brought the result: a flaky status call does not matter.
+            if exc.retryable and _hook_result(hook):
+                return self._done(ctx, _hook_result(hook), None, "from the webhook")
+            raise
+        if not isinstance(data, dict):
+            raise ProviderError("Enhancor sent an unexpected status answer", retryable=True)
+        status = str(_get(data, "status") or "").upper()
+        cost = _number(_get(data, "cost"))
+        if cost is not None:
+            ctx.remote["cost"] = cost
+        state, fraction, message = STATES.get(
+            status, (RemoteState.RUNNING, None, f"Enhancor status {status or 'unknown'}")
+        )
+        if state is RemoteState.FAILED or (hook and str(hook.get("status")).lower() == "failed"):
+            await self._release(ctx)
+            return PollResult(
+                RemoteState.FAILED,
+                cost=cost,
+                error="Enhancor could not process this photo (the job failed on its side)",
+            )
+        if state is RemoteState.DONE:
+            result = _get(data, "result", "result_url", "output")
+            if isinstance(result, str) and result:
+                return self._done(ctx, result, cost, "")
+            if _hook_result(hook):
+                return self._done(ctx, _hook_result(hook), cost, "from the webhook")
+            # COMPLETED without a link yet: the webhook may still bring it.
+            first = ctx.remote.setdefault("completed_at", time.time())
+            if time.time() - first > self.result_wait:
+                await self._release(ctx)
+                return PollResult(
+                    RemoteState.FAILED,
+                    cost=cost,
+                    error="Enhancor finished the job but never sent the result link",
+                )
+            return PollResult(
+                RemoteState.RUNNING,
+                progress=0.95,
+                message="finished, waiting for the result link",
+                cost=cost,
+                next_poll=self.poll_interval,
+            )
+        if _hook_result(hook):  # the webhook outran the status
+            return self._done(ctx, _hook_result(hook), cost, "from the webhook")
+        return PollResult(
+            state, progress=fraction, message=message, cost=cost, next_poll=self.poll_interval
+        )
+
+    def _done(self, ctx: JobContext, url: str, cost: float | None, how: str) -> PollResult:
+        ctx.remote["result_url"] = url
+        suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+        if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
+            suffix = ".png"
+        meta = {"request_id": ctx.remote_id}
+        if cost is None:
+            cost = _number(ctx.remote.get("cost"))
+        if cost is not None:
+            meta["cost"] = cost
+        return PollResult(
+            RemoteState.DONE,
+            progress=1.0,
+            message=f"finished {how}".strip(),
+            cost=cost,
+            outputs=[Output(url=url, suffix=suffix, meta=meta)],
+        )
+
+    async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
+        out: list[Output] = []
+        for i, o in enumerate(outputs):
+            if o.url is None:
+                out.extend(await super().fetch(ctx, [o]))
+                continue
+            data = await self._download(ctx, o.url)
+            path = ctx.work_dir / f"result_{i}{o.suffix or '.png'}"
+            path.write_bytes(data)
+            out.append(Output(path=path, suffix=o.suffix, label=o.label, meta=o.meta))
+        await self._release(ctx)
+        return out
+
+    async def _download(self, ctx: JobContext, url: str) -> bytes:
+        """The result's bytes; an expired link is renewed once through /status."""
+        try:
+            return await self._get_image(url)
+        except ProviderError as exc:
+            if exc.status not in (400, 401, 403, 404, 410):
+                raise
+        log.info("result link refused, asking Enhancor for a fresh one")
+        poll = await self.poll(ctx)
+        fresh = poll.outputs[0].url if poll.outputs else None
+        if fresh and fresh != url:
+            try:
+                return await self._get_image(fresh)
+            except ProviderError:
+                pass
+        await self._release(ctx)
+        raise ProviderError(
+            "The result link from Enhancor expired before the image could be downloaded",
+            retryable=False,
+            code="expired",
+        )
+
+    async def _get_image(self, url: str) -> bytes:
+        response = await http.send(
+            self._files(), "GET", url, vendor=VENDOR, action="downloading the result"
+        )
+        data = response.content
+        if not _is_image(data):
+            raise ProviderError(
+                "Enhancor's result is not a readable image", retryable=True, code="malformed"
+            )
+        return data
+
+    async def cancel(self, ctx: JobContext) -> None:
+        # Enhancor has no cancel call: stop serving the files so nothing more is fetched.
+        await self._release(ctx)
+
+    async def _release(self, ctx: JobContext) -> None:
+        if self.hosting is not None:
+            try:
+                await self.hosting.release(ctx.job_id)
+            except Exception as exc:  # cleaning up must never fail a job
+                log.warning("could not release hosted files: %s", type(exc).__name__)
+
+    async def aclose(self) -> None:
+        for client in (self._client, self._downloader):
+            if client is not None:
+                await client.aclose()
+        self._client = self._downloader = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _endpoint(self, ctx: JobContext, call: str) -> str:
+        op = ctx.operation
+        return op.endpoint.rstrip("/") + str(op.api.get(call, f"/{call}"))
+
+
+def _get(data: Any, *names: str) -> Any:
+    """The first present key among ``names`` (exact, then case-insensitive)."""
+    if not isinstance(data, dict):
+        return None
+    for n in names:
+        if n in data:
+            return data[n]
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    for n in names:
+        if n.lower() in lowered:
+            return lowered[n.lower()]
+    return None
+
+
+def _hook_result(hook: dict[str, Any] | None) -> str | None:
+    if not hook or str(hook.get("status", "success")).lower() not in ("success", "completed"):
+        return None
+    result = hook.get("result")
+    return result if isinstance(result, str) and result else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_image(data: bytes) -> bool:
+    if not data:
+        return False
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,97 @@
+"""Making local files reachable by URL for vendors that only take URLs (Enhancor).
+
+Two strategies, picked by the ``hosting.strategy`` setting:
+
+* ``local``: :class:`~.receiver.LocalReceiver` serves the files itself under per-job tokens;
+* ``s3``: :class:`~.s3.S3Storage` uploads them and hands out presigned URLs.
+
+Webhooks always go to the local receiver (S3 cannot receive them); the provider polls the
+vendor's status as well, so a webhook that never arrives (no public URL) strands nothing.
+:func:`build_hosting` turns settings into a :class:`HostingService` implementing
+``providers.hosting_api.Hosting``; the runtime puts it in ``ProviderEnv.extras["hosting"]``.
+Nothing listens and nothing connects until a job actually publishes a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from retouchdesk.core.errors import ConfigurationError
+from retouchdesk.services.hosting.receiver import LocalReceiver
+from retouchdesk.services.hosting.s3 import S3Storage
+from retouchdesk.services.settings import Settings
+
+__all__ = ["HostingService", "LocalReceiver", "S3Storage", "build_hosting"]
+
+STRATEGIES = ("local", "s3")
+
+
+class FileStore(Protocol):
+    description: str
+
+    async def publish(self, job_id: str, path: Path, *, role: str = "input") -> str: ...
+    async def release(self, job_id: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class HostingService:
+    """Files through ``files`` (the receiver itself, or S3) and webhooks through ``receiver``."""
+
+    def __init__(self, receiver: LocalReceiver, files: FileStore | None = None) -> None:
+        self.receiver = receiver
+        self.files: FileStore = files if files is not None else receiver
+        self.description = self.files.description
+
+    @property
+    def strategy(self) -> str:
+        return "local" if self.files is self.receiver else "s3"
+
+    @property
+    def public(self) -> bool:
+        """Whether vendors on the internet can fetch the files (S3, or a receiver tunnel)."""
+        return self.files is not self.receiver or self.receiver.public
+
+    async def publish(self, job_id: str, path: Path, *, role: str = "input") -> str:
+        return await self.files.publish(job_id, path, role=role)
+
+    async def webhook_url(self, job_id: str) -> str:
+        return await self.receiver.webhook_url(job_id)
+
+    def webhook_result(self, job_id: str) -> dict[str, Any] | None:
+        return self.receiver.webhook_result(job_id)
+
+    async def release(self, job_id: str) -> None:
+        if self.files is not self.receiver:
+            await self.files.release(job_id)
+        await self.receiver.release(job_id)
+
+    async def aclose(self) -> None:
+        if self.files is not self.receiver:
+            await self.files.aclose()
+        await self.receiver.aclose()
+
+
+def build_hosting(settings: Settings) -> HostingService:
+    """The hosting service described by settings (no socket is opened yet)."""
+    strategy = str(settings.get("hosting", "strategy") or "local").strip().lower()
+    if strategy not in STRATEGIES:
+        raise ConfigurationError(
+            f"Setting hosting.strategy must be one of {', '.join(STRATEGIES)} (got {strategy!r})"
+        )
+    receiver = LocalReceiver(
+        settings.get("receiver", "host"),
+        settings.get("receiver", "port"),
+        public_url=settings.get("receiver", "public_url"),
+    )
+    if strategy == "local":
+        return HostingService(receiver)
+    storage = S3Storage(
+        bucket=settings.get("s3", "bucket"),
+        endpoint_url=settings.get("s3", "endpoint_url"),
+        region=settings.get("s3", "region"),
+        access_key_id=settings.get("s3", "access_key_id"),
+        secret_access_key=settings.get("s3", "secret_access_key"),
+        url_expiry=settings.get("s3", "url_expiry"),
+    )
+    return HostingService(receiver, storage)
