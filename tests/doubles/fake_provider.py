@@ -317,3 +317,25 @@ def server_root() -> Path:
 def make(env: Any = None) -> FakeProvider:
     """Factory for the registry: ``registry.register("fake", make)``."""
     return FakeProvider(FakeServer(server_root()))
+
+
+def build_fake_runtime(db_path: Path, **config: Any) -> Any:
+    """A runtime whose catalog includes the fake schema and whose registry knows ``fake``.
+
+    ``config`` goes to :class:`EngineConfig` (short backoffs by default, so retries are quick).
+    The server folder comes from ``RETOUCHDESK_FAKE_SERVER`` (or the app home).
+    """
+    from retouchdesk.services import registry
+    from retouchdesk.services.engine import EngineConfig
+    from retouchdesk.services.runtime import build_runtime, load_full_catalog
+    from retouchdesk.services.settings import Settings
+
+    registry.register(PROVIDER_ID, make)
+    config.setdefault("backoff_base", 0.01)
+    config.setdefault("backoff_max", 0.05)
+    return build_runtime(
+        settings=Settings(),
+        catalog=load_full_catalog([SCHEMA_DIR]),
+        engine_config=EngineConfig(**config),
+        db_path=db_path,
+    )

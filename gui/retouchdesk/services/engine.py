@@ -474,14 +474,18 @@ class JobEngine:
     # -- running --------------------------------------------------------------------------
 
     def _spawn(self, job_id: str, *, resume: bool) -> None:
-        if job_id in self._tasks and not self._tasks[job_id].done():
-            return
+        previous = self._tasks.get(job_id)
         self._done_event(job_id).clear()
-        task = asyncio.get_running_loop().create_task(
-            self._run(job_id, resume=resume), name=f"job-{job_id}"
-        )
+        coro = self._run(job_id, resume=resume)
+        if previous is not None and not previous.done():
+            coro = self._run_after(previous, coro)  # a retry while the last run winds down
+        task = asyncio.get_running_loop().create_task(coro, name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda t, j=job_id: self._task_done(j, t))
+
+    async def _run_after(self, previous: asyncio.Task[None], coro: Awaitable[None]) -> None:
+        await asyncio.wait([previous])
+        await coro
 
     def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(job_id) is task:
@@ -764,9 +768,7 @@ class JobEngine:
         """Check the photo, the parameters, the file parameters and the output folder."""
         name = rec.input_path.name
         if op.input_kind == "image":
-            from retouchdesk.core import imageio
-
-            info = await asyncio.to_thread(imageio.probe, rec.input_path)
+            info = await asyncio.to_thread(inspect_image, rec.input_path)
             problems = op.limits.problems(
                 width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
             )
@@ -848,6 +850,26 @@ class JobEngine:
 
 
 # -- helpers run in worker threads ----------------------------------------------------------
+
+
+def inspect_image(path: Path) -> Any:
+    """Probe the photo and decode it once: a damaged file fails here, before any upload."""
+    from retouchdesk.core import imageio
+
+    info = imageio.probe(path)
+    try:
+        with imageio.open_image(path) as im:
+            im.load()
+    except InputError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = "the file is truncated" if "truncated" in str(exc) else str(exc)
+        raise InputError(
+            f"{path.name}: the image is damaged and cannot be read ({reason})"
+        ) from None
+    except MemoryError:
+        raise InputError(f"{path.name}: not enough memory to open this image") from None
+    return info
 
 
 def _file_size(path: Path) -> int:

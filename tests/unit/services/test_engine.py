@@ -1,0 +1,427 @@
+"""The job engine against the scriptable fake provider: real SQLite, real files, real images."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
+from retouchdesk.services.engine import JobRequest
+from tests.doubles.fake_provider import SERVER_ENV, FakeServer, build_fake_runtime
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeServer:
+    root = tmp_path / "server"
+    monkeypatch.setenv(SERVER_ENV, str(root))
+    return FakeServer(root)
+
+
+@pytest.fixture
+def photo(tmp_path: Path, data_dir: Path) -> Path:
+    dest = tmp_path / "in" / "astronaut.png"
+    dest.parent.mkdir()
+    dest.write_bytes((data_dir / "astronaut.png").read_bytes())
+    return dest
+
+
+@pytest.fixture
+def photos(tmp_path: Path, data_dir: Path) -> list[Path]:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    src = Image.open(data_dir / "chelsea.png").convert("RGB").resize((64, 48))
+    out = []
+    for i in range(5):
+        p = folder / f"cat{i}.png"
+        src.save(p)
+        out.append(p)
+    return out
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[JobEvent] = []
+
+    def __call__(self, ev: JobEvent) -> None:
+        self.events.append(ev)
+
+    def states(self, job_id: str) -> list[JobState]:
+        return [
+            e.state
+            for e in self.events
+            if e.job_id == job_id and e.kind in (EventKind.ADDED, EventKind.STATE)
+        ]
+
+    def kinds(self, kind: EventKind) -> list[JobEvent]:
+        return [e for e in self.events if e.kind is kind]
+
+
+async def wait_for_state(rt, job_id: str, state: JobState, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while rt.engine.get(job_id).state is not state:
+        assert asyncio.get_running_loop().time() < deadline, rt.engine.get(job_id)
+        await asyncio.sleep(0.01)
+
+
+def req(path: Path, out: Path, **params) -> JobRequest:
+    return JobRequest("fake", "brighten", path, params, output_dir=out)
+
+
+def mean(path: Path) -> float:
+    return float(np.asarray(Image.open(path).convert("L"), dtype=np.float32).mean())
+
+
+async def test_job_goes_through_every_state_and_writes_a_brighter_result(
+    tmp_path, server, photo
+):
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out", amount="1.5"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+
+    assert done.state is JobState.DONE, done.error
+    assert rec.states(job.id) == [
+        JobState.QUEUED,
+        JobState.PREPARING,
+        JobState.UPLOADING,
+        JobState.SUBMITTED,
+        JobState.RUNNING,
+        JobState.DOWNLOADING,
+        JobState.DONE,
+    ]
+    assert any(e.kind is EventKind.PROGRESS and 0 < (e.progress or 0) < 1 for e in rec.events)
+    [result] = done.results
+    assert result == tmp_path / "out" / "astronaut_brighten_fake.png"
+    assert mean(result) > mean(photo) * 1.25  # the work was really done, with amount 1.5
+    # The row is durable and complete: validated params, remote id, cost, results, meta.
+    from retouchdesk.services.store import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    row = store.get(job.id)
+    assert row.state is JobState.DONE and row.results == [result]
+    assert row.params == {"amount": 1.5, "mode": "soft", "mask": None}
+    assert row.remote_id and row.cost == 1.0 and row.submit_started
+    assert row.result_meta[str(result)]["server"] == "fake"
+    assert row.remote["uploaded"] == "astronaut.png"  # the provider's checkpoint
+    store.close()
+
+
+async def test_rate_limits_are_retried_with_a_message(tmp_path, server, photo):
+    server.set_script(rate_limit_submits=2, retry_after=0.05)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.DONE, done.error
+    messages = [e.message for e in rec.kinds(EventKind.MESSAGE)]
+    assert len(messages) == 2 and all(m.startswith("rate limited, retrying in") for m in messages)
+    assert messages[0].endswith(" s")
+    assert done.attempts == 2
+    assert len(server.requests()) == 3 and len(server.created()) == 1
+
+
+async def test_retryable_errors_give_up_after_max_attempts(tmp_path, server, photo):
+    server.set_script(poll_errors=100)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", max_attempts=3)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.FAILED
+    assert done.error == "astronaut.png: Fake Cloud is busy (503)"
+    assert done.attempts == 2
+
+
+def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(tmp_path):
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", backoff_base=1.0, backoff_max=10.0)
+    eng = rt.engine
+    for tries, lo, hi in [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (6, 5.0, 10.0)]:
+        delays = [eng._backoff(tries, None) for _ in range(50)]
+        assert lo <= min(delays) and max(delays) <= hi
+        assert len(set(delays)) > 1  # jittered
+    assert 12.0 <= eng._backoff(1, 12.0) <= 13.2  # Retry-After wins, even above backoff_max
+    rt.store.close()
+
+
+async def test_cancel_a_running_job_asks_the_provider_to_stop(tmp_path, server, photo):
+    server.set_script(duration=30)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    await wait_for_state(rt, job.id, JobState.RUNNING)
+    assert rt.engine.cancel(job.id)
+    [done] = await rt.engine.wait([job.id], timeout=5)
+    await rt.aclose()
+    assert done.state is JobState.CANCELLED
+    assert server.cancelled() == [done.remote_id]
+    assert not (tmp_path / "out" / "astronaut_brighten_fake.png").exists()
+
+
+async def test_cancel_a_queued_job_never_sends_it(tmp_path, server, photos):
+    server.set_script(duration=0.3)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", concurrency={"fake": 1})
+    rt.engine.start()
+    first = rt.engine.submit(req(photos[0], tmp_path / "out"))
+    second = rt.engine.submit(req(photos[1], tmp_path / "out"))
+    await wait_for_state(rt, first.id, JobState.RUNNING)
+    assert rt.engine.get(second.id).state is JobState.QUEUED
+    rt.engine.cancel(second.id)
+    a, b = await rt.engine.wait([first.id, second.id], timeout=10)
+    await rt.aclose()
+    assert a.state is JobState.DONE and b.state is JobState.CANCELLED
+    assert [r["input"] for r in server.requests()] == [str(photos[0])]
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_per_provider_concurrency_limit(tmp_path, server, photos, limit):
+    server.set_script(duration=0.15)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", concurrency={"fake": limit})
+    active: set[str] = set()
+    peak = 0
+
+    def track(ev: JobEvent) -> None:
+        nonlocal peak
+        if ev.kind is not EventKind.STATE:
+            return
+        if ev.state.terminal:
+            active.discard(ev.job_id)
+        elif ev.state is not JobState.QUEUED:
+            active.add(ev.job_id)
+        peak = max(peak, len(active))
+
+    rt.engine.subscribe(track)
+    rt.engine.start()
+    rt.engine.submit_batch([req(p, tmp_path / "out") for p in photos])
+    recs = await rt.engine.wait(timeout=30)
+    await rt.aclose()
+    assert all(r.state is JobState.DONE for r in recs)
+    assert peak == limit
+
+
+async def test_credits_running_out_stops_the_rest_of_the_batch(tmp_path, server, photos):
+    server.set_script(credits=2, duration=0.05)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", concurrency={"fake": 1})
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    rt.engine.start()
+    batch = rt.engine.submit_batch([req(p, tmp_path / "out") for p in photos])
+    recs = await rt.engine.wait(timeout=30)
+    await rt.aclose()
+    states = [r.state for r in recs]
+    assert states == [JobState.DONE] * 2 + [JobState.FAILED] * 3
+    assert recs[2].error == "cat2.png: Your Fake Cloud credits are used up"
+    for r in recs[3:]:
+        assert r.error == f"{r.input_path.name} was not sent: your Fake Cloud credits ran out"
+    [stopped] = rec.kinds(EventKind.BATCH_STOPPED)
+    assert stopped.batch_id == batch and "2 remaining photos" in stopped.message
+    assert len(server.created()) == 2 and len(server.requests()) == 3
+
+
+async def test_shutdown_then_restart_resumes_polling_without_resubmitting(
+    tmp_path, server, photo
+):
+    server.set_script(duration=0.8)
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    await wait_for_state(rt, job.id, JobState.RUNNING)
+    await rt.aclose()  # the app quits: the job keeps its state
+    assert rt.store.path.exists()
+
+    rt2 = build_fake_runtime(db)
+    row = rt2.engine.get(job.id)
+    assert row.state is JobState.RUNNING and row.remote_id
+    rec = Recorder()
+    rt2.engine.subscribe(rec)
+    assert rt2.engine.start() == [job.id]
+    [done] = await rt2.engine.wait([job.id], timeout=20)
+    await rt2.aclose()
+    assert done.state is JobState.DONE, done.error
+    assert JobState.PREPARING not in rec.states(job.id)  # polled, not started over
+    assert len(server.requests()) == 1 and len(server.created()) == 1
+
+
+async def test_interrupted_submit_is_resent_with_the_same_key_when_idempotent(
+    tmp_path, server, photo
+):
+    server.set_script(submit_delay=30)  # the server got the job, the answer never came
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    while not server.created():
+        await asyncio.sleep(0.01)
+    await rt.aclose()
+    row = rt.engine.get(job.id)
+    assert row.submit_started and row.remote_id is None
+
+    server.set_script(submit_delay=0)
+    rt2 = build_fake_runtime(db)
+    rt2.engine.start()
+    [done] = await rt2.engine.wait([job.id], timeout=20)
+    await rt2.aclose()
+    assert done.state is JobState.DONE, done.error
+    assert [r["key"] for r in server.requests()] == [job.idempotency_key] * 2
+    assert server.created_per_key() == {job.idempotency_key: 1}
+
+
+async def test_interrupted_submit_is_not_resent_without_idempotency(tmp_path, server, photo):
+    server.set_script(submit_delay=30, idempotent=False)
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    while not server.created():
+        await asyncio.sleep(0.01)
+    await rt.aclose()
+
+    rt2 = build_fake_runtime(db)
+    rt2.engine.start()
+    [done] = await rt2.engine.wait([job.id], timeout=20)
+    await rt2.aclose()
+    assert done.state is JobState.FAILED
+    assert "was not sent again" in done.error and "avoid paying twice" in done.error
+    assert done.error.startswith("astronaut.png")
+    assert len(server.requests()) == 1
+
+
+async def test_job_not_yet_submitted_restarts_from_queued(tmp_path, server, photo):
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    row = rt.engine.get(job.id)
+    row.state = JobState.UPLOADING  # as a crash during the upload leaves it
+    rt.store.save(row)
+    rt.store.close()
+
+    rt2 = build_fake_runtime(db)
+    rec = Recorder()
+    rt2.engine.subscribe(rec)
+    rt2.engine.start()
+    [done] = await rt2.engine.wait([job.id], timeout=20)
+    await rt2.aclose()
+    assert done.state is JobState.DONE
+    assert rec.states(job.id)[:2] == [JobState.QUEUED, JobState.PREPARING]
+
+
+async def test_start_with_ids_leaves_other_unfinished_jobs_alone(tmp_path, server, photos):
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    a = rt.engine.submit(req(photos[0], tmp_path / "out"))
+    b = rt.engine.submit(req(photos[1], tmp_path / "out"))
+    rt.store.close()
+    rt2 = build_fake_runtime(db)
+    assert rt2.engine.start(resume=[a.id]) == [a.id]
+    await rt2.engine.wait([a.id], timeout=20)
+    assert rt2.engine.get(b.id).state is JobState.QUEUED
+    await rt2.aclose()
+
+
+async def test_bad_inputs_fail_with_a_sentence_and_nothing_is_sent(tmp_path, server, photo):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    jobs = [
+        rt.engine.submit(req(text, tmp_path / "out")),
+        rt.engine.submit(req(photo, tmp_path / "out", amount=9)),
+        rt.engine.submit(req(photo, tmp_path / "out", nonsense=1)),
+        rt.engine.submit(req(photo, blocker / "out")),
+        rt.engine.submit(req(photo, tmp_path / "out", mask=str(tmp_path / "missing.png"))),
+        rt.engine.submit(JobRequest("fake", "nope", photo, output_dir=tmp_path / "out")),
+    ]
+    recs = await rt.engine.wait([j.id for j in jobs], timeout=20)
+    await rt.aclose()
+    errors = [r.error for r in recs]
+    assert all(r.state is JobState.FAILED for r in recs), errors
+    assert errors[0] == "notes.jpg: not an image file that Retouch Desk can open"
+    assert errors[1] == "astronaut.png: amount must be a number from 0.1 to 3 (got 9.0)"
+    assert errors[2].startswith("astronaut.png: Unknown parameter 'nonsense'")
+    assert errors[3].startswith("astronaut.png: The output folder") and "cannot be written" in (
+        errors[3]
+    )
+    assert errors[4].startswith("The mask file") and "astronaut.png does not exist" in errors[4]
+    assert errors[5].startswith("astronaut.png: Unknown operation 'nope'")
+    assert server.requests() == []
+
+
+async def test_provider_failure_and_user_retry(tmp_path, server, photo):
+    server.set_script(fail_inputs=["astronaut.png"])
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [failed] = await rt.engine.wait([job.id], timeout=20)
+    assert failed.error == "Fake Cloud could not find a face in astronaut.png"
+    first_key = failed.idempotency_key
+
+    server.set_script(fail_inputs=[])
+    assert rt.engine.retry(job.id)
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.DONE and done.error is None
+    assert done.idempotency_key != first_key  # a new, deliberate submission
+    assert len(server.created()) == 2
+
+
+async def test_remove_forgets_the_job_but_keeps_results(tmp_path, server, photo):
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    assert rt.engine.remove(job.id)
+    assert rt.engine.get(job.id) is None and rt.store.get(job.id) is None
+    assert rec.kinds(EventKind.REMOVED)[0].job_id == job.id
+    assert done.results[0].exists()
+    await rt.aclose()
+
+
+async def test_variants_get_their_labels_and_names_never_collide(tmp_path, server, photo):
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    out = tmp_path / "out"
+    a = rt.engine.submit(JobRequest("fake", "variants", photo, output_dir=out))
+    b = rt.engine.submit(req(photo, out))
+    c = rt.engine.submit(req(photo, out))
+    recs: list[JobRecord] = await rt.engine.wait([a.id, b.id, c.id], timeout=20)
+    await rt.aclose()
+    names = sorted(p.name for r in recs for p in r.results)
+    assert names == [
+        "astronaut_brighten_fake.png",
+        "astronaut_brighten_fake_2.png",
+        "astronaut_variants_fake_dark.png",
+        "astronaut_variants_fake_light.png",
+    ]
+    light, dark = recs[0].results
+    assert mean(light) > mean(dark) + 40
+
+
+async def test_subscriber_errors_do_not_break_the_engine(tmp_path, server, photo):
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+
+    def broken(ev: JobEvent) -> None:
+        raise RuntimeError("subscriber bug")
+
+    unsubscribe = rt.engine.subscribe(broken)
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    unsubscribe()
+    await rt.aclose()
+    assert done.state is JobState.DONE
