@@ -304,14 +304,21 @@ class LocalReceiver:
 
     async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes | None:
         body = bytearray()
+        too_big = False
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
                 await reader.readuntil(b"\r\n")
-                return bytes(body)
+                return None if too_big else bytes(body)
             if len(body) + size > self.max_body:
-                return None
+                # Read on (up to a bound) so the sender gets its 413 instead of a broken pipe.
+                if len(body) + size > 8 * self.max_body + CHUNK:
+                    return None
+                await reader.readexactly(size + 2)
+                body += b"\0" * size
+                too_big = True
+                continue
             body += await reader.readexactly(size)
             await reader.readexactly(2)
 

@@ -127,6 +127,16 @@ def _storage_error(exc: Exception, action: str) -> Exception:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
+    text = str(exc)
+    if not code:  # upload_file wraps the ClientError in S3UploadFailedError: read its text
+        for known in (
+            "NoSuchBucket",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+        ):
+            if known in text:
+                code = known
     if code in ("NoSuchBucket",):
         return ConfigurationError("The S3 bucket set in Settings does not exist")
     if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
