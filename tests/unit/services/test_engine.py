@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.doubles.fake_provider import SERVER_ENV, FakeServer, build_fake_runtime
 
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 from retouchdesk.services.engine import JobRequest
-from tests.doubles.fake_provider import SERVER_ENV, FakeServer, build_fake_runtime
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,9 +77,7 @@ def mean(path: Path) -> float:
     return float(np.asarray(Image.open(path).convert("L"), dtype=np.float32).mean())
 
 
-async def test_job_goes_through_every_state_and_writes_a_brighter_result(
-    tmp_path, server, photo
-):
+async def test_job_goes_through_every_state_and_writes_a_brighter_result(tmp_path, server, photo):
     rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
     rec = Recorder()
     rt.engine.subscribe(rec)
@@ -229,9 +227,7 @@ async def test_credits_running_out_stops_the_rest_of_the_batch(tmp_path, server,
     assert len(server.created()) == 2 and len(server.requests()) == 3
 
 
-async def test_shutdown_then_restart_resumes_polling_without_resubmitting(
-    tmp_path, server, photo
-):
+async def test_shutdown_then_restart_resumes_polling_without_resubmitting(tmp_path, server, photo):
     server.set_script(duration=0.8)
     db = tmp_path / "jobs.sqlite3"
     rt = build_fake_runtime(db)
@@ -352,8 +348,9 @@ async def test_bad_inputs_fail_with_a_sentence_and_nothing_is_sent(tmp_path, ser
     assert errors[0] == "notes.jpg: not an image file that Retouch Desk can open"
     assert errors[1] == "astronaut.png: amount must be a number from 0.1 to 3 (got 9.0)"
     assert errors[2].startswith("astronaut.png: Unknown parameter 'nonsense'")
-    assert errors[3].startswith("astronaut.png: The output folder") and "cannot be written" in (
-        errors[3]
+    assert (
+        errors[3].startswith("astronaut.png: The output folder")
+        and "cannot be written" in (errors[3])
     )
     assert errors[4].startswith("The mask file") and "astronaut.png does not exist" in errors[4]
     assert errors[5].startswith("astronaut.png: Unknown operation 'nope'")

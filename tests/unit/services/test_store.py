@@ -1,0 +1,128 @@
+"""The SQLite job store: durable rows, versioned schema, WAL, persistent counters."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from retouchdesk.core.jobs import JobRecord, JobState
+from retouchdesk.services import store as store_mod
+from retouchdesk.services.store import SCHEMA_VERSION, JobStore, StoreError
+
+
+def record(**kw) -> JobRecord:
+    base = dict(
+        id="j1",
+        provider="fake",
+        operation="brighten",
+        input_path=Path("/photos/a.jpg"),
+        params={"amount": 1.5, "mask": None},
+        output_dir=Path("/out"),
+        name_template="{stem}_{operation}_{provider}.{ext}",
+        idempotency_key="k1",
+    )
+    base.update(kw)
+    return JobRecord(**base)
+
+
+def test_default_location_is_the_data_dir(app_home: Path):
+    s = JobStore()
+    assert s.path == app_home / "data" / "jobs.sqlite3"
+    s.close()
+
+
+def test_round_trip_of_every_field(tmp_path: Path):
+    s = JobStore(tmp_path / "j.sqlite3")
+    rec = record(batch_id="b1")
+    s.insert(rec, dedupe_key="d1")
+    rec.state = JobState.RUNNING
+    rec.remote_id = "r-9"
+    rec.remote = {"file_id": "f", "n": [1, 2]}
+    rec.submit_started = True
+    rec.attempts = 3
+    rec.cost = 2.5
+    rec.cost_unit = "credits"
+    rec.results = [Path("/out/a_x.jpg")]
+    rec.result_meta = {"/out/a_x.jpg": {"engine": "classic"}}
+    rec.progress = 0.4
+    rec.message = "on the server"
+    s.save(rec)
+    s.close()
+
+    again = JobStore(tmp_path / "j.sqlite3")
+    got = again.get("j1")
+    assert got == rec
+    assert again.find_by_dedupe_key("d1") == rec
+    assert again.dedupe_key("j1") == "d1"
+    assert [r.id for r in again.unfinished()] == ["j1"]
+    assert [r.id for r in again.batch("b1")] == ["j1"]
+    again.delete("j1")
+    assert again.get("j1") is None and again.all() == []
+    again.close()
+
+
+def test_wal_mode_and_schema_version(tmp_path: Path):
+    s = JobStore(tmp_path / "j.sqlite3")
+    assert s.schema_version == SCHEMA_VERSION
+    s.close()
+    db = sqlite3.connect(tmp_path / "j.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_newer_database_is_refused_with_a_sentence(tmp_path: Path):
+    path = tmp_path / "j.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer Retouch Desk"):
+        JobStore(path)
+
+
+def test_migrations_apply_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    JobStore(tmp_path / "j.sqlite3").close()
+    monkeypatch.setitem(store_mod._MIGRATIONS, SCHEMA_VERSION + 1, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    s = JobStore(tmp_path / "j.sqlite3")
+    assert s.schema_version == SCHEMA_VERSION + 1
+    s.close()
+
+
+def test_newest_job_wins_for_a_dedupe_key(tmp_path: Path):
+    s = JobStore(tmp_path / "j.sqlite3")
+    s.insert(record(id="old", created_at=1.0), dedupe_key="same")
+    s.insert(record(id="new", created_at=2.0), dedupe_key="same")
+    assert s.find_by_dedupe_key("same").id == "new"
+    assert s.find_by_dedupe_key("other") is None
+    s.close()
+
+
+def test_counters_persist_and_never_repeat_across_threads_and_connections(tmp_path: Path):
+    path = tmp_path / "j.sqlite3"
+    a, b = JobStore(path), JobStore(path)
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def take(st: JobStore) -> None:
+        for _ in range(50):
+            v = st.next_counter("youcam.request_id")
+            with lock:
+                seen.append(v)
+
+    threads = [threading.Thread(target=take, args=(st,)) for st in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seen) == list(range(1, 201))
+    a.close()
+    b.close()
+    c = JobStore(path)
+    assert c.peek_counter("youcam.request_id") == 200
+    assert c.next_counter("youcam.request_id") == 201
+    assert c.next_counter("other", start=1000) == 1000
+    c.close()
