@@ -88,7 +88,7 @@ class PhotoItem(QGraphicsItem):
     def is_empty(self) -> bool:
         return not self._levels
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+    def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self._w, self._h)
 
     def level_for(self, lod: float) -> tuple[QImage, float]:
@@ -216,7 +216,9 @@ class Canvas(QGraphicsView):
             return 1.0
         vp = self.viewport().rect()
         margin = 16
-        return max(MIN_ZOOM, min((vp.width() - margin) / w, (vp.height() - margin) / h))
+        fit = min((vp.width() - margin) / w, (vp.height() - margin) / h)
+        # Never enlarge a small photo past 100 %: replicated pixels look like a defect.
+        return max(MIN_ZOOM, min(1.0, fit))
 
     def fit(self) -> None:
         self._fit_mode = True
@@ -269,7 +271,7 @@ class Canvas(QGraphicsView):
         self.view_changed.emit()
 
     # -- events ---------------------------------------------------------------------------
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier or delta == 0:
             super().wheelEvent(event)  # shift+wheel and touchpad sideways scroll pan
@@ -277,13 +279,13 @@ class Canvas(QGraphicsView):
         self.set_zoom(self.zoom * WHEEL_STEP ** (delta / 120), anchor=event.position())
         event.accept()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._fit_mode and not self.photo.is_empty():
             self._apply_zoom(self.fit_zoom(), None)
             self.centerOn(self.photo.boundingRect().center())
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self._update_drag_mode()
@@ -291,7 +293,7 @@ class Canvas(QGraphicsView):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
             self._update_drag_mode()
@@ -299,7 +301,7 @@ class Canvas(QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._space_down or event.button() == Qt.MouseButton.MiddleButton:
             # Pan even when a painting overlay would take the press: a fake left press
             # starts QGraphicsView's hand drag without reaching the scene items.
@@ -317,7 +319,7 @@ class Canvas(QGraphicsView):
             return
         super().mousePressEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if not self.isInteractive():
             fake = QMouseEvent(
                 QEvent.Type.MouseButtonRelease,
@@ -333,7 +335,7 @@ class Canvas(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         super().mouseMoveEvent(event)
         p = self.mapToScene(event.position().toPoint())
         w, h = self.photo.size

@@ -1,0 +1,119 @@
+"""Composition root of the window: Qt application, qasync loop, runtime, view-models, window.
+
+``retouchdesk`` with no arguments calls :func:`main`. Start-up goes through asyncio on
+qasync's loop (FeelUOwn's pattern): the engine, the providers' network clients and the
+window's background tasks all share that one loop, so job events arrive on the GUI thread
+without any cross-thread signalling. Blocking work (decoding, thumbnails, probing) runs in
+worker threads through :class:`retouchdesk.model.tasks.TaskRunner`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def ui_settings() -> Any:
+    """QSettings for window geometry, dock layout and recent files (UI state only).
+
+    An INI file in the app's config folder, so that ``RETOUCHDESK_HOME`` isolates it too.
+    """
+    from PySide6.QtCore import QSettings
+
+    from retouchdesk.services import paths
+
+    return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def build_window(runtime: Any = None, *, runner: Any = None) -> Any:
+    """The main window over ``runtime`` (default: built from settings)."""
+    from retouchdesk.model.app_model import AppModel
+    from retouchdesk.ui.main_window import MainWindow
+
+    if runtime is None:
+        from retouchdesk.services.runtime import build_runtime
+
+        runtime = build_runtime()
+    return MainWindow(AppModel(runtime, runner), ui_settings())
+
+
+async def run_window(window: Any, files: list[Path] | None = None) -> int:
+    """Show ``window``, start the engine, open ``files``; return when the window closes."""
+    from PySide6.QtWidgets import QApplication
+
+    closed = asyncio.Event()
+    app = QApplication.instance()
+    app.lastWindowClosed.connect(closed.set)  # type: ignore[union-attr]
+    window.show()
+    window.model.start()
+    if files:
+        window.open_paths(files)
+    await closed.wait()
+    await window.model.aclose()
+    return 0
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="retouchdesk", description="Open the Retouch Desk window.")
+    p.add_argument(
+        "--open",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="PHOTO",
+        help="photos or folders to open",
+    )
+    p.add_argument("--theme", choices=("system", "light", "dark"), default=None)
+    # Benchmarks: print the wall-clock time at which the first window was shown, then quit.
+    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from retouchdesk import APP_ID, APP_NAME
+    from retouchdesk.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(APP_ID)
+    app.setDesktopFileName(APP_ID)
+    app.setQuitOnLastWindowClosed(False)  # the loop ends after the engine closes, not before
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = build_window()
+    theme = args.theme or window.model._setting("ui", "theme", "system")
+    apply_theme(app, theme)
+    if args.startup_probe:
+        return _startup_probe(loop, window)
+    with loop:
+        return loop.run_until_complete(run_window(window, args.open))
+
+
+def _startup_probe(loop: Any, window: Any) -> int:
+    async def probe() -> None:
+        window.show()
+        await asyncio.sleep(0)  # one turn of the loop: the window has been laid out and shown
+        print(f"shown {time.time():.6f}", flush=True)
+        window.model.start()
+        await window.model.aclose()
+
+    with loop:
+        loop.run_until_complete(probe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

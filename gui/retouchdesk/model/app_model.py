@@ -1,0 +1,181 @@
+"""The window's view-models composed over one :class:`services.runtime.Runtime`.
+
+This is the only object the main window receives; widgets reach the engine, the settings and
+the providers exclusively through the view-models it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QPixmap
+
+from retouchdesk.core.schema import ParamKind, ProviderSchema
+from retouchdesk.model.compare import CompareModel
+from retouchdesk.model.document import DocumentModel
+from retouchdesk.model.jobs import JobsModel
+from retouchdesk.model.operation import OperationModel, ProviderStatus
+from retouchdesk.model.photos import PhotosModel
+from retouchdesk.model.session import SessionModel
+from retouchdesk.model.tasks import TaskRunner
+from retouchdesk.model.thumbnails import ThumbnailCache
+
+log = logging.getLogger(__name__)
+
+
+def credential_status(settings: Any, prov: ProviderSchema) -> ProviderStatus:
+    """Ready when every required credential (or one complete alternative set) is present."""
+    if prov.kind == "local" or not prov.credentials:
+        return ProviderStatus(True)
+
+    def present(key: str) -> bool:
+        try:
+            return bool(settings.get(prov.id, key))
+        except (KeyError, Exception):  # a credential without a setting spec counts as missing
+            return False
+
+    plain = [c for c in prov.credentials if c.required and not c.alternative]
+    groups: dict[str, list[Any]] = {}
+    for c in prov.credentials:
+        if c.alternative:
+            groups.setdefault(c.alternative, []).append(c)
+    missing = [c for c in plain if not present(c.key)]
+    alt_ok = not groups or any(
+        all(present(c.key) for c in creds if c.required) for creds in groups.values()
+    )
+    if not missing and alt_ok:
+        return ProviderStatus(True)
+    need = [c.label for c in missing]
+    if not alt_ok:
+        need.append(
+            " or ".join(" + ".join(c.label for c in g if c.required) for g in groups.values())
+        )
+    first = (missing or next(iter(groups.values())))[0]
+    env = f"RETOUCHDESK_{prov.id}_{first.key}".upper()
+    return ProviderStatus(
+        False,
+        f"{prov.name} needs your {', '.join(need)}. Add it in Settings › Accounts (or set {env}).",
+    )
+
+
+class AppModel(QObject):
+    """Holds every view-model of the window.
+
+    Signals:
+        message(str): a sentence for the status bar.
+    """
+
+    message = Signal(str)
+
+    def __init__(self, runtime: Any, runner: TaskRunner | None = None) -> None:
+        super().__init__()
+        from retouchdesk.services import paths
+
+        self.runtime = runtime
+        self.runner = runner or TaskRunner()
+        self.runner.set_error_handler(self._task_failed)
+        self.settings = runtime.settings
+        self.catalog = runtime.catalog
+        self.engine = runtime.engine
+        self.thumbs = ThumbnailCache(self.runner, parent=self)
+        self.photos = PhotosModel(self.thumbs, parent=self)
+        profile = self._display_profile()
+        self.document = DocumentModel(self.runner, profile, parent=self)
+        self.operation = OperationModel(
+            self.catalog,
+            lambda prov: credential_status(self.settings, prov),
+            presets_dir=paths.config_dir() / "presets",
+            parent=self,
+        )
+        default = self._setting("general", "default_provider", "local")
+        if default in self.catalog.providers:
+            self.operation.set_provider(default)
+        self.session = SessionModel(
+            self.engine, self.operation, self.runner, paths.cache_dir(), parent=self
+        )
+        self.jobs = JobsModel(self.engine, self.catalog, self.thumbs, parent=self)
+        self.compare = CompareModel(self.session, self.runner, parent=self)
+        self.photos.current_changed.connect(self._current_changed)
+        self.jobs.job_finished.connect(self._job_finished)
+        self.session.message.connect(self.message)
+        self.compare.message.connect(self.message)
+
+    def _setting(self, section: str, key: str, default: Any) -> Any:
+        try:
+            return self.settings.get(section, key)
+        except KeyError:
+            return default
+
+    def _display_profile(self) -> Path | None:
+        value = self._setting("ui", "display_profile", "")
+        return Path(value).expanduser() if value else None
+
+    def start(self) -> list[str]:
+        """Start the engine (inside the running loop); resumes jobs from before a restart."""
+        resumed = self.engine.start()
+        if resumed:
+            n = len(resumed)
+            self.message.emit(f"Resumed {n} job{'s' if n != 1 else ''} from the last session")
+        return resumed
+
+    async def aclose(self) -> None:
+        self.jobs.close()
+        await self.runner.cancel_all()
+        await self.runtime.aclose()
+        self.runner.shutdown()
+
+    def _current_changed(self, path: str) -> None:
+        self.document.open(Path(path) if path else None)
+
+    def _job_finished(self, job_id: str) -> None:
+        rec = self.engine.get(job_id)
+        if rec is None:
+            return
+        photo = self.session.original_of(rec.input_path)
+        self.photos.set_versions(photo, len(self.session.versions(photo)))
+
+    def refresh_versions(self) -> None:
+        for p in self.photos.paths:
+            self.photos.set_versions(p, len(self.session.versions(p)))
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.message.emit(str(exc) or f"{type(exc).__name__} in {name}")
+
+    # -- styles (lazy, from the provider when it lists them) -----------------------------------
+    def style_loader(self, param: Any, deliver: Callable[..., None]) -> None:
+        """Fill a style picker from the current provider's listing, in the background."""
+        self.runner.spawn(self._load_styles(param, deliver), name=f"styles:{param.name}")
+
+    def has_style_listing(self) -> bool:
+        try:
+            prov = self.runtime.provider(self.operation.provider_id)
+        except Exception:
+            return False
+        return hasattr(prov, "list_styles")
+
+    async def _load_styles(self, param: Any, deliver: Callable[..., None]) -> None:
+        if param.kind is not ParamKind.STYLE:
+            return
+        try:
+            prov = self.runtime.provider(self.operation.provider_id)
+            lister = getattr(prov, "list_styles", None)
+            if lister is None:
+                deliver([], error="This provider does not list its styles; type a style id.")
+                return
+            items, _next = await lister(param.style_source or param.name)
+        except Exception as exc:
+            deliver([], error=str(exc) or "The styles cannot be loaded now.")
+            return
+        styles = []
+        for it in items:
+            thumb = None
+            tp = getattr(it, "thumb_path", None)
+            if tp:
+                pm = QPixmap(str(tp))
+                thumb = pm if not pm.isNull() else None
+            styles.append({"id": it.id, "label": getattr(it, "title", it.id), "thumbnail": thumb})
+        deliver(styles)

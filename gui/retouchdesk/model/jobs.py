@@ -1,0 +1,486 @@
+"""The job panel's model: every job of the engine, batches grouped under one row.
+
+It subscribes to :class:`retouchdesk.services.engine.JobEngine` events (delivered on the
+loop thread, which is the GUI thread under qasync) and reads the full record with
+``engine.get``. Progress events of a batch of many jobs arrive in bursts; row updates are
+coalesced and flushed at most 20 times a second so that the panel never costs the event loop
+more than a repaint.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
+from retouchdesk.core.schema import Catalog
+from retouchdesk.model.thumbnails import ThumbnailCache
+
+COLUMNS = ("Photo", "Operation", "State", "Progress", "Elapsed", "Cost")
+COL_PHOTO, COL_OP, COL_STATE, COL_PROGRESS, COL_ELAPSED, COL_COST = range(6)
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 10
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 11  # float 0..1, or -1 when unknown (busy)
+STATE_ROLE = Qt.ItemDataRole.UserRole + 12
+BATCH_ROLE = Qt.ItemDataRole.UserRole + 13
+
+STATE_WORDS = {
+    JobState.QUEUED: "Queued",
+    JobState.PREPARING: "Preparing",
+    JobState.UPLOADING: "Uploading",
+    JobState.SUBMITTED: "Submitted",
+    JobState.RUNNING: "Running",
+    JobState.DOWNLOADING: "Downloading",
+    JobState.DONE: "Done",
+    JobState.FAILED: "Failed",
+    JobState.CANCELLED: "Cancelled",
+}
+
+
+def format_elapsed(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}:{s:02d}"
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+@dataclass
+class _Node:
+    """A top-level row: a single job (``job_id``) or a batch (``batch_id`` + children)."""
+
+    job_id: str | None = None
+    batch_id: str | None = None
+    children: list[str] = field(default_factory=list)
+
+
+class JobsModel(QAbstractItemModel):
+    """Tree model: top rows are jobs or batches, a batch's children are its jobs.
+
+    Signals:
+        job_finished(str): a job reached done (the window offers its compare view).
+        job_failed(str, str): job id and the plain sentence of the failure.
+        counts_changed(): running / queued counts changed (status bar).
+    """
+
+    job_finished = Signal(str)
+    job_failed = Signal(str, str)
+    counts_changed = Signal()
+
+    def __init__(
+        self,
+        engine: Any,
+        catalog: Catalog,
+        thumbs: ThumbnailCache | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.catalog = catalog
+        self.thumbs = thumbs
+        self._top: list[_Node] = []
+        self._batch_node: dict[str, _Node] = {}
+        self._dirty: set[str] = set()
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(50)
+        self._flush.timeout.connect(self._flush_dirty)
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._tick_elapsed)
+        self._tick.start()
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
+        for rec in sorted(engine.jobs(), key=lambda r: r.created_at):
+            self._insert(rec, announce=False)
+        self._unsubscribe = engine.subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._tick.stop()
+        self._flush.stop()
+
+    # -- records ------------------------------------------------------------------------------
+    def record(self, job_id: str) -> JobRecord | None:
+        return self.engine.get(job_id)
+
+    def job_ids(self) -> list[str]:
+        out: list[str] = []
+        for n in self._top:
+            out.extend(n.children if n.batch_id else [n.job_id])  # type: ignore[list-item]
+        return out
+
+    def batch_records(self, batch_id: str) -> list[JobRecord]:
+        node = self._batch_node.get(batch_id)
+        if node is None:
+            return []
+        return [r for r in (self.engine.get(j) for j in node.children) if r is not None]
+
+    def counts(self) -> dict[str, int]:
+        c = {"live": 0, "done": 0, "failed": 0}
+        for jid in self.job_ids():
+            r = self.engine.get(jid)
+            if r is None:
+                continue
+            if not r.state.terminal:
+                c["live"] += 1
+            elif r.state is JobState.DONE:
+                c["done"] += 1
+            elif r.state is JobState.FAILED:
+                c["failed"] += 1
+        return c
+
+    # -- events -------------------------------------------------------------------------------
+    def _on_event(self, ev: JobEvent) -> None:
+        if ev.kind is EventKind.ADDED:
+            rec = self.engine.get(ev.job_id)
+            if rec is not None:
+                self._insert(rec, announce=True)
+            self.counts_changed.emit()
+            return
+        if ev.kind is EventKind.REMOVED:
+            self._remove(ev.job_id, ev.batch_id)
+            self.counts_changed.emit()
+            return
+        self._dirty.add(ev.job_id)
+        if ev.kind is EventKind.STATE:
+            self._flush_dirty()  # state changes are shown at once, progress is coalesced
+            self.counts_changed.emit()
+            if ev.state is JobState.DONE:
+                self.job_finished.emit(ev.job_id)
+            elif ev.state is JobState.FAILED:
+                self.job_failed.emit(ev.job_id, ev.error or "")
+        elif not self._flush.isActive():
+            self._flush.start()
+
+    def _insert(self, rec: JobRecord, *, announce: bool) -> None:
+        if rec.batch_id:
+            node = self._batch_node.get(rec.batch_id)
+            if node is not None:
+                row = self._top.index(node)
+                parent = self.index(row, 0)
+                n = len(node.children)
+                if announce:
+                    self.beginInsertRows(parent, n, n)
+                node.children.append(rec.id)
+                if announce:
+                    self.endInsertRows()
+                    self._dirty.add(rec.id)
+                    self._flush.start()
+                return
+            node = _Node(batch_id=rec.batch_id, children=[rec.id])
+            self._batch_node[rec.batch_id] = node
+        else:
+            node = _Node(job_id=rec.id)
+        # Newest first: the job just queued is where the photographer looks.
+        if announce:
+            self.beginInsertRows(QModelIndex(), 0, 0)
+        self._top.insert(0, node)
+        if announce:
+            self.endInsertRows()
+        if self.thumbs is not None:
+            self.thumbs.request(rec.input_path)
+
+    def _remove(self, job_id: str, batch_id: str | None) -> None:
+        for row, node in enumerate(self._top):
+            if node.job_id == job_id:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._top[row]
+                self.endRemoveRows()
+                return
+            if node.batch_id and job_id in node.children:
+                if len(node.children) == 1:
+                    self.beginRemoveRows(QModelIndex(), row, row)
+                    del self._top[row]
+                    self._batch_node.pop(node.batch_id, None)
+                    self.endRemoveRows()
+                    return
+                i = node.children.index(job_id)
+                self.beginRemoveRows(self.index(row, 0), i, i)
+                del node.children[i]
+                self.endRemoveRows()
+                self._emit_row(self.index(row, 0))
+                return
+
+    def _flush_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        batches: set[str] = set()
+        for jid in dirty:
+            idx = self.index_of(jid)
+            if idx.isValid():
+                self._emit_row(idx)
+                if idx.parent().isValid():
+                    batches.add(idx.parent().data(BATCH_ROLE))
+        for b in batches:
+            node = self._batch_node.get(b)
+            if node is not None:
+                self._emit_row(self.index(self._top.index(node), 0))
+
+    def _emit_row(self, idx: QModelIndex) -> None:
+        last = idx.siblingAtColumn(len(COLUMNS) - 1)
+        self.dataChanged.emit(idx.siblingAtColumn(0), last)
+
+    def _tick_elapsed(self) -> None:
+        for row, node in enumerate(self._top):
+            ids = node.children if node.batch_id else [node.job_id]
+            live = False
+            for i, jid in enumerate(ids):
+                r = self.engine.get(jid)
+                if r is not None and not r.state.terminal and r.started_at:
+                    live = True
+                    if node.batch_id:
+                        c = self.index(i, COL_ELAPSED, self.index(row, 0))
+                        self.dataChanged.emit(c, c)
+            if live:
+                c = self.index(row, COL_ELAPSED)
+                self.dataChanged.emit(c, c)
+
+    def _thumb_ready(self, path: str) -> None:
+        p = Path(path)
+        for jid in self.job_ids():
+            r = self.engine.get(jid)
+            if r is not None and r.input_path == p:
+                idx = self.index_of(jid)
+                if idx.isValid():
+                    self.dataChanged.emit(idx, idx)
+
+    # -- index plumbing -----------------------------------------------------------------------
+    def index_of(self, job_id: str) -> QModelIndex:
+        for row, node in enumerate(self._top):
+            if node.job_id == job_id:
+                return self.index(row, 0)
+            if node.batch_id and job_id in node.children:
+                return self.index(node.children.index(job_id), 0, self.index(row, 0))
+        return QModelIndex()
+
+    def index_of_batch(self, batch_id: str) -> QModelIndex:
+        node = self._batch_node.get(batch_id)
+        return self.index(self._top.index(node), 0) if node is not None else QModelIndex()
+
+    def index(
+        self,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex = QModelIndex(),  # noqa: B008
+    ) -> QModelIndex:
+        if not parent.isValid():
+            if 0 <= row < len(self._top) and 0 <= column < len(COLUMNS):
+                return self.createIndex(row, column, 0)
+            return QModelIndex()
+        prow = parent.row()
+        node = self._top[prow] if 0 <= prow < len(self._top) else None
+        if node is None or not node.batch_id or not 0 <= row < len(node.children):
+            return QModelIndex()
+        return self.createIndex(row, column, prow + 1)  # 0 marks a top row
+
+    def parent(self, index: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        tag = index.internalId()
+        if tag == 0:
+            return QModelIndex()
+        return self.createIndex(tag - 1, 0, 0)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        if not parent.isValid():
+            return len(self._top)
+        if parent.parent().isValid() or parent.column() != 0:
+            return 0
+        node = self._top[parent.row()]
+        return len(node.children) if node.batch_id else 0
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def _node_ids(
+        self, index: QModelIndex | QPersistentModelIndex
+    ) -> tuple[str | None, str | None]:
+        """(job id, batch id) of a row: a batch row has no job id."""
+        if index.parent().isValid():
+            node = self._top[index.parent().row()]
+            return node.children[index.row()], node.batch_id
+        node = self._top[index.row()]
+        return node.job_id, node.batch_id
+
+    # -- data ---------------------------------------------------------------------------------
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        job_id, batch_id = self._node_ids(index)
+        if job_id is None and batch_id is not None:
+            return self._batch_data(batch_id, index.column(), role)
+        rec = self.engine.get(job_id)
+        if rec is None:
+            return None
+        return self._job_data(rec, index.column(), role)
+
+    def _op_label(self, rec: JobRecord) -> tuple[str, str]:
+        try:
+            op = self.catalog.operation(rec.provider, rec.operation)
+            prov = self.catalog.provider(rec.provider)
+            return op.label, prov.name
+        except Exception:
+            return rec.operation, rec.provider
+
+    def _job_data(self, rec: JobRecord, col: int, role: int) -> Any:
+        if role == JOB_ID_ROLE:
+            return rec.id
+        if role == STATE_ROLE:
+            return rec.state.value
+        if role == PROGRESS_ROLE:
+            if rec.state is JobState.DONE:
+                return 1.0
+            if rec.progress is None:
+                return (
+                    -1.0 if rec.state not in (JobState.QUEUED,) and not rec.state.terminal else 0.0
+                )
+            return rec.progress
+        display = role == Qt.ItemDataRole.DisplayRole
+        if col == COL_PHOTO:
+            if display:
+                return rec.input_path.name
+            if role == Qt.ItemDataRole.DecorationRole and self.thumbs is not None:
+                return self.thumbs.pixmap(rec.input_path)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return str(rec.input_path)
+        elif col == COL_OP:
+            label, prov = self._op_label(rec)
+            if display:
+                classic = any(
+                    (m or {}).get("engine") == "classic" for m in rec.result_meta.values()
+                )
+                return f"{label} · {prov}" + (" (classic)" if classic else "")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                classic = [m for m in rec.result_meta.values() if (m or {}).get("engine")]
+                extra = ""
+                if classic:
+                    extra = "\nEngine: " + ", ".join(str(m.get("engine")) for m in classic)
+                    extra += ": the AI model was unavailable, a classic method was used."
+                return f"{label} on {prov}{extra}"
+        elif col == COL_STATE:
+            if display:
+                return self._state_text(rec)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return rec.error or rec.message or STATE_WORDS[rec.state]
+            if role == Qt.ItemDataRole.ForegroundRole and rec.state is JobState.FAILED:
+                from PySide6.QtGui import QColor
+
+                return QColor(0xD9, 0x4F, 0x3D)
+        elif col == COL_ELAPSED and display:
+            return format_elapsed(rec.elapsed)
+        elif col == COL_COST and display:
+            if rec.cost is None:
+                return ""
+            return f"{rec.cost:g} {rec.cost_unit}".strip()
+        elif col == COL_PROGRESS and display:
+            return ""
+        return None
+
+    def _state_text(self, rec: JobRecord) -> str:
+        word = STATE_WORDS[rec.state]
+        if rec.state is JobState.FAILED and rec.error:
+            return f"Failed: {rec.error}"
+        if rec.state is JobState.DONE:
+            n = len(rec.results)
+            return word if n <= 1 else f"{word} ({n} results)"
+        msg = rec.message
+        if msg and msg.lower() != word.lower() and not rec.state.terminal:
+            return f"{word} · {msg}"
+        return word
+
+    def _batch_data(self, batch_id: str, col: int, role: int) -> Any:
+        recs = self.batch_records(batch_id)
+        if role == BATCH_ROLE:
+            return batch_id
+        n = len(recs)
+        done = sum(r.state is JobState.DONE for r in recs)
+        failed = sum(r.state is JobState.FAILED for r in recs)
+        cancelled = sum(r.state is JobState.CANCELLED for r in recs)
+        finished = done + failed + cancelled
+        if role == STATE_ROLE:
+            return "done" if finished == n else "running"
+        if role == PROGRESS_ROLE:
+            total = 0.0
+            for r in recs:
+                total += 1.0 if r.state.terminal else (r.progress or 0.0)
+            return total / n if n else 0.0
+        if role != Qt.ItemDataRole.DisplayRole and not (
+            role == Qt.ItemDataRole.ToolTipRole and col == COL_STATE
+        ):
+            return None
+        if col == COL_PHOTO:
+            return f"Batch of {n} photo{'s' if n != 1 else ''}"
+        if col == COL_OP:
+            return " · ".join(self._op_label(recs[0])) if recs else ""
+        if col == COL_STATE:
+            text = f"{done} of {n} done"
+            if failed:
+                text += f", {failed} failed"
+            if cancelled:
+                text += f", {cancelled} cancelled"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                errors = sorted({r.error for r in recs if r.error})
+                return text + ("\n" + "\n".join(errors[:5]) if errors else "")
+            return text
+        if col == COL_ELAPSED:
+            starts = [r.started_at for r in recs if r.started_at]
+            if not starts:
+                return ""
+            ends = [r.finished_at or time.time() for r in recs if r.started_at]
+            return format_elapsed(max(ends) - min(starts))
+        if col == COL_COST:
+            costs = [r.cost for r in recs if r.cost is not None]
+            if not costs:
+                return ""
+            unit = next((r.cost_unit for r in recs if r.cost_unit), "")
+            return f"{sum(costs):g} {unit}".strip()
+        return ""
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # -- actions ------------------------------------------------------------------------------
+    def ids_for(self, indexes: list[QModelIndex]) -> list[str]:
+        """Job ids of the selected rows; a batch row stands for all its jobs."""
+        out: list[str] = []
+        for idx in indexes:
+            if idx.column() != 0:
+                continue
+            job_id, batch_id = self._node_ids(idx)
+            if job_id:
+                out.append(job_id)
+            elif batch_id:
+                out.extend(self._batch_node[batch_id].children)
+        return list(dict.fromkeys(out))
+
+    def cancel(self, ids: list[str]) -> int:
+        return sum(bool(self.engine.cancel(j)) for j in ids)
+
+    def retry(self, ids: list[str]) -> int:
+        return sum(bool(self.engine.retry(j)) for j in ids)
+
+    def remove(self, ids: list[str]) -> int:
+        return sum(bool(self.engine.remove(j)) for j in ids)

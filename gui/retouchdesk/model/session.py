@@ -1,0 +1,199 @@
+"""Queueing work: the Apply / Apply to all flow, input limits and downscaled copies.
+
+The window asks :meth:`SessionModel.check_inputs` first (header-only probes in a worker), shows
+the problems with an offer to downscale, then calls :meth:`SessionModel.queue`. A downscaled
+copy keeps the photo's name and metadata and lives in the cache folder; its results still go
+beside the original photo, and the copy is remembered so that its results count as versions
+of the original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from retouchdesk.core.errors import RetouchError
+from retouchdesk.core.jobs import JobRecord, JobState
+from retouchdesk.model.operation import OperationModel
+from retouchdesk.model.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InputCheck:
+    """One photo's fit with the operation's input limits."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    fixable: bool = False  # downscaling would fix every problem
+    fit_size: tuple[int, int] | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _downscale_copy(source: Path, size: tuple[int, int], folder: Path) -> Path:
+    """Write a resized copy of ``source`` (same name, metadata carried over) into ``folder``."""
+    from PIL import Image
+
+    from retouchdesk.core import imageio
+
+    digest = hashlib.sha1(f"{source}:{size}".encode()).hexdigest()[:12]
+    dest_dir = folder / digest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / source.name
+    if dest.exists():
+        return dest
+    loaded = imageio.load_image(source)
+    small = loaded.image.resize(size, Image.Resampling.LANCZOS)
+    return Path(imageio.save_result(small, source=source, destination=dest))
+
+
+class SessionModel(QObject):
+    """Queues jobs through the engine and knows which results belong to which photo.
+
+    Signals:
+        queued(list): ids of the jobs just queued.
+        message(str): a status-bar sentence.
+    """
+
+    queued = Signal(list)
+    message = Signal(str)
+
+    def __init__(
+        self,
+        engine: Any,
+        operation: OperationModel,
+        runner: TaskRunner,
+        cache_dir: Path,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.operation = operation
+        self.runner = runner
+        self.copies_dir = cache_dir / "downscaled"
+        self._index_file = self.copies_dir / "index.json"
+        self._originals: dict[str, str] = self._read_index()
+
+    # -- originals of downscaled copies ------------------------------------------------------
+    def _read_index(self) -> dict[str, str]:
+        try:
+            return json.loads(self._index_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, copy: Path, original: Path) -> None:
+        self._originals[str(copy)] = str(original)
+        self.copies_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._index_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._originals), encoding="utf-8")
+        tmp.replace(self._index_file)
+
+    def original_of(self, input_path: Path) -> Path:
+        """The photo a job's input stands for (itself, or the original of a downscaled copy)."""
+        return Path(self._originals.get(str(input_path), str(input_path)))
+
+    def versions(self, photo: Path) -> list[JobRecord]:
+        """Finished results of ``photo``, oldest first: its versions."""
+        out = [
+            r
+            for r in self.engine.jobs()
+            if r.state is JobState.DONE and r.results and self.original_of(r.input_path) == photo
+        ]
+        return sorted(out, key=lambda r: r.finished_at or r.created_at)
+
+    # -- queueing ------------------------------------------------------------------------------
+    async def check_inputs(self, paths: list[Path]) -> list[InputCheck]:
+        """Probe every photo (header only, in a worker) against the operation's limits."""
+        op = self.operation.operation
+        return await self.runner.in_thread(_check_all, paths, op.limits)
+
+    async def queue(
+        self,
+        paths: list[Path],
+        *,
+        downscale: dict[Path, tuple[int, int]] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> list[str]:
+        """Queue the current operation for ``paths``; one path is a job, several a batch.
+
+        ``downscale`` maps photos to the size of a copy to send instead. Raises
+        ParameterError when the parameters cannot run.
+        """
+        from retouchdesk.services.engine import JobRequest, default_output_dir
+
+        om = self.operation
+        status = om.status(om.provider_id)
+        if not status.ready:
+            raise RetouchError(status.reason)
+        params = dict(values) if values is not None else om.validated()
+        requests = []
+        for path in paths:
+            src = path
+            out_dir = None
+            if downscale and path in downscale:
+                src = await self.runner.in_thread(
+                    _downscale_copy, path, downscale[path], self.copies_dir
+                )
+                self._remember(src, path)
+                out_dir = default_output_dir(path, self.engine.config)
+            requests.append(
+                JobRequest(
+                    provider=om.provider_id,
+                    operation=om.operation_id,
+                    input_path=src,
+                    params=params,
+                    output_dir=out_dir,
+                )
+            )
+        if len(requests) == 1:
+            ids = [self.engine.submit(requests[0]).id]
+        else:
+            batch = self.engine.submit_batch(requests)
+            ids = [r.id for r in self.engine.batch_jobs(batch)]
+        n = len(ids)
+        self.message.emit(
+            f"Queued {om.operation.label} for {n} photo{'s' if n != 1 else ''}"
+            f" on {om.provider.name}"
+        )
+        self.queued.emit(ids)
+        return ids
+
+
+def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:
+    from retouchdesk.core import imageio
+
+    out: list[InputCheck] = []
+    for p in paths:
+        try:
+            info = imageio.probe(p)
+        except RetouchError as exc:
+            out.append(InputCheck(p, [str(exc)]))
+            continue
+        problems = limits.problems(
+            width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
+        )
+        fixable = limits.downscale_fixes(problems)
+        fit = limits.fit_size(info.width, info.height) if fixable else None
+        if fixable and fit == (info.width, info.height):
+            fit = _fit_bytes(info, limits)
+        out.append(InputCheck(p, problems, fixable, fit, (info.width, info.height)))
+    return out
+
+
+def _fit_bytes(info: Any, limits: Any) -> tuple[int, int]:
+    """A size whose file should fit ``max_bytes`` (bytes scale roughly with pixels)."""
+    if not limits.max_bytes or info.size_bytes <= limits.max_bytes:
+        return info.width, info.height
+    scale = (limits.max_bytes * 0.85 / info.size_bytes) ** 0.5
+    return max(1, int(info.width * scale)), max(1, int(info.height * scale))

@@ -1,0 +1,40 @@
+"""The About dialog's text: the app's version and those of the parts it stands on."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+from retouchdesk import APP_NAME, __version__
+
+PARTS = ("PySide6", "qasync", "httpx", "Pillow", "numpy", "opencv-python-headless", "keyring")
+
+
+def versions() -> dict[str, str]:
+    out = {"Python": platform.python_version()}
+    from PySide6 import QtCore
+
+    out["Qt"] = QtCore.qVersion()
+    for name in PARTS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            alt = {
+                "opencv-python-headless": "opencv-contrib-python-headless",
+                "PySide6": "PySide6-Essentials",
+            }.get(name)
+            try:
+                out[name] = metadata.version(alt) if alt else "not installed"
+            except metadata.PackageNotFoundError:
+                out[name] = "not installed"
+    return out
+
+
+def about_text() -> str:
+    rows = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
+    return (
+        f"<h3>{APP_NAME} {__version__}</h3>"
+        "<p>One canvas over cloud AI retouching services and a built-in offline engine.</p>"
+        f"<table>{rows}</table>"
+        f"<p style='color:gray'>{platform.system()} {platform.release()}</p>"
+    )

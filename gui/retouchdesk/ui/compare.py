@@ -1,0 +1,289 @@
+"""Before/after compare: a draggable split, hold-to-see-original, and synchronised side by side.
+
+Both sides are shown in the *left* image's pixel coordinates: a result of another size (an
+upscale) is scaled onto the same rectangle, so the split line and the synchronised zoom
+always show the same part of the photo on both sides.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QTransform
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retouchdesk.model.compare import CompareModel
+from retouchdesk.model.display import DisplayImage
+from retouchdesk.ui.canvas import Canvas, PhotoItem
+
+HOLD_KEY = Qt.Key.Key_Backslash  # Lightroom's before/after key
+GRAB = 6  # pixels either side of the split line that start a drag
+
+
+class SplitCanvas(Canvas):
+    """The left image everywhere, the right image right of a vertical split line."""
+
+    split_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.after = PhotoItem()
+        self.after.setZValue(1)
+        self.after.clip = self._after_clip
+        self.scene().addItem(self.after)
+        self.split = 0.5  # fraction of the image width
+        self._dragging = False
+        self.showing_original = False
+
+    def set_pair(self, before: DisplayImage, after: DisplayImage) -> None:
+        self.set_image(before.levels, before.width, before.height, before.has_alpha)
+        self.after.set_levels(after.levels, after.width, after.height, after.has_alpha)
+        self.after.setTransform(
+            QTransform.fromScale(before.width / after.width, before.height / after.height)
+        )
+        self.viewport().update()
+
+    def _after_clip(self) -> QRectF | None:
+        w, h = self.after.size
+        return QRectF(self.split * w, 0, w - self.split * w, h)
+
+    def split_x_view(self) -> float:
+        w, _ = self.photo.size
+        return self.mapFromScene(QPointF(self.split * w, 0)).x()
+
+    def set_split(self, fraction: float) -> None:
+        self.split = min(1.0, max(0.0, fraction))
+        self.after.update()
+        self.viewport().update()
+        self.split_changed.emit(self.split)
+
+    def show_original(self, on: bool) -> None:
+        self.showing_original = on
+        self.after.setVisible(not on)
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.photo.is_empty() or self.showing_original:
+            return
+        _, h = self.photo.size
+        painter.save()
+        painter.resetTransform()
+        x = self.split_x_view()
+        top = max(0.0, self.mapFromScene(QPointF(0, 0)).y())
+        bottom = min(float(self.viewport().height()), self.mapFromScene(QPointF(0, h)).y())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(0, 0, 0, 120), 3))
+        painter.drawLine(QPointF(x, top), QPointF(x, bottom))
+        painter.setPen(QPen(QColor(255, 255, 255, 230), 1.5))
+        painter.drawLine(QPointF(x, top), QPointF(x, bottom))
+        mid = (top + bottom) / 2
+        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.setPen(QPen(QColor(0, 0, 0, 140), 1))
+        painter.drawEllipse(QPointF(x, mid), 10, 10)
+        painter.setPen(QPen(QColor(40, 40, 40), 1.5))
+        painter.drawLine(QPointF(x - 4, mid - 4), QPointF(x - 4, mid + 4))
+        painter.drawLine(QPointF(x + 4, mid - 4), QPointF(x + 4, mid + 4))
+        for text, left in (("Before", True), ("After", False)):
+            fm = painter.fontMetrics()
+            tw = fm.horizontalAdvance(text) + 12
+            bx = x - tw - 8 if left else x + 8
+            box = QRectF(bx, top + 8, tw, fm.height() + 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 150))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and abs(event.position().x() - self.split_x_view()) <= GRAB
+        ):
+            self._dragging = True
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._dragging:
+            w, _ = self.photo.size
+            x = self.mapToScene(event.position().toPoint()).x()
+            self.set_split(x / w if w else 0.5)
+            event.accept()
+            return
+        near = abs(event.position().x() - self.split_x_view()) <= GRAB
+        self.viewport().setCursor(
+            Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.OpenHandCursor
+        )
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._dragging:
+            self._dragging = False
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _scrolled(self, _value: int) -> None:
+        super()._scrolled(_value)
+        self.viewport().update()  # the line is drawn in view coordinates
+
+
+class SideBySide(QSplitter):
+    """Two canvases whose zoom and position follow each other."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.left = Canvas()
+        self.right = Canvas()
+        self.addWidget(self.left)
+        self.addWidget(self.right)
+        self._syncing = False
+        self.left.view_changed.connect(lambda: self._follow(self.left, self.right))
+        self.right.view_changed.connect(lambda: self._follow(self.right, self.left))
+
+    def set_pair(self, before: DisplayImage, after: DisplayImage) -> None:
+        self.left.set_image(before.levels, before.width, before.height, before.has_alpha)
+        self.right.set_image(after.levels, after.width, after.height, after.has_alpha)
+        self._follow(self.left, self.right)
+
+    def _follow(self, src: Canvas, dst: Canvas) -> None:
+        if self._syncing or src.photo.is_empty() or dst.photo.is_empty():
+            return
+        self._syncing = True
+        try:
+            sw, sh = src.photo.size
+            dw, dh = dst.photo.size
+            ratio = dw / sw
+            c = src.view_center()
+            # The same part of the photo at the same on-screen size on both sides.
+            dst.set_view(src.zoom / ratio, QPointF(c.x() * ratio, c.y() * dh / sh))
+        finally:
+            self._syncing = False
+
+
+class CompareView(QWidget):
+    """Signals: closed() when the user leaves the compare view."""
+
+    closed = Signal()
+
+    def __init__(self, model: CompareModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareView")
+        self.model = model
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(8, 4, 8, 4)
+        self.split_button = QToolButton()
+        self.split_button.setText("Split")
+        self.side_button = QToolButton()
+        self.side_button.setText("Side by side")
+        self.modes = QButtonGroup(self)
+        for i, b in enumerate((self.split_button, self.side_button)):
+            b.setCheckable(True)
+            b.setProperty("segment", "first" if i == 0 else "last")
+            self.modes.addButton(b, i)
+            bar.addWidget(b)
+        self.split_button.setChecked(True)
+        bar.addSpacing(12)
+        self.left_combo = QComboBox()
+        self.left_combo.setObjectName("leftVersion")
+        self.right_combo = QComboBox()
+        self.right_combo.setObjectName("rightVersion")
+        for c in (self.left_combo, self.right_combo):
+            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        bar.addWidget(QLabel("Before:"))
+        bar.addWidget(self.left_combo)
+        bar.addWidget(QLabel("After:"))
+        bar.addWidget(self.right_combo)
+        hint = QLabel("Hold \\ to see the original")
+        hint.setProperty("hint", True)
+        bar.addSpacing(8)
+        bar.addWidget(hint)
+        bar.addStretch(1)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Keep this result")
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.setToolTip("Move this result to the trash")
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("Back to the photo (Esc)")
+        for b in (self.keep_button, self.discard_button, self.close_button):
+            bar.addWidget(b)
+        lay.addLayout(bar)
+        self.stack = QStackedWidget()
+        self.split = SplitCanvas()
+        self.side = SideBySide()
+        self.stack.addWidget(self.split)
+        self.stack.addWidget(self.side)
+        lay.addWidget(self.stack, 1)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        self.modes.idClicked.connect(self.stack.setCurrentIndex)
+        self.left_combo.currentIndexChanged.connect(self._sides_picked)
+        self.right_combo.currentIndexChanged.connect(self._sides_picked)
+        self.keep_button.clicked.connect(self._keep)
+        self.discard_button.clicked.connect(model.discard)
+        self.close_button.clicked.connect(self.closed)
+        model.versions_changed.connect(self._fill)
+        model.sides_changed.connect(self._show)
+
+    def _fill(self) -> None:
+        for combo in (self.left_combo, self.right_combo):
+            blocked = combo.blockSignals(True)
+            combo.clear()
+            for v in self.model.versions:
+                combo.addItem(v.label, v.path)
+                combo.setItemData(
+                    combo.count() - 1, f"{v.path}\n{v.detail}", Qt.ItemDataRole.ToolTipRole
+                )
+            combo.blockSignals(blocked)
+
+    def _sides_picked(self, _i: int) -> None:
+        self.model.set_sides(self.left_combo.currentIndex(), self.right_combo.currentIndex())
+
+    def _show(self) -> None:
+        m = self.model
+        for combo, i in ((self.left_combo, m.left_index), (self.right_combo, m.right_index)):
+            blocked = combo.blockSignals(True)
+            combo.setCurrentIndex(i)
+            combo.blockSignals(blocked)
+        if m.left is None or m.right is None:
+            return
+        self.split.set_pair(m.left, m.right)
+        self.side.set_pair(m.left, m.right)
+        v = m.right_version
+        is_result = v is not None and v.job_id is not None
+        self.keep_button.setEnabled(is_result)
+        self.discard_button.setEnabled(is_result)
+
+    def _keep(self) -> None:
+        self.model.keep()
+        self.closed.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == HOLD_KEY and not event.isAutoRepeat():
+            self.split.show_original(True)
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.closed.emit()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == HOLD_KEY and not event.isAutoRepeat():
+            self.split.show_original(False)
+            return
+        super().keyReleaseEvent(event)

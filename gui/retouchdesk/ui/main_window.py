@@ -1,0 +1,605 @@
+"""The main window: canvas and filmstrip in the middle, retouch panel right, jobs below."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retouchdesk import APP_NAME
+from retouchdesk.core.errors import RetouchError
+from retouchdesk.model.app_model import AppModel
+from retouchdesk.model.photos import IMAGE_SUFFIXES
+from retouchdesk.ui.canvas import Canvas
+from retouchdesk.ui.compare import CompareView
+from retouchdesk.ui.filmstrip import Filmstrip
+from retouchdesk.ui.job_panel import JobPanel
+from retouchdesk.ui.side_panel import SidePanel
+
+MAX_RECENT = 12
+STATUS_TIMEOUT = 6000
+OPEN_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """The photographer's window over :class:`AppModel`."""
+
+    def __init__(self, model: AppModel, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.qsettings = settings or QSettings()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(_app_icon())
+        self.setAcceptDrops(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
+
+        # -- centre: canvas (or compare) over the filmstrip --------------------------------------
+        self.canvas = Canvas()
+        self.empty = QLabel(
+            "<div style='font-size:15px'>Drop photos or a folder here</div>"
+            "<div style='margin-top:6px'>or use File › Open (Ctrl+O), or paste an image</div>"
+        )
+        self.empty.setObjectName("emptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setProperty("hint", True)
+        self.compare = CompareView(model.compare)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.canvas)
+        self.stack.addWidget(self.compare)
+        self.filmstrip = Filmstrip(model.photos)
+        centre = QWidget()
+        centre.setObjectName("centre")
+        lay = QVBoxLayout(centre)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.stack, 1)
+        lay.addWidget(self.filmstrip)
+        self.centre = centre
+        self.setCentralWidget(centre)
+
+        # -- docks ------------------------------------------------------------------------------
+        self.side = SidePanel(model.operation, model.style_loader)
+        self.side_dock = QDockWidget("Retouch", self)
+        self.side_dock.setObjectName("retouchDock")
+        self.side_dock.setWidget(self.side)
+        self.side_dock.setMinimumWidth(320)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.side_dock)
+        self.jobs = JobPanel(model.jobs)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobsDock")
+        self.jobs_dock.setWidget(self.jobs)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.resizeDocks([self.jobs_dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([self.side_dock], [360], Qt.Orientation.Horizontal)
+
+        # -- status bar -------------------------------------------------------------------------
+        sb = self.statusBar()
+        self.info_label = QLabel()
+        self.pixel_label = QLabel()
+        self.zoom_label = QLabel()
+        self.jobs_label = QLabel()
+        for w in (self.info_label, self.pixel_label, self.zoom_label, self.jobs_label):
+            w.setProperty("hint", True)
+            sb.addPermanentWidget(w)
+
+        self._build_actions()
+        self._connect()
+        self._restore()
+        self._update_title()
+        self._update_jobs_label()
+
+    # -- actions -------------------------------------------------------------------------------
+    def _action(
+        self,
+        text: str,
+        slot: Any,
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        *,
+        tip: str = "",
+        context: QWidget | None = None,
+    ) -> QAction:
+        act = QAction(text, context or self)
+        if shortcut is not None:
+            act.setShortcut(shortcut if not isinstance(shortcut, str) else QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        if context is not None:
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            context.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        SK = QKeySequence.StandardKey
+        mb = self.menuBar()
+        file = mb.addMenu("&File")
+        self.open_action = self._action("&Open…", self.open_dialog, SK.Open)
+        file.addAction(self.open_action)
+        file.addAction(self._action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O"))
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self.paste_action = self._action("&Paste Image", self.paste, SK.Paste)
+        file.addAction(self.paste_action)
+        self.save_action = self._action(
+            "&Save Result As…", self.save_result_as, SK.Save, tip="Copy the compared result"
+        )
+        file.addAction(self.save_action)
+        file.addSeparator()
+        file.addAction(self._action("&Settings…", lambda: self.open_settings(""), SK.Preferences))
+        file.addSeparator()
+        file.addAction(self._action("&Quit", self.close, SK.Quit))
+
+        edit = mb.addMenu("&Edit")
+        self.undo_action = self._action("&Undo", self._undo, SK.Undo)
+        self.redo_action = self._action("&Redo", self._redo, SK.Redo)
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        edit.addAction(self._action("Reset Parameters", self.model.operation.reset_all))
+
+        view = mb.addMenu("&View")
+        c = self.canvas
+        view.addAction(self._action("Zoom &In", c.zoom_in, SK.ZoomIn))
+        view.addAction(self._action("Zoom &Out", c.zoom_out, SK.ZoomOut))
+        view.addAction(self._action("&Fit", c.fit, "Ctrl+0"))
+        view.addAction(self._action("&100%", c.actual_size, "Ctrl+1"))
+        view.addSeparator()
+        self.compare_action = self._action(
+            "&Compare Before/After", self.toggle_compare, "C", context=self.centre
+        )
+        view.addAction(self.compare_action)
+        view.addSeparator()
+        view.addAction(self.side_dock.toggleViewAction())
+        view.addAction(self.jobs_dock.toggleViewAction())
+        self.jobs_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+J"))
+        self.side_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+R"))
+        self.fullscreen_action = self._action("&Full Screen", self._fullscreen, SK.FullScreen)
+        view.addAction(self.fullscreen_action)
+
+        photo = mb.addMenu("&Photo")
+        photo.addAction(self._action("&Apply", self.apply_current, "Ctrl+Return"))
+        photo.addAction(self._action("Apply to &All", self.apply_all, "Ctrl+Shift+Return"))
+        photo.addSeparator()
+        photo.addAction(
+            self._action("&Next Photo", lambda: self._step(1), "Right", context=self.centre)
+        )
+        photo.addAction(
+            self._action("&Previous Photo", lambda: self._step(-1), "Left", context=self.centre)
+        )
+        photo.addAction(self._action("&Close Photo", self.close_photo, SK.Close))
+
+        help_ = mb.addMenu("&Help")
+        help_.addAction(self._action(f"&About {APP_NAME}", self.about))
+
+    def _connect(self) -> None:
+        m = self.model
+        m.message.connect(self.show_message)
+        m.photos.current_changed.connect(self._photo_changed)
+        m.photos.count_changed.connect(self._count_changed)
+        m.document.image_changed.connect(self._image_ready)
+        m.document.loading_changed.connect(self._loading)
+        m.document.error_changed.connect(lambda e: e and self.show_message(e))
+        m.jobs.counts_changed.connect(self._update_jobs_label)
+        m.jobs.job_finished.connect(self._job_finished)
+        m.jobs.job_failed.connect(self._job_failed)
+        m.session.queued.connect(lambda _ids: self.jobs_dock.show())
+        self.side.apply_requested.connect(self.apply_current)
+        self.side.apply_all_requested.connect(self.apply_all)
+        self.side.settings_requested.connect(self.open_settings)
+        self.side.message.connect(self.show_message)
+        self.jobs.message.connect(self.show_message)
+        self.jobs.compare_requested.connect(self.show_compare)
+        self.compare.closed.connect(self.close_compare)
+        self.canvas.zoom_changed.connect(self._zoom_changed)
+        self.canvas.cursor_pixel_changed.connect(self._pixel)
+
+    # -- opening -------------------------------------------------------------------------------
+    def open_paths(self, paths: list[Path]) -> list[Path]:
+        new = self.model.photos.add_paths(paths)
+        files = [p for p in paths if p.is_file()]
+        for p in files + [p for p in paths if p.is_dir()]:
+            self._add_recent(p)
+        if not new and not files:
+            if paths:
+                self.show_message("No photos found in what was dropped")
+            return new
+        n = len(new)
+        if n:
+            self.show_message(f"Opened {n} photo{'s' if n != 1 else ''}")
+        return new
+
+    def open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open photos", self._last_dir(), OPEN_FILTER)
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos", self._last_dir())
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def _last_dir(self) -> str:
+        recent = self.recent()
+        if recent:
+            p = Path(recent[0])
+            return str(p if p.is_dir() else p.parent)
+        return str(Path.home())
+
+    def recent(self) -> list[str]:
+        value = self.qsettings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, path: Path) -> None:
+        items = [str(path)] + [r for r in self.recent() if r != str(path)]
+        self.qsettings.setValue("recent", items[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = [r for r in self.recent() if Path(r).exists()]
+        for r in items:
+            act = self.recent_menu.addAction(Path(r).name or r)
+            act.setToolTip(r)
+            act.triggered.connect(lambda _=False, r=r: self.open_paths([Path(r)]))
+        if not items:
+            self.recent_menu.addAction("Nothing yet").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(
+                lambda: self.qsettings.setValue("recent", [])
+            )
+
+    def paste(self) -> None:
+        """Paste file URLs or a bitmap (saved as a PNG in the app's data folder)."""
+        from retouchdesk.services import paths
+
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return
+        if mime.hasUrls():
+            files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            if files:
+                self.open_paths(files)
+                return
+        if mime.hasImage():
+            img = QGuiApplication.clipboard().image()
+            if img.isNull():
+                return
+            folder = paths.data_dir() / "pasted"
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / time.strftime("pasted-%Y%m%d-%H%M%S.png")
+            n = 2
+            while dest.exists():
+                dest = dest.with_name(f"{dest.stem.split('_')[0]}_{n}.png")
+                n += 1
+            if not img.save(str(dest), "PNG"):
+                self.show_message(f"The pasted image cannot be saved to {folder}")
+                return
+            self.open_paths([dest])
+            return
+        self.show_message("The clipboard holds no image")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.open_paths(files)
+            event.acceptProposedAction()
+
+    def close_photo(self) -> None:
+        self.model.photos.remove_row(self.model.photos.current_row)
+
+    def _step(self, delta: int) -> None:
+        photos = self.model.photos
+        n = photos.rowCount()
+        if n:
+            photos.set_current_row(max(0, min(n - 1, photos.current_row + delta)))
+
+    # -- the photo on the canvas -----------------------------------------------------------------
+    def _photo_changed(self, path: str) -> None:
+        self._update_title()
+        if self.stack.currentWidget() is self.compare:
+            self.close_compare()
+        if not path:
+            self.canvas.clear()
+            self.stack.setCurrentWidget(self.empty)
+            self.info_label.setText("")
+            return
+        p = Path(path)
+        # Show the thumbnail stretched to the photo's size at once; the decode replaces it.
+        pm = self.model.thumbs.pixmap(p)
+        size = self.model.thumbs.size(p)
+        if pm is not None and size is not None:
+            self.canvas.set_image([pm.toImage()], size[0], size[1])
+        self.stack.setCurrentWidget(self.canvas)
+
+    def _image_ready(self) -> None:
+        img = self.model.document.image
+        if img is None:
+            return
+        self.canvas.set_image(img.levels, img.width, img.height, img.has_alpha)
+        self.stack.setCurrentWidget(self.canvas)
+        prof = img.icc_name or "sRGB (assumed)"
+        self.info_label.setText(f"{img.width} × {img.height} px · {prof}")
+
+    def _loading(self, on: bool) -> None:
+        if on:
+            self.statusBar().showMessage("Opening photo…", STATUS_TIMEOUT)
+        elif self.statusBar().currentMessage() == "Opening photo…":
+            self.statusBar().clearMessage()
+
+    def _count_changed(self, n: int) -> None:
+        self.side.set_photo_count(n)
+        if n == 0:
+            self.stack.setCurrentWidget(self.empty)
+
+    def _zoom_changed(self, z: float) -> None:
+        self.zoom_label.setText(f"{z * 100:.0f}%")
+
+    def _pixel(self, x: int, y: int) -> None:
+        self.pixel_label.setText("" if x < 0 else f"x {x}  y {y}")
+
+    def _update_title(self) -> None:
+        p = self.model.photos.current_path
+        self.setWindowTitle(f"{p.name} — {APP_NAME}" if p else APP_NAME)
+
+    # -- running -------------------------------------------------------------------------------
+    def apply_current(self) -> None:
+        p = self.model.photos.current_path
+        if p is None:
+            self.show_message("Open a photo first")
+            return
+        self.model.runner.spawn(self._apply([p]), name="apply")
+
+    def apply_all(self) -> None:
+        paths = self.model.photos.paths
+        if not paths:
+            self.show_message("Open photos first")
+            return
+        self.model.runner.spawn(self._apply(paths), name="apply")
+
+    async def _apply(self, paths: list[Path]) -> list[str]:
+        om = self.model.operation
+        if not om.can_run:
+            self.show_message(om.problem)
+            return []
+        op = om.operation
+        checks = await self.model.session.check_inputs(paths)
+        bad = [c for c in checks if not c.ok]
+        downscale: dict[Path, tuple[int, int]] = {}
+        skip: set[Path] = set()
+        if bad:
+            answer = self._ask_limits(op.label, bad)
+            if answer is None:
+                return []
+            downscale, skip = answer
+        run = [p for p in paths if p not in skip]
+        if not run:
+            return []
+        if len(run) > 1 and op.cost.amount:
+            text = om.cost_text(len(run))
+            ok = QMessageBox.question(
+                self,
+                "Run the batch?",
+                f"{op.label} on {len(run)} photos costs {text}. Send the batch?",
+            )
+            if ok != QMessageBox.StandardButton.Yes:
+                return []
+        try:
+            return await self.model.session.queue(run, downscale=downscale)
+        except RetouchError as exc:
+            self.show_message(str(exc))
+            return []
+
+    def _ask_limits(
+        self, label: str, bad: list[Any]
+    ) -> tuple[dict[Path, tuple[int, int]], set[Path]] | None:
+        """Tell which photos break the limits; offer to send downscaled copies."""
+        fixable = [c for c in bad if c.fixable and c.fit_size]
+        lines = [f"• {c.path.name}: {'; '.join(c.problems)}" for c in bad[:8]]
+        if len(bad) > 8:
+            lines.append(f"… and {len(bad) - 8} more")
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Photos outside the limits")
+        box.setText(f"{len(bad)} photo(s) do not fit the limits of {label}.")
+        box.setInformativeText("\n".join(lines))
+        down = None
+        if fixable:
+            w, h = fixable[0].fit_size
+            down = box.addButton(
+                "Send downscaled copies" if len(fixable) > 1 else f"Downscale to {w} × {h}",
+                QMessageBox.ButtonRole.AcceptRole,
+            )
+        skip = box.addButton("Skip them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if down is not None and clicked is down:
+            return {c.path: c.fit_size for c in fixable}, {
+                c.path for c in bad if not (c.fixable and c.fit_size)
+            }
+        if clicked is skip:
+            return {}, {c.path for c in bad}
+        return None
+
+    def _job_finished(self, job_id: str) -> None:
+        rec = self.model.engine.get(job_id)
+        if rec is None:
+            return
+        photo = self.model.session.original_of(rec.input_path)
+        self.show_message(f"{photo.name}: done, {rec.results[0].name if rec.results else ''}")
+        # A single job on the photo being looked at: show the result right away.
+        if (
+            rec.batch_id is None
+            and photo == self.model.photos.current_path
+            and self.stack.currentWidget() is not self.compare
+        ):
+            self.show_compare(job_id)
+
+    def _job_failed(self, _job_id: str, error: str) -> None:
+        if error:
+            self.show_message(error)
+
+    def _update_jobs_label(self) -> None:
+        c = self.model.jobs.counts()
+        parts = []
+        if c["live"]:
+            parts.append(f"{c['live']} running")
+        if c["failed"]:
+            parts.append(f"{c['failed']} failed")
+        self.jobs_label.setText(" · ".join(parts))
+
+    # -- compare -------------------------------------------------------------------------------
+    def show_compare(self, job_id: str) -> None:
+        if self.model.compare.show_job(job_id):
+            photo = self.model.compare.photo
+            if photo is not None and photo in self.model.photos.paths:
+                blocked = self.model.photos.blockSignals(True)
+                self.model.photos.set_current_path(photo)
+                self.model.photos.blockSignals(blocked)
+                self.filmstrip._follow("")
+                self.model.document.open(photo)
+            self.stack.setCurrentWidget(self.compare)
+            self.compare.setFocus()
+
+    def toggle_compare(self) -> None:
+        if self.stack.currentWidget() is self.compare:
+            self.close_compare()
+            return
+        p = self.model.photos.current_path
+        versions = self.model.session.versions(p) if p else []
+        if versions:
+            self.show_compare(versions[-1].id)
+        else:
+            self.show_message("This photo has no results to compare yet")
+
+    def close_compare(self) -> None:
+        self.stack.setCurrentWidget(self.canvas if self.model.photos.rowCount() else self.empty)
+        self.canvas.setFocus()
+
+    def save_result_as(self) -> None:
+        v = self.model.compare.right_version
+        if self.stack.currentWidget() is not self.compare or v is None or v.job_id is None:
+            self.show_message("Open a result in the compare view to save a copy of it")
+            return
+        dest, _ = QFileDialog.getSaveFileName(self, "Save result as", str(v.path), OPEN_FILTER)
+        if dest:
+            import shutil
+
+            try:
+                shutil.copyfile(v.path, dest)
+            except OSError as exc:
+                self.show_message(f"{Path(dest).name} cannot be written: {exc.strerror or exc}")
+                return
+            self.show_message(f"Saved {dest}")
+
+    # -- misc ------------------------------------------------------------------------------------
+    def _undo(self) -> None:
+        target = getattr(self, "undo_target", None)
+        if target is not None:
+            target.undo()
+
+    def _redo(self) -> None:
+        target = getattr(self, "undo_target", None)
+        if target is not None:
+            target.redo()
+
+    def _fullscreen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def open_settings(self, provider_id: str = "") -> None:
+        try:
+            from retouchdesk.ui import settings_dialog
+        except ImportError:
+            self.show_message("Settings are not available in this build")
+            return
+        opener = getattr(settings_dialog, "open_settings", None)
+        if opener is None:
+            self.show_message("Settings are not available in this build")
+            return
+        opener(self, self.model.runtime, provider_id or None)
+        self.model.operation.refresh_statuses()
+
+    def about(self) -> None:
+        from retouchdesk.ui.about import about_text
+
+        QMessageBox.about(self, f"About {APP_NAME}", about_text())
+
+    def show_message(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, STATUS_TIMEOUT)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geo = self.qsettings.value("window/geometry")
+        state = self.qsettings.value("window/state")
+        if isinstance(geo, QByteArray | bytes):
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 900)
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(state)
+        op = self.qsettings.value("operation")
+        if isinstance(op, str) and "." in op:
+            with contextlib.suppress(RetouchError):  # an operation removed since last time
+                self.model.operation.select(op)
+
+    def save_state(self) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
+        if self.model.operation.operation_id:
+            self.qsettings.setValue("operation", self.model.operation.operation.key)
+        self.qsettings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
+
+
+def _app_icon() -> QIcon:
+    from retouchdesk.resources import resource_path
+
+    try:
+        path = resource_path("icons", "retouchdesk.svg")
+    except FileNotFoundError:
+        return QIcon()
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
+def open_url(path: Path) -> QUrl:
+    return QUrl.fromLocalFile(str(path))
+
+
+__all__ = ["MainWindow", "QTimer"]
