@@ -46,3 +46,36 @@ def make_enhancor(env: ProviderEnv) -> Provider:
         poll_interval=s.get("enhancor", "poll_interval"),
         retry=retry_policy(env),
     )
+
+
+def make_youcam(env: ProviderEnv) -> Provider:
+    """YouCam over v1 (client id + secret) or v2 (API key), whichever the user entered.
+
+    ``request_id`` must never repeat for an account, so it comes from the job store's
+    persistent counter (``extras["next_counter"]``, put there by the runtime).
+    """
+    from retouchdesk.providers.youcam import Credentials, PollPolicy, YouCamProvider
+    from retouchdesk.providers.youcam.files import FileCounter
+    from retouchdesk.services import paths
+
+    s = env.settings
+    creds = Credentials(
+        client_id=s.get("youcam", "client_id"),
+        client_secret=s.get("youcam", "client_secret"),
+        api_key=s.get("youcam", "api_key"),
+    )
+    counter = env.extras.get("next_counter")
+    name = f"youcam.request_id.{creds.account}"
+    next_id = (
+        (lambda: counter(name, start=0))
+        if counter is not None
+        else FileCounter(paths.data_dir() / f"{name}.counter")
+    )
+    gap = min(8.0, max(0.2, s.get("youcam", "max_poll_gap")))
+    return YouCamProvider(
+        base_url=s.get("youcam", "base_url"),
+        credentials=creds,
+        cache_dir=paths.cache_dir(),
+        next_counter=next_id,
+        poll_policy=PollPolicy(max_gap=gap, budget_per_minute=s.get("youcam", "poll_budget")),
+    )

@@ -50,6 +50,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         config = self.engine_config or EngineConfig.from_settings(self.settings)
+        # Providers' persistent counters (YouCam's request_id) come from the job store.
+        self.extras.setdefault("next_counter", self.store.next_counter)
         self.engine = JobEngine(self.store, self.catalog, self.provider, config=config)
 
     def provider(self, provider_id: str) -> Provider:

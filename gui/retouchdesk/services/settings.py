@@ -80,6 +80,8 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("youcam", "client_id", str, "", "YouCam v1 client id"),
     _s("youcam", "client_secret", str, "", "YouCam v1 client secret", secret=True),
     _s("youcam", "api_key", str, "", "YouCam v2 API key (sk-...)", secret=True),
+    _s("youcam", "max_poll_gap", float, 3.0, "Longest wait between polls of a YouCam task (< 10)"),
+    _s("youcam", "poll_budget", float, 80.0, "YouCam polls per minute shared by running tasks"),
     _s("hosting", "strategy", str, "local", "How Enhancor reaches inputs: local or s3"),
     _s("receiver", "host", str, "127.0.0.1", "Address the local receiver listens on"),
     _s("receiver", "port", int, 0, "Port of the local receiver (0 = any free port)"),

@@ -11,6 +11,7 @@ answers wrapped in ``result``; v2 ``/s2s/v2.0/...``, answers wrapped in ``data``
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,9 @@ class Credentials:
     @property
     def account(self) -> str:
         """A stable name of the account, for per-account caches (never the secret)."""
-        return f"v1-{self.client_id}" if self.generation == V1 else f"v2-{self.api_key[-6:]}"
+        if self.generation == V1:
+            return f"v1-{self.client_id}"
+        return "v2-" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
 
 
 class YouCamClient:
