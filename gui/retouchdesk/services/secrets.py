@@ -213,6 +213,10 @@ class EncryptedFileStore:
         self._lock = threading.Lock()
 
     # public API ---------------------------------------------------------------------------
+    def set_passphrase_callback(self, callback: PassphraseCallback | None) -> None:
+        """Ask the user through ``callback`` (the window sets a dialog once it exists)."""
+        self._callback = callback
+
     @property
     def unlocked(self) -> bool:
         return self._key is not None
@@ -369,6 +373,16 @@ def _b64d(text: str) -> bytes:
 # -- choosing ----------------------------------------------------------------------------------
 
 
+def _configured_backend() -> str:
+    """``secrets.backend`` from the settings file (a non-secret setting), else ``auto``."""
+    try:
+        from retouchdesk.services.settings import Settings
+
+        return str(Settings().get("secrets", "backend") or "auto")
+    except ConfigurationError:
+        return "auto"  # a damaged settings file is reported elsewhere; keys still work
+
+
 def open_store(
     passphrase_callback: PassphraseCallback | None = None,
     *,
@@ -378,10 +392,11 @@ def open_store(
     """The secret store to use: the OS keyring when a real one exists, else an encrypted file.
 
     ``preference`` is ``auto`` (default), ``keyring`` or ``file``; when None it is read from
-    ``RETOUCHDESK_SECRETS_BACKEND``. ``path`` places the encrypted file (default: the config
-    folder). Raises :class:`ConfigurationError` for ``keyring`` when no backend is available.
+    ``RETOUCHDESK_SECRETS_BACKEND``, then from the ``secrets.backend`` setting. ``path``
+    places the encrypted file (default: the config folder). Raises
+    :class:`ConfigurationError` for ``keyring`` when no backend is available.
     """
-    choice = (preference or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+    choice = (preference or os.environ.get(BACKEND_ENV) or _configured_backend()).strip().lower()
     if choice not in ("auto", "keyring", "file"):
         raise ConfigurationError(
             f"Setting secrets.backend must be auto, keyring or file (got {choice!r})"

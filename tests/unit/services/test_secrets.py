@@ -183,3 +183,12 @@ def test_settings_reads_store_and_environment_wins(
     monkeypatch.setenv("RETOUCHDESK_ENHANCOR_API_KEY", "from-env")
     settings = Settings(tmp_path / "settings.toml", secret_lookup=store.get)
     assert settings.get("enhancor", "api_key") == "from-env"
+
+
+def test_backend_preference_from_settings_file(app_home: Path) -> None:
+    Settings().set("secrets", "backend", "keyring")
+    assert isinstance(open_store(), KeyringStore)
+    Settings().set("secrets", "backend", "file")
+    store = open_store()
+    assert isinstance(store, EncryptedFileStore)
+    assert store.path.is_relative_to(app_home)  # the config folder of the test home
