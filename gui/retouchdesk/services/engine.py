@@ -796,57 +796,89 @@ class JobEngine:
         return self._policy_obj
 
     async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:
-        """Write every fetched output next to the photo, atomically, with its metadata."""
+        """Write every fetched output next to the photo, atomically, with its metadata.
+
+        Each destination is recorded (``result_meta["_planned"]``) before it is written, so a
+        run killed between the rename and the database update finds the file on resume and
+        does not write a second copy under ``_2``.
+        """
+        planned: dict[str, str] = dict(rec.result_meta.get("_planned", {}))
         results: list[Path] = []
         meta: dict[str, Any] = {}
         is_image = op.result.kind in ("image", "images")
         policy = self._policy() if is_image else None
-        for out in files:
+        for index, out in enumerate(files):
             if out.path is None:
                 continue
-            if is_image:
-                ext = await asyncio.to_thread(result_extension, rec.input_path, out, policy)
+            earlier = planned.get(str(index))
+            if earlier and await asyncio.to_thread(Path(earlier).exists):
+                written = Path(earlier)  # written before an interruption
             else:
-                ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
-            dest = naming.result_path(
-                rec.input_path,
-                rec.output_dir,
-                rec.name_template,
-                operation=op.id,
-                provider=rec.provider,
-                ext=ext,
-                variant=out.label,
-                taken=self._reserved,
-            )
-            self._reserved.add(dest)
-            try:
-                if is_image:
-                    from retouchdesk.core import imageio
-
-                    written = await asyncio.to_thread(
-                        imageio.save_result,
-                        out.path,
-                        source=rec.input_path,
-                        destination=dest,
-                        policy=policy,
-                    )
-                else:
-                    written = await asyncio.to_thread(copy_atomic, out.path, dest)
-            except OSError as exc:
-                raise OutputError(
-                    f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
-                    f"{exc.strerror or exc}"
-                ) from None
-            finally:
-                self._reserved.discard(dest)
-            written = Path(written)
+                dest = await self._destination(rec, op, out, policy, is_image, earlier)
+                planned[str(index)] = str(dest)
+                rec.result_meta = {**meta, "_planned": dict(planned)}
+                self.store.touch(rec)
+                self._reserved.add(dest)
+                try:
+                    written = Path(await self._save_one(rec, out, dest, policy, is_image))
+                finally:
+                    self._reserved.discard(dest)
             results.append(written)
             meta[str(written)] = {"label": out.label, **out.meta}
             rec.results = list(results)
-            rec.result_meta = dict(meta)
+            rec.result_meta = {**meta, "_planned": dict(planned)}
             self.store.touch(rec)  # a crash now must not lose the files already written
         if not results:
             raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
+        rec.result_meta = meta
+
+    async def _destination(
+        self,
+        rec: JobRecord,
+        op: Operation,
+        out: Output,
+        policy: Any,
+        is_image: bool,
+        earlier: str | None,
+    ) -> Path:
+        if earlier and Path(earlier) not in self._reserved:
+            return Path(earlier)  # planned before an interruption, never written: reuse it
+        assert out.path is not None
+        if is_image:
+            ext = await asyncio.to_thread(result_extension, rec.input_path, out, policy)
+        else:
+            ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
+        return naming.result_path(
+            rec.input_path,
+            rec.output_dir,
+            rec.name_template,
+            operation=op.id,
+            provider=rec.provider,
+            ext=ext,
+            variant=out.label,
+            taken=self._reserved,
+        )
+
+    async def _save_one(
+        self, rec: JobRecord, out: Output, dest: Path, policy: Any, is_image: bool
+    ) -> Path:
+        try:
+            if is_image:
+                from retouchdesk.core import imageio
+
+                return await asyncio.to_thread(
+                    imageio.save_result,
+                    out.path,
+                    source=rec.input_path,
+                    destination=dest,
+                    policy=policy,
+                )
+            return await asyncio.to_thread(copy_atomic, out.path, dest)
+        except OSError as exc:
+            raise OutputError(
+                f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
+                f"{exc.strerror or exc}"
+            ) from None
 
 
 # -- helpers run in worker threads ----------------------------------------------------------
