@@ -145,17 +145,24 @@ class FaultPlan:
             self._rules.clear()
 
     def take(self, method: str, path: str) -> list[Fault]:
-        """Consume the matching rules for one request: at most one of each kind."""
+        """Consume the rules that apply to one request: the first matching "slow" rule (a delay
+        combines with anything) and the first matching rule of any other kind, in the order
+        they were added (so ``status(503, times=2)`` then ``drop()`` means two 503s, then a
+        dropped connection)."""
         out: list[Fault] = []
-        kinds: set[str] = set()
+        slow = other = False
         with self._lock:
             for f in self._rules:
-                if f.kind in kinds or not f.matches(method, path):
+                is_slow = f.kind == "slow"
+                if (slow if is_slow else other) or not f.matches(method, path):
                     continue
                 if f.times is not None:
                     f.times -= 1
                 f.hits += 1
-                kinds.add(f.kind)
+                if is_slow:
+                    slow = True
+                else:
+                    other = True
                 out.append(f)
         return out
 

@@ -54,6 +54,9 @@ USER_AGENT = f"RetouchDesk/{__version__} (+https://github.com/retouchdesk/retouc
 RETRY_SAFE = "retouchdesk.retry_safe"
 #: Request extension: a short description of the call for error sentences ("the upload").
 ACTION = "retouchdesk.action"
+#: Request extension: set to True to send the request once, whatever the policy (a health
+#: probe that must report "waking up" now rather than retry until the server is up).
+NO_RETRIES = "retouchdesk.no_retries"
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 #: Statuses that say the server did not act on the request: safe to send again, any method.
@@ -136,7 +139,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         # Read the body once so that a retry can send it again (inputs are single images).
         await request.aread()
-        policy = self.policy
+        policy = NO_RETRY if request.extensions.get(NO_RETRIES) else self.policy
         attempt = 0
         while True:
             attempt += 1

@@ -79,3 +79,16 @@ def make_youcam(env: ProviderEnv) -> Provider:
         next_counter=next_id,
         poll_policy=PollPolicy(max_gap=gap, budget_per_minute=s.get("youcam", "poll_budget")),
     )
+
+
+def make_codeformer(env: ProviderEnv) -> Provider:
+    from retouchdesk.providers.codeformer import CodeFormerProvider
+
+    s = env.settings
+    return CodeFormerProvider(
+        base_url=s.get("codeformer", "base_url"),
+        token=s.get("codeformer", "token"),
+        upload=s.get("codeformer", "upload"),
+        read_timeout=s.get("codeformer", "read_timeout"),
+        retry=retry_policy(env),
+    )

@@ -69,6 +69,7 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("codeformer", "base_url", str, "", "Your CodeFormer server (e.g. a Hugging Face Space)"),
     _s("codeformer", "token", str, "", "Bearer token of a private Space", secret=True),
     _s("codeformer", "read_timeout", float, 600.0, "Seconds to wait for a (waking) server"),
+    _s("codeformer", "upload", str, "multipart", "multipart (files) or json (base64)"),
     _s("adcreative", "base_url", str, "https://api.adcreative.ai", "AdCreative API host"),
     _s("adcreative", "application_id", str, "", "AdCreative application id (GUID)"),
     _s("adcreative", "jwt_private_key", str, "", "AdCreative JWT private key", secret=True),
