@@ -325,11 +325,18 @@ class Operation:
         return (self.input_kind, *extra)
 
     def defaults(self) -> dict[str, Any]:
-        """Every applicable parameter at its (conditional) default."""
-        return self.validate({})
+        """Every applicable parameter at its (conditional) default.
+
+        A required file (a mask the user must paint) has no default: it is None here.
+        """
+        return self.validate({}, require_files=False)
 
     def validate(
-        self, raw: Mapping[str, Any], *, inapplicable: Inapplicable = Inapplicable.ERROR
+        self,
+        raw: Mapping[str, Any],
+        *,
+        inapplicable: Inapplicable = Inapplicable.ERROR,
+        require_files: bool = True,
     ) -> dict[str, Any]:
         """Check and complete ``raw``: the applicable parameters, typed, defaults filled in.
 
@@ -360,7 +367,7 @@ class Operation:
                 continue
             eff = p.effective(values)
             value = p.coerce(raw[p.name], eff) if given else eff.default
-            if value is None and p.required:
+            if value is None and p.required and (require_files or not p.is_file):
                 raise ParameterError(
                     f"{p.name} is required ({p.describe_type(eff)})", parameter=p.name
                 )

@@ -1,0 +1,69 @@
+"""What every offline operation shares: its context (progress, cancellation, warnings).
+
+Operations are pure functions ``op(rgb, params, ctx) -> rgb_or_rgba`` over uint8 numpy arrays
+(RGB order), so they run the same in-process (``run_operation``, the emulators, tests) and in the
+worker process (``LocalProvider``). No Qt, no network, no settings here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retouchdesk.core.errors import Cancelled
+
+log = logging.getLogger("retouchdesk.local")
+
+ProgressFn = Callable[[float | None, str], None]
+CancelledFn = Callable[[], bool]
+
+
+@dataclass
+class OpContext:
+    """Hooks and settings an operation gets; it adds ``warnings`` and ``meta`` for the result."""
+
+    progress_fn: ProgressFn | None = None
+    cancelled_fn: CancelledFn | None = None
+    device: str = "auto"  # auto, cpu or a GPU index, for the AI upscaler
+    tile_size: int = 256
+    source_name: str = "the photo"
+    warnings: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def progress(self, fraction: float | None, message: str = "") -> None:
+        if self.progress_fn is not None:
+            self.progress_fn(None if fraction is None else min(1.0, max(0.0, fraction)), message)
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when the user cancelled; called between tiles and steps."""
+        if self.cancelled_fn is not None and self.cancelled_fn():
+            raise Cancelled()
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+
+def scale01(value: float, lo: float = 0.0, hi: float = 100.0) -> float:
+    """A 0..100 slider value as 0..1."""
+    return float(np.clip((float(value) - lo) / (hi - lo), 0.0, 1.0))
+
+
+def blend(src: np.ndarray, result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``src`` where alpha is 0 (exactly), ``result`` where it is 1, a mix in between."""
+    a = alpha.astype(np.float32)
+    if a.ndim == 2 and src.ndim == 3:
+        a = a[:, :, None]
+    mixed = src.astype(np.float32) * (1.0 - a) + result.astype(np.float32) * a
+    out = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    untouched = (alpha <= 0) if alpha.ndim == 2 else np.all(alpha <= 0, axis=2)
+    out[untouched] = src[untouched]  # bit-exact outside the selection, whatever the rounding
+    return out
+
+
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
