@@ -1,0 +1,497 @@
+"""View-model of the settings dialog: provider accounts, keys, hosting and output settings.
+
+Pages are generated from the option schemas: every provider's ``[[credentials]]`` become the
+fields of its page (credentials sharing an ``alternative`` tag form one way to sign in, e.g.
+YouCam's client id + secret or API key), plus its server address with the documented default.
+
+Where things go:
+
+* secrets (API keys, tokens, client secrets, S3 keys) go to the secret store only
+  (``services.secrets``: the OS keyring or the encrypted file) and are never read back into a
+  widget: a stored secret shows as "stored", and typing replaces it;
+* everything else goes to the settings file, including ``accounts.configured``, the list of
+  providers that are set up (never what their keys are);
+* environment variables (``RETOUCHDESK_ENHANCOR_API_KEY``...) win over both and are shown as
+  such, read-only.
+
+"Test connection" builds the provider from the values typed in the dialog (as environment
+overrides on a copy of the settings, nothing is saved) and calls its ``test_connection()``
+coroutine, or ``balance()`` for providers with credits. It reports success or the provider's
+plain sentence; typed secrets are scrubbed from anything shown.
+
+Signals:
+    status_changed(str): a provider's "set up" state changed (saved or removed).
+    credits_changed(str, str): provider id and a short balance text ("1,250 credits").
+    output_changed(): output settings were saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from retouchdesk.core import naming
+from retouchdesk.core.errors import ConfigurationError, RetouchError
+from retouchdesk.core.schema import Catalog, ProviderSchema
+from retouchdesk.services import registry, secrets
+from retouchdesk.services.settings import Settings, spec
+
+log = logging.getLogger(__name__)
+
+ProviderBuilder = Callable[[str, Settings], Any]
+
+NOT_AVAILABLE = "Test connection is not available for this provider yet."
+OUTPUT_FORMATS = (
+    ("same", "Same as the original"),
+    ("jpeg", "JPEG"),
+    ("png", "PNG (lossless)"),
+    ("tiff", "TIFF (lossless)"),
+    ("webp", "WebP"),
+)
+# The schemas do not flag these yet; the providers declare them as Capability.NEEDS_HOSTING and
+# Capability.CREDITS, but a provider can only be built once its keys exist, and these pages
+# must show before that.
+URL_INPUT_PROVIDERS = frozenset({"enhancor"})
+BALANCE_PROVIDERS = frozenset({"youcam"})
+_EXT = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    """One input of a provider page."""
+
+    section: str
+    key: str
+    label: str
+    secret: bool
+    required: bool = True
+    help: str = ""
+    alternative: str = ""  # credentials with the same tag are one way to sign in
+    default: str = ""
+    multiline: bool = False
+
+    @property
+    def env_name(self) -> str:
+        return spec(self.section, self.key).env_name
+
+
+@dataclass(frozen=True)
+class FieldState:
+    """What the dialog shows for a field without revealing a secret."""
+
+    value: str  # the value for non-secrets; always "" for secrets
+    stored: bool  # a value exists (file, secret store or environment)
+    source: str  # "environment (RETOUCHDESK_...)", "secret store", "file (...)", "default"
+
+    @property
+    def from_environment(self) -> bool:
+        return self.source.startswith("environment")
+
+
+# Hosting of Enhancor's inputs: shown on the Enhancor page.
+HOSTING_FIELDS: tuple[CredentialField, ...] = (
+    CredentialField(
+        "receiver",
+        "public_url",
+        "Public URL",
+        False,
+        False,
+        "The https address of a tunnel or reverse proxy that forwards to this "
+        "computer's receiver (Enhancor must be able to download your photo).",
+    ),
+    CredentialField(
+        "receiver",
+        "host",
+        "Listen on",
+        False,
+        False,
+        "Address of the local receiver (127.0.0.1 keeps it private to the tunnel).",
+    ),
+    CredentialField("receiver", "port", "Port", False, False, "0 picks any free port."),
+    CredentialField(
+        "s3",
+        "endpoint_url",
+        "Endpoint",
+        False,
+        False,
+        "Leave empty for AWS; for R2, MinIO or Backblaze their S3 endpoint.",
+    ),
+    CredentialField("s3", "bucket", "Bucket", False, False, "Bucket for temporary inputs."),
+    CredentialField("s3", "region", "Region", False, False, ""),
+    CredentialField("s3", "access_key_id", "Access key id", True, False, ""),
+    CredentialField("s3", "secret_access_key", "Secret access key", True, False, ""),
+)
+
+
+def _with_default(f: CredentialField) -> CredentialField:
+    default = spec(f.section, f.key).default
+    if default in ("", None) or f.secret:
+        return f
+    return CredentialField(
+        f.section, f.key, f.label, f.secret, f.required, f.help, f.alternative, str(default)
+    )
+
+
+HOSTING_FIELDS = tuple(_with_default(f) for f in HOSTING_FIELDS)
+
+
+def _default_builder(extras: dict[str, Any], catalog: Catalog) -> ProviderBuilder:
+    def build(provider_id: str, settings: Settings) -> Any:
+        env = registry.ProviderEnv(settings, catalog, extras)
+        return registry.build_provider(provider_id, env)
+
+    return build
+
+
+class AccountsModel(QObject):
+    """Reads and writes provider accounts and output settings for the settings dialog."""
+
+    status_changed = Signal(str)
+    credits_changed = Signal(str, str)
+    output_changed = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: secrets.SecretStore | None,
+        catalog: Catalog,
+        *,
+        build_provider: ProviderBuilder | None = None,
+        extras: dict[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self._environ = os.environ if environ is None else environ
+        self._build = build_provider or _default_builder(dict(extras or {}), catalog)
+        self._credits: dict[str, str] = {}
+
+    # -- what exists ------------------------------------------------------------------------
+    @property
+    def store_name(self) -> str:
+        if self.store is None:
+            return "no secret store (keys only from environment variables)"
+        return self.store.backend_name
+
+    def providers(self) -> list[ProviderSchema]:
+        """Providers with an account page: every cloud provider of the catalog."""
+        return [p for p in self.catalog.providers.values() if p.kind != "local"]
+
+    def fields(self, provider_id: str) -> list[CredentialField]:
+        """The inputs of a provider page, in schema order, its server address last."""
+        prov = self.catalog.provider(provider_id)
+        out: list[CredentialField] = []
+        for c in prov.credentials:
+            s = _spec_or_none(provider_id, c.key)
+            out.append(
+                CredentialField(
+                    section=provider_id,
+                    key=c.key,
+                    label=c.label,
+                    secret=c.secret or bool(s and s.secret),
+                    required=c.required,
+                    help=c.help,
+                    alternative=c.alternative,
+                    default=str(s.default) if s is not None and s.default else "",
+                    multiline="private_key" in c.key,
+                )
+            )
+        has_url = any(f.key == "base_url" for f in out)
+        s = _spec_or_none(provider_id, "base_url")
+        if not has_url and s is not None:
+            default = prov.base_url or str(s.default)
+            out.append(
+                CredentialField(
+                    provider_id,
+                    "base_url",
+                    "Server address",
+                    False,
+                    False,
+                    f"Leave empty for the documented address {default}; change it only for a "
+                    "proxy or a test server.",
+                    default=default,
+                )
+            )
+        return out
+
+    def alternatives(self, provider_id: str) -> list[str]:
+        """The tags of the ways to sign in ([] when there is one way)."""
+        tags: list[str] = []
+        for f in self.fields(provider_id):
+            if f.alternative and f.alternative not in tags:
+                tags.append(f.alternative)
+        return tags
+
+    def has_hosting(self, provider_id: str) -> bool:
+        """Providers that take inputs only by URL, so the app must host them (Enhancor)."""
+        return provider_id in URL_INPUT_PROVIDERS
+
+    def has_credits(self, provider_id: str) -> bool:
+        """Providers with a balance to show (``Capability.CREDITS``: YouCam)."""
+        return provider_id in BALANCE_PROVIDERS
+
+    # -- reading ----------------------------------------------------------------------------
+    def state(self, f: CredentialField) -> FieldState:
+        try:
+            value, source = self.settings.get_with_source(f.section, f.key)
+        except RetouchError as exc:  # a locked or damaged secret file
+            return FieldState("", False, str(exc))
+        stored = bool(value) and source != "default"
+        if f.secret:
+            return FieldState("", stored, source)
+        shown = "" if source == "default" else str(value)
+        return FieldState(shown, stored, source)
+
+    def missing(self, provider_id: str) -> list[str]:
+        """Labels of the required inputs still missing (empty when the account is set up)."""
+        fields = [f for f in self.fields(provider_id) if f.required]
+        tags = self.alternatives(provider_id)
+        if not tags:
+            return [f.label for f in fields if not self.state(f).stored]
+        best: list[str] | None = None
+        for tag in tags:
+            gaps = [f.label for f in fields if f.alternative == tag and not self.state(f).stored]
+            if not gaps:
+                return []
+            best = gaps if best is None or len(gaps) < len(best) else best
+        return best or []
+
+    def is_configured(self, provider_id: str) -> bool:
+        return not self.missing(provider_id)
+
+    def status_text(self, provider_id: str) -> str:
+        gaps = self.missing(provider_id)
+        if not gaps:
+            return "Set up"
+        if self.alternatives(provider_id):
+            return "Not set up yet: fill in one of the ways to sign in below."
+        names = gaps[0] if len(gaps) == 1 else ", ".join(gaps[:-1]) + " and " + gaps[-1]
+        return f"Not set up yet: enter the {names}."
+
+    def configured_list(self) -> list[str]:
+        raw = str(self.settings.get("accounts", "configured") or "")
+        return [p for p in (s.strip() for s in raw.split(",")) if p]
+
+    # -- writing ----------------------------------------------------------------------------
+    def save(
+        self, provider_id: str, values: Mapping[tuple[str, str], str], *, alternative: str = ""
+    ) -> None:
+        """Store the typed values of a page; empty secret fields keep what is stored.
+
+        ``values`` maps (section, key) to text. With ``alternative`` (the chosen way to sign
+        in), the credentials of the other ways are deleted so a stale key is never used.
+        """
+        known = {(f.section, f.key): f for f in self.fields(provider_id)}
+        known.update({(f.section, f.key): f for f in HOSTING_FIELDS})
+        for (section, key), raw in values.items():
+            f = known.get((section, key))
+            if f is None:
+                raise KeyError(f"{section}.{key} is not a field of {provider_id}")
+            text = raw.strip() if not f.multiline else raw.strip("\n")
+            if f.secret:
+                if text:
+                    self._store().set(section, key, text)
+            elif text:
+                self.settings.set(section, key, text)
+            else:
+                self.settings.unset(section, key)
+        if alternative:
+            for f in known.values():
+                if f.alternative and f.alternative != alternative and f.section == provider_id:
+                    self._forget(f)
+        self._update_configured(provider_id)
+
+    def set_hosting(self, strategy: str) -> None:
+        if strategy not in ("local", "s3"):
+            raise ValueError(f"unknown hosting strategy {strategy!r}")
+        self.settings.set("hosting", "strategy", strategy)
+
+    def remove_account(self, provider_id: str) -> None:
+        """Forget a provider's account: its secrets leave the store, its ids the file."""
+        for f in self.fields(provider_id):
+            self._forget(f)
+        if self.store is not None:
+            secrets.remove_account(self.store, provider_id)
+        self._update_configured(provider_id)
+
+    def _forget(self, f: CredentialField) -> None:
+        if f.secret:
+            if self.store is not None:
+                self.store.delete(f.section, f.key)
+        else:
+            self.settings.unset(f.section, f.key)
+
+    def _store(self) -> secrets.SecretStore:
+        if self.store is None:
+            raise ConfigurationError(
+                "No secret store is available: set the key as an environment variable instead"
+            )
+        return self.store
+
+    def _update_configured(self, provider_id: str) -> None:
+        listed = self.configured_list()
+        now = self.is_configured(provider_id)
+        if now and provider_id not in listed:
+            listed.append(provider_id)
+        elif not now and provider_id in listed:
+            listed.remove(provider_id)
+        self.settings.set("accounts", "configured", ",".join(listed))
+        self.status_changed.emit(provider_id)
+
+    # -- talking to the provider -------------------------------------------------------------
+    def _trial_settings(self, values: Mapping[tuple[str, str], str]) -> Settings:
+        """Settings as they would be with ``values`` saved, without saving anything."""
+        env = dict(self._environ)
+        for (section, key), text in values.items():
+            if text.strip():
+                env[spec(section, key).env_name] = text.strip()
+        lookup = self.store.get if self.store is not None else None
+        return Settings(self.settings.path, environ=env, secret_lookup=lookup)
+
+    async def test_connection(
+        self, provider_id: str, values: Mapping[tuple[str, str], str] | None = None
+    ) -> tuple[bool, str]:
+        """One cheap authenticated call with the page's values; (success, sentence)."""
+        typed = {k: v for k, v in (values or {}).items() if v.strip()}
+        scrub = [v.strip() for v in typed.values() if len(v.strip()) >= 4]
+        provider = None
+        try:
+            provider = self._build(provider_id, self._trial_settings(typed))
+            check = getattr(provider, "test_connection", None)
+            if check is not None:
+                detail = await check()
+                ok, text = True, f"Connected. {detail}".strip()
+            elif getattr(provider, "balance", None) is not None:
+                balance = await provider.balance()
+                credits = self._credit_text(balance)
+                self._set_credits(provider_id, credits)
+                ok, text = True, f"Connected: {credits}."
+            else:
+                ok, text = False, NOT_AVAILABLE
+        except RetouchError as exc:
+            ok, text = False, str(exc)
+        except Exception as exc:  # a bug in a provider must not take the dialog down
+            log.warning("test connection of %s failed", provider_id, exc_info=True)
+            ok, text = False, f"The test failed unexpectedly ({type(exc).__name__})."
+        finally:
+            if provider is not None:
+                await _close(provider)
+        return ok, _scrub(text, scrub)
+
+    async def refresh_credits(self, provider_id: str) -> str:
+        """Ask the provider for its balance (saved settings); the text, or the reason not."""
+        provider = None
+        try:
+            provider = self._build(provider_id, self._trial_settings({}))
+            balance = getattr(provider, "balance", None)
+            if balance is None:
+                return ""
+            text = self._credit_text(await balance())
+        except RetouchError as exc:
+            text = f"Balance unavailable: {exc}"
+        finally:
+            if provider is not None:
+                await _close(provider)
+        self._set_credits(provider_id, text)
+        return text
+
+    def credits(self, provider_id: str) -> str:
+        return self._credits.get(provider_id, "")
+
+    def _set_credits(self, provider_id: str, text: str) -> None:
+        self._credits[provider_id] = text
+        self.credits_changed.emit(provider_id, text)
+
+    @staticmethod
+    def _credit_text(balance: Any) -> str:
+        total = getattr(balance, "total", balance)
+        try:
+            amount = float(total)
+        except (TypeError, ValueError):
+            return str(total)
+        shown = f"{amount:,.0f}" if amount.is_integer() else f"{amount:,.2f}"
+        text = f"{shown} credit{'s' if amount != 1 else ''}"
+        expiry = getattr(balance, "nearest_expiry", None)
+        if expiry is not None:
+            text += f" (some expire on {expiry:%Y-%m-%d})"
+        return text
+
+    # -- output settings ---------------------------------------------------------------------
+    def output(self) -> dict[str, Any]:
+        keys = (
+            "dir",
+            "subfolder",
+            "template",
+            "format",
+            "jpeg_quality",
+            "keep_exif",
+            "keep_icc",
+            "keep_xmp",
+            "keep_gps",
+        )
+        return {k: self.settings.get("output", k) for k in keys}
+
+    def save_output(self, values: Mapping[str, Any]) -> None:
+        """Write output settings; the template is checked first (a plain sentence if bad)."""
+        if "template" in values:
+            naming.check_template(str(values["template"]))
+        fmt = values.get("format")
+        if fmt is not None and fmt not in dict(OUTPUT_FORMATS):
+            raise ConfigurationError(
+                f"Output format must be one of {', '.join(dict(OUTPUT_FORMATS))}"
+            )
+        for key, value in values.items():
+            if key == "dir" and not str(value).strip():
+                self.settings.unset("output", "dir")
+            else:
+                self.settings.set("output", key, value)
+        self.output_changed.emit()
+
+    @staticmethod
+    def example_name(
+        template: str,
+        fmt: str,
+        *,
+        folder: str = "",
+        subfolder: str = "retouched",
+        source: Path = Path("IMG_2041.jpg"),
+    ) -> str:
+        """Where a result of ``source`` goes: ``retouched/IMG_2041_restore_codeformer.jpg``.
+
+        Raises ConfigurationError with the template's problem in a plain sentence.
+        """
+        ext = source.suffix.lstrip(".") if fmt == "same" else _EXT.get(fmt, fmt)
+        out_dir = Path(folder) if folder.strip() else Path(subfolder or ".")
+        path = naming.result_path(
+            source, out_dir, template, operation="restore", provider="codeformer", ext=ext
+        )
+        return str(path)
+
+
+def _spec_or_none(section: str, key: str):  # -> SettingSpec | None
+    try:
+        return spec(section, key)
+    except KeyError:
+        return None
+
+
+def _scrub(text: str, values: list[str]) -> str:
+    for v in values:
+        text = text.replace(v, "••••")
+    return text
+
+
+async def _close(provider: Any) -> None:
+    try:
+        await provider.aclose()
+    except Exception:  # closing a half-built client must not hide the test's result
+        log.debug("closing provider failed", exc_info=True)
