@@ -9,6 +9,7 @@ the output folder (path separators, ``..``) is refused.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import string
 from collections.abc import Container
@@ -91,17 +92,35 @@ def result_path(
     if variant and "{variant}" not in tmpl:
         tmpl = _with_suffix_field(tmpl, "_{variant}")
     counted = "{counter}" in tmpl
+    existing: set[str] | None = None  # the folder is listed once, on the first clash
+    fields["counter"] = "1"
+    base = _render(tmpl, fields)
     for n in range(1, _MAX_TRIES):
-        fields["counter"] = str(n)
-        name = _render(tmpl, fields)
-        if not counted and n > 1:
-            name = _insert_before_ext(name, f"_{n}")
+        if counted:
+            fields["counter"] = str(n)
+            name = _render(tmpl, fields)
+        else:
+            name = base if n == 1 else _insert_before_ext(base, f"_{n}")
         if not name or name in (".", ".."):
             raise ConfigurationError(f"The file name template {template!r} gives an empty name")
         candidate = out_dir / name
-        if not candidate.exists() and candidate not in taken:
+        if candidate in taken:
+            continue
+        if existing is None:
+            if not candidate.exists():
+                return candidate
+            existing = _names_in(out_dir)
+        elif name not in existing:
             return candidate
     raise ConfigurationError(f"No free file name for {source.name} in {out_dir}")
+
+
+def _names_in(folder: Path) -> set[str]:
+    try:
+        with os.scandir(folder) as it:
+            return {e.name for e in it}
+    except OSError:
+        return set()
 
 
 def _with_suffix_field(template: str, addition: str) -> str:

@@ -89,6 +89,11 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
+_LAZY_STATES = frozenset(
+    {JobState.PREPARING, JobState.UPLOADING, JobState.RUNNING, JobState.DOWNLOADING}
+)
+
+
 @dataclass
 class EngineConfig:
     """The engine's knobs, normally read from settings (``EngineConfig.from_settings``)."""
@@ -101,7 +106,7 @@ class EngineConfig:
     output_subfolder: str = "retouched"
     template: str = naming.DEFAULT_TEMPLATE
     policy: dict[str, Any] = field(default_factory=dict)  # core.imageio.OutputPolicy fields
-    progress_save_interval: float = 0.5  # seconds between progress writes of one job
+    lazy_save_delay: float = 0.1  # progress and intermediate states reach SQLite this late
     work_root: Path | None = None  # scratch folders of jobs (default: cache dir / jobs)
 
     @classmethod
@@ -170,8 +175,11 @@ class JobEngine:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._cancel_requested: set[str] = set()
         self._reserved: set[Path] = set()
-        self._last_progress_save: dict[str, float] = {}
         self._pending: set[str] = set()
+        self._dirty: dict[str, JobRecord] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._work_root: Path | None = None
+        self._verified_dirs: dict[Path, float] = {}
         self._contexts: dict[str, JobContext] = {}
         self._started = False
         self._closing = False
@@ -314,6 +322,9 @@ class JobEngine:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
         self._started = False
 
     # -- records --------------------------------------------------------------------------
@@ -395,7 +406,7 @@ class JobEngine:
         rec.updated_at = now
         if rec.id not in self._records:
             return  # removed while it was winding down
-        self.store.save(rec)
+        self._save(rec, durable=new not in _LAZY_STATES)
         self._emit(
             JobEvent(
                 EventKind.STATE,
@@ -415,6 +426,35 @@ class JobEngine:
             else:
                 ev.clear()
 
+    def _save(self, rec: JobRecord, *, durable: bool = True) -> None:
+        """Persist ``rec``: now, or (``durable=False``) within ``lazy_save_delay`` seconds.
+
+        Lazy saves are for changes a crash may lose without harm (progress, messages, and the
+        intermediate states that resume treats like their neighbours); they coalesce into one
+        transaction. Everything resume depends on is written before the engine goes on.
+        """
+        if rec.id not in self._records:
+            return
+        if durable:
+            self._dirty.pop(rec.id, None)
+            self.store.save(rec)
+            return
+        self._dirty[rec.id] = rec
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.config.lazy_save_delay, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        dirty = [r for r in self._dirty.values() if r.id in self._records]
+        self._dirty.clear()
+        if dirty:
+            self.store.save_many(dirty)
+
+    def _touch(self, rec: JobRecord) -> None:
+        rec.updated_at = time.time()
+        self._save(rec)
+
     def _emit(self, event: JobEvent) -> None:
         for cb in list(self._subscribers):
             try:
@@ -426,7 +466,7 @@ class JobEngine:
         rec.message = text
         rec.updated_at = time.time()
         if rec.id in self._records:
-            self.store.save(rec)
+            self._save(rec, durable=False)
             self._emit(
                 JobEvent(
                     EventKind.MESSAGE,
@@ -444,12 +484,8 @@ class JobEngine:
         rec.progress = fraction
         if text:
             rec.message = text
-        now = time.time()
-        if now - self._last_progress_save.get(rec.id, 0.0) >= self.config.progress_save_interval:
-            self._last_progress_save[rec.id] = now
-            rec.updated_at = now
-            if rec.id in self._records:
-                self.store.save(rec)
+        rec.updated_at = time.time()
+        self._save(rec, durable=False)
         if rec.id in self._records:
             self._emit(
                 JobEvent(
@@ -490,7 +526,6 @@ class JobEngine:
     def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(job_id) is task:
             del self._tasks[job_id]
-        self._last_progress_save.pop(job_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s crashed", job_id, exc_info=task.exception())
 
@@ -557,6 +592,8 @@ class JobEngine:
             return
         if poll_only:
             params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+            work_dir = self._work_dir(rec.id)
+            await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
             ctx = self._context(rec, op, params)
             self._message(rec, "resuming after a restart")
             outputs = await self._poll_until_done(rec, ctx, provider)
@@ -568,12 +605,12 @@ class JobEngine:
             self._transition(rec, JobState.UPLOADING, message="preparing the upload")
             await self._attempt(rec, ctx, lambda: provider.prepare(ctx))
             ctx.raise_if_cancelled()
-            rec.submit_started = True
+            rec.submit_started = True  # persisted before the call: it may reach the provider
             rec.remote = ctx.remote
-            self.store.touch(rec)  # persisted before the call: it may reach the provider
-            local = provider.supports(Capability.LOCAL)
-            if local:
-                self._transition(rec, JobState.RUNNING, message="working")
+            if provider.supports(Capability.LOCAL):
+                self._transition(rec, JobState.RUNNING, message="working")  # saves the row
+            else:
+                self._touch(rec)
             submitted = await self._attempt(rec, ctx, lambda: provider.submit(ctx))
             if submitted.cost is not None:
                 rec.cost = submitted.cost
@@ -617,8 +654,7 @@ class JobEngine:
         )
 
     def _context(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> JobContext:
-        work_dir = self._work_dir(rec.id)
-        work_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = self._work_dir(rec.id)  # created by _check_files or _drive
         ctx = JobContext(
             job_id=rec.id,
             operation=op,
@@ -635,8 +671,7 @@ class JobEngine:
             rec.remote = ctx.remote
             if ctx.remote_id:
                 rec.remote_id = ctx.remote_id
-            if rec.id in self._records:
-                self.store.touch(rec)
+            self._touch(rec)
 
         ctx.on_checkpoint = checkpoint
         ctx.is_cancelled = lambda: rec.id in self._cancel_requested
@@ -644,8 +679,9 @@ class JobEngine:
         return ctx
 
     def _work_dir(self, job_id: str) -> Path:
-        root = self.config.work_root or paths.cache_dir() / "jobs"
-        return root / job_id
+        if self._work_root is None:
+            self._work_root = self.config.work_root or paths.cache_dir() / "jobs"
+        return self._work_root / job_id
 
     async def _attempt(
         self, rec: JobRecord, ctx: JobContext, call: Callable[[], Awaitable[T]]
@@ -765,28 +801,37 @@ class JobEngine:
     # -- preparing and writing ------------------------------------------------------------
 
     async def _prepare_input(self, rec: JobRecord, op: Operation) -> dict[str, Any]:
-        """Check the photo, the parameters, the file parameters and the output folder."""
+        """Check the parameters, then (in one worker-thread call) the files and folders."""
+        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+        await asyncio.to_thread(self._check_files, rec, op, params)
+        return params
+
+    def _check_files(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> None:
+        """Runs in a worker thread: the photo, file parameters, output folder, scratch folder."""
         name = rec.input_path.name
         if op.input_kind == "image":
-            info = await asyncio.to_thread(inspect_image, rec.input_path)
+            info = inspect_image(rec.input_path)
             problems = op.limits.problems(
                 width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
             )
         else:
-            size = await asyncio.to_thread(_file_size, rec.input_path)
+            size = _file_size(rec.input_path)
             problems = op.limits.problems(
                 width=0, height=0, fmt=rec.input_path.suffix or "?", size_bytes=size
             )
             problems = [p for p in problems if "px" not in p and "megapixels" not in p]
         if problems:
             raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
-        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
         for p in op.file_params:
             value = params.get(p.name)
-            if value and not await asyncio.to_thread(Path(value).is_file):
+            if value and not Path(value).is_file():
                 raise InputError(f"The {p.label.lower()} file {value} for {name} does not exist")
-        await asyncio.to_thread(check_output_dir, rec.output_dir)
-        return params
+        folder = rec.output_dir
+        # Proving a folder writable costs a file creation: once a minute per folder is enough.
+        if time.monotonic() - self._verified_dirs.get(folder, -1e9) > 60.0:
+            check_output_dir(folder)
+            self._verified_dirs[folder] = time.monotonic()
+        self._work_dir(rec.id).mkdir(parents=True, exist_ok=True)
 
     def _policy(self) -> Any:
         if self._policy_obj is None:
@@ -817,7 +862,7 @@ class JobEngine:
                 dest = await self._destination(rec, op, out, policy, is_image, earlier)
                 planned[str(index)] = str(dest)
                 rec.result_meta = {**meta, "_planned": dict(planned)}
-                self.store.touch(rec)
+                self._touch(rec)
                 self._reserved.add(dest)
                 try:
                     written = Path(await self._save_one(rec, out, dest, policy, is_image))
@@ -827,7 +872,8 @@ class JobEngine:
             meta[str(written)] = {"label": out.label, **out.meta}
             rec.results = list(results)
             rec.result_meta = {**meta, "_planned": dict(planned)}
-            self.store.touch(rec)  # a crash now must not lose the files already written
+            if index < len(files) - 1:  # after the last one, the DONE transition saves it
+                self._touch(rec)  # a crash now must not lose the files already written
         if not results:
             raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
         rec.result_meta = meta

@@ -234,6 +234,12 @@ class JobStore:
         with self._lock:
             self._db.execute(_UPDATE_SQL, (*row[1:], row[0]))
 
+    def save_many(self, recs: Iterable[JobRecord]) -> None:
+        """Write several records in one transaction."""
+        rows = [_to_row(r) for r in recs]
+        with self._tx() as db:
+            db.executemany(_UPDATE_SQL, [(*row[1:], row[0]) for row in rows])
+
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
