@@ -141,9 +141,9 @@ class CodeFormerEmulator(Emulator):
             elif long_side > 1000:
                 scale = min(scale, 2)
             out = render_output(
-                "face_restore",
+                "skin_smoothing",
                 data,
-                {"fidelity": params["fidelity"]},
+                {"strength": round(100 * (1 - params["fidelity"]))},
                 scale=float(scale),
             )
             filename = f"api_result_{uuid.uuid4().hex}.png"

@@ -78,3 +78,23 @@ async def drive(
         await asyncio.sleep(min(poll.next_poll, max_wait))
     driven.outputs = await provider.fetch(ctx, outputs)
     return driven
+
+
+def assert_retouched(result: Path, source: Path, *, min_changed: float = 0.002) -> float:
+    """Check that ``result`` is ``source`` retouched: the same picture (small mean difference
+    once brought to the source's size) with at least ``min_changed`` of its pixels visibly
+    changed (skin smoothing touches the face only). Returns the changed fraction."""
+    import numpy as np
+    from PIL import Image
+
+    src = Image.open(source).convert("RGB")
+    out = Image.open(result).convert("RGB")
+    if out.size != src.size:
+        out = out.resize(src.size, Image.LANCZOS)
+    a = np.asarray(out, np.int16)
+    b = np.asarray(src, np.int16)
+    diff = np.abs(a - b).max(axis=2)
+    changed = float((diff >= 2).mean())
+    assert np.abs(a - b).mean() < 15, "the result is not the same picture"
+    assert changed >= min_changed, f"only {changed:.4%} of the pixels changed"
+    return changed

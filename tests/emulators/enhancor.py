@@ -250,9 +250,16 @@ class EnhancorEmulator(Emulator):
 
                 w, h = Image.open(io.BytesIO(job.image)).size
                 scale = int(body.get("output_resolution", 2048)) / max(w, h)
-            output = render_output("skin_smooth", job.image, {}, scale=scale)
+            output = render_output(
+                "skin_smoothing",
+                job.image,
+                {"scope": body.get("enhancementType", "face")},
+                scale=scale,
+            )
         else:
-            output = render_output("upscale", job.image, {"scale": 2}, scale=2.0)
+            output = render_output(
+                "upscale", job.image, {"scale": 2, "engine": "classic"}, scale=2.0
+            )
         job.output = output
         url = self.results.publish(output, ".png", "image/png")
         self._webhook(job, {"request_id": job.id, "result": url, "status": "success"})

@@ -1062,7 +1062,8 @@ def detect_faces(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         if borders >= 2:
             continue
         px, py = int(bw * 0.1), int(bh * 0.1)
-        out.append((max(0, x - px), max(0, y - py), min(w, x + bw + px), min(h, y + bh + py)))
+        box = (max(0, x - px), max(0, y - py), min(w, x + bw + px), min(h, y + bh + py))
+        out.append(tuple(int(v) for v in box))
     return sorted(out)
 
 

@@ -92,3 +92,19 @@ def make_codeformer(env: ProviderEnv) -> Provider:
         read_timeout=s.get("codeformer", "read_timeout"),
         retry=retry_policy(env),
     )
+
+
+def make_adcreative(env: ProviderEnv) -> Provider:
+    from retouchdesk.providers.adcreative import AdCreativeProvider
+
+    s = env.settings
+    return AdCreativeProvider(
+        application_id=s.get("adcreative", "application_id"),
+        jwt_private_key=s.get("adcreative", "jwt_private_key"),
+        api_key=s.get("adcreative", "api_key"),
+        api_secret=s.get("adcreative", "api_secret"),
+        user_id=s.installation_id("adcreative", "user_id"),
+        base_url=s.get("adcreative", "base_url"),
+        poll_interval=s.get("adcreative", "poll_interval"),
+        retry=retry_policy(env),
+    )
