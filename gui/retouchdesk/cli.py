@@ -570,7 +570,8 @@ class BatchView:
         self.out.print(table)
         elapsed = time.monotonic() - self.start_time
         parts = [f"{n} {s}" for s, n in sorted(counts.items())]
-        self.out.print(f"{len(self.items)} files: {', '.join(parts)} in {elapsed:.1f} s")
+        noun = "file" if len(self.items) == 1 else "files"
+        self.out.print(f"{len(self.items)} {noun}: {', '.join(parts)} in {elapsed:.1f} s")
 
 
 def _escape(text: str) -> str:

@@ -288,6 +288,26 @@ def test_metadata_orientation_and_icc_reach_the_result(tmp_path, env, data_dir):
         assert rexif.get(0x010F) == "TestCam"
 
 
+def test_offline_engine_result_keeps_orientation_tag_and_icc(tmp_path, app_home, data_dir):
+    """The real offline engine, through the CLI, on a rotated JPEG with a colour profile."""
+    src = tmp_path / "in" / "portrait.jpg"
+    src.parent.mkdir()
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    stored = Image.open(data_dir / "astronaut.png").convert("RGB").resize((96, 64))
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
+    stored.save(src, "JPEG", quality=92, exif=exif.tobytes(), icc_profile=icc)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
+    env["RETOUCHDESK_HOME"] = str(app_home)
+    r = retouchdesk("run", "--op", "color_correction", "in", "-o", "out", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = tmp_path / "out" / "portrait_color_correction_local.jpg"
+    with Image.open(result) as im:
+        assert im.size == (64, 96)  # upright
+        assert im.info.get("icc_profile") == icc
+        assert im.getexif().get(0x0112) == 1
+
+
 def count_created(server: FakeServer) -> int:
     try:
         return len(server.created())
