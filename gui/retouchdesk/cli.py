@@ -226,11 +226,13 @@ def _show(value: Any) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from retouchdesk.services.runtime import open_secret_store
+    from retouchdesk.services.runtime import open_secret_store, safe_lookup
     from retouchdesk.services.settings import Settings
 
-    secrets = open_secret_store()
-    settings = Settings(secret_lookup=secrets.get if secrets is not None else None)
+    settings = Settings()
+    secrets = open_secret_store(settings)
+    if secrets is not None:
+        settings.set_secret_lookup(safe_lookup(secrets))
     rows = list(settings.describe())
     width = max(len(r[0]) for r in rows)
     print(f"Settings file: {settings.path}")

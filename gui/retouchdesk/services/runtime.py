@@ -85,17 +85,43 @@ class Runtime:
         self.store.close()
 
 
-def open_secret_store() -> Any:
-    """The OS keyring store when ``services.secrets`` exists and works, else None."""
+def open_secret_store(settings: Settings | None = None, passphrase_callback: Any = None) -> Any:
+    """The secret store (OS keyring or encrypted file) when ``services.secrets`` works, else None.
+
+    The ``secrets.backend`` setting chooses the store; a store that cannot open is logged and
+    skipped: the environment variables still provide secrets.
+    """
     try:
         from retouchdesk.services import secrets
     except ImportError:
         return None
+    preference = None
+    if settings is not None:
+        try:
+            preference = settings.get("secrets", "backend")
+        except KeyError:  # an older settings module without that key
+            preference = None
     try:
-        return secrets.open_store()
-    except Exception as exc:  # no keyring backend: the environment still works
+        return secrets.open_store(passphrase_callback, preference=preference)
+    except Exception as exc:  # no keyring backend and no file: the environment still works
         log.warning("secret store unavailable: %s", exc)
         return None
+
+
+def safe_lookup(store: Any):
+    """``store.get`` that never raises: a locked or damaged store reads as 'not set' (logged)."""
+    warned: set[str] = set()
+
+    def lookup(section: str, key: str) -> str | None:
+        try:
+            return store.get(section, key)
+        except Exception as exc:
+            if str(type(exc)) not in warned:
+                warned.add(str(type(exc)))
+                log.warning("secret store: %s", exc)
+            return None
+
+    return lookup
 
 
 def register_test_providers(spec: str | None = None) -> list[str]:
@@ -134,12 +160,15 @@ def build_runtime(
     db_path: Path | None = None,
     engine_config: EngineConfig | None = None,
     extras: dict[str, Any] | None = None,
+    passphrase_callback: Any = None,
 ) -> Runtime:
     """Build the runtime from settings; every argument replaces one part (tests)."""
     secrets = None
     if settings is None:
-        secrets = open_secret_store()
-        settings = Settings(secret_lookup=secrets.get if secrets is not None else None)
+        settings = Settings()
+        secrets = open_secret_store(settings, passphrase_callback)
+        if secrets is not None:
+            settings.set_secret_lookup(safe_lookup(secrets))
     register_test_providers()
     return Runtime(
         settings=settings,
