@@ -14,6 +14,18 @@ from retouchdesk.services.registry import ProviderEnv
 __all__ = ["Provider", "ProviderEnv"]
 
 
+def make_local(env: ProviderEnv) -> Provider:
+    """The offline engine: worker processes, Real-ESRGAN device and tile size from settings."""
+    from retouchdesk.providers.local.provider import LocalProvider
+
+    s = env.settings
+    return LocalProvider(
+        device=s.get("local", "device"),
+        tile_size=s.get("local", "tile_size"),
+        workers=s.get("local", "workers"),
+    )
+
+
 def retry_policy(env: ProviderEnv):  # -> providers.http.RetryPolicy
     """The HTTP retry policy of every cloud client, from the ``network.*`` settings."""
     from retouchdesk.providers.http import RetryPolicy

