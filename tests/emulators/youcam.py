@@ -1067,18 +1067,29 @@ def detect_faces(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     return sorted(out)
 
 
-def _local(op_id: str, rgb: np.ndarray, params: dict[str, Any]) -> np.ndarray | None:
-    """The offline engine's result for ``op_id`` when it implements it, else None."""
+def _local(
+    op_id: str, rgb: np.ndarray, params: dict[str, Any], mask: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The offline engine's result for ``op_id`` when it implements it, else None.
+
+    (The AI upscaler is not used here: minutes of CPU in the test process would starve the
+    client's threads of the GIL, which a remote server never does.)
+    """
     try:
-        from retouchdesk.providers.local import run_operation  # type: ignore[attr-defined]
+        from retouchdesk.providers.local import run_operation
     except ImportError:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.png", Path(tmp) / "out.png"
         Image.fromarray(rgb).save(src)
+        params = dict(params)
+        if mask is not None:
+            Image.fromarray(mask).save(Path(tmp) / "mask.png")
+            params["mask"] = str(Path(tmp) / "mask.png")
         try:
-            run_operation(op_id, src, params, out)
-            return np.asarray(Image.open(out).convert("RGBA" if "background" in op_id else "RGB"))
+            run_operation(op_id, src, params, out, device="cpu")
+            im = Image.open(out)
+            return np.asarray(im.convert("RGBA" if im.mode in ("RGBA", "LA") else "RGB"))
         except Exception:
             return None
 
@@ -1143,15 +1154,12 @@ def render(
     h, w = img.shape[:2]
     if name == "enhance":
         scale = int(params["scale"])
-        local = _local("upscale", img, {"scale": scale})
-        if local is not None and local.shape[:2] == (h * scale, w * scale):
-            return [local]
         big = Image.fromarray(img).resize((w * scale, h * scale), Image.LANCZOS)
         return [np.asarray(big.filter(ImageFilter.UnsharpMask(2, 80, 2)))]
     if name == "object_removal":
         assert mask is not None
-        local = _local("object_removal", img, {})
         hole = (mask > 127).astype(np.uint8) * 255
+        local = _local("object_removal", img, {}, hole)
         return [local if local is not None and local.shape == img.shape else _inpaint(img, hole)]
     if name == "obj_replace":
         assert mask is not None
@@ -1168,9 +1176,15 @@ def render(
             out = (out * (1 - a) + layer * a).astype(np.uint8)
         return [out]
     if name == "sod":
+        local = _local("background_removal", img, {})
+        if local is not None and local.shape[:2] == img.shape[:2] and local.shape[2] == 4:
+            return [local]
         alpha = _subject(img)
         return [np.dstack([img, (alpha * 255).astype(np.uint8)])]
     if name == "bg_blur":
+        local = _local("background_blur", img, {"intensity": int(params.get("intensity", 50))})
+        if local is not None and local.shape == img.shape:
+            return [local]
         alpha = _subject(img)[..., None]
         sigma = 0.5 + float(params.get("intensity", 50)) / 6.0
         blurred = cv2.GaussianBlur(img, (0, 0), sigma)

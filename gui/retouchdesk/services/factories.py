@@ -38,6 +38,14 @@ def retry_policy(env: ProviderEnv):  # -> providers.http.RetryPolicy
     )
 
 
+def http_timeout(env: ProviderEnv):  # -> httpx.Timeout
+    """Explicit timeouts of the cloud clients; the read timeout is ``network.read_timeout``."""
+    import httpx
+
+    read = max(1.0, env.settings.get("network", "read_timeout"))
+    return httpx.Timeout(connect=10.0, read=read, write=max(read, 120.0), pool=30.0)
+
+
 def shared_hosting(env: ProviderEnv):  # -> providers.hosting_api.Hosting
     """The hosting service of ``env.extras`` (put there by the runtime), built on first use."""
     if "hosting" not in env.extras:
@@ -57,6 +65,7 @@ def make_enhancor(env: ProviderEnv) -> Provider:
         hosting=shared_hosting(env),
         poll_interval=s.get("enhancor", "poll_interval"),
         retry=retry_policy(env),
+        timeout=http_timeout(env),
     )
 
 
@@ -66,6 +75,8 @@ def make_youcam(env: ProviderEnv) -> Provider:
     ``request_id`` must never repeat for an account, so it comes from the job store's
     persistent counter (``extras["next_counter"]``, put there by the runtime).
     """
+    import time
+
     from retouchdesk.providers.youcam import Credentials, PollPolicy, YouCamProvider
     from retouchdesk.providers.youcam.files import FileCounter
     from retouchdesk.services import paths
@@ -78,10 +89,13 @@ def make_youcam(env: ProviderEnv) -> Provider:
     )
     counter = env.extras.get("next_counter")
     name = f"youcam.request_id.{creds.account}"
+    # A new installation must not repeat the ids an earlier one used for the same account
+    # (YouCam ignores a repeated id), so a new counter starts at the current Unix time.
+    start = int(time.time())
     next_id = (
-        (lambda: counter(name, start=0))
+        (lambda: counter(name, start=start))
         if counter is not None
-        else FileCounter(paths.data_dir() / f"{name}.counter")
+        else FileCounter(paths.data_dir() / f"{name}.counter", start=start)
     )
     gap = min(8.0, max(0.2, s.get("youcam", "max_poll_gap")))
     return YouCamProvider(
@@ -119,4 +133,5 @@ def make_adcreative(env: ProviderEnv) -> Provider:
         base_url=s.get("adcreative", "base_url"),
         poll_interval=s.get("adcreative", "poll_interval"),
         retry=retry_policy(env),
+        timeout=http_timeout(env),
     )

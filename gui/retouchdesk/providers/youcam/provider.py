@@ -151,7 +151,9 @@ class YouCamProvider(Provider):
             token_lifetime=token_lifetime,
             timeout=timeout,
         )
-        self._next_counter = next_counter or files.FileCounter(self.cache_dir / "request_id")
+        self._next_counter = next_counter or files.FileCounter(
+            self.cache_dir / f"request_id.{credentials.account}", start=int(time.time())
+        )
         self.policy = poll_policy or watch.PollPolicy()
         self.results = files.ResultIndex(self.cache_dir / "results.json")
         self._io: watch.IoLoop | None = None
