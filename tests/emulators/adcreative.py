@@ -17,7 +17,8 @@ The response bodies of start and progress are not public, so the emulator can an
 several plausible shapes (``shape``: "flat", "wrapped" or "pascal") and the provider must
 parse them all. Tasks finish when progress is 100 and ``renderState`` is 5.
 Options: ``application_id``, ``jwt_private_key``, ``api_key``, ``api_secret``, ``token_ttl``,
-``duration`` (seconds a job takes), ``shape``, ``notification_channel``, ``fail_jobs``.
+``token_actual_ttl`` (tokens die this early, whatever is announced), ``duration`` (seconds a
+job takes), ``shape``, ``notification_channel``, ``fail_jobs``.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class AdCreativeEmulator(Emulator):
         api_key: str = "adc-api-key-test",
         api_secret: str = "adc-api-secret-test",
         token_ttl: float = 3600.0,
+        token_actual_ttl: float | None = None,
         duration: float = 3.0,
         shape: str = "flat",
         notification_channel: bool = True,
@@ -108,7 +110,7 @@ class AdCreativeEmulator(Emulator):
         self.jwt_private_key = jwt_private_key
         self.api_key = api_key
         self.api_secret = api_secret
-        self.tokens = TokenIssuer(token_ttl)
+        self.tokens = TokenIssuer(token_ttl, token_actual_ttl)
         self.duration = duration
         self.shape = shape
         self.notification_channel = notification_channel

@@ -261,20 +261,28 @@ class ResultStore:
 
 
 class TokenIssuer:
-    """Bearer tokens with an announced lifetime that tests can cut short."""
+    """Bearer tokens with an announced lifetime that tests can cut short.
 
-    def __init__(self, ttl: float = 3600.0) -> None:
+    ``actual_ttl`` (when set) is how long tokens really stay valid, whatever ``ttl`` announces:
+    a server that expires tokens early. ``expire_all`` revokes the current ones at once.
+    """
+
+    def __init__(self, ttl: float = 3600.0, actual_ttl: float | None = None) -> None:
         self.ttl = ttl
+        self.actual_ttl = actual_ttl
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self.issued = 0
+        self.all_issued: list[str] = []  # every token handed out (secret scans in tests)
 
     def issue(self) -> tuple[str, float]:
         """A new token and its announced lifetime in seconds."""
         token = "tok_" + secrets.token_urlsafe(24)
+        life = self.ttl if self.actual_ttl is None else min(self.ttl, self.actual_ttl)
         with self._lock:
-            self._tokens[token] = time.monotonic() + self.ttl
+            self._tokens[token] = time.monotonic() + life
             self.issued += 1
+            self.all_issued.append(token)
         return token, self.ttl
 
     def valid(self, token: str | None) -> bool:

@@ -90,6 +90,7 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("network", "max_attempts", int, 4, "Tries of one HTTP call (connection errors, 429, 5xx)"),
     _s("network", "backoff_base", float, 0.5, "First HTTP retry delay in seconds"),
     _s("network", "max_retry_after", float, 30.0, "Longest Retry-After waited inside one call"),
+    _s("network", "read_timeout", float, 60.0, "Seconds to wait for a cloud service's answer"),
     _s("s3", "endpoint_url", str, "", "S3-compatible endpoint (empty = AWS)"),
     _s("s3", "bucket", str, "", "Bucket for temporary inputs"),
     _s("s3", "region", str, "us-east-1", "Bucket region"),
