@@ -85,6 +85,8 @@ class JobRecord:
     cost_unit: str = ""
     results: list[Path] = field(default_factory=list)
     result_meta: dict[str, Any] = field(default_factory=dict)
+    # App-level choices applied to the results (services.postprocess), e.g. protect_outside.
+    options: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     started_at: float | None = None

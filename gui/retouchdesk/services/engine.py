@@ -87,6 +87,7 @@ class JobRequest:
     name_template: str | None = None
     dedupe_key: str | None = None
     idempotency_key: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # see services.postprocess
 
 
 _LAZY_STATES = frozenset(
@@ -342,6 +343,7 @@ class JobEngine:
             name_template=req.name_template or self.config.template,
             batch_id=batch_id,
             idempotency_key=req.idempotency_key or uuid.uuid4().hex,
+            options=dict(req.options),
             message="queued",
         )
 
@@ -856,9 +858,12 @@ class JobEngine:
             if out.path is None:
                 continue
             earlier = planned.get(str(index))
+            extra: dict[str, Any] = {}
             if earlier and await asyncio.to_thread(Path(earlier).exists):
                 written = Path(earlier)  # written before an interruption
             else:
+                if is_image and rec.options:
+                    out, extra = await self._postprocess(rec, out)
                 dest = await self._destination(rec, op, out, policy, is_image, earlier)
                 planned[str(index)] = str(dest)
                 rec.result_meta = {**meta, "_planned": dict(planned)}
@@ -869,7 +874,7 @@ class JobEngine:
                 finally:
                     self._reserved.discard(dest)
             results.append(written)
-            meta[str(written)] = {"label": out.label, **out.meta}
+            meta[str(written)] = {"label": out.label, **out.meta, **extra}
             rec.results = list(results)
             rec.result_meta = {**meta, "_planned": dict(planned)}
             if index < len(files) - 1:  # after the last one, the DONE transition saves it
@@ -877,6 +882,17 @@ class JobEngine:
         if not results:
             raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
         rec.result_meta = meta
+
+    async def _postprocess(self, rec: JobRecord, out: Output) -> tuple[Output, dict[str, Any]]:
+        """Apply the job's options (protect the outside of a mask, ...) in a worker thread."""
+        from retouchdesk.services import postprocess
+
+        assert out.path is not None
+        done = await asyncio.to_thread(
+            postprocess.apply, rec.options, rec.input_path, out.path, self._work_dir(rec.id)
+        )
+        processed = Output(path=done.path, suffix=done.path.suffix, label=out.label, meta=out.meta)
+        return processed, dict(done.meta)
 
     async def _destination(
         self,

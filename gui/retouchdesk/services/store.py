@@ -23,7 +23,7 @@ from typing import Any
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -63,6 +63,8 @@ _MIGRATIONS: dict[int, str] = {
         value INTEGER NOT NULL
     );
     """,
+    # Job options (services.postprocess: protect the outside of a mask, ...).
+    2: "ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
 }
 
 _COLUMNS = (
@@ -87,6 +89,7 @@ _COLUMNS = (
     "cost_unit",
     "results",
     "result_meta",
+    "options",
     "created_at",
     "updated_at",
     "started_at",
@@ -130,6 +133,7 @@ def _to_row(rec: JobRecord) -> tuple[Any, ...]:
         rec.cost_unit,
         json.dumps([str(p) for p in rec.results]),
         json.dumps(rec.result_meta, default=str),
+        json.dumps(rec.options, default=str),
         rec.created_at,
         rec.updated_at,
         rec.started_at,
@@ -160,6 +164,7 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
         cost_unit=row["cost_unit"],
         results=[Path(p) for p in json.loads(row["results"])],
         result_meta=json.loads(row["result_meta"]),
+        options=json.loads(row["options"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         started_at=row["started_at"],

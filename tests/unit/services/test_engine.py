@@ -422,3 +422,30 @@ async def test_subscriber_errors_do_not_break_the_engine(tmp_path, server, photo
     unsubscribe()
     await rt.aclose()
     assert done.state is JobState.DONE
+
+
+async def test_protect_outside_option_keeps_pixels_outside_the_mask(tmp_path, server, photo):
+    from retouchdesk.services.postprocess import protect_option
+
+    mask = np.zeros((512, 512), np.uint8)
+    mask[:, :256] = 255  # only the left half may change
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask, "L").save(mask_path)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    request = req(photo, tmp_path / "out", amount=1.6)
+    request.options = protect_option(mask_path)
+    job = rt.engine.submit(request)
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.DONE, done.error
+    original = np.asarray(Image.open(photo).convert("RGB"), dtype=np.int16)
+    result = np.asarray(Image.open(done.results[0]).convert("RGB"), dtype=np.int16)
+    assert np.array_equal(result[:, 300:], original[:, 300:])  # outside: untouched
+    assert result[:, :200].mean() > original[:, :200].mean() + 20  # inside: brightened
+    assert done.result_meta[str(done.results[0])]["protected_outside"] is True
+    from retouchdesk.services.store import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    assert store.get(job.id).options == request.options
+    store.close()

@@ -126,3 +126,22 @@ def test_counters_persist_and_never_repeat_across_threads_and_connections(tmp_pa
     assert c.next_counter("youcam.request_id") == 201
     assert c.next_counter("other", start=1000) == 1000
     c.close()
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path):
+    path = tmp_path / "j.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(store_mod._MIGRATIONS[1])
+    db.execute(
+        "INSERT INTO jobs (id, provider, operation, input_path, output_dir, name_template, "
+        "state, created_at, updated_at) VALUES ('old', 'local', 'upscale', '/a.jpg', '/out', "
+        "'{stem}.{ext}', 'done', 1, 1)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    s = JobStore(path)
+    assert s.schema_version == SCHEMA_VERSION
+    old = s.get("old")
+    assert old.state is JobState.DONE and old.options == {} and old.params == {}
+    s.close()
