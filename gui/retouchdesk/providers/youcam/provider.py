@@ -46,7 +46,7 @@ from retouchdesk.providers.youcam.api import V1, Credentials, YouCamClient
 log = logging.getLogger("retouchdesk.youcam")
 
 UPLOAD_TTL = 20 * 3600.0  # uploads live one day at YouCam; re-upload well before that
-COUNTER_NAME = "youcam.request_id"
+MAX_RESTARTS = 2  # times a dropped task is started again before the job fails
 
 
 @dataclass
@@ -238,7 +238,8 @@ class YouCamProvider(Provider):
             for name, p in prepared.items()
             if not (name in known and now - float(known[name].get("time", 0)) < UPLOAD_TTL)
         }
-        if "src" in todo and self.gen == V1 and op.input_kind == "image":
+        reuse = not remote.get("no_reuse")
+        if reuse and "src" in todo and self.gen == V1 and op.input_kind == "image":
             digest = await asyncio.to_thread(files.pixel_hash, ctx.input_path)
             dst = self.results.lookup(digest, self.creds.account)
             if dst:
@@ -339,9 +340,20 @@ class YouCamProvider(Provider):
             extra=extra,
         )
         ctx.progress(None, "detecting faces" if phase == "detect" else "submitting")
-        task_id = await self.io.run(self.client.run_task(slug, body))
+        try:
+            task_id = await self.io.run(self.client.run_task(slug, body))
+        except ProviderError as exc:
+            if exc.code != "InvalidFileId" or remote.get("no_reuse"):
+                raise
+            # A file YouCam no longer holds (an old result's dst_id, an expired upload): the
+            # request created nothing, so upload again and send the same request once more.
+            remote["files"], remote["no_reuse"] = {}, True
+            ctx.checkpoint()
+            await self.prepare(ctx)
+            return await self._start(ctx, phase, slug, extra)
         sub["task_id"], sub["slug"] = task_id, slug
         remote["phase"] = phase
+        ctx.remote_id = task_id
         ctx.checkpoint()
         self._ensure_watch(ctx, slug, task_id)
         return task_id
@@ -432,15 +444,23 @@ class YouCamProvider(Provider):
             return PollResult(RemoteState.RUNNING, message=w.message or "running", next_poll=quick)
         self._watches.pop(task_id, None)
         if w.status == watch.LOST:
-            # Dropped tasks take no credits: forget the request id so a retry starts afresh.
+            # A dropped task takes no credits (after a restart longer than 10 s, or a network
+            # outage): start it again under a new request id, a bounded number of times.
+            lost = int(remote.get("lost", 0)) + 1
+            remote["lost"] = lost
             remote.pop(phase, None)
-            remote.pop("phase", None)
             ctx.checkpoint()
-            raise RemoteJobLost(
-                "YouCam dropped the task (it was not polled in time); it will be sent again",
-                retryable=True,
-                code="InvalidTaskId",
-            )
+            if lost > MAX_RESTARTS:
+                raise RemoteJobLost(
+                    f"YouCam dropped the task {lost} times (it was not polled in time); "
+                    "check the connection and press Retry",
+                    code="InvalidTaskId",
+                )
+            ctx.progress(None, "YouCam dropped the task; sending it again")
+            slug = self._slug(ctx.operation) if phase == "task" else ctx.operation.api["detect"]
+            extra = self._extra(ctx) if phase == "task" else {}
+            await self._start(ctx, phase, slug, extra)
+            return PollResult(RemoteState.RUNNING, message="sent again", next_poll=quick)
         if w.status == watch.ERROR:
             sentence = (
                 errors.engine_error(w.error_code, w.error or "")
