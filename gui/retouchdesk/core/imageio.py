@@ -153,7 +153,7 @@ def _open(path: Path) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image file that Retouch Desk can open") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{path.name}: the image is damaged and cannot be read ({exc})") from None
+        raise _damaged(path, exc) from None
     w, h = im.size
     if w <= 0 or h <= 0:
         raise InputError(f"{path.name}: the image has no pixels ({w}x{h})")
@@ -164,6 +164,11 @@ def _open(path: Path) -> Image.Image:
             f"the limit is {MAX_PIXELS / 1e6:.0f}); it may be a decompression bomb"
         )
     return im
+
+
+def _damaged(path: Path, exc: BaseException) -> InputError:
+    reason = "the file is truncated" if "truncat" in str(exc).lower() else str(exc)
+    return InputError(f"{path.name}: the image is damaged and cannot be read ({reason})")
 
 
 def open_image(path: Path | str) -> Image.Image:
@@ -325,10 +330,7 @@ def load_image(path: Path | str) -> LoadedImage:
             im.load()
             upright = ImageOps.exif_transpose(im) if orientation != 1 else im.copy()
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            reason = "the file is truncated" if "truncated" in str(exc) else str(exc)
-            raise InputError(
-                f"{path.name}: the image is damaged and cannot be read ({reason})"
-            ) from None
+            raise _damaged(path, exc) from None
         except MemoryError:
             raise InputError(f"{path.name}: not enough memory to open this image") from None
     notes: list[str] = []
@@ -406,7 +408,7 @@ def from_array(arr: np.ndarray) -> Image.Image:
     a = np.asarray(arr)
     if a.dtype == np.uint16:
         if a.ndim == 2:
-            return Image.fromarray(np.ascontiguousarray(a), "I;16")
+            return Image.fromarray(np.ascontiguousarray(a))  # mode I;16
         a = (a.astype(np.uint32) * 255 + 32767) // 65535
     elif a.dtype.kind == "f":
         a = np.rint(np.clip(a, 0.0, 1.0) * 255.0)
