@@ -221,11 +221,14 @@ def protect_file(
         h, w = original.shape[:2]
         mask = core_mask.load_mask(mask, (w, h))
     out = protect_outside(original, result, mask, expand=expand, feather=feather)
-    return _write(out, Path(out_path))
+    return write_lossless(out, Path(out_path))
 
 
-def _write(arr: np.ndarray, path: Path) -> Path:
-    """Lossless write; 16-bit through OpenCV (Pillow has no 16-bit RGB mode)."""
+def write_lossless(arr: np.ndarray, path: Path) -> Path:
+    """Write ``arr`` losslessly (PNG, or TIFF by extension).
+
+    16-bit arrays go through OpenCV: Pillow has no 16-bit RGB mode.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if arr.dtype == np.uint16:
         a = _channels(arr)

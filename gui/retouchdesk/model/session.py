@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,9 @@ class SessionModel(QObject):
         self.copies_dir = cache_dir / "downscaled"
         self._index_file = self.copies_dir / "index.json"
         self._originals: dict[str, str] = self._read_index()
+        # (photo, input file, params) -> (params, job options); set by the mask painter
+        # (model.masking.MaskingModel.prepare_job) to freeze masks and protect-outside.
+        self.job_hook: Callable[[Path, Path, dict[str, Any]], tuple[dict, dict]] | None = None
 
     # -- originals of downscaled copies ------------------------------------------------------
     def _read_index(self) -> dict[str, str]:
@@ -147,13 +151,18 @@ class SessionModel(QObject):
                 )
                 self._remember(src, path)
                 out_dir = default_output_dir(path, self.engine.config)
+            req_params, options = params, {}
+            if self.job_hook is not None:
+                req_params, options = await self.runner.in_thread(self.job_hook, path, src, params)
+            extra = {"options": options} if options and _has_options(JobRequest) else {}
             requests.append(
                 JobRequest(
                     provider=om.provider_id,
                     operation=om.operation_id,
                     input_path=src,
-                    params=params,
+                    params=req_params,
                     output_dir=out_dir,
+                    **extra,
                 )
             )
         if len(requests) == 1:
@@ -168,6 +177,11 @@ class SessionModel(QObject):
         )
         self.queued.emit(ids)
         return ids
+
+
+def _has_options(request_type: Any) -> bool:
+    """JobRequest.options (job options such as protect-outside) exists in this engine."""
+    return "options" in getattr(request_type, "__dataclass_fields__", {})
 
 
 def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:

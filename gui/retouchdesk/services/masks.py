@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,16 @@ def _png_bytes(mask: np.ndarray) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
+    """Write through a unique temporary file: two saves of one mask may overlap in workers."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -110,9 +110,21 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._connect()
+        self._install_extensions()
         self._restore()
         self._update_title()
         self._update_jobs_label()
+
+    def _install_extensions(self) -> None:
+        """Mask painter (tool bar + canvas layer + masked jobs) and account status.
+
+        Added by the mask/accounts engineer: ``ui/mask_painter.py`` and
+        ``ui/settings_dialog.py`` own these; they only use the window's public parts.
+        """
+        from retouchdesk.ui import mask_painter, settings_dialog
+
+        self.mask_painter = mask_painter.install(self)
+        settings_dialog.install(self)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(

@@ -727,3 +727,57 @@ class CreditsLabel(QLabel):
         self.setText(shown)
         self.setToolTip("Credit balance, checked when the settings are opened or a job ends")
         self.setVisible(bool(shown))
+
+
+def accounts_for(window: Any) -> AccountsModel:
+    """The window's AccountsModel, made on first use from its runtime."""
+    existing = getattr(window, "accounts", None)
+    if isinstance(existing, AccountsModel):
+        return existing
+    runtime = window.model.runtime
+    model = AccountsModel(
+        runtime.settings,
+        getattr(runtime, "secrets", None),
+        runtime.catalog,
+        extras=getattr(runtime, "extras", None),
+        parent=window,
+    )
+    window.accounts = model
+    return model
+
+
+def install(window: Any) -> AccountsModel:
+    """Status-bar credits, the key-file passphrase prompt, and a first balance check."""
+    model = accounts_for(window)
+    store = model.store
+    if store is not None and hasattr(store, "set_passphrase_callback"):
+        store.set_passphrase_callback(lambda creating: ask_passphrase(window, creating))
+    label = CreditsLabel(model, window)
+    window.statusBar().addPermanentWidget(label)
+    window.credits_label = label
+    runner = getattr(window.model, "runner", None)
+    for prov in model.providers():
+        if model.has_credits(prov.id) and prov.id in model.configured_list() and runner:
+            runner.spawn(model.refresh_credits(prov.id), name=f"credits-{prov.id}")
+    return model
+
+
+def open_settings(window: Any, runtime: Any, provider_id: str | None = None) -> int:
+    """File > Settings (and "add an account" links): the dialog over the window's runtime."""
+    model = accounts_for(window)
+    runner = getattr(window.model, "runner", None)
+    run: Runner = runner.spawn if runner is not None else _ensure_future
+    dialog = SettingsDialog(model, window, run=run, page=provider_id or "")
+    result = dialog.exec()
+    if result == QDialog.DialogCode.Accepted:
+        # Providers built with the old keys or addresses are rebuilt on next use; one with
+        # jobs still running keeps going with the keys it started with.
+        engine = getattr(runtime, "engine", None)
+        busy = {r.provider for r in engine.jobs() if not r.state.terminal} if engine else set()
+        for prov in model.providers():
+            if prov.id in busy or not hasattr(runtime, "forget_provider"):
+                continue
+            old = runtime.forget_provider(prov.id)
+            if old is not None and runner is not None:
+                runner.spawn(old.aclose(), name=f"close-{prov.id}")
+    return int(result)

@@ -1,0 +1,256 @@
+"""Masks in the window: one document per photo, kept on disk, and handed to masked jobs.
+
+:class:`MaskingModel` owns the painter's tool state, the current photo's
+:class:`~retouchdesk.model.mask.MaskDocument` and the link to the operation:
+
+* Switching photos saves the mask of the previous one (``services.masks.MaskLibrary``) and
+  loads the next one's; a photo made from another one (an upscaled result opened later) gets
+  that photo's mask rescaled when it has none of its own.
+* After each edit (debounced), the mask is saved in a worker thread, and every applicable
+  ``mask`` parameter of the current operation that the photographer has not filled with a file
+  of their own points at it, so a masked operation (offline object removal, YouCam object
+  removal / AI replace, Enhancor skin v3) can run as soon as something is painted.
+* :meth:`prepare_job` freezes the mask for one queued photo (content-addressed, so the job's
+  version keeps exactly the mask it was made with), resamples it for a downscaled copy, reuses
+  the current mask for another photo of the same size that has none, and returns the job
+  options, such as "protect the outside of the mask".
+* The operation's ``mask_expand`` / ``mask_feather`` values drive the painter's outline preview.
+
+Signals:
+    document_changed(): the current document was replaced (another photo).
+    protect_changed(): the "protect outside" choice or its feather/expand changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from retouchdesk.core import mask as core_mask
+from retouchdesk.core.composite import resample_mask
+from retouchdesk.core.schema import ParamKind
+from retouchdesk.model.mask import MaskDocument, MaskTools
+from retouchdesk.services.masks import MaskLibrary
+from retouchdesk.services.postprocess import protect_option
+
+log = logging.getLogger(__name__)
+
+EXPAND_PARAM = "mask_expand"
+FEATHER_PARAM = "mask_feather"
+SAVE_DELAY_MS = 400
+
+
+class MaskingModel(QObject):
+    """See the module docstring."""
+
+    document_changed = Signal()
+    protect_changed = Signal()
+
+    def __init__(
+        self,
+        operation: Any,  # model.operation.OperationModel
+        library: MaskLibrary | None = None,
+        *,
+        runner: Any = None,  # model.tasks.TaskRunner; None saves synchronously (tests, CLI)
+        tools: MaskTools | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.operation = operation
+        self.library = library or MaskLibrary()
+        self.runner = runner
+        self.tools = tools or MaskTools(self)
+        self._photo: Path | None = None
+        self._doc: MaskDocument | None = None
+        self._ours: set[str] = set()  # parameter values we put there (live mask files)
+        self._protect = False
+        self._protect_feather = 8.0
+        self._protect_expand = 0
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self._save_in_background)
+        operation.values_changed.connect(self._values_changed)
+        operation.operation_changed.connect(self._operation_changed)
+
+    # -- current photo ----------------------------------------------------------------------
+    @property
+    def document(self) -> MaskDocument | None:
+        return self._doc
+
+    @property
+    def photo(self) -> Path | None:
+        return self._photo
+
+    def set_photo(
+        self, photo: Path | None, size: tuple[int, int] | None, *, source: Path | None = None
+    ) -> None:
+        """Show ``photo``'s mask (``size`` = its upright pixel size); saves the previous one."""
+        if photo == self._photo and self._doc is not None and size == self._doc.size:
+            return
+        self.save_now()
+        self._photo = photo
+        if photo is None or size is None:
+            self._doc = None
+        else:
+            doc = MaskDocument(size[0], size[1], parent=self)
+            saved = self.library.load(photo, size, source=source)
+            if saved is not None:
+                doc.set_array(saved, "Saved mask")
+                doc.clear_history()
+            doc.undo_state_changed.connect(self._edited)
+            self._doc = doc
+        self.document_changed.emit()
+        self._sync_params()
+
+    def _edited(self) -> None:
+        self._save_timer.start()
+
+    def _save_in_background(self) -> None:
+        """Encode and write the mask in a worker (0.4 s for 24 MP), then update parameters."""
+        if self.runner is None:
+            self.save_now()
+            return
+        if self._photo is None or self._doc is None:
+            return
+        photo, arr = self._photo, self._doc.array.copy()
+
+        async def save() -> None:
+            await self.runner.in_thread(self.library.save, photo, arr)
+            if photo == self._photo:
+                self._sync_params()
+
+        self.runner.spawn(save(), name="mask-save")
+
+    def save_now(self) -> Path | None:
+        """Write the current mask now (photo switch, window closing, before queueing)."""
+        self._save_timer.stop()
+        if self._photo is None or self._doc is None:
+            return None
+        path = self.library.save(self._photo, self._doc.array)
+        self._sync_params()
+        return path
+
+    # -- the operation's mask parameters -------------------------------------------------------
+    def mask_params(self) -> list[str]:
+        op = self.operation.operation
+        return [
+            p.name for p in op.params if p.kind is ParamKind.MASK and self.operation.applies(p.name)
+        ]
+
+    def _sync_params(self) -> None:
+        """Point empty (or our own) mask parameters at the live mask file, or clear them."""
+        live = None
+        if self._photo is not None and self._doc is not None and not self._doc.is_empty():
+            live = self.library.photo_path(self._photo)
+            if not live.is_file():
+                live = None  # not saved yet: the debounced save will call us again
+        for name in self.mask_params():
+            current = self.operation.value(name)
+            if current and str(current) not in self._ours:
+                continue  # the photographer picked a mask file: leave it alone
+            value = str(live) if live else None
+            if value:
+                self._ours.add(value)
+            if current != value:
+                self.operation.set_value(name, value)
+
+    def _operation_changed(self, *_args: object) -> None:
+        self._sync_params()
+        self._values_changed()
+
+    def _values_changed(self) -> None:
+        om = self.operation
+        names = {p.name for p in om.operation.params}
+        expand = om.value(EXPAND_PARAM) if EXPAND_PARAM in names and om.applies(EXPAND_PARAM) else 0
+        feather = (
+            om.value(FEATHER_PARAM) if FEATHER_PARAM in names and om.applies(FEATHER_PARAM) else 0
+        )
+        if self._protect:
+            expand = expand or self._protect_expand
+            feather = feather or self._protect_feather
+        self.tools.set_preview(int(expand or 0), float(feather or 0))
+
+    # -- protect the outside -----------------------------------------------------------------
+    @property
+    def protect_outside(self) -> bool:
+        return self._protect
+
+    @property
+    def protect_feather(self) -> float:
+        return self._protect_feather
+
+    def set_protect_outside(self, on: bool, *, feather: float | None = None) -> None:
+        changed = on != self._protect or (feather is not None and feather != self._protect_feather)
+        self._protect = on
+        if feather is not None:
+            self._protect_feather = max(0.0, float(feather))
+        if changed:
+            self.protect_changed.emit()
+            self._values_changed()
+
+    def can_protect(self) -> bool:
+        """Protecting needs a painted mask and a provider that changes pixels (not local)."""
+        return self._doc is not None and not self._doc.is_empty()
+
+    # -- jobs ------------------------------------------------------------------------------
+    def mask_for(self, photo: Path, size: tuple[int, int]) -> np.ndarray | None:
+        """The mask to use for ``photo`` at ``size``: its own, else the current one if it fits.
+
+        A photo without a mask of its own reuses the current photo's mask when it has the
+        same size (a series shot from a tripod); a downscaled input gets it resampled.
+        """
+        own: np.ndarray | None = None
+        if photo == self._photo and self._doc is not None:
+            own = self._doc.array
+        else:
+            natural = _size_of(photo)
+            if natural is not None:
+                own = self.library.load(photo, natural)
+            if own is None and self._doc is not None and natural == self._doc.size:
+                own = self._doc.array
+        if own is None or core_mask.is_empty(own):
+            return None
+        h, w = own.shape
+        return own if (w, h) == tuple(size) else resample_mask(own, size[0], size[1])
+
+    def prepare_job(
+        self, photo: Path, input_path: Path, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Parameters and job options for one queued photo (``input_path`` may be a copy).
+
+        Mask parameters that point at the live mask (or are empty while a mask is painted)
+        get a frozen copy at the input's size. With "protect outside" on, the options carry
+        the frozen mask at the *input's* size (the composite is made against the input).
+        """
+        params = dict(params)
+        options: dict[str, Any] = {}
+        names = self.mask_params()
+        size = _size_of(input_path)
+        if size is None:
+            return params, options
+        arr = self.mask_for(photo, size)
+        frozen = self.library.freeze(arr) if arr is not None else None
+        for name in names:
+            current = params.get(name)
+            if frozen is not None and (not current or str(current) in self._ours):
+                params[name] = str(frozen)
+        if self._protect and frozen is not None:
+            options.update(
+                protect_option(frozen, expand=self._protect_expand, feather=self._protect_feather)
+            )
+        return params, options
+
+
+def _size_of(path: Path) -> tuple[int, int] | None:
+    try:
+        from retouchdesk.core.imageio import probe
+
+        info = probe(path)
+        return info.width, info.height
+    except Exception:  # an unreadable file has no mask; the engine reports the file itself
+        return None

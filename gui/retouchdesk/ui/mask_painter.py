@@ -1,0 +1,129 @@
+"""The mask painter in the main window: tool bar, layer on the canvas, masked jobs.
+
+:func:`install` is called once by the main window. It adds
+
+* the :class:`~retouchdesk.ui.mask_toolbar.MaskToolBar` (with "Protect outside the mask" and
+  its feather, for cloud results) above the canvas,
+* a :class:`~retouchdesk.ui.mask_layer.MaskLayer` on the canvas (``canvas.add_overlay``),
+  following the photo shown: scene coordinates are image pixels (interface 8),
+* the link to the job queue: ``SessionModel.job_hook`` freezes the mask for every queued
+  photo and records the job options (see :mod:`retouchdesk.model.masking`),
+* Edit > Undo / Redo acting on the mask while it is being painted (``window.undo_target``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QSpinBox
+
+from retouchdesk.model.masking import MaskingModel
+from retouchdesk.services.masks import MaskLibrary
+from retouchdesk.ui.mask_layer import MaskLayer
+from retouchdesk.ui.mask_toolbar import MaskToolBar
+
+
+class MaskPainter:
+    """Owns the painter's pieces inside one main window."""
+
+    def __init__(self, window: Any, library: MaskLibrary | None = None) -> None:
+        self.window = window
+        model = window.model
+        self.masking = MaskingModel(
+            model.operation, library or MaskLibrary(), runner=model.runner, parent=window
+        )
+        self.tools = self.masking.tools
+        self.toolbar = MaskToolBar(self.tools, None, window)
+        self.toolbar.message.connect(window.show_message)
+        self.toolbar.editing_toggled.connect(self.set_editing)
+        self.protect_action = QAction("Protect outside", self.toolbar)
+        self.protect_action.setCheckable(True)
+        self.protect_action.setToolTip(
+            "Keep every pixel outside the mask exactly as in the original: the service's "
+            "result is blended back only inside the (feathered) mask"
+        )
+        self.protect_action.toggled.connect(self._protect_toggled)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.protect_action)
+        self.feather = QSpinBox()
+        self.feather.setRange(0, 200)
+        self.feather.setSuffix(" px")
+        self.feather.setValue(round(self.masking.protect_feather))
+        self.feather.setToolTip("Soft edge of the protected area, inside the mask")
+        self.feather.valueChanged.connect(
+            lambda v: self.masking.set_protect_outside(self.masking.protect_outside, feather=v)
+        )
+        self.feather_label = QLabel("Feather")
+        self.toolbar.addWidget(self.feather_label)
+        self.toolbar.addWidget(self.feather)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.layer: MaskLayer | None = None
+        self.masking.document_changed.connect(self._document_changed)
+        self.masking.protect_changed.connect(self._protect_changed)
+        model.document.image_changed.connect(self._image_changed)
+        session = model.session
+        if hasattr(session, "job_hook"):
+            session.job_hook = self.masking.prepare_job
+        self._protect_changed()
+        self._document_changed()
+
+    # -- photo ------------------------------------------------------------------------------
+    def _image_changed(self) -> None:
+        img = self.window.model.document.image
+        if img is None:
+            self.masking.set_photo(None, None)
+            return
+        self.masking.set_photo(img.path, (img.width, img.height))
+
+    def _document_changed(self) -> None:
+        doc = self.masking.document
+        self.toolbar.set_document(doc)
+        if doc is None:
+            if self.layer is not None:
+                self.layer.setVisible(False)
+            self.toolbar.edit_action.setEnabled(False)
+            self.toolbar.edit_action.setChecked(False)
+            return
+        self.toolbar.edit_action.setEnabled(True)
+        if self.layer is None:
+            self.layer = MaskLayer(doc, self.tools)
+            self.window.canvas.add_overlay(self.layer)
+        else:
+            self.layer.set_document(doc)
+        self.layer.setVisible(True)
+        if self.toolbar.edit_action.isChecked():
+            self.layer.set_editing(True)
+            self.window.undo_target = doc
+
+    # -- modes ------------------------------------------------------------------------------
+    def set_editing(self, on: bool) -> None:
+        if on and self.masking.document is None:
+            with QSignalBlocker(self.toolbar.edit_action):
+                self.toolbar.edit_action.setChecked(False)
+            return
+        if self.layer is not None:
+            self.layer.set_editing(on)
+        self.window.undo_target = self.masking.document if on else None
+        if on:
+            self.window.canvas.setFocus()
+            self.window.show_message(
+                "Painting the mask: B brush, E eraser, L lasso, P polygon, R rectangle, "
+                "[ ] size, H hide; hold space to pan"
+            )
+
+    def _protect_toggled(self, on: bool) -> None:
+        self.masking.set_protect_outside(on, feather=self.feather.value())
+
+    def _protect_changed(self) -> None:
+        on = self.masking.protect_outside
+        with QSignalBlocker(self.protect_action):
+            self.protect_action.setChecked(on)
+        self.feather.setEnabled(on)
+        self.feather_label.setEnabled(on)
+
+
+def install(window: Any) -> MaskPainter:
+    """Add the mask painter to ``window`` (a ``ui.main_window.MainWindow``)."""
+    return MaskPainter(window)

@@ -1,0 +1,141 @@
+"""The mask painter inside the real main window: the window's canvas, masked jobs.
+
+Strokes are real mouse events on the canvas viewport; the mask pixels under them are checked
+through ``canvas.mapToScene`` (scene coordinates are image pixels, interface 8).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+
+from retouchdesk.core.jobs import JobState
+
+
+def plain_runtime() -> Any:
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    return build_runtime(settings=Settings())
+
+
+@pytest.fixture
+def window(qtbot, make_window, photo_dir: Path):
+    w = make_window(plain_runtime())
+    w.open_paths([photo_dir / "coffee.png"])
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.mask_painter.masking.document is not None, timeout=5_000)
+    return w
+
+
+def _stroke(qtbot, w, points: list[QPoint]) -> None:
+    vp = w.canvas.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=points[0])
+    for p in points[1:]:
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=points[-1])
+
+
+def _px(w, p: QPoint) -> int:
+    s = w.canvas.mapToScene(p)
+    return int(w.mask_painter.masking.document.array[math.floor(s.y()), math.floor(s.x())])
+
+
+def test_strokes_align_on_the_window_canvas_at_two_zooms_and_after_pan(qtbot, window) -> None:
+    w = window
+    painter = w.mask_painter
+    painter.tools.set_size(16)
+    painter.tools.set_hardness(1.0)
+    painter.toolbar.edit_action.trigger()
+    assert painter.layer is not None and painter.layer.editing
+    assert w.undo_target is painter.masking.document
+    doc = painter.masking.document
+    assert doc.size == (600, 400)
+
+    w.canvas.fit()
+    line = [QPoint(200 + 10 * i, 200) for i in range(8)]
+    _stroke(qtbot, w, line)
+    assert all(_px(w, p) == 255 for p in line)
+    assert _px(w, QPoint(230, 240)) == 0  # 40 screen px below, at fit zoom ~22 image px
+
+    w.canvas.set_zoom(3.0)
+    w.canvas.horizontalScrollBar().setValue(w.canvas.horizontalScrollBar().value() - 57)
+    w.canvas.verticalScrollBar().setValue(w.canvas.verticalScrollBar().value() + 31)
+    line2 = [QPoint(300, 120 + 9 * i) for i in range(10)]
+    _stroke(qtbot, w, line2)
+    assert all(_px(w, p) == 255 for p in line2)
+    assert _px(w, QPoint(300 + 40, 150)) == 0  # 40 screen px = 13 image px: outside 8 px brush
+
+    # The window's Edit > Undo acts on the mask while painting.
+    before = doc.array.copy()
+    w.undo_action.trigger()
+    assert not np.array_equal(doc.array, before)
+    w.redo_action.trigger()
+    assert np.array_equal(doc.array, before)
+
+    # Space-drag still pans while painting (and paints nothing).
+    w.canvas.setFocus()
+    qtbot.keyPress(w.canvas, Qt.Key.Key_Space)
+    h0 = w.canvas.horizontalScrollBar().value()
+    _stroke(qtbot, w, [QPoint(400, 300), QPoint(340, 300)])
+    qtbot.keyRelease(w.canvas, Qt.Key.Key_Space)
+    assert w.canvas.horizontalScrollBar().value() != h0
+    assert np.array_equal(doc.array, before)
+
+    painter.toolbar.edit_action.trigger()
+    assert not painter.layer.editing and w.undo_target is None
+
+
+def test_painted_mask_drives_offline_object_removal(qtbot, window) -> None:
+    w = window
+    om = w.model.operation
+    om.set_provider("local")
+    om.set_operation("object_removal")
+    assert not om.can_run  # the mask is required and nothing is painted yet
+    painter = w.mask_painter
+    # The expand/feather parameters of the operation drive the outline preview.
+    assert painter.tools.preview_expand == om.value("mask_expand")
+    assert painter.tools.preview_feather == om.value("mask_feather")
+    doc = painter.masking.document
+    doc.begin_stroke(300, 200, 30, 1.0)
+    doc.stroke_to(340, 210)
+    doc.end_stroke()
+    qtbot.waitUntil(lambda: bool(om.value("mask")), timeout=5_000)
+    assert om.can_run, om.problem
+    live = Path(om.value("mask"))
+    assert np.array_equal(np.asarray(Image.open(live)), doc.array)
+
+    w.apply_current()
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    rec = jobs.record(jobs.job_ids()[0])
+    frozen = Path(rec.params["mask"])
+    assert frozen != live and frozen.parent.name == "jobs"  # a frozen copy, kept with the job
+    assert np.array_equal(np.asarray(Image.open(frozen)), doc.array)
+    # Painting on after queueing does not change the job's mask.
+    doc.fill_all()
+    assert np.asarray(Image.open(frozen)).min() == 0
+    qtbot.waitUntil(lambda: jobs.record(rec.id).state.terminal, timeout=90_000)
+    assert jobs.record(rec.id).state is JobState.DONE, jobs.record(rec.id).error
+
+
+def test_masks_follow_the_photo(qtbot, window, photo_dir: Path) -> None:
+    w = window
+    masking = w.mask_painter.masking
+    masking.document.fill_rect(masking.document.rect().adjusted(10, 10, -500, -300))
+    first = masking.document.array.copy()
+    w.open_paths([photo_dir / "chelsea.png"])
+    qtbot.waitUntil(
+        lambda: masking.document is not None and masking.document.size == (451, 300),
+        timeout=10_000,
+    )
+    assert not masking.document.array.any()
+    w.model.photos.set_current_path(photo_dir / "coffee.png")
+    qtbot.waitUntil(lambda: masking.document.size == (600, 400), timeout=10_000)
+    assert np.array_equal(masking.document.array, first)
