@@ -32,8 +32,24 @@ def ui_settings() -> Any:
     return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
+GIL_SWITCH_INTERVAL = 0.001
+
+
+def tune_interpreter() -> None:
+    """Let the GUI thread get the GIL back within ~1 ms instead of CPython's 5 ms.
+
+    Every paint of a Python delegate or model call from Qt re-acquires the GIL; while worker
+    threads decode or write images, each of those waits up to the switch interval, and a
+    repaint of the job panel makes dozens of them. 1 ms keeps those waits out of sight at a
+    negligible cost in worker throughput.
+    """
+    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+
+
 def build_window(runtime: Any = None, *, runner: Any = None) -> Any:
     """The main window over ``runtime`` (default: built from settings)."""
+    tune_interpreter()
     from retouchdesk.model.app_model import AppModel
     from retouchdesk.ui.main_window import MainWindow
 

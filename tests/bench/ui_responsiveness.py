@@ -1,0 +1,265 @@
+"""How responsive the window stays: event-loop stalls during a batch, start-up, a 24 MP photo.
+
+Prints three figures (run from the repository root, about 1-2 minutes):
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/ui_responsiveness.py
+
+1. Event-loop stall: while a batch of 20 jobs runs through the scriptable fake provider
+   (``tests/doubles/fake_provider.py``: a pretend server in a folder that reads each 12-MP JPEG
+   and writes a brightened result, with the real engine downloading and writing results
+   beside the photos), a 5 ms repeating QTimer records how late it fires. The window shows
+   the filmstrip (20 thumbnails made in workers) and the job panel the whole time.
+   Target: max <= 50 ms.
+2. Start-up: wall time from launching ``python -m retouchdesk`` to the first shown window
+   (median of 3). Target: <= 1.0 s.
+3. Opening a 24-megapixel JPEG: time until it is decoded, colour-managed and on the canvas,
+   and the time of one repaint at fit and at 100 % (what panning and zooming cost per frame).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One folder for the run; the pretend server's child process inherits it through the env.
+HOME = Path(os.environ.get("RD_BENCH_HOME") or tempfile.mkdtemp(prefix="rd-bench-"))
+os.environ["RD_BENCH_HOME"] = str(HOME)
+os.environ["RETOUCHDESK_HOME"] = str(HOME / "home")
+os.environ["RETOUCHDESK_FAKE_SERVER"] = str(HOME / "fake-server")
+
+N_JOBS = int(os.environ.get("BENCH_JOBS", "20"))
+TRACE = "--trace-stalls" in sys.argv  # print what the GUI thread was doing during long stalls
+
+
+def make_jpeg(path: Path, size: tuple[int, int]) -> None:
+    """A photo-like JPEG (smooth gradients plus grain, so it compresses like a real one)."""
+    import numpy as np
+    from PIL import Image
+
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rng = np.random.default_rng(1)
+    r = 128 + 100 * np.sin(x / w * 6.0) * np.cos(y / h * 4.0)
+    g = 128 + 90 * np.cos(x / w * 3.0 + y / h * 2.0)
+    b = 128 + 80 * np.sin((x + y) / (w + h) * 9.0)
+    img = np.stack([r, g, b], axis=-1) + rng.normal(0, 6, (h, w, 3))
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def startup_times(runs: int = 3) -> list[float]:
+    out = []
+    env = dict(os.environ, RETOUCHDESK_HOME=str(HOME / "startup"))
+    for _ in range(runs):
+        t0 = time.time()
+        proc = subprocess.run(
+            [sys.executable, "-m", "retouchdesk", "--startup-probe"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("shown ")), None)
+        if line is None:
+            raise RuntimeError(f"no start-up probe output: {proc.stderr[-500:]}")
+        out.append(float(line.split()[1]) - t0)
+    return out
+
+
+async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
+    from PySide6.QtCore import QTimer
+
+    from retouchdesk.core.jobs import JobState
+
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last[0]) * 1000 - 5.0))
+        last[0] = now
+
+    if TRACE:
+        _start_stall_tracer(last)
+    timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    t0 = time.perf_counter()
+    timer.start()
+    last[0] = time.perf_counter()
+    window.open_paths([photos[0].parent])
+    window.model.operation.select("fake.brighten")
+    ids = await window.model.session.queue(window.model.photos.paths)
+    engine = window.model.engine
+    while not all(engine.get(j).state.terminal for j in ids):
+        await asyncio.sleep(0.05)
+    timer.stop()
+    failed = [engine.get(j).error for j in ids if engine.get(j).state is not JobState.DONE]
+    if failed:
+        raise RuntimeError(f"{len(failed)} jobs failed: {failed[0]}")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "ticks": len(late),
+        "p50": percentile(late, 50),
+        "p99": percentile(late, 99),
+        "max": max(late),
+    }
+
+
+def _start_stall_tracer(last: list[float]) -> None:
+    """A watchdog thread that prints the GUI thread's stack when it has not ticked for 40 ms."""
+    import threading
+    import traceback
+
+    main_id = threading.main_thread().ident
+    reported = [0.0]
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.01)
+            stalled = time.perf_counter() - last[0]
+            if stalled > 0.04 and reported[0] != last[0]:
+                reported[0] = last[0]
+                frame = sys._current_frames().get(main_id)
+                stack = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
+                print(f"--- GUI thread stalled {stalled * 1000:.0f} ms at:\n{stack}", flush=True)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+async def open_24mp(window, path: Path) -> dict[str, float]:
+    doc = window.model.document
+    t0 = time.perf_counter()
+    window.open_paths([path])
+    while doc.image is None or doc.image.path != path.resolve():
+        await asyncio.sleep(0.002)
+    canvas = window.canvas
+    canvas.viewport().repaint()
+    shown = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    canvas.viewport().repaint()
+    fit_paint = time.perf_counter() - t1
+    canvas.actual_size()
+    canvas.viewport().repaint()
+    t2 = time.perf_counter()
+    for _ in range(10):
+        canvas.horizontalScrollBar().setValue(canvas.horizontalScrollBar().value() + 40)
+        canvas.viewport().repaint()
+    pan_paint = (time.perf_counter() - t2) / 10
+    return {"open_s": shown, "fit_paint_ms": fit_paint * 1000, "pan_paint_ms": pan_paint * 1000}
+
+
+def _server_render(root: str, job: dict) -> list[Path]:
+    """Runs in the pretend server's process: the fake provider's own rendering."""
+    from tests.doubles.fake_provider import FakeServer
+
+    return FakeServer.__dict__["_render"](FakeServer(Path(root)), job)
+
+
+def _render_in_server_process() -> None:
+    """Let the pretend server do its image work in its own process, as a real server would.
+
+    The fake provider's server lives in a folder and normally renders results inside the
+    test process; here that work (decode, brighten, PNG encode of 12 MP) goes to a child
+    process so that the figures measure the app (polling, downloading, writing results with
+    metadata, thumbnails, the job panel), not the pretend server's CPU time in our GIL.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tests.doubles import fake_provider
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def render(self, job):  # noqa: ANN001, ANN202
+        return pool.submit(_server_render, str(self.root), job).result()
+
+    fake_provider.FakeServer._render = render  # type: ignore[method-assign]
+
+
+def main() -> int:
+    print(f"start-up: launching the window {3} times ...", flush=True)
+    starts = startup_times() if not TRACE else [0.0]
+    print(
+        f"time to first shown window: median {statistics.median(starts):.3f} s "
+        f"(runs: {', '.join(f'{s:.3f}' for s in starts)}; target <= 1.0 s)",
+        flush=True,
+    )
+
+    photos_dir = HOME / "shoot"
+    photos_dir.mkdir()
+    print(f"making {N_JOBS} 12-MP JPEGs and one 24-MP JPEG ...", flush=True)
+    first = photos_dir / "photo_01.jpg"
+    make_jpeg(first, (4000, 3000))
+    photos = [first]
+    for i in range(2, N_JOBS + 1):
+        p = photos_dir / f"photo_{i:02d}.jpg"
+        p.write_bytes(first.read_bytes())
+        photos.append(p)
+    big_dir = HOME / "big"
+    big_dir.mkdir()
+    big = big_dir / "big_24mp.jpg"
+    make_jpeg(big, (6000, 4000))
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from retouchdesk.app import build_window
+    from retouchdesk.ui.theme import apply_theme
+    from tests.doubles.fake_provider import FakeServer, build_fake_runtime
+
+    app = QApplication([])
+    apply_theme(app, "dark")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    _render_in_server_process()
+    FakeServer(Path(os.environ["RETOUCHDESK_FAKE_SERVER"])).set_script(
+        duration=0.3, poll_interval=0.1, max_concurrency=2
+    )
+    runtime = build_fake_runtime(HOME / "jobs.sqlite3")
+    window = build_window(runtime)
+    window.resize(1400, 900)
+
+    async def run() -> None:
+        window.show()
+        window.model.start()
+        print(
+            f"running a batch of {N_JOBS} jobs on 12-MP JPEGs through the fake provider ...",
+            flush=True,
+        )
+        s = await stall_during_batch(window, photos)
+        print(
+            f"event-loop stall during the batch ({s['seconds']:.1f} s, {s['ticks']} ticks of a "
+            f"5 ms timer): p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms "
+            f"(target max <= 50 ms)",
+            flush=True,
+        )
+        o = await open_24mp(window, big)
+        print(
+            f"open and show a 24-MP JPEG: {o['open_s']:.2f} s; repaint at fit "
+            f"{o['fit_paint_ms']:.1f} ms, at 100 % while panning {o['pan_paint_ms']:.1f} ms/frame",
+            flush=True,
+        )
+        await window.model.aclose()
+
+    with loop:
+        loop.run_until_complete(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
