@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from retouchdesk.providers.http import install_log_redaction
+
+    install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
@@ -433,14 +436,25 @@ async def _run_batch(
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         with view:
-            engine.start(resume=resume_ids)
+            resumed = set(engine.start(resume=resume_ids))
+            for job_id in resume_ids:
+                if job_id not in resumed:  # another live process is running it right now
+                    item = by_job.pop(job_id)
+                    owner = engine.busy_elsewhere.get(job_id) or "?"
+                    item.status = "busy"
+                    item.detail = (
+                        f"{item.path.name} is being processed by another Retouch Desk process "
+                        f"(pid {owner.rpartition(':')[2]}); run the command again when it ends"
+                    )
+                    view.finished_elsewhere(item)
             if requests:
                 batch_id = engine.submit_batch([r for _, r in requests])
                 for rec, (item, _) in zip(engine.batch_jobs(batch_id), requests, strict=True):
                     item.job_id = rec.id
                     by_job[rec.id] = item
             for job_id in resume_ids:
-                view.resumed(by_job[job_id])
+                if job_id in by_job:
+                    view.resumed(by_job[job_id])
             view.refresh_totals(engine, by_job)
             await engine.wait(list(by_job))
     finally:
@@ -514,6 +528,11 @@ class BatchView:
     def note(self, text: str) -> None:
         self.progress.console.print(text, markup=False)
 
+    def finished_elsewhere(self, item: Item) -> None:
+        self._finished += 1
+        self._line(f"busy    {item.detail}")
+        self.progress.update(self.task, completed=self._completed())
+
     def resumed(self, item: Item) -> None:
         self._line(f"resuming {item.path.name} (interrupted earlier)")
 
@@ -567,7 +586,9 @@ class BatchView:
                 detail = ", ".join(_rel(p) for p in item.results)
             else:
                 detail = item.detail
-            style = {"done": "green", "skipped": "cyan", "failed": "red"}.get(status, "yellow")
+            style = {"done": "green", "skipped": "cyan", "failed": "red", "busy": "magenta"}.get(
+                status, "yellow"
+            )
             table.add_row(_rel(item.path), f"[{style}]{status}[/{style}]", _escape(detail))
         self.out.print(table)
         elapsed = time.monotonic() - self.start_time

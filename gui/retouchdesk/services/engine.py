@@ -31,6 +31,7 @@ import logging
 import os
 import random
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -132,6 +133,34 @@ class EngineConfig:
         )
 
 
+def owner_alive(owner: str | None, me: str) -> bool:
+    """Whether the process ``owner`` ("host:pid") still runs, on this host, and is not us."""
+    if not owner or owner == me:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != me.rpartition(":")[0]:
+        return False  # another host (or a container's old name): it cannot be checked
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    except (ValueError, OSError):
+        return False
+    return _not_a_zombie(pid)
+
+
+def _not_a_zombie(pid: int) -> bool:
+    """A killed child not yet reaped still answers kill(pid, 0); /proc tells the truth."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def parse_concurrency(text: str) -> dict[str, int]:
     """``"youcam=1, local=2"`` -> ``{"youcam": 1, "local": 2}``; bad entries are ignored."""
     out: dict[str, int] = {}
@@ -177,6 +206,8 @@ class JobEngine:
         self._cancel_requested: set[str] = set()
         self._reserved: set[Path] = set()
         self._pending: set[str] = set()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.busy_elsewhere: dict[str, str | None] = {}  # job id -> owner, after start()
         self._dirty: dict[str, JobRecord] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._work_root: Path | None = None
@@ -201,7 +232,7 @@ class JobEngine:
     def submit(self, request: JobRequest, *, batch_id: str | None = None) -> JobRecord:
         """Queue one job (a row at once); it runs when the engine is started."""
         rec = self._new_record(request, batch_id)
-        self.store.insert(rec, dedupe_key=request.dedupe_key)
+        self.store.insert(rec, dedupe_key=request.dedupe_key, owner=self.owner)
         self._added(rec)
         return rec
 
@@ -209,7 +240,7 @@ class JobEngine:
         """Queue several jobs as one batch (credits running out stops the rest of it)."""
         batch_id = uuid.uuid4().hex
         recs = [(self._new_record(r, batch_id), r.dedupe_key) for r in requests]
-        self.store.insert_many(recs)
+        self.store.insert_many(recs, owner=self.owner)
         for rec, _ in recs:
             self._added(rec)
         return batch_id
@@ -239,7 +270,7 @@ class JobEngine:
             wanted = set()
         else:
             wanted = set(resume)
-        resumed: list[str] = []
+        candidates: list[str] = []
         for rec in list(self._records.values()):
             if rec.state.terminal or rec.id in self._tasks:
                 continue
@@ -248,9 +279,19 @@ class JobEngine:
                 continue
             if wanted is not None and rec.id not in wanted:
                 continue  # another run's job (e.g. the window's): leave it to its owner
-            self._spawn(rec.id, resume=True)
-            resumed.append(rec.id)
+            candidates.append(rec.id)
         self._pending.clear()
+        # A job another live process is running (the window while a CLI batch runs, or the
+        # other way round) is left to it: two processes must never drive the same job.
+        owners = self.store.owners(candidates) if candidates else {}
+        self.busy_elsewhere = {
+            i: owner for i, owner in owners.items() if owner_alive(owner, self.owner)
+        }
+        resumed = [i for i in candidates if i not in self.busy_elsewhere]
+        if resumed:
+            self.store.set_owner(resumed, self.owner)
+        for job_id in resumed:
+            self._spawn(job_id, resume=True)
         return resumed
 
     def cancel(self, job_id: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -65,6 +65,8 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Job options (services.postprocess: protect the outside of a mask, ...).
     2: "ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
+    # The process running a job ("host:pid"), so two processes never run the same job.
+    3: "ALTER TABLE jobs ADD COLUMN owner TEXT",
 }
 
 _COLUMNS = (
@@ -97,8 +99,8 @@ _COLUMNS = (
 )
 _UPDATE_SQL = "UPDATE jobs SET " + ", ".join(f"{c} = ?" for c in _COLUMNS[1:]) + " WHERE id = ?"
 _INSERT_SQL = (
-    f"INSERT INTO jobs ({', '.join(_COLUMNS)}, dedupe_key) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?)"
+    f"INSERT INTO jobs ({', '.join(_COLUMNS)}, dedupe_key, owner) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?, ?)"
 )
 
 
@@ -225,13 +227,35 @@ class JobStore:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def insert(self, rec: JobRecord, *, dedupe_key: str | None = None) -> None:
+    def insert(
+        self, rec: JobRecord, *, dedupe_key: str | None = None, owner: str | None = None
+    ) -> None:
         with self._lock:
-            self._db.execute(_INSERT_SQL, (*_to_row(rec), dedupe_key))
+            self._db.execute(_INSERT_SQL, (*_to_row(rec), dedupe_key, owner))
 
-    def insert_many(self, items: Iterable[tuple[JobRecord, str | None]]) -> None:
+    def insert_many(
+        self, items: Iterable[tuple[JobRecord, str | None]], *, owner: str | None = None
+    ) -> None:
         with self._tx() as db:
-            db.executemany(_INSERT_SQL, [(*_to_row(r), k) for r, k in items])
+            db.executemany(_INSERT_SQL, [(*_to_row(r), k, owner) for r, k in items])
+
+    def set_owner(self, job_ids: Iterable[str], owner: str | None) -> None:
+        """Record which process runs these jobs (``host:pid``)."""
+        with self._tx() as db:
+            db.executemany("UPDATE jobs SET owner = ? WHERE id = ?", [(owner, i) for i in job_ids])
+
+    def owners(self, job_ids: Iterable[str]) -> dict[str, str | None]:
+        ids = list(job_ids)
+        out: dict[str, str | None] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT id, owner FROM jobs WHERE id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                out.update({r[0]: r[1] for r in rows})
+        return out
 
     def save(self, rec: JobRecord) -> None:
         """Write every field of ``rec`` (one small UPDATE; the caller sets ``updated_at``)."""

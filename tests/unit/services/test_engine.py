@@ -449,3 +449,29 @@ async def test_protect_outside_option_keeps_pixels_outside_the_mask(tmp_path, se
     store = JobStore(tmp_path / "jobs.sqlite3")
     assert store.get(job.id).options == request.options
     store.close()
+
+
+async def test_a_job_run_by_another_live_process_is_left_alone(tmp_path, server, photo):
+    import socket
+    import subprocess
+    import sys
+
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db)
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        rt.store.set_owner([job.id], f"{socket.gethostname()}:{other.pid}")
+        rt.store.close()
+        rt2 = build_fake_runtime(db)
+        assert rt2.engine.start() == []
+        assert rt2.engine.busy_elsewhere == {job.id: f"{socket.gethostname()}:{other.pid}"}
+        await rt2.aclose()
+    finally:
+        other.kill()
+        other.wait()
+    rt3 = build_fake_runtime(db)  # the other process is gone: its job is ours now
+    assert rt3.engine.start() == [job.id]
+    [done] = await rt3.engine.wait([job.id], timeout=20)
+    await rt3.aclose()
+    assert done.state is JobState.DONE
