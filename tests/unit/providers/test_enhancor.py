@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 
 import httpx
 import numpy as np
@@ -413,3 +414,47 @@ def test_result_image_bytes_are_real(enh):
     r = httpx.get(url)
     assert r.status_code == 403 and b"Request has expired" in r.content
     assert io.BytesIO  # keep the import used by the image helpers above
+
+
+async def test_debug_logging_never_shows_the_key(enh, provider, photo, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        await drive(provider, ctx_for("image_upscale", photo, tmp_path))
+    assert "x-api-key" in caplog.text  # the headers were logged...
+    assert KEY not in caplog.text  # ...redacted
+
+
+def test_factories_build_the_cloud_providers_from_settings(tmp_path):
+    from retouchdesk.providers.adcreative import AdCreativeProvider
+    from retouchdesk.providers.codeformer import CodeFormerProvider
+    from retouchdesk.services.registry import ProviderEnv, build_provider
+    from retouchdesk.services.settings import Settings
+
+    env = {
+        "RETOUCHDESK_ENHANCOR_API_KEY": KEY,
+        "RETOUCHDESK_ENHANCOR_BASE_URL": "http://127.0.0.1:1",
+        "RETOUCHDESK_ENHANCOR_POLL_INTERVAL": "0.5",
+        "RETOUCHDESK_CODEFORMER_BASE_URL": "http://127.0.0.1:2",
+        "RETOUCHDESK_CODEFORMER_UPLOAD": "json",
+        "RETOUCHDESK_NETWORK_MAX_ATTEMPTS": "2",
+        "RETOUCHDESK_NETWORK_READ_TIMEOUT": "7",
+    }
+    settings = Settings(tmp_path / "settings.toml", environ=env)
+    penv = ProviderEnv(settings, load_catalog())
+    enh = build_provider("enhancor", penv)
+    assert isinstance(enh, EnhancorProvider) and enh.api_key == KEY
+    assert enh.poll_interval == 0.5 and enh._retry.max_attempts == 2
+    assert enh._timeout.read == 7
+    assert isinstance(penv.extras["hosting"], HostingService)  # shared, closed by the runtime
+    assert enh.hosting is penv.extras["hosting"]
+    cf = build_provider("codeformer", penv)
+    assert isinstance(cf, CodeFormerProvider) and cf.upload == "json"
+    adc = build_provider("adcreative", penv)
+    assert isinstance(adc, AdCreativeProvider)
+    first = adc.user_id
+    assert first == str(uuid.UUID(first))
+    reopened = Settings(tmp_path / "settings.toml", environ=env)
+    again = build_provider("adcreative", ProviderEnv(reopened, load_catalog()))
+    assert again.user_id == first  # stable per installation (kept in the settings file)
+    assert KEY not in (tmp_path / "settings.toml").read_text()

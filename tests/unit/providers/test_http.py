@@ -228,3 +228,40 @@ async def test_user_agent_and_timeouts_are_explicit(echo, client):
     default = http.make_client("http://x")
     assert default.timeout.connect == 10.0 and default.timeout.read == 60.0
     await default.aclose()
+
+
+def test_emulator_runs_from_the_command_line(tmp_path):
+    """``python -m tests.emulators enhancor --port N`` serves the vendor until terminated."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulators", "enhancor", "--port", str(port),
+         "--set", "api_key=cli-key-123456"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == f"enhancor emulator listening on http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}/api/upscaler/v1/status"
+        assert httpx.post(url, json={"request_id": "x"}).status_code == 401
+        r = httpx.post(url, json={"request_id": "x"}, headers={"x-api-key": "cli-key-123456"})
+        assert r.status_code == 404
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_unknown_emulator_name():
+    from tests.emulators import load
+
+    with pytest.raises(ValueError, match="no emulator named 'nope'"):
+        load("nope")
