@@ -2,9 +2,9 @@
 
 Two kinds of files live under ``<data dir>/masks/``:
 
-* ``photos/<key>.png``: the mask being edited for a photo (``key`` is derived from the photo's
-  absolute path), saved when the photographer switches photos or closes the window, so it
-  is there again next time.
+* ``photos/<key>/<stem>-painted-mask.png``: the mask being edited for a photo (``key`` is
+  derived from the photo's absolute path), saved when the photographer switches photos or
+  closes the window, so it is there again next time.
 * ``jobs/<sha256>.png``: the exact mask a job was sent with, content-addressed so it never
   changes afterwards. The job's mask parameter names this file, so every result (a version
   of the photo) keeps the mask it was made with and can be re-run or compared, even after
@@ -77,7 +77,8 @@ class MaskLibrary:
         return hashlib.sha256(str(Path(photo).resolve()).encode("utf-8")).hexdigest()[:32]
 
     def photo_path(self, photo: Path) -> Path:
-        return self.root / "photos" / f"{self.key(photo)}.png"
+        """The live mask file of ``photo``; its name is what the parameter panel shows."""
+        return self.root / "photos" / self.key(photo) / f"{Path(photo).stem}-painted-mask.png"
 
     # -- the live mask of a photo -------------------------------------------------------------
     def save(self, photo: Path, mask: np.ndarray) -> Path | None:

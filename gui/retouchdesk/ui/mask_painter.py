@@ -66,6 +66,12 @@ class MaskPainter:
         session = model.session
         if hasattr(session, "job_hook"):
             session.job_hook = self.masking.prepare_job
+        if not engine_records_options():
+            self.protect_action.setEnabled(False)
+            self.protect_action.setToolTip(
+                "Protecting the outside of the mask needs job options, which this build's "
+                "job engine does not record yet"
+            )
         self._protect_changed()
         self._document_changed()
 
@@ -122,6 +128,13 @@ class MaskPainter:
             self.protect_action.setChecked(on)
         self.feather.setEnabled(on)
         self.feather_label.setEnabled(on)
+
+
+def engine_records_options() -> bool:
+    """True when the job engine records job options (``JobRequest.options``)."""
+    from retouchdesk.services.engine import JobRequest
+
+    return "options" in getattr(JobRequest, "__dataclass_fields__", {})
 
 
 def install(window: Any) -> MaskPainter:

@@ -20,11 +20,13 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QSlider,
     QSpinBox,
     QToolBar,
     QToolButton,
     QWidget,
+    QWidgetAction,
 )
 
 from retouchdesk.core.errors import RetouchError
@@ -66,7 +68,7 @@ class _LabeledSlider(QWidget):
         self.label = QLabel(caption)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(lo, hi)
-        self.slider.setFixedWidth(110)
+        self.slider.setFixedWidth(90)
         self.spin = QSpinBox()
         self.spin.setRange(lo, hi)
         self.spin.setSuffix(suffix)
@@ -146,54 +148,91 @@ class MaskToolBar(QToolBar):
         self.addWidget(self.hardness_box)
         self.addSeparator()
 
+        self.undo_action = self._command("Undo", "Undo the last mask edit (Ctrl+Z)", self._undo)
+        self.redo_action = self._command("Redo", "Redo the mask edit (Ctrl+Shift+Z)", self._redo)
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        self.addSeparator()
+
+        # Whole-mask commands and files: one menu keeps the bar short enough for a laptop.
+        menu = QMenu("Mask", self)
         self.fill_action = self._command("Select all", "Select the whole photo", self._fill_all)
         self.clear_action = self._command("Clear", "Remove the whole mask", self._clear)
         self.invert_action = self._command(
             "Invert", "Select what is not selected, and the other way round", self._invert
         )
-        self.undo_action = self._command("Undo", "Undo the last mask edit (Ctrl+Z)", self._undo)
-        self.redo_action = self._command("Redo", "Redo the mask edit (Ctrl+Shift+Z)", self._redo)
-        self.addSeparator()
+        self.import_action = self._command(
+            "Import mask…", "Load a mask PNG of the same size (white = selected)", self._import
+        )
+        self.export_action = self._command(
+            "Export mask…",
+            "Save the mask as a PNG of the photo's size (white = selected)",
+            self._export,
+        )
+        for act in (self.fill_action, self.clear_action, self.invert_action):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.import_action)
+        menu.addAction(self.export_action)
+        menu.setToolTipsVisible(True)
+        self.mask_menu_button = QToolButton()
+        self.mask_menu_button.setText("Mask")
+        self.mask_menu_button.setToolTip("Select all, clear, invert, import or export the mask")
+        self.mask_menu_button.setMenu(menu)
+        self.mask_menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.addWidget(self.mask_menu_button)
 
-        self.show_action = QAction("Show mask", self)
+        self.show_action = QAction("Show", self)
         self.show_action.setCheckable(True)
         self.show_action.setChecked(tools.visible)
         self.show_action.setToolTip("Show or hide the mask overlay (H)")
         self.show_action.toggled.connect(self._tools.set_visible)
         self.addAction(self.show_action)
+        # Overlay look: colour and opacity in a small drop-down panel.
         self.color_button = QToolButton()
         self.color_button.setToolTip("Colour of the mask overlay")
         self.color_button.setIcon(_swatch(tools.color))
         self.color_button.clicked.connect(self._pick_color)
-        self.addWidget(self.color_button)
         self.opacity_box = _LabeledSlider(
             "Opacity", 5, 100, " %", "How strongly the overlay covers the photo"
         )
         self.opacity_box.set_value(round(tools.opacity * 100))
         self.opacity_box.spin.valueChanged.connect(lambda v: self._tools.set_opacity(v / 100))
-        self.addWidget(self.opacity_box)
-        self.addSeparator()
-        self.import_action = self._command(
-            "Import…", "Load a mask PNG of the same size (white = selected)", self._import
-        )
-        self.export_action = self._command(
-            "Export…", "Save the mask as a PNG of the photo's size (white = selected)", self._export
-        )
+        panel = QWidget()
+        pl = QHBoxLayout(panel)
+        pl.setContentsMargins(6, 4, 6, 4)
+        pl.addWidget(QLabel("Colour"))
+        pl.addWidget(self.color_button)
+        pl.addWidget(self.opacity_box)
+        look = QWidgetAction(self)
+        look.setDefaultWidget(panel)
+        look_menu = QMenu(self)
+        look_menu.addAction(look)
+        self.overlay_button = QToolButton()
+        self.overlay_button.setIcon(_swatch(tools.color))
+        self.overlay_button.setToolTip("Overlay colour and opacity")
+        self.overlay_button.setMenu(look_menu)
+        self.overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.addWidget(self.overlay_button)
 
         tools.tool_changed.connect(self._tool_changed)
         tools.size_changed.connect(self.size_box.set_value)
         tools.hardness_changed.connect(lambda h: self.hardness_box.set_value(round(h * 100)))
         tools.opacity_changed.connect(lambda o: self.opacity_box.set_value(round(o * 100)))
-        tools.color_changed.connect(lambda c: self.color_button.setIcon(_swatch(c)))
+        tools.color_changed.connect(self._color_changed)
         tools.visible_changed.connect(self._visible_changed)
         self.set_document(document)
 
     def _command(self, text: str, tip: str, slot) -> QAction:
         act = QAction(text, self)
         act.setToolTip(tip)
+        act.setStatusTip(tip)
         act.triggered.connect(slot)
-        self.addAction(act)
         return act
+
+    def _color_changed(self, color: QColor) -> None:
+        self.color_button.setIcon(_swatch(color))
+        self.overlay_button.setIcon(_swatch(color))
 
     # -- document -------------------------------------------------------------------------
     @property
