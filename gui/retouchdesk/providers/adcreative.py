@@ -191,7 +191,7 @@ class Progress:
 
 class AdCreativeProvider(Provider):
     id = "adcreative"
-    capabilities = frozenset({Capability.RESUME, Capability.CREDITS})
+    capabilities = frozenset({Capability.RESUME})  # no balance endpoint is documented
     max_concurrency = 2
 
     def __init__(
@@ -412,6 +412,11 @@ class AdCreativeProvider(Provider):
         return out
 
     # -- account view -------------------------------------------------------------------------
+
+    async def test_connection(self) -> str:
+        """Sign in (application id + private key) and list the jobs (key + secret)."""
+        jobs = await self.all_progresses()
+        return f"Signed in to AdCreative; {len(jobs)} face-enhancing jobs on this application."
 
     async def all_progresses(self) -> list[dict[str, Any]]:
         """Every face-enhancing process of the application (CheckApplicationAllProgresses),

@@ -117,6 +117,15 @@ class CodeFormerProvider(Provider):
             return f"online ({device})"
         return f"offline: {status or f'HTTP {r.status_code}'}"
 
+    async def test_connection(self) -> str:
+        """For the account page: the server's health as a sentence, or the reason it is down."""
+        status = await self.health()
+        if status.startswith("online"):
+            return f"The CodeFormer server is {status}."
+        if status == "waking up":
+            return "The CodeFormer server is waking up; the first job may take a few minutes."
+        raise ProviderError(f"The CodeFormer server is {status}", retryable=True)
+
     async def wait_until_awake(self, ctx: JobContext | None = None) -> str:
         """Poll the health call while a sleeping Space starts; the status text when online."""
         deadline = time.monotonic() + self.wake_timeout

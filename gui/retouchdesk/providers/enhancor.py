@@ -30,7 +30,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from retouchdesk.core.errors import ConfigurationError, ProviderError, RemoteJobLost
+from retouchdesk.core.errors import (
+    AuthError,
+    ConfigurationError,
+    ProviderError,
+    RemoteJobLost,
+)
 from retouchdesk.providers import http
 from retouchdesk.providers.base import (
     Capability,
@@ -132,6 +137,27 @@ class EnhancorProvider(Provider):
                 "(local receiver or S3) in Settings"
             )
         return self.hosting
+
+    async def test_connection(self) -> str:
+        """One cheap authenticated call for the account page: a status query for an id that
+        does not exist. Enhancor answers "not found" to a valid key and 401 to a wrong one."""
+        try:
+            await http.send(
+                self._api(),
+                "POST",
+                "/api/realistic-skin/v1/status",
+                vendor=VENDOR,
+                action="checking the API key",
+                safe=True,
+                messages=MESSAGES,
+                json={"request_id": "retouchdesk-connection-test"},
+            )
+        except RemoteJobLost:
+            pass
+        except ProviderError as exc:
+            if isinstance(exc, AuthError) or exc.status is None or exc.status >= 500:
+                raise
+        return "Enhancor accepted the API key."
 
     # -- the provider calls -------------------------------------------------------------------
 

@@ -272,3 +272,9 @@ def test_emulator_is_strict(adc):
         json={"applicationId": APP, "jwtPrivateKey": CREDS["jwt_private_key"]},
     )
     assert r.status_code == 400 and r.json()["title"] == "Unsupported API version"
+
+
+async def test_connection_check(adc, provider):
+    assert await provider.test_connection() == (
+        "Signed in to AdCreative; 0 face-enhancing jobs on this application."
+    )

@@ -230,3 +230,13 @@ def test_configuration_errors():
         CodeFormerProvider(base_url="http://x", upload="xml")
     with pytest.raises(ConfigurationError, match="address of your server"):
         CodeFormerProvider(base_url="")._api()
+
+
+async def test_connection_sentences(emulator):
+    cf = emulator("codeformer")
+    p = CodeFormerProvider(base_url=cf.url)
+    assert await p.test_connection() == "The CodeFormer server is online (cuda)."
+    await p.aclose()
+    gone = CodeFormerProvider(base_url="http://127.0.0.1:9", retry=http.NO_RETRY)
+    with pytest.raises(ProviderError, match="offline: the server cannot be reached"):
+        await gone.test_connection()

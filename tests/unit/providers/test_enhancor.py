@@ -458,3 +458,27 @@ def test_factories_build_the_cloud_providers_from_settings(tmp_path):
     again = build_provider("adcreative", ProviderEnv(reopened, load_catalog()))
     assert again.user_id == first  # stable per installation (kept in the settings file)
     assert KEY not in (tmp_path / "settings.toml").read_text()
+
+
+async def test_connection_check_and_resume_after_restart(enh, provider, photo, tmp_path):
+    assert await provider.test_connection() == "Enhancor accepted the API key."
+    wrong = EnhancorProvider(api_key="wrong-key-55555555", base_url=enh.url)
+    with pytest.raises(AuthError):
+        await wrong.test_connection()
+    await wrong.aclose()
+    # Queue, then "restart": a new provider with new hosting finishes the job by polling.
+    ctx = ctx_for("image_upscale", photo, tmp_path)
+    await provider.prepare(ctx)
+    ctx.remote_id = (await provider.submit(ctx)).remote_id
+    await provider.aclose()
+    fresh_hosting = HostingService(LocalReceiver())
+    fresh = EnhancorProvider(api_key=KEY, base_url=enh.url, hosting=fresh_hosting)
+    try:
+        while (poll := await fresh.poll(ctx)).state is not RemoteState.DONE:
+            await asyncio.sleep(0.05)
+        (out,) = await fresh.fetch(ctx, poll.outputs)
+    finally:
+        await fresh.aclose()
+        await fresh_hosting.aclose()
+    assert Image.open(out.path).size == (1024, 1024)
+    assert len(enh.jobs) == 1
