@@ -222,6 +222,9 @@ class EnhancorProvider(Provider):
         if not ctx.remote_id:
             raise RemoteJobLost("Enhancor has no request id for this job")
         hook = self.hosting.webhook_result(ctx.job_id) if self.hosting else None
+        if hook and str(hook.get("request_id") or ctx.remote_id) != ctx.remote_id:
+            log.warning("ignoring a webhook for another request")
+            hook = None
         try:
             response = await http.send(
                 self._api(),

@@ -48,11 +48,18 @@ def http_timeout(env: ProviderEnv):  # -> httpx.Timeout
 
 def shared_hosting(env: ProviderEnv):  # -> providers.hosting_api.Hosting
     """The hosting service of ``env.extras`` (put there by the runtime), built on first use."""
-    if "hosting" not in env.extras:
-        from retouchdesk.services.hosting import build_hosting
+    from retouchdesk.services.hosting import build_hosting, hosting_config
 
-        env.extras["hosting"] = build_hosting(env.settings)
-    return env.extras["hosting"]
+    wanted = hosting_config(env.settings)
+    current = env.extras.get("hosting")
+    if current is not None and getattr(current, "config", wanted) != wanted:
+        # The settings changed: jobs still running keep the old service, which the runtime
+        # closes at shutdown under another key; new providers get a new one.
+        env.extras[f"hosting_retired_{id(current)}"] = current
+        current = None
+    if current is None:
+        current = env.extras["hosting"] = build_hosting(env.settings)
+    return current
 
 
 def make_enhancor(env: ProviderEnv) -> Provider:

@@ -158,6 +158,18 @@ async def test_upscalers(enh, provider, photo, tmp_path, op_id, product, params,
     assert result.cost == cost
 
 
+async def test_a_webhook_for_another_request_is_ignored(enh, provider, hosting, photo, tmp_path):
+    ctx = ctx_for("image_upscale", photo, tmp_path)
+    await provider.prepare(ctx)
+    ctx.remote_id = (await provider.submit(ctx)).remote_id
+    async with httpx.AsyncClient() as c:
+        bogus = {"request_id": "someone-else", "result": "http://127.0.0.1:9/x.png",
+                 "status": "success"}  # fmt: skip
+        await c.post(ctx.remote["webhook_url"], json=bogus)
+    poll = await provider.poll(ctx)
+    assert poll.state is not RemoteState.DONE or poll.outputs[0].url != bogus["result"]
+
+
 async def test_result_from_the_webhook_only(emulator, hosting, photo, tmp_path):
     enh = emulator("enhancor", api_key=KEY, time_scale=0.05, status_result=False)
     p = EnhancorProvider(api_key=KEY, base_url=enh.url, hosting=hosting, poll_interval=0.05)
@@ -252,10 +264,10 @@ async def test_connection_dropped_after_queueing_is_not_resent(enh, provider, ph
 async def test_dropped_and_slow_status_calls_are_survived(enh, hosting, photo, tmp_path):
     p = EnhancorProvider(
         api_key=KEY, base_url=enh.url, hosting=hosting, poll_interval=0.05, retry=FAST,
-        timeout=httpx.Timeout(5.0, read=0.3),
+        timeout=httpx.Timeout(5.0, read=0.5),
     )  # fmt: skip
     enh.faults.drop(path=".*/status", times=2)
-    enh.faults.slow(0.6, path=".*/status", times=1)
+    enh.faults.slow(1.2, path=".*/status", times=1)
     try:
         result = await drive(p, ctx_for("image_upscale", photo, tmp_path))
     finally:
@@ -448,6 +460,13 @@ def test_factories_build_the_cloud_providers_from_settings(tmp_path):
     assert enh._timeout.read == 7
     assert isinstance(penv.extras["hosting"], HostingService)  # shared, closed by the runtime
     assert enh.hosting is penv.extras["hosting"]
+    assert build_provider("enhancor", penv).hosting is enh.hosting  # one per runtime
+    # Changed hosting settings: new providers get a new service; the old one is kept for
+    # running jobs and closed by the runtime at shutdown (it closes every extra).
+    env["RETOUCHDESK_HOSTING_STRATEGY"] = "s3"
+    moved = build_provider("enhancor", penv)
+    assert moved.hosting is not enh.hosting and moved.hosting.strategy == "s3"
+    assert enh.hosting in penv.extras.values()
     cf = build_provider("codeformer", penv)
     assert isinstance(cf, CodeFormerProvider) and cf.upload == "json"
     adc = build_provider("adcreative", penv)

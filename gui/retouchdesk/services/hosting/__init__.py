@@ -22,7 +22,7 @@ from retouchdesk.services.hosting.receiver import LocalReceiver
 from retouchdesk.services.hosting.s3 import S3Storage
 from retouchdesk.services.settings import Settings
 
-__all__ = ["HostingService", "LocalReceiver", "S3Storage", "build_hosting"]
+__all__ = ["HostingService", "LocalReceiver", "S3Storage", "build_hosting", "hosting_config"]
 
 STRATEGIES = ("local", "s3")
 
@@ -42,6 +42,7 @@ class HostingService:
         self.receiver = receiver
         self.files: FileStore = files if files is not None else receiver
         self.description = self.files.description
+        self.config: tuple[object, ...] = ()  # the settings it was built from (build_hosting)
 
     @property
     def strategy(self) -> str:
@@ -72,8 +73,34 @@ class HostingService:
         await self.receiver.aclose()
 
 
+HOSTING_SETTINGS = (
+    ("hosting", "strategy"),
+    ("receiver", "host"),
+    ("receiver", "port"),
+    ("receiver", "public_url"),
+    ("s3", "endpoint_url"),
+    ("s3", "bucket"),
+    ("s3", "region"),
+    ("s3", "access_key_id"),
+    ("s3", "secret_access_key"),
+    ("s3", "url_expiry"),
+)
+
+
+def hosting_config(settings: Settings) -> tuple[object, ...]:
+    """The settings a hosting service is built from, to notice when they change."""
+    return tuple(settings.get(section, key) for section, key in HOSTING_SETTINGS)
+
+
 def build_hosting(settings: Settings) -> HostingService:
     """The hosting service described by settings (no socket is opened yet)."""
+    config = hosting_config(settings)
+    service = _build(settings)
+    service.config = config
+    return service
+
+
+def _build(settings: Settings) -> HostingService:
     strategy = str(settings.get("hosting", "strategy") or "local").strip().lower()
     if strategy not in STRATEGIES:
         raise ConfigurationError(
