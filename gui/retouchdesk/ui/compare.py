@@ -191,10 +191,15 @@ class CompareView(QWidget):
         self.split_button.setText("Split")
         self.side_button = QToolButton()
         self.side_button.setText("Side by side")
+        # "Difference" (ui/mask_difference.py, by the mask engineer): what the provider changed.
+        self.diff_button = QToolButton()
+        self.diff_button.setText("Difference")
+        self.diff_button.setToolTip("Show only what changed: unchanged pixels grey, changes glow")
         self.modes = QButtonGroup(self)
-        for i, b in enumerate((self.split_button, self.side_button)):
+        buttons = (self.split_button, self.side_button, self.diff_button)
+        for i, b in enumerate(buttons):
             b.setCheckable(True)
-            b.setProperty("segment", "first" if i == 0 else "last")
+            b.setProperty("segment", ("first", "middle", "last")[i])
             self.modes.addButton(b, i)
             bar.addWidget(b)
         self.split_button.setChecked(True)
@@ -228,6 +233,10 @@ class CompareView(QWidget):
         self.side = SideBySide()
         self.stack.addWidget(self.split)
         self.stack.addWidget(self.side)
+        from retouchdesk.ui.mask_difference import DifferenceView
+
+        self.diff = DifferenceView()
+        self.stack.addWidget(self.diff)
         lay.addWidget(self.stack, 1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -264,6 +273,7 @@ class CompareView(QWidget):
             return
         self.split.set_pair(m.left, m.right)
         self.side.set_pair(m.left, m.right)
+        self.diff.set_pair(m.left, m.right)
         v = m.right_version
         is_result = v is not None and v.job_id is not None
         self.keep_button.setEnabled(is_result)
