@@ -139,3 +139,38 @@ def test_masks_follow_the_photo(qtbot, window, photo_dir: Path) -> None:
     w.model.photos.set_current_path(photo_dir / "coffee.png")
     qtbot.waitUntil(lambda: masking.document.size == (600, 400), timeout=10_000)
     assert np.array_equal(masking.document.array, first)
+
+
+def test_protect_outside_keeps_every_outside_pixel(qtbot, window, photo_dir: Path) -> None:
+    """A job that changes the whole photo, with "Protect outside": only the mask changes."""
+    w = window
+    om = w.model.operation
+    om.set_provider("local")
+    om.set_operation("lighting")  # opens shadows everywhere: every pixel may change
+    painter = w.mask_painter
+    assert painter.protect_action.isEnabled()
+    doc = painter.masking.document
+    doc.fill_rect(doc.rect().adjusted(150, 100, -250, -150))  # x 150..349, y 100..249
+    painter.feather.setValue(4)
+    painter.protect_action.trigger()
+    assert painter.masking.protect_outside
+    w.apply_current()
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    jid = jobs.job_ids()[0]
+    rec = jobs.record(jid)
+    assert rec.options["protect_outside"]["feather"] == 4
+    assert Path(rec.options["protect_outside"]["mask"]).parent.name == "jobs"
+    qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=90_000)
+    rec = jobs.record(jid)
+    assert rec.state is JobState.DONE, rec.error
+    from retouchdesk.core.imageio import load_array
+
+    original = load_array(photo_dir / "coffee.png")
+    result = load_array(rec.results[0])
+    assert result.shape == original.shape
+    mask = doc.array
+    assert np.array_equal(result[mask == 0], original[mask == 0])
+    inside = result[110:240, 160:340].astype(int) - original[110:240, 160:340].astype(int)
+    assert np.abs(inside).mean() > 1.0  # the operation really changed the inside
+    assert rec.result_meta[str(rec.results[0])]["protected_outside"] is True
