@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from retouchdesk.providers.http import RetryPolicy
 from retouchdesk.providers.youcam import Credentials, PollPolicy, YouCamProvider
 from tests.emulators.youcam import YouCamEmulator
 
@@ -44,6 +45,7 @@ def make_provider(
         poll_policy=kw.pop(
             "poll_policy", PollPolicy(max_gap=MAX_GAP, min_interval=0.1, budget_per_minute=1e5)
         ),
+        retry=kw.pop("retry", RetryPolicy(backoff_base=0.05, jitter=0.0)),
         **kw,
     )
 

@@ -111,6 +111,7 @@ def make_youcam(env: ProviderEnv) -> Provider:
         cache_dir=paths.cache_dir(),
         next_counter=next_id,
         poll_policy=PollPolicy(max_gap=gap, budget_per_minute=s.get("youcam", "poll_budget")),
+        retry=retry_policy(env),
     )
 
 

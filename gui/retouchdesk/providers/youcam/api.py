@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -73,8 +73,11 @@ class YouCamClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float | None = None,
         token_lifetime: float | None = None,
+        retry: http.RetryPolicy | None = None,
     ) -> None:
         self.gen = creds.generation
+        # 429 is never retried inside the transport (see the module docstring).
+        self.retry = replace(retry or RETRY, retry_statuses=(retry or RETRY).retry_statuses - {429})
         self.creds = creds
         self.base_url = base_url.rstrip("/")
         self._transport = transport
@@ -93,7 +96,7 @@ class YouCamClient:
         if self._http is None:
             self._http = http.make_client(
                 self.base_url,
-                retry=RETRY,
+                retry=self.retry,
                 transport=self._transport,
                 timeout=self._timeout,
                 secrets=[s for s in (self.creds.client_secret, self.creds.api_key) if s],
@@ -236,8 +239,19 @@ class YouCamClient:
             action="uploading the file",
             content=content,
             headers=headers,
+            check=False,
         )
-        await resp.aclose()
+        await resp.aread()
+        if resp.status_code >= 400:
+            # A presigned address that expired or whose signed headers differ: a new upload
+            # (the engine's retry prepares one) is the cure, never the credentials.
+            raise ProviderError(
+                f"YouCam's storage refused the upload (HTTP {resp.status_code}): the upload "
+                "address expired or its headers did not match",
+                retryable=resp.status_code in (403, 408, 500, 502, 503, 504),
+                status=resp.status_code,
+                code="upload_refused",
+            )
 
     def task_path(self, slug: str) -> str:
         return f"/s2s/v1.0/task/{slug}" if self.gen == V1 else f"/s2s/v2.0/task/{slug}"

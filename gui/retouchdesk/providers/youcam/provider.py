@@ -140,6 +140,7 @@ class YouCamProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         token_lifetime: float | None = None,
         timeout: float | None = None,
+        retry: Any = None,
     ) -> None:
         self.creds = credentials
         self.gen = credentials.generation  # raises ConfigurationError when nothing is set
@@ -150,6 +151,7 @@ class YouCamProvider(Provider):
             transport=transport,
             token_lifetime=token_lifetime,
             timeout=timeout,
+            retry=retry,
         )
         self._next_counter = next_counter or files.FileCounter(
             self.cache_dir / f"request_id.{credentials.account}", start=int(time.time())
@@ -379,7 +381,7 @@ class YouCamProvider(Provider):
             w.task = asyncio.current_task()
             await watch.watch(w, self.client.task_status, collect, self.policy, self._active)
 
-        self.io.submit(start())
+        w.future = self.io.submit(start())
         return w
 
     def _active(self) -> int:
@@ -494,8 +496,8 @@ class YouCamProvider(Provider):
             if not task_id:
                 continue
             w = self._watches.pop(task_id, None)
-            if w is not None and w.task is not None and self._io is not None:
-                self._io.loop.call_soon_threadsafe(w.task.cancel)
+            if w is not None and w.future is not None:
+                w.future.cancel()  # thread-safe, even before the poller has started
             if self.gen != V1:
                 try:
                     await self.io.run(self.client.delete_task(task_id))

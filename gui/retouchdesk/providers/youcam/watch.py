@@ -115,6 +115,7 @@ class TaskWatch:
     max_gap_seen: float = 0.0
     outputs: list[Any] = field(default_factory=list)  # set by ``collect`` on success
     task: asyncio.Task[None] | None = None
+    future: concurrent.futures.Future[None] | None = None  # the poller, seen from outside
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
