@@ -32,7 +32,6 @@ import os
 import random
 import shutil
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -61,6 +60,14 @@ from retouchdesk.providers.base import (
     RemoteState,
 )
 from retouchdesk.services import paths
+from retouchdesk.services.jobfiles import (
+    check_output_dir,
+    copy_atomic,
+    file_size,
+    inspect_image,
+    owner_alive,
+    result_extension,
+)
 from retouchdesk.services.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -68,8 +75,6 @@ T = TypeVar("T")
 
 Subscriber = Callable[[JobEvent], None]
 ProviderGetter = Callable[[str], Provider]
-
-_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
 @dataclass
@@ -131,34 +136,6 @@ class EngineConfig:
                 "keep_gps": g("output", "keep_gps"),
             },
         )
-
-
-def owner_alive(owner: str | None, me: str) -> bool:
-    """Whether the process ``owner`` ("host:pid") still runs, on this host, and is not us."""
-    if not owner or owner == me:
-        return False
-    host, _, pid_text = owner.rpartition(":")
-    if host != me.rpartition(":")[0]:
-        return False  # another host (or a container's old name): it cannot be checked
-    try:
-        pid = int(pid_text)
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    except (ValueError, OSError):
-        return False
-    return _not_a_zombie(pid)
-
-
-def _not_a_zombie(pid: int) -> bool:
-    """A killed child not yet reaped still answers kill(pid, 0); /proc tells the truth."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def parse_concurrency(text: str) -> dict[str, int]:
@@ -858,7 +835,7 @@ class JobEngine:
                 width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
             )
         else:
-            size = _file_size(rec.input_path)
+            size = file_size(rec.input_path)
             problems = op.limits.problems(
                 width=0, height=0, fmt=rec.input_path.suffix or "?", size_bytes=size
             )
@@ -982,91 +959,6 @@ class JobEngine:
                 f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
                 f"{exc.strerror or exc}"
             ) from None
-
-
-# -- helpers run in worker threads ----------------------------------------------------------
-
-
-def inspect_image(path: Path) -> Any:
-    """Probe the photo and decode it once: a damaged file fails here, before any upload."""
-    from retouchdesk.core import imageio
-
-    info = imageio.probe(path)
-    try:
-        with imageio.open_image(path) as im:
-            im.load()
-    except InputError:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        reason = "the file is truncated" if "truncated" in str(exc) else str(exc)
-        raise InputError(
-            f"{path.name}: the image is damaged and cannot be read ({reason})"
-        ) from None
-    except MemoryError:
-        raise InputError(f"{path.name}: not enough memory to open this image") from None
-    return info
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path.name} cannot be read: {exc.strerror}") from None
-
-
-def check_output_dir(folder: Path) -> None:
-    """Create ``folder`` and prove it is writable, or raise a plain OutputError."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".retouchdesk-", delete=True):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if isinstance(exc, FileExistsError | NotADirectoryError):
-            reason = "a file is in the way"
-        raise OutputError(f"The output folder {folder} cannot be written: {reason}") from None
-
-
-def result_extension(source: Path, out: Output, policy: Any) -> str:
-    """The extension of a result: the policy's format, else the photo's own (PNG for alpha)."""
-    from retouchdesk.core import imageio
-
-    source_fmt = imageio.format_for_path(source)
-    if source_fmt is None:
-        try:
-            source_fmt = imageio.probe(source).format
-        except RetouchError:
-            source_fmt = "png"
-    has_alpha = out.path is not None and _has_alpha(out.path)
-    fmt = imageio.output_format(policy, source_fmt, has_alpha=has_alpha)
-    if imageio.format_for_path(source) == fmt:
-        return source.suffix.lstrip(".")  # keep the photo's own spelling: JPG, jpeg, tif
-    return imageio.extension_for(fmt)
-
-
-def _has_alpha(path: Path) -> bool:
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return im.mode in _ALPHA_MODES or "transparency" in im.info
-    except Exception:
-        return False
-
-
-def copy_atomic(src: Path, dest: Path) -> Path:
-    """Copy a non-image result (a video) through a temporary file and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return dest
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""The job engine's file work, run in worker threads, and its process-ownership check.
+
+Kept apart from :mod:`services.engine` so the engine module is only the state machine:
+checking an input before anything is uploaded (probe and a full decode), proving the output
+folder writable, choosing a result's extension, copying non-image results atomically, and
+telling whether the process that owns a job still runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from retouchdesk.core.errors import InputError, OutputError, RetouchError
+from retouchdesk.providers.base import Output
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+def inspect_image(path: Path) -> Any:
+    """Probe the photo and decode it once: a damaged file fails here, before any upload."""
+    from retouchdesk.core import imageio
+
+    info = imageio.probe(path)
+    try:
+        with imageio.open_image(path) as im:
+            im.load()
+    except InputError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = "the file is truncated" if "truncated" in str(exc) else str(exc)
+        raise InputError(
+            f"{path.name}: the image is damaged and cannot be read ({reason})"
+        ) from None
+    except MemoryError:
+        raise InputError(f"{path.name}: not enough memory to open this image") from None
+    return info
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path.name} cannot be read: {exc.strerror}") from None
+
+
+def check_output_dir(folder: Path) -> None:
+    """Create ``folder`` and prove it is writable, or raise a plain OutputError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".retouchdesk-", delete=True):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way"
+        raise OutputError(f"The output folder {folder} cannot be written: {reason}") from None
+
+
+def result_extension(source: Path, out: Output, policy: Any) -> str:
+    """The extension of a result: the policy's format, else the photo's own (PNG for alpha)."""
+    from retouchdesk.core import imageio
+
+    source_fmt = imageio.format_for_path(source)
+    if source_fmt is None:
+        try:
+            source_fmt = imageio.probe(source).format
+        except RetouchError:
+            source_fmt = "png"
+    has_alpha = out.path is not None and _has_alpha(out.path)
+    fmt = imageio.output_format(policy, source_fmt, has_alpha=has_alpha)
+    if imageio.format_for_path(source) == fmt:
+        return source.suffix.lstrip(".")  # keep the photo's own spelling: JPG, jpeg, tif
+    return imageio.extension_for(fmt)
+
+
+def _has_alpha(path: Path) -> bool:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.mode in _ALPHA_MODES or "transparency" in im.info
+    except Exception:
+        return False
+
+
+def copy_atomic(src: Path, dest: Path) -> Path:
+    """Copy a non-image result (a video) through a temporary file and a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+def owner_alive(owner: str | None, me: str) -> bool:
+    """Whether the process ``owner`` ("host:pid") still runs, on this host, and is not us."""
+    if not owner or owner == me:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != me.rpartition(":")[0]:
+        return False  # another host (or a container's old name): it cannot be checked
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    except (ValueError, OSError):
+        return False
+    return _not_a_zombie(pid)
+
+
+def _not_a_zombie(pid: int) -> bool:
+    """A killed child not yet reaped still answers kill(pid, 0); /proc tells the truth."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
