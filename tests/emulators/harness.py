@@ -611,7 +611,7 @@ def render_output(
         with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
             src = Path(tmp) / "in.png"
             src_img.save(src, compress_level=1)
-            out = Path(tmp) / "out.png"
+            out = Path(tmp) / "out.tiff"  # uncompressed: the emulators must answer fast
             try:
                 run_operation(op_id, src, dict(params or {}), out)
                 result = Image.open(out)
