@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QIcon
 
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 from retouchdesk.core.schema import Catalog
@@ -59,6 +60,14 @@ def format_elapsed(seconds: float | None) -> str:
         return f"{m}:{s:02d}"
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+def _cost_text(cost: float | None, unit: str) -> str:
+    if cost is None:
+        return ""
+    if cost == 0:
+        return "Free"
+    return f"{cost:g} {unit}".strip()
 
 
 @dataclass
@@ -361,7 +370,9 @@ class JobsModel(QAbstractItemModel):
             if display:
                 return rec.input_path.name
             if role == Qt.ItemDataRole.DecorationRole and self.thumbs is not None:
-                return self.thumbs.pixmap(rec.input_path)
+                pm = self.thumbs.pixmap(rec.input_path)
+                # An icon, so that the view scales it to its icon size (a pixmap is drawn as is).
+                return QIcon(pm) if pm is not None else None
             if role == Qt.ItemDataRole.ToolTipRole:
                 return str(rec.input_path)
         elif col == COL_OP:
@@ -390,9 +401,7 @@ class JobsModel(QAbstractItemModel):
         elif col == COL_ELAPSED and display:
             return format_elapsed(rec.elapsed)
         elif col == COL_COST and display:
-            if rec.cost is None:
-                return ""
-            return f"{rec.cost:g} {rec.cost_unit}".strip()
+            return _cost_text(rec.cost, rec.cost_unit)
         elif col == COL_PROGRESS and display:
             return ""
         return None
@@ -454,7 +463,7 @@ class JobsModel(QAbstractItemModel):
             if not costs:
                 return ""
             unit = next((r.cost_unit for r in recs if r.cost_unit), "")
-            return f"{sum(costs):g} {unit}".strip()
+            return _cost_text(sum(costs), unit)
         return ""
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:

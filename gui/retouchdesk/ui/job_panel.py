@@ -36,7 +36,20 @@ from retouchdesk.model.jobs import (
 )
 
 
-class ProgressDelegate(QStyledItemDelegate):
+ROW_HEIGHT = 34
+
+
+class RowDelegate(QStyledItemDelegate):
+    """Rows tall enough for a recognisable thumbnail of the photo."""
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:  # noqa: N802
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), ROW_HEIGHT))
+
+
+class ProgressDelegate(RowDelegate):
     """Draws the progress column as a bar (busy stripes when the fraction is unknown)."""
 
     def paint(
@@ -120,7 +133,8 @@ class JobPanel(QWidget):
         self.view.setRootIsDecorated(True)
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
-        self.view.setIconSize(QSize(40, 40))
+        self.view.setIconSize(QSize(44, ROW_HEIGHT - 4))
+        self.view.setItemDelegate(RowDelegate(self.view))
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.view))

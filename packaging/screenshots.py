@@ -1,0 +1,147 @@
+"""Render the screenshots used by the README and the AppStream metainfo.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [--theme dark|light]
+
+Writes ``packaging/screenshots/{main_window,enhancor_skin,batch_running,before_after}.png``
+from the real window: real photos from ``tests/data``, the real offline engine doing real
+work, an isolated app home in a temporary folder. The Enhancor panel is shown as a configured
+account would see it (a placeholder key in this process's environment; nothing is sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "packaging" / "screenshots"
+SIZE = (1600, 900)
+
+
+async def wait_for(cond, timeout: float = 120.0, step: float = 0.05) -> None:  # noqa: ANN001
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError("the window did not reach the expected state")
+        await asyncio.sleep(step)
+
+
+def save(window, name: str) -> Path:  # noqa: ANN001
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    path = OUT / f"{name}.png"
+    window.grab().save(str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path
+
+
+async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QPointF
+
+    from retouchdesk.core.jobs import JobState
+
+    m = window.model
+    window.resize(*SIZE)
+    window.show()
+    m.start()
+    window.open_paths([shoot_dir])
+    await wait_for(lambda: m.photos.thumbnails_ready() and m.document.image is not None)
+
+    # 1. The main window with a photo and the offline skin smoothing panel.
+    m.operation.select("local.skin_smoothing")
+    await asyncio.sleep(0.3)
+    save(window, "main_window")
+
+    # 2. Enhancor Realistic Skin: model v3, from its options down to the area-control grid.
+    m.operation.select("enhancor.realistic_skin")
+    m.operation.set_value("model_version", "enhancorv3")
+    m.operation.set_value("skin_refinement_level", 35)
+    window.jobs_dock.hide()  # the panel's full height, as a photographer tuning it would
+    await asyncio.sleep(0.2)
+    panel = window.side.params
+    if panel.grids:
+        top = panel.grids[0].mapTo(panel.widget(), panel.grids[0].rect().topLeft()).y()
+        panel.verticalScrollBar().setValue(top - 380)
+    await asyncio.sleep(0.2)
+    save(window, "enhancor_skin")
+    panel.verticalScrollBar().setValue(0)
+    window.jobs_dock.show()
+
+    # 3. A running batch: offline colour correction on every photo of the filmstrip.
+    m.operation.select("local.color_correction")
+    ids = await m.session.queue(m.photos.paths)
+    window.jobs.view.expandAll()
+    engine = m.engine
+
+    def mid_batch() -> bool:
+        states = [engine.get(j).state for j in ids]
+        return any(s is JobState.DONE for s in states) and any(not s.terminal for s in states)
+
+    try:
+        await wait_for(mid_batch, timeout=300, step=0.01)
+    except TimeoutError:
+        pass
+    await asyncio.sleep(0.3)
+    save(window, "batch_running")
+    await wait_for(lambda: all(engine.get(j).state.terminal for j in ids), timeout=600)
+
+    # 4. Before/after: offline skin smoothing of the portrait, zoomed on the face.
+    m.photos.set_current_row(0)
+    m.operation.select("local.skin_smoothing")
+    m.operation.set_value("strength", 85)
+    (job,) = await m.session.queue([m.photos.paths[0]])
+    await wait_for(lambda: engine.get(job).state.terminal, timeout=600)
+    window.show_compare(job)
+    await wait_for(m.compare.loaded)
+    split = window.compare.split
+    await asyncio.sleep(0.2)
+    split.set_view(2.2, QPointF(256, 150))
+    split.set_split(0.5)
+    await asyncio.sleep(0.3)
+    save(window, "before_after")
+    await m.aclose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--theme", choices=("dark", "light"), default="dark")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    home = Path(tempfile.mkdtemp(prefix="rd-shots-"))
+    os.environ["RETOUCHDESK_HOME"] = str(home / "home")
+    os.environ["RETOUCHDESK_ENHANCOR_API_KEY"] = "screenshot-placeholder"
+    shoot_dir = home / "Portrait session"
+    shoot_dir.mkdir()
+    for name in ("astronaut.png", "chelsea.png", "coffee.png"):
+        shutil.copyfile(ROOT / "tests" / "data" / name, shoot_dir / name)
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from retouchdesk.app import build_window
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+    from retouchdesk.ui.theme import apply_theme
+
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName("retouchdesk")
+    apply_theme(app, args.theme)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = build_window(build_runtime(settings=Settings()))
+    with loop:
+        loop.run_until_complete(shoot(window, shoot_dir))
+    shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
