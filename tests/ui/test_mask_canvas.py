@@ -174,3 +174,24 @@ def test_protect_outside_keeps_every_outside_pixel(qtbot, window, photo_dir: Pat
     inside = result[110:240, 160:340].astype(int) - original[110:240, 160:340].astype(int)
     assert np.abs(inside).mean() > 1.0  # the operation really changed the inside
     assert rec.result_meta[str(rec.results[0])]["protected_outside"] is True
+
+
+def test_mask_reaches_enhancor_v3_when_it_applies(qtbot, window) -> None:
+    w = window
+    om = w.model.operation
+    om.set_provider("enhancor")
+    om.set_operation("realistic_skin")
+    masking = w.mask_painter.masking
+    masking.document.fill_rect(masking.document.rect().adjusted(200, 100, -200, -100))
+    masking.save_now()
+    assert "mask_image_url" not in om.validated()  # v1: no mask parameter at all
+    assert w.mask_painter.tools.preview_expand == 0
+    om.set_value("model_version", "enhancorv3")
+    qtbot.waitUntil(lambda: bool(om.value("mask_image_url")), timeout=5_000)
+    assert Path(om.value("mask_image_url")).name == "coffee-painted-mask.png"
+    assert w.mask_painter.tools.preview_expand == om.value("mask_expand") == 15
+    # The job gets a frozen copy at the input's size.
+    params, options = masking.prepare_job(masking.photo, masking.photo, om.validated())
+    frozen = Path(params["mask_image_url"])
+    assert frozen.parent.name == "jobs" and options == {}
+    assert np.array_equal(np.asarray(Image.open(frozen)), masking.document.array)

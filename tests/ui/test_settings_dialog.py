@@ -291,3 +291,36 @@ def test_encrypted_file_store_behind_the_dialog(make_dialog, qtbot, app_home: Pa
     assert ENHANCOR_KEY.encode() not in raw
     again = EncryptedFileStore(app_home / "config" / "secrets.enc", passphrase="pw")
     assert again.get("enhancor", "api_key") == ENHANCOR_KEY
+
+
+async def test_test_connection_against_the_youcam_emulator(make_dialog, qtbot, emulator) -> None:
+    """Real provider, real HTTP on loopback: the balance doubles as the connection test."""
+    emu = emulator("youcam", time_scale=0.05, api_key="sk-right-key", credits=1000)
+    dlg = make_dialog()  # the registry's real YouCam provider
+    page = dlg.page("youcam")
+    page.alt_group.buttons()[1].setChecked(True)  # API key (v2)
+    _type(qtbot, _field(dlg, "youcam", "youcam", "base_url"), emu.url)
+    _type(qtbot, _field(dlg, "youcam", "youcam", "api_key"), "sk-wrong-key")
+    await asyncio.wait_for(page.start_test(), 30)
+    assert page.test_result.styleSheet() and "wrong" not in page.test_result.text()
+    assert not page.test_result.text().startswith("Connected"), page.test_result.text()
+    _field(dlg, "youcam", "youcam", "api_key").clear()
+    _type(qtbot, _field(dlg, "youcam", "youcam", "api_key"), "sk-right-key")
+    await asyncio.wait_for(page.start_test(), 30)
+    assert page.test_result.text().startswith("Connected: 1,000 credits"), page.test_result.text()
+    assert page.credits_label.text().startswith("1,000 credits")
+
+
+async def test_test_connection_against_the_enhancor_emulator(make_dialog, qtbot, emulator) -> None:
+    emu = emulator("enhancor", time_scale=0.05, api_key="enh-right-key")
+    dlg = make_dialog()
+    page = dlg.page("enhancor")
+    _type(qtbot, _field(dlg, "enhancor", "enhancor", "base_url"), emu.url)
+    _type(qtbot, _field(dlg, "enhancor", "enhancor", "api_key"), "enh-wrong-key")
+    await asyncio.wait_for(page.start_test(), 30)
+    refused = page.test_result.text()
+    assert not refused.startswith("Connected") and "enh-wrong-key" not in refused
+    _field(dlg, "enhancor", "enhancor", "api_key").clear()
+    _type(qtbot, _field(dlg, "enhancor", "enhancor", "api_key"), "enh-right-key")
+    await asyncio.wait_for(page.start_test(), 30)
+    assert page.test_result.text().startswith("Connected"), page.test_result.text()

@@ -141,12 +141,37 @@ def _with_default(f: CredentialField) -> CredentialField:
 HOSTING_FIELDS = tuple(_with_default(f) for f in HOSTING_FIELDS)
 
 
-def _default_builder(extras: dict[str, Any], catalog: Catalog) -> ProviderBuilder:
-    def build(provider_id: str, settings: Settings) -> Any:
-        env = registry.ProviderEnv(settings, catalog, extras)
-        return registry.build_provider(provider_id, env)
+class _RegistryBuilder:
+    """Builds providers through the registry for one check, with their own shared extras.
 
-    return build
+    Extras the runtime already has (its hosting service) are reused; any the factory had to
+    create for the check (a local receiver) are closed with the provider afterwards.
+    """
+
+    def __init__(self, extras: dict[str, Any], catalog: Catalog) -> None:
+        self._base = extras
+        self._catalog = catalog
+        self._made: list[dict[str, Any]] = []
+
+    def __call__(self, provider_id: str, settings: Settings) -> Any:
+        extras = dict(self._base)
+        self._made.append(extras)
+        return registry.build_provider(
+            provider_id, registry.ProviderEnv(settings, self._catalog, extras)
+        )
+
+    async def cleanup(self) -> None:
+        made, self._made = self._made, []
+        for extras in made:
+            for key, value in extras.items():
+                if self._base.get(key) is value:
+                    continue
+                closer = getattr(value, "aclose", None)
+                if closer is not None:
+                    try:
+                        await closer()
+                    except Exception:
+                        log.debug("closing %s after a connection test failed", key, exc_info=True)
 
 
 class AccountsModel(QObject):
@@ -172,7 +197,9 @@ class AccountsModel(QObject):
         self.store = store
         self.catalog = catalog
         self._environ = os.environ if environ is None else environ
-        self._build = build_provider or _default_builder(dict(extras or {}), catalog)
+        self._build = build_provider or _RegistryBuilder(
+            extras if extras is not None else {}, catalog
+        )
         self._credits: dict[str, str] = {}
 
     # -- what exists ------------------------------------------------------------------------
@@ -384,7 +411,7 @@ class AccountsModel(QObject):
             ok, text = False, f"The test failed unexpectedly ({type(exc).__name__})."
         finally:
             if provider is not None:
-                await _close(provider)
+                await _close(provider, self._build)
         return ok, _scrub(text, scrub)
 
     async def refresh_credits(self, provider_id: str) -> str:
@@ -400,7 +427,7 @@ class AccountsModel(QObject):
             text = f"Balance unavailable: {exc}"
         finally:
             if provider is not None:
-                await _close(provider)
+                await _close(provider, self._build)
         self._set_credits(provider_id, text)
         return text
 
@@ -490,8 +517,11 @@ def _scrub(text: str, values: list[str]) -> str:
     return text
 
 
-async def _close(provider: Any) -> None:
+async def _close(provider: Any, builder: Any = None) -> None:
     try:
         await provider.aclose()
     except Exception:  # closing a half-built client must not hide the test's result
         log.debug("closing provider failed", exc_info=True)
+    cleanup = getattr(builder, "cleanup", None)
+    if cleanup is not None:
+        await cleanup()

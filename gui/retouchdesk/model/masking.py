@@ -70,6 +70,7 @@ class MaskingModel(QObject):
         self._protect = False
         self._protect_feather = 8.0
         self._protect_expand = 0
+        self._syncing = False
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -164,6 +165,13 @@ class MaskingModel(QObject):
         self._values_changed()
 
     def _values_changed(self) -> None:
+        # A mask parameter may just have become applicable (Enhancor: model v3 chosen).
+        if not self._syncing:
+            self._syncing = True
+            try:
+                self._sync_params()
+            finally:
+                self._syncing = False
         om = self.operation
         names = {p.name for p in om.operation.params}
         expand = om.value(EXPAND_PARAM) if EXPAND_PARAM in names and om.applies(EXPAND_PARAM) else 0

@@ -81,7 +81,15 @@ class MaskPainter:
         if img is None:
             self.masking.set_photo(None, None)
             return
-        self.masking.set_photo(img.path, (img.width, img.height))
+        self.masking.set_photo(img.path, (img.width, img.height), source=self._source_of(img.path))
+
+    def _source_of(self, photo: Any) -> Any:
+        """The photo a result was made from (an upscale opened later reuses its mask)."""
+        model = self.window.model
+        for rec in model.engine.jobs():
+            if photo in rec.results:
+                return model.session.original_of(rec.input_path)
+        return None
 
     def _document_changed(self) -> None:
         doc = self.masking.document
