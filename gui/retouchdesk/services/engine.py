@@ -628,7 +628,7 @@ class JobEngine:
             rec.submit_started = True  # persisted before the call: it may reach the provider
             rec.remote = ctx.remote
             if provider.supports(Capability.LOCAL):
-                self._transition(rec, JobState.RUNNING, message="working")  # saves the row
+                self._transition(rec, JobState.RUNNING, message="working")  # a rerun is free
             else:
                 self._touch(rec)
             submitted = await self._attempt(rec, ctx, lambda: provider.submit(ctx))
