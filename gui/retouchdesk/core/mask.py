@@ -66,7 +66,9 @@ def _to_mask(im: Image.Image) -> np.ndarray:
 
 def binary(mask: np.ndarray, threshold: int = 127) -> np.ndarray:
     """A hard mask: 255 where ``mask`` > threshold, else 0."""
-    return np.where(mask > threshold, 255, 0).astype(np.uint8)
+    return cv2.threshold(
+        np.ascontiguousarray(mask, dtype=np.uint8), threshold, 255, cv2.THRESH_BINARY
+    )[1]
 
 
 def is_empty(mask: np.ndarray, threshold: int = 0) -> bool:

@@ -54,14 +54,22 @@ def scale01(value: float, lo: float = 0.0, hi: float = 100.0) -> float:
 
 
 def blend(src: np.ndarray, result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """``src`` where alpha is 0 (exactly), ``result`` where it is 1, a mix in between."""
-    a = alpha.astype(np.float32)
-    if a.ndim == 2 and src.ndim == 3:
-        a = a[:, :, None]
-    mixed = src.astype(np.float32) * (1.0 - a) + result.astype(np.float32) * a
-    out = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    untouched = (alpha <= 0) if alpha.ndim == 2 else np.all(alpha <= 0, axis=2)
-    out[untouched] = src[untouched]  # bit-exact outside the selection, whatever the rounding
+    """``src`` where alpha is 0 (exactly), ``result`` where it is 1, a mix in between.
+
+    Only the pixels with a non-zero alpha are computed, so a small selection in a big photo
+    costs what the selection costs, and every other pixel is the source's own, bit for bit.
+    """
+    out = src.copy()
+    sel = alpha > 0
+    if sel.ndim == 3:
+        sel = np.any(sel, axis=2)
+    if not sel.any():
+        return out
+    a = alpha[sel].astype(np.float32)
+    if a.ndim == 1 and src.ndim == 3:
+        a = a[:, None]
+    mixed = src[sel].astype(np.float32) * (1.0 - a) + result[sel].astype(np.float32) * a
+    out[sel] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out
 
 

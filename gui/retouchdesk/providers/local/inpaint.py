@@ -22,7 +22,11 @@ from retouchdesk.providers.local.common import OpContext, blend
 METHODS = ("telea", "ns", "fsr")
 DEFAULT_METHOD = "telea"  # tests/bench/local_quality.py: best hole-filling PSNR on the photos
 
-_MAX_HOLE_PIXELS = {"telea": 400_000, "ns": 250_000, "fsr": 40_000}  # per crop, at work size
+#: Pixels of crop (hole plus context) each method may work on per operation, at most; beyond
+#: that the crops are filled at reduced resolution (a big hole has no detail to lose). Measured
+#: on this 2-core CPU: FSR ~20 us per crop pixel, Telea ~0.9 us, Navier-Stokes ~0.7 us, so a
+#: 5% hole in a 24 MP photo stays within about a second of filling whatever the method.
+_BUDGET = {"telea": 1_200_000, "ns": 1_000_000, "fsr": 40_000}
 _CONTEXT = 1.0  # context margin around a hole, as a fraction of its size
 
 
@@ -44,25 +48,91 @@ def _fill(crop: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.nd
 
 
 def _boxes(hole: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Crop boxes (x0, y0, x1, y1) around each hole with context, overlapping ones merged."""
+    """Crop boxes (x0, y0, x1, y1) around each hole with context, largest hole first.
+
+    Boxes may overlap; they are not merged (three holes far apart must not become one crop the
+    size of the photo): the holes are filled one box after the other, each seeing the fills
+    before it as context.
+
+    The components are found on a reduced copy of the mask (labelling 24 MP costs most of a
+    second; the boxes only need to be roughly right, they get a margin anyway).
+    """
+    k = max(1, int(np.ceil(np.sqrt(width * height / 1_000_000))))
+    small = (
+        hole
+        if k == 1
+        else cv2.resize(hole, (-(-width // k), -(-height // k)), interpolation=cv2.INTER_AREA)
+    )
     boxes = []
-    for x, y, w, h in masks.components(hole, threshold=0):
+    for x, y, w, h in masks.components(small, threshold=0):
+        x, y, w, h = x * k - k, y * k - k, w * k + 2 * k, h * k + 2 * k
         m = int(max(24, _CONTEXT * max(w, h) / 2))
         boxes.append([max(0, x - m), max(0, y - m), min(width, x + w + m), min(height, y + h + m)])
-    merged = True
-    while merged:
-        merged = False
-        out: list[list[int]] = []
-        for b in boxes:
-            for o in out:
-                if b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3]:
-                    o[:] = [min(o[0], b[0]), min(o[1], b[1]), max(o[2], b[2]), max(o[3], b[3])]
-                    merged = True
-                    break
-            else:
-                out.append(b)
-        boxes = out
     return [tuple(b) for b in boxes]  # type: ignore[misc]
+
+
+def _work_scale(boxes: list[tuple[int, int, int, int]], method: str) -> float:
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes)
+    return min(1.0, math.sqrt(_BUDGET[method] / max(1, area)))
+
+
+def _fill_box(
+    crop: np.ndarray, crop_hole: np.ndarray, method: str, radius: int, scale: float
+) -> np.ndarray:
+    """The crop with its hole filled, at ``scale`` of its resolution when below 1."""
+    if scale < 1.0:
+        h, w = crop.shape[:2]
+        sw, sh = max(8, round(w * scale)), max(8, round(h * scale))
+        small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+        small_hole = cv2.resize(crop_hole, (sw, sh), interpolation=cv2.INTER_AREA)
+        small_hole = np.where(small_hole > 0, 255, 0).astype(np.uint8)
+        filled_small = _fill(small, small_hole, method, max(2, round(radius * scale)))
+        filled = cv2.resize(filled_small, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:
+        filled = _fill(crop, crop_hole, method, radius)
+    out = crop.copy()
+    inside = crop_hole > 0
+    out[inside] = filled[inside]
+    return out
+
+
+def _prepare(method: str, ctx: OpContext) -> str:
+    if method == "fsr" and not fsr_available():
+        ctx.warn("FSR needs opencv-contrib's xphoto module; filled with Telea instead")
+        return "telea"
+    return method
+
+
+def _fill_all(
+    rgb: np.ndarray,
+    hole: np.ndarray,
+    method: str,
+    radius: int,
+    ctx: OpContext,
+    alpha_of: Any = None,
+) -> tuple[np.ndarray, float]:
+    """Fill every hole box by box; ``alpha_of(crop_hole)`` gives the blend (default: hard)."""
+    h, w = hole.shape
+    out = rgb.copy()
+    pending = hole.copy()
+    boxes = _boxes(hole, w, h)
+    scale = _work_scale(boxes, method)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        ctx.check()
+        todo = pending[y0:y1, x0:x1]
+        if not todo.any():
+            continue
+        crop = np.ascontiguousarray(out[y0:y1, x0:x1, :3])
+        todo = np.ascontiguousarray(todo)
+        filled = _fill_box(crop, todo, method, radius, scale)
+        if alpha_of is None:
+            alpha = (todo > 0).astype(np.float32)
+        else:
+            alpha = alpha_of(np.ascontiguousarray(hole[y0:y1, x0:x1])) * (todo > 0)
+        out[y0:y1, x0:x1, :3] = blend(crop, filled, alpha)
+        pending[y0:y1, x0:x1] = 0
+        ctx.progress((i + 1) / len(boxes), f"Filling area {i + 1} of {len(boxes)}")
+    return out, scale
 
 
 def fill_holes(
@@ -70,38 +140,15 @@ def fill_holes(
 ) -> np.ndarray:
     """``rgb`` with the pixels under ``hole`` (uint8, >0 = missing) reconstructed."""
     ctx = ctx or OpContext()
-    if method == "fsr" and not fsr_available():
-        ctx.warn("FSR needs opencv-contrib's xphoto module; filled with Telea instead")
-        method = "telea"
-    h, w = rgb.shape[:2]
-    out = rgb.copy()
-    boxes = _boxes(hole, w, h)
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        ctx.check()
-        crop = np.ascontiguousarray(out[y0:y1, x0:x1])
-        crop_hole = np.ascontiguousarray(hole[y0:y1, x0:x1])
-        n = int(np.count_nonzero(crop_hole))
-        scale = min(1.0, math.sqrt(_MAX_HOLE_PIXELS[method] / max(1, n)))
-        if scale < 1.0:
-            # A big hole: fill a reduced copy, then bring the fill back to full size.
-            sw, sh = max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale))
-            small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
-            small_hole = cv2.resize(crop_hole, (sw, sh), interpolation=cv2.INTER_NEAREST)
-            small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-            filled_small = _fill(small, small_hole, method, max(2, round(radius * scale)))
-            filled = cv2.resize(filled_small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
-        else:
-            filled = _fill(crop, crop_hole, method, radius)
-        region = crop.copy()
-        inside = crop_hole > 0
-        region[inside] = filled[inside]
-        out[y0:y1, x0:x1] = region
-        ctx.progress((i + 1) / len(boxes), f"Filling area {i + 1} of {len(boxes)}")
+    out, _ = _fill_all(rgb, masks.binary(hole, 0), _prepare(method, ctx), radius, ctx)
     return out
 
 
 def remove_object(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
-    """The ``object_removal`` operation: ``params['mask_array']`` holds the loaded mask."""
+    """The ``object_removal`` operation: ``params['mask_array']`` holds the loaded mask.
+
+    Everything happens inside the crops around the holes; the rest of the photo is copied.
+    """
     sel = params.get("mask_array")
     if sel is None:
         raise ValueError("object_removal needs a mask")
@@ -109,19 +156,23 @@ def remove_object(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
         ctx.warn("The mask is empty: nothing was removed")
         ctx.meta["noop"] = True
         return rgb.copy()
-    alpha_channel = rgb[:, :, 3] if rgb.ndim == 3 and rgb.shape[2] == 4 else None
-    color = np.ascontiguousarray(rgb[:, :, :3])
     expand_px = int(params.get("mask_expand", 6))
     feather_px = float(params.get("mask_feather", 3))
-    method = str(params.get("method", DEFAULT_METHOD))
+    method = _prepare(str(params.get("method", DEFAULT_METHOD)), ctx)
     radius = int(params.get("radius", 5))
-    hole = masks.expand(masks.binary(sel, 0), expand_px) if expand_px else masks.binary(sel, 0)
+    hole = masks.binary(sel, 0)
+    if expand_px:
+        hole = masks.expand(hole, expand_px)
     ctx.progress(0.02, f"Removing with {method}")
-    filled = fill_holes(color, hole, method, radius=radius, ctx=ctx)
-    alpha = masks.feather(hole, feather_px, inward=True) if feather_px > 0 else hole / 255.0
-    out = blend(color, filled, alpha)
+
+    def alpha_of(crop_hole: np.ndarray) -> np.ndarray:
+        if feather_px > 0:
+            return masks.feather(crop_hole, feather_px, inward=True)
+        return (crop_hole > 0).astype(np.float32)
+
+    out, scale = _fill_all(rgb, hole, method, radius, ctx, alpha_of)
     ctx.meta["method"] = method
     ctx.meta["hole_fraction"] = round(masks.coverage(hole, 0), 4)
-    if alpha_channel is not None:
-        out = np.dstack([out, alpha_channel])
+    if scale < 1.0:
+        ctx.meta["work_scale"] = round(scale, 3)
     return out
