@@ -80,7 +80,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="retouchdesk", description="Open the Retouch Desk window.")
     p.add_argument(
         "--open",
-        nargs="+",
+        nargs="*",
         type=Path,
         default=[],
         metavar="PHOTO",
