@@ -308,6 +308,23 @@ def test_offline_engine_result_keeps_orientation_tag_and_icc(tmp_path, app_home,
         assert im.getexif().get(0x0112) == 1
 
 
+def submitted_jobs(app_home: Path) -> int:
+    """Jobs the CLI has recorded a remote id for (read from its own database)."""
+    import sqlite3
+
+    path = app_home / "data" / "jobs.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            return db.execute("SELECT count(*) FROM jobs WHERE remote_id IS NOT NULL").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
 def count_created(server: FakeServer) -> int:
     try:
         return len(server.created())
@@ -354,7 +371,7 @@ def test_sigkill_mid_batch_then_rerun_completes_without_paying_twice(
 
 
 @pytest.mark.slow
-def test_ctrl_c_cancels_cleanly_and_a_rerun_finishes(tmp_path, env, server, data_dir):
+def test_ctrl_c_cancels_cleanly_and_a_rerun_finishes(tmp_path, env, server, data_dir, app_home):
     make_photos(tmp_path / "in", data_dir, 3)
     server.set_script(duration=30)
     args = ["run", "--provider", "fake", "--op", "brighten", "in", "-o", "out"]
@@ -367,8 +384,8 @@ def test_ctrl_c_cancels_cleanly_and_a_rerun_finishes(tmp_path, env, server, data
         text=True,
     )
     deadline = time.monotonic() + 60
-    while count_created(server) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while submitted_jobs(app_home) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stdout + stderr
