@@ -324,3 +324,27 @@ async def test_test_connection_against_the_enhancor_emulator(make_dialog, qtbot,
     _type(qtbot, _field(dlg, "enhancor", "enhancor", "api_key"), "enh-right-key")
     await asyncio.wait_for(page.start_test(), 30)
     assert page.test_result.text().startswith("Connected"), page.test_result.text()
+
+
+def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkeypatch) -> None:
+    """Headless Linux: no keyring, keys in the encrypted file; the window unlocks it at start."""
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.ui import settings_dialog
+
+    monkeypatch.setenv("RETOUCHDESK_SECRETS_BACKEND", "file")
+    EncryptedFileStore(passphrase="pw", scrypt_n=2**12).set("enhancor", "api_key", ENHANCOR_KEY)
+    asked: list[bool] = []
+
+    def ask(parent, creating: bool) -> str:
+        asked.append(creating)
+        return "pw"
+
+    monkeypatch.setattr(settings_dialog, "ask_passphrase", ask)
+    w = make_window(build_runtime())
+    store = w.model.runtime.secrets
+    assert isinstance(store, EncryptedFileStore)
+    qtbot.waitUntil(lambda: store.unlocked, timeout=5_000)
+    assert asked == [False]
+    assert w.model.operation.status("enhancor").ready
+    assert w.accounts.store_name.startswith("encrypted file")
+    assert w.credits_label.isHidden()  # no provider with credits is set up

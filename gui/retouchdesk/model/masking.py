@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from retouchdesk.core import mask as core_mask
 from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.schema import ParamKind
-from retouchdesk.model.mask import MaskDocument, MaskTools
+from retouchdesk.model.mask import DEFAULT_UNDO_BYTES, MaskDocument, MaskTools
 from retouchdesk.services.masks import MaskLibrary
 from retouchdesk.services.postprocess import protect_option
 
@@ -57,6 +57,7 @@ class MaskingModel(QObject):
         *,
         runner: Any = None,  # model.tasks.TaskRunner; None saves synchronously (tests, CLI)
         tools: MaskTools | None = None,
+        undo_limit_bytes: int = DEFAULT_UNDO_BYTES,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,6 +65,7 @@ class MaskingModel(QObject):
         self.library = library or MaskLibrary()
         self.runner = runner
         self.tools = tools or MaskTools(self)
+        self.undo_limit_bytes = undo_limit_bytes
         self._photo: Path | None = None
         self._doc: MaskDocument | None = None
         self._ours: set[str] = set()  # parameter values we put there (live mask files)
@@ -98,7 +100,9 @@ class MaskingModel(QObject):
         if photo is None or size is None:
             self._doc = None
         else:
-            doc = MaskDocument(size[0], size[1], parent=self)
+            doc = MaskDocument(
+                size[0], size[1], undo_limit_bytes=self.undo_limit_bytes, parent=self
+            )
             saved = self.library.load(photo, size, source=source)
             if saved is not None:
                 doc.set_array(saved, "Saved mask")

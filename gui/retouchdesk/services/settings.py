@@ -100,6 +100,7 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("ui", "theme", str, "system", "system, light or dark"),
     _s("secrets", "backend", str, "auto", "Secret store: auto (keyring, else file), keyring, file"),
     _s("accounts", "configured", str, "", "Providers with an account set up (comma-separated)"),
+    _s("mask", "undo_mb", int, 256, "Memory for mask undo steps in MB (oldest go first)"),
 )
 _BY_NAME = {s.dotted: s for s in SPECS}
 

@@ -31,8 +31,16 @@ class MaskPainter:
     def __init__(self, window: Any, library: MaskLibrary | None = None) -> None:
         self.window = window
         model = window.model
+        try:
+            undo_mb = int(model.settings.get("mask", "undo_mb"))
+        except Exception:  # an old settings file or a bad value: the default is fine
+            undo_mb = 256
         self.masking = MaskingModel(
-            model.operation, library or MaskLibrary(), runner=model.runner, parent=window
+            model.operation,
+            library or MaskLibrary(),
+            runner=model.runner,
+            undo_limit_bytes=max(8, undo_mb) * 1024 * 1024,
+            parent=window,
         )
         self.tools = self.masking.tools
         self.toolbar = MaskToolBar(self.tools, None, window)

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -751,7 +751,10 @@ def install(window: Any) -> AccountsModel:
     model = accounts_for(window)
     store = model.store
     if store is not None and hasattr(store, "set_passphrase_callback"):
-        store.set_passphrase_callback(lambda creating: ask_passphrase(window, creating))
+        store.set_passphrase_callback(lambda creating: _ask_on_gui_thread(window, creating))
+        if getattr(store, "path", None) is not None and store.path.exists() and not store.unlocked:
+            # Unlock once at start, so providers show as set up instead of "needs your key".
+            QTimer.singleShot(0, lambda: _unlock(window, store))
     label = CreditsLabel(model, window)
     window.statusBar().addPermanentWidget(label)
     window.credits_label = label
@@ -760,6 +763,25 @@ def install(window: Any) -> AccountsModel:
         if model.has_credits(prov.id) and prov.id in model.configured_list() and runner:
             runner.spawn(model.refresh_credits(prov.id), name=f"credits-{prov.id}")
     return model
+
+
+def _ask_on_gui_thread(window: Any, creating: bool) -> str | None:
+    """A dialog only from the GUI thread; a worker asking gets None (a plain error follows)."""
+    app = QCoreApplication.instance()
+    if app is None or QThread.currentThread() is not app.thread():
+        return None
+    return ask_passphrase(window, creating)
+
+
+def _unlock(window: Any, store: Any) -> None:
+    try:
+        store.unlock()
+    except RetouchError as exc:  # wrong passphrase, or the user declined
+        window.show_message(str(exc))
+        return
+    operation = getattr(window.model, "operation", None)
+    if operation is not None:
+        operation.refresh_statuses()
 
 
 def open_settings(window: Any, runtime: Any, provider_id: str | None = None) -> int:
