@@ -227,6 +227,8 @@ class Task:
     polls: int = 0
     max_gap: float = 0.0
     charged: int = 0
+    started: float | None = None  # when the engine began the work (the task was alive)
+    finished: float | None = None
 
 
 @dataclass
@@ -942,6 +944,7 @@ class YouCamEmulator(Emulator):
             if time.monotonic() - task.last_poll > self.drop_after:
                 task.dropped = True  # nobody polled: the engine does not process the task
                 return
+            task.started = time.monotonic()
         try:
             outputs, faces = self._process(task)
         except EngineError as exc:
@@ -970,6 +973,7 @@ class YouCamEmulator(Emulator):
             if task.feature.cost:
                 self._charge(task)
             task.status = "success"
+            task.finished = time.monotonic()
 
     def _process(self, task: Task) -> tuple[list[tuple[bytes, str, str]], list[dict[str, Any]]]:
         f = task.feature
