@@ -195,3 +195,25 @@ def test_mask_reaches_enhancor_v3_when_it_applies(qtbot, window) -> None:
     frozen = Path(params["mask_image_url"])
     assert frozen.parent.name == "jobs" and options == {}
     assert np.array_equal(np.asarray(Image.open(frozen)), masking.document.array)
+
+
+def test_batch_masks_per_photo(qtbot, window, photo_dir: Path, tmp_path: Path) -> None:
+    """Own mask, else the current one for a photo of the same size, else none."""
+    w = window
+    om = w.model.operation
+    om.set_provider("local")
+    om.set_operation("object_removal")
+    masking = w.mask_painter.masking
+    masking.document.fill_rect(masking.document.rect().adjusted(100, 100, -400, -200))
+    masking.save_now()
+    params = om.validated()
+    twin = tmp_path / "coffee_twin.png"  # same size, no mask of its own
+    twin.write_bytes((photo_dir / "coffee.png").read_bytes())
+    p_twin, _ = masking.prepare_job(twin, twin, params)
+    assert np.array_equal(np.asarray(Image.open(p_twin["mask"])), masking.document.array)
+    p_cat, _ = masking.prepare_job(photo_dir / "chelsea.png", photo_dir / "chelsea.png", params)
+    assert p_cat["mask"] is None  # another size: never the coffee mask
+    small = tmp_path / "coffee_small.png"  # a downscaled copy of the current photo
+    Image.open(photo_dir / "coffee.png").resize((300, 200)).save(small)
+    p_small, _ = masking.prepare_job(masking.photo, small, params)
+    assert Image.open(p_small["mask"]).size == (300, 200)

@@ -249,8 +249,11 @@ class MaskingModel(QObject):
         frozen = self.library.freeze(arr) if arr is not None else None
         for name in names:
             current = params.get(name)
-            if frozen is not None and (not current or str(current) in self._ours):
-                params[name] = str(frozen)
+            if current and str(current) not in self._ours:
+                continue  # a mask file the photographer picked: theirs to keep
+            # Our live mask belongs to the photo on screen: another photo gets its own mask,
+            # or none (a required mask then fails that job with a plain sentence).
+            params[name] = str(frozen) if frozen is not None else None
         if self._protect and frozen is not None:
             options.update(
                 protect_option(frozen, expand=self._protect_expand, feather=self._protect_feather)
