@@ -17,6 +17,12 @@ def photo(name: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def load_photo():
+    """The loader itself, for tests that need a photo by name."""
+    return photo
+
+
+@pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     return photo("astronaut.png")
 

