@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--format", choices=["same", "jpeg", "png", "tiff", "webp"], help="result format"
     )
+    run.add_argument(
+        "--fit",
+        action="store_true",
+        help="send a downscaled copy of a photo that is too large for the operation",
+    )
     run.add_argument("--force", action="store_true", help="process again files already done")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
@@ -383,7 +388,8 @@ async def _run_batch(
     from retouchdesk.services.engine import JobRequest
 
     engine = rt.engine
-    extra = {"template": template, "format": fmt}
+    extra = {"template": template, "format": fmt, "fit": bool(args.fit)}
+    options = {"fit_limits": True} if args.fit else {}
     requests: list[tuple[Item, JobRequest]] = []
     resume_ids: list[str] = []
     by_job: dict[str, Item] = {}
@@ -414,6 +420,7 @@ async def _run_batch(
                     output_dir=item.out_dir,
                     name_template=template,
                     dedupe_key=item.key,
+                    options=dict(options),
                 ),
             )
         )

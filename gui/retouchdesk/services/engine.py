@@ -64,6 +64,7 @@ from retouchdesk.services.jobfiles import (
     check_output_dir,
     copy_atomic,
     file_size,
+    fitted_copy,
     inspect_image,
     owner_alive,
     result_extension,
@@ -75,6 +76,10 @@ T = TypeVar("T")
 
 Subscriber = Callable[[JobEvent], None]
 ProviderGetter = Callable[[str], Provider]
+
+
+# Job option: send a downscaled copy when the photo breaks the operation's size limits.
+FIT_LIMITS = "fit_limits"
 
 
 @dataclass
@@ -183,6 +188,7 @@ class JobEngine:
         self._cancel_requested: set[str] = set()
         self._reserved: set[Path] = set()
         self._pending: set[str] = set()
+        self._sent_sizes: dict[str, tuple[int, int]] = {}  # jobs that send a downscaled copy
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.busy_elsewhere: dict[str, str | None] = {}  # job id -> owner, after start()
         self._dirty: dict[str, JobRecord] = {}
@@ -589,6 +595,7 @@ class JobEngine:
             )
         finally:
             self._contexts.pop(job_id, None)
+            self._sent_sizes.pop(job_id, None)
             if rec.state.terminal:
                 self._cancel_requested.discard(job_id)
                 await self._cleanup(rec)
@@ -619,9 +626,10 @@ class JobEngine:
             outputs = await self._poll_until_done(rec, ctx, provider)
         else:
             self._transition(rec, JobState.PREPARING, message="checking the photo")
-            params = await self._prepare_input(rec, op)
+            params, send = await self._prepare_input(rec, op)
             rec.params = _jsonable(params)
             ctx = self._context(rec, op, params)
+            ctx.input_path = send
             self._transition(rec, JobState.UPLOADING, message="preparing the upload")
             await self._attempt(rec, ctx, lambda: provider.prepare(ctx))
             ctx.raise_if_cancelled()
@@ -820,20 +828,38 @@ class JobEngine:
 
     # -- preparing and writing ------------------------------------------------------------
 
-    async def _prepare_input(self, rec: JobRecord, op: Operation) -> dict[str, Any]:
-        """Check the parameters, then (in one worker-thread call) the files and folders."""
-        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
-        await asyncio.to_thread(self._check_files, rec, op, params)
-        return params
+    async def _prepare_input(self, rec: JobRecord, op: Operation) -> tuple[dict[str, Any], Path]:
+        """Check the parameters, then (in one worker-thread call) the files and folders.
 
-    def _check_files(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> None:
+        Returns the validated parameters and the file to send: the photo, or a downscaled copy
+        when it breaks the operation's size limits and the job has the ``fit_limits`` option.
+        """
+        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+        send = await asyncio.to_thread(self._check_files, rec, op, params)
+        return params, send
+
+    def _check_files(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> Path:
         """Runs in a worker thread: the photo, file parameters, output folder, scratch folder."""
         name = rec.input_path.name
+        send = rec.input_path
+        work_dir = self._work_dir(rec.id)
         if op.input_kind == "image":
             info = inspect_image(rec.input_path)
             problems = op.limits.problems(
                 width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
             )
+            if problems and rec.options.get(FIT_LIMITS) and op.limits.downscale_fixes(problems):
+                size = op.limits.fit_size(info.width, info.height)
+                work_dir.mkdir(parents=True, exist_ok=True)
+                send = fitted_copy(rec.input_path, size, work_dir)
+                copy = inspect_image(send)
+                problems = op.limits.problems(
+                    width=copy.width,
+                    height=copy.height,
+                    fmt=copy.format,
+                    size_bytes=copy.size_bytes,
+                )
+                self._sent_sizes[rec.id] = (copy.width, copy.height)
         else:
             size = file_size(rec.input_path)
             problems = op.limits.problems(
@@ -851,7 +877,8 @@ class JobEngine:
         if time.monotonic() - self._verified_dirs.get(folder, -1e9) > 60.0:
             check_output_dir(folder)
             self._verified_dirs[folder] = time.monotonic()
-        self._work_dir(rec.id).mkdir(parents=True, exist_ok=True)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return send
 
     def _policy(self) -> Any:
         if self._policy_obj is None:
@@ -891,6 +918,8 @@ class JobEngine:
                     written = Path(await self._save_one(rec, out, dest, policy, is_image))
                 finally:
                     self._reserved.discard(dest)
+            if rec.id in self._sent_sizes:
+                extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
             results.append(written)
             meta[str(written)] = {"label": out.label, **out.meta, **extra}
             rec.results = list(results)

@@ -475,3 +475,26 @@ async def test_a_job_run_by_another_live_process_is_left_alone(tmp_path, server,
     [done] = await rt3.engine.wait([job.id], timeout=20)
     await rt3.aclose()
     assert done.state is JobState.DONE
+
+
+async def test_a_too_large_photo_fails_or_is_sent_downscaled_with_fit_limits(tmp_path, server):
+    wide = tmp_path / "in" / "panorama.png"
+    wide.parent.mkdir()
+    Image.new("RGB", (8100, 40), (90, 90, 90)).save(wide)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    plain = rt.engine.submit(req(wide, tmp_path / "out"))
+    fitted_req = req(wide, tmp_path / "out")
+    fitted_req.options = {"fit_limits": True}
+    fitted = rt.engine.submit(fitted_req)
+    a, b = await rt.engine.wait([plain.id, fitted.id], timeout=30)
+    await rt.aclose()
+    assert a.state is JobState.FAILED
+    assert a.error == (
+        "panorama.png cannot be used for Brighten: the long side is 8100 px, the limit is 8000 px"
+    )
+    assert b.state is JobState.DONE, b.error
+    assert Image.open(b.results[0]).size == (8000, 39)
+    assert b.result_meta[str(b.results[0])]["sent_downscaled_to"] == [8000, 39]
+    [sent] = [r["input"] for r in server.requests()]
+    assert Path(sent).name == "panorama.fitted.png"  # the copy, not the original
