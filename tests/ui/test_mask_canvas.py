@@ -217,3 +217,19 @@ def test_batch_masks_per_photo(qtbot, window, photo_dir: Path, tmp_path: Path) -
     Image.open(photo_dir / "coffee.png").resize((300, 200)).save(small)
     p_small, _ = masking.prepare_job(masking.photo, small, params)
     assert Image.open(p_small["mask"]).size == (300, 200)
+
+
+def test_removing_the_painted_mask_from_the_operation_sticks(qtbot, window) -> None:
+    w = window
+    om = w.model.operation
+    om.set_provider("local")
+    om.set_operation("object_removal")
+    masking = w.mask_painter.masking
+    masking.document.fill_rect(masking.document.rect().adjusted(100, 100, -400, -200))
+    masking.save_now()
+    assert om.value("mask")
+    om.set_value("mask", None)  # the ✕ of the mask field
+    om.set_value("method", "ns")  # any other change must not bring it back
+    assert om.value("mask") is None
+    masking.document.fill_rect(masking.document.rect().adjusted(300, 100, -200, -200))
+    qtbot.waitUntil(lambda: bool(om.value("mask")), timeout=5_000)  # painting links it again

@@ -73,6 +73,7 @@ class MaskingModel(QObject):
         self._protect_feather = 8.0
         self._protect_expand = 0
         self._syncing = False
+        self._filled: dict[str, str | None] = {}  # what we last put in each mask parameter
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -147,8 +148,12 @@ class MaskingModel(QObject):
             p.name for p in op.params if p.kind is ParamKind.MASK and self.operation.applies(p.name)
         ]
 
-    def _sync_params(self) -> None:
-        """Point empty (or our own) mask parameters at the live mask file, or clear them."""
+    def _sync_params(self, *, refill: bool = True) -> None:
+        """Point empty (or our own) mask parameters at the live mask file, or clear them.
+
+        With ``refill`` false (a parameter value changed), a mask parameter the photographer
+        just cleared stays cleared; the next edit of the mask links it again.
+        """
         live = None
         if self._photo is not None and self._doc is not None and not self._doc.is_empty():
             live = self.library.photo_path(self._photo)
@@ -158,9 +163,12 @@ class MaskingModel(QObject):
             current = self.operation.value(name)
             if current and str(current) not in self._ours:
                 continue  # the photographer picked a mask file: leave it alone
+            if not current and self._filled.get(name) and not refill:
+                continue  # the photographer removed the painted mask from this operation
             value = str(live) if live else None
             if value:
                 self._ours.add(value)
+            self._filled[name] = value
             if current != value:
                 self.operation.set_value(name, value)
 
@@ -173,7 +181,7 @@ class MaskingModel(QObject):
         if not self._syncing:
             self._syncing = True
             try:
-                self._sync_params()
+                self._sync_params(refill=False)
             finally:
                 self._syncing = False
         om = self.operation
