@@ -91,9 +91,10 @@ def make_window(qtbot: Any, qloop: Any) -> Iterator[Callable[..., Any]]:
 
     windows: list[Any] = []
 
-    def make(runtime: Any = None) -> Any:
+    def make(runtime: Any = None, *, resize: bool = True) -> Any:
         w = build_window(runtime)  # closed below, not by qtbot: the engine must stop first
-        w.resize(1280, 820)
+        if resize:
+            w.resize(1280, 820)
         w.show()
         qtbot.waitExposed(w)
         w.model.start()

@@ -178,9 +178,9 @@ def test_local_job_reaches_done_and_compare_shows_both(qtbot, make_window, photo
     om = w.model.operation
     local = next(p for p, s in w.model.catalog.providers.items() if s.kind == "local")
     om.set_provider(local)
-    ops = om.provider.operations
-    op_id = next((o for o in ops if "upscale" in o), next(iter(ops)))
-    om.set_operation(op_id)
+    # Colour correction: a real offline operation that takes a second or two (the AI
+    # upscaler takes minutes on a shared CPU).
+    om.set_operation("color_correction")
     assert om.can_run, om.problem
     qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
     jobs = w.model.jobs
