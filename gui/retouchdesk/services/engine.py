@@ -41,7 +41,9 @@ from typing import Any, TypeVar
 
 from retouchdesk.core import naming
 from retouchdesk.core.errors import (
+    AuthError,
     Cancelled,
+    ConfigurationError,
     CreditsExhausted,
     InputError,
     OutputError,
@@ -583,7 +585,7 @@ class JobEngine:
             await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
         except Cancelled:
             await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
-        except CreditsExhausted as exc:
+        except (CreditsExhausted, AuthError, ConfigurationError) as exc:
             self._fail(rec, exc)
             self._stop_batch(rec, exc)
         except RetouchError as exc:
@@ -776,11 +778,17 @@ class JobEngine:
             return
         self._transition(rec, JobState.FAILED, message="failed", error=text)
 
-    def _stop_batch(self, rec: JobRecord, exc: CreditsExhausted) -> None:
-        """Credits ran out: the provider's queued jobs of this batch are not sent."""
+    def _stop_batch(self, rec: JobRecord, exc: RetouchError) -> None:
+        """Credits ran out or the account cannot work: the provider's queued batch jobs stop.
+
+        Sending the rest would only fail the same way (and, for refused credentials, may get
+        the account locked), so they fail at once with a sentence saying why.
+        """
         if rec.batch_id is None:
             return
         label = self._provider_label(rec.provider)
+        credits = isinstance(exc, CreditsExhausted)
+        reason = f"your {label} credits ran out" if credits else str(exc).rstrip(". ")
         stopped = 0
         for other in list(self._records.values()):
             if (
@@ -794,7 +802,7 @@ class JobEngine:
                 other,
                 JobState.FAILED,
                 message="not sent",
-                error=f"{other.input_path.name} was not sent: your {label} credits ran out",
+                error=f"{other.input_path.name} was not sent: {reason}",
             )
             task = self._tasks.get(other.id)
             if task is not None and not task.done():
@@ -806,7 +814,8 @@ class JobEngine:
                 rec.id,
                 rec.state,
                 message=(
-                    f"Your {label} credits ran out: {stopped} remaining photo"
+                    (f"Your {label} credits ran out" if credits else f"{label}: {reason}")
+                    + f": {stopped} remaining photo"
                     + ("s of this batch were" if stopped != 1 else " of this batch was")
                     + " not sent"
                 ),

@@ -498,3 +498,28 @@ async def test_a_too_large_photo_fails_or_is_sent_downscaled_with_fit_limits(tmp
     assert b.result_meta[str(b.results[0])]["sent_downscaled_to"] == [8000, 39]
     [sent] = [r["input"] for r in server.requests()]
     assert Path(sent).name == "panorama.fitted.png"  # the copy, not the original
+
+
+async def test_a_provider_that_cannot_be_built_stops_its_batch(tmp_path, server, photos):
+    from retouchdesk.core.errors import ConfigurationError
+    from retouchdesk.services import registry
+
+    def unconfigured(env):
+        raise ConfigurationError("Fake Cloud needs an API key: add it in Settings")
+
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", concurrency={"fake": 1})
+    registry.register("fake", unconfigured)
+    rec = Recorder()
+    rt.engine.subscribe(rec)
+    rt.engine.start()
+    rt.engine.submit_batch([req(p, tmp_path / "out") for p in photos])
+    recs = await rt.engine.wait(timeout=20)
+    await rt.aclose()
+    assert recs[0].error == "cat0.png: Fake Cloud needs an API key: add it in Settings"
+    for r in recs[1:]:
+        assert r.state is JobState.FAILED
+        assert r.error == (
+            f"{r.input_path.name} was not sent: Fake Cloud needs an API key: add it in Settings"
+        )
+    [stopped] = rec.kinds(EventKind.BATCH_STOPPED)
+    assert "4 remaining photos of this batch were not sent" in stopped.message
