@@ -44,7 +44,9 @@ class CodeFormerProvider(Provider):
     """Synchronous face restoration; several images can go in one request (``process``)."""
 
     id = "codeformer"
-    capabilities = frozenset({Capability.BATCH})
+    # Re-sending is harmless (the user's own free server, nothing is queued or billed), so a
+    # job interrupted during submit may be sent again after a restart.
+    capabilities = frozenset({Capability.BATCH, Capability.IDEMPOTENT_SUBMIT})
     max_concurrency = 1  # one GPU behind one Space: queueing here is kinder than there
 
     def __init__(

@@ -52,12 +52,10 @@ def shared_hosting(env: ProviderEnv):  # -> providers.hosting_api.Hosting
 
     wanted = hosting_config(env.settings)
     current = env.extras.get("hosting")
-    if current is not None and getattr(current, "config", wanted) != wanted:
-        # The settings changed: jobs still running keep the old service, which the runtime
-        # closes at shutdown under another key; new providers get a new one.
-        env.extras[f"hosting_retired_{id(current)}"] = current
-        current = None
-    if current is None:
+    if current is None or getattr(current, "config", wanted) != wanted:
+        # New or changed settings: new providers get a new service. Jobs still running keep
+        # the old one (their provider holds it) until they release their files; it is not
+        # closed here because a settings check (model.accounts) builds from copied extras.
         current = env.extras["hosting"] = build_hosting(env.settings)
     return current
 

@@ -461,12 +461,11 @@ def test_factories_build_the_cloud_providers_from_settings(tmp_path):
     assert isinstance(penv.extras["hosting"], HostingService)  # shared, closed by the runtime
     assert enh.hosting is penv.extras["hosting"]
     assert build_provider("enhancor", penv).hosting is enh.hosting  # one per runtime
-    # Changed hosting settings: new providers get a new service; the old one is kept for
-    # running jobs and closed by the runtime at shutdown (it closes every extra).
+    # Changed hosting settings: new providers get a new service, running ones keep theirs.
     env["RETOUCHDESK_HOSTING_STRATEGY"] = "s3"
     moved = build_provider("enhancor", penv)
     assert moved.hosting is not enh.hosting and moved.hosting.strategy == "s3"
-    assert enh.hosting in penv.extras.values()
+    assert enh.hosting.strategy == "local"
     cf = build_provider("codeformer", penv)
     assert isinstance(cf, CodeFormerProvider) and cf.upload == "json"
     adc = build_provider("adcreative", penv)
@@ -500,4 +499,14 @@ async def test_connection_check_and_resume_after_restart(enh, provider, photo, t
         await fresh.aclose()
         await fresh_hosting.aclose()
     assert Image.open(out.path).size == (1024, 1024)
+    assert len(enh.jobs) == 1
+
+
+async def test_unreadable_queue_answer_is_not_resent(enh, provider, photo, tmp_path):
+    enh.faults.malformed(path=".*/queue")
+    ctx = ctx_for("image_upscale", photo, tmp_path)
+    await provider.prepare(ctx)
+    with pytest.raises(ProviderError, match="unreadable answer during submitting") as info:
+        await provider.submit(ctx)
+    assert not info.value.retryable  # the job exists at Enhancor: sending again would bill twice
     assert len(enh.jobs) == 1

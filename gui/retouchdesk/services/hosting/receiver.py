@@ -250,7 +250,11 @@ class LocalReceiver:
             writer,
             200,
             None,
-            {"Content-Type": hosted.content_type, "Content-Length": str(size)},
+            {
+                "Content-Type": hosted.content_type,
+                "Content-Length": str(size),
+                "Cache-Control": "no-store",  # a tunnel or proxy must not keep the photo
+            },
         )
         if not head_only:
             with hosted.path.open("rb") as fh:
