@@ -233,3 +233,23 @@ def test_removing_the_painted_mask_from_the_operation_sticks(qtbot, window) -> N
     assert om.value("mask") is None
     masking.document.fill_rect(masking.document.rect().adjusted(300, 100, -200, -200))
     qtbot.waitUntil(lambda: bool(om.value("mask")), timeout=5_000)  # painting links it again
+
+
+def test_reuse_the_previous_photos_mask(qtbot, window, photo_dir: Path, tmp_path: Path) -> None:
+    w = window
+    masking = w.mask_painter.masking
+    masking.document.fill_rect(masking.document.rect().adjusted(100, 100, -400, -200))
+    big = tmp_path / "coffee_x2.png"  # same framing, twice the size (an upscale)
+    Image.open(photo_dir / "coffee.png").resize((1200, 800)).save(big)
+    w.open_paths([big])
+    qtbot.waitUntil(lambda: masking.document.size == (1200, 800), timeout=10_000)
+    assert masking.previous_photo() == photo_dir / "coffee.png"
+    w.mask_painter._update_reuse()
+    assert w.mask_painter.reuse_action.isEnabled()
+    w.mask_painter.reuse_action.trigger()
+    got = masking.document.array
+    assert got[204:396, 204:396].min() == 255 and got[:196].max() == 0 and got[:, 404:].max() == 0
+    assert masking.document.undo_label() == "Mask of coffee.png"
+    w.open_paths([photo_dir / "astronaut.png"])  # another framing: not offered
+    qtbot.waitUntil(lambda: masking.document.size == (512, 512), timeout=10_000)
+    assert masking.previous_photo() is None and not masking.reuse_previous()

@@ -141,3 +141,13 @@ def test_frozen_job_masks_never_change(tmp_path: Path, qapp) -> None:
     second = lib.freeze(doc.array)
     assert second != first and first.read_bytes() == before
     assert lib.for_result(first, (600, 400))[22:78, 22:78].min() == 255
+
+
+def test_same_framing_allows_rounding_not_crops() -> None:
+    from retouchdesk.services.masks import same_framing
+
+    assert same_framing((451, 300), (902, 600))  # 2x
+    assert same_framing((451, 300), (676, 450))  # 1.5x, rounded
+    assert same_framing((6000, 4000), (1500, 1000))
+    assert not same_framing((6000, 4000), (6000, 3960))  # a 1 % crop
+    assert not same_framing((600, 400), (512, 512))

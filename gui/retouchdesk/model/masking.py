@@ -34,7 +34,7 @@ from retouchdesk.core import mask as core_mask
 from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.schema import ParamKind
 from retouchdesk.model.mask import DEFAULT_UNDO_BYTES, MaskDocument, MaskTools
-from retouchdesk.services.masks import MaskLibrary
+from retouchdesk.services.masks import MaskLibrary, same_framing
 from retouchdesk.services.postprocess import protect_option
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class MaskingModel(QObject):
         self._protect_expand = 0
         self._syncing = False
         self._filled: dict[str, str | None] = {}  # what we last put in each mask parameter
+        self._previous: tuple[Path, np.ndarray] | None = None  # the last photo's mask
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -97,6 +98,8 @@ class MaskingModel(QObject):
         if photo == self._photo and self._doc is not None and size == self._doc.size:
             return
         self.save_now()
+        if self._photo is not None and self._doc is not None and not self._doc.is_empty():
+            self._previous = (self._photo, self._doc.array.copy())
         self._photo = photo
         if photo is None or size is None:
             self._doc = None
@@ -140,6 +143,27 @@ class MaskingModel(QObject):
         path = self.library.save(self._photo, self._doc.array)
         self._sync_params()
         return path
+
+    def previous_photo(self) -> Path | None:
+        """The photo shown before this one, when it had a mask that fits this photo."""
+        if self._previous is None or self._doc is None:
+            return None
+        h, w = self._previous[1].shape
+        return self._previous[0] if same_framing((w, h), self._doc.size) else None
+
+    def reuse_previous(self) -> bool:
+        """Paint the previous photo's mask here (resampled when only the size differs).
+
+        One undoable step; a photo of another framing is refused (False).
+        """
+        if self.previous_photo() is None or self._doc is None or self._previous is None:
+            return False
+        arr = self._previous[1]
+        w, h = self._doc.size
+        if arr.shape != (h, w):
+            arr = resample_mask(arr, w, h)
+        self._doc.set_array(arr, f"Mask of {self._previous[0].name}")
+        return True
 
     # -- the operation's mask parameters -------------------------------------------------------
     def mask_params(self) -> list[str]:

@@ -30,8 +30,6 @@ from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.errors import InputError
 from retouchdesk.services import paths
 
-ASPECT_TOLERANCE = 0.01  # a result within 1 % of the photo's aspect ratio is the same framing
-
 
 def _png_bytes(mask: np.ndarray) -> bytes:
     buf = io.BytesIO()
@@ -59,11 +57,16 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def same_framing(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """True when ``b`` is ``a`` scaled (an upscale or a downscale of the same photo)."""
+    """True when ``b`` is ``a`` scaled (an upscale or a downscale of the same photo).
+
+    Scaling one size to the other's width must give its height within a pixel (and the other
+    way round): resizers round each side, but a crop of even 1 % is a different framing, on
+    which a resampled mask would drift off its object.
+    """
     (aw, ah), (bw, bh) = a, b
     if min(aw, ah, bw, bh) <= 0:
         return False
-    return abs((aw / ah) / (bw / bh) - 1.0) <= ASPECT_TOLERANCE
+    return abs(ah * bw / aw - bh) <= 1.0 and abs(aw * bh / ah - bw) <= 1.0
 
 
 class MaskLibrary:

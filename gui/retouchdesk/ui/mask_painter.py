@@ -66,6 +66,14 @@ class MaskPainter:
         self.feather_label = QLabel("Feather")
         self.toolbar.addWidget(self.feather_label)
         self.toolbar.addWidget(self.feather)
+        menu = self.toolbar.mask_menu_button.menu()
+        menu.addSeparator()
+        self.reuse_action = menu.addAction("Use the previous photo's mask")
+        self.reuse_action.setStatusTip(
+            "Copy the mask of the photo shown before (same framing; resized if needed)"
+        )
+        self.reuse_action.triggered.connect(self._reuse)
+        menu.aboutToShow.connect(self._update_reuse)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self.layer: MaskLayer | None = None
         self.masking.document_changed.connect(self._document_changed)
@@ -118,6 +126,17 @@ class MaskPainter:
         if self.toolbar.edit_action.isChecked():
             self.layer.set_editing(True)
             self.window.undo_target = doc
+
+    def _update_reuse(self) -> None:
+        prev = self.masking.previous_photo()
+        self.reuse_action.setEnabled(prev is not None)
+        self.reuse_action.setText(
+            f"Use the mask of {prev.name}" if prev else "Use the previous photo's mask"
+        )
+
+    def _reuse(self) -> None:
+        if self.masking.reuse_previous():
+            self.window.show_message("Mask copied from the previous photo (Ctrl+Z to undo)")
 
     # -- modes ------------------------------------------------------------------------------
     def set_editing(self, on: bool) -> None:
