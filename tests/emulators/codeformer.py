@@ -7,7 +7,8 @@
   "image_url", "image_base64"?}]}`` or ``{"status": "error", "message"}``;
 * above ``max_body`` (100 MB, like the real server) Flask's own 413 HTML page, not JSON;
 * ``GET /api/health``: ``{"status": "online", "device": "cuda"}``;
-* result files at ``/static/results/api_result_<uuid>.png`` (``expire_results`` removes them);
+* result files at ``/static/results/api_result_<uuid>.png`` (``expire_results`` removes them,
+  ``keep_results=False`` never keeps them: an expired result URL);
 * a sleeping Space (``asleep=True``): every request answers 503 with Hugging Face's HTML
   "starting" page until ``wake_time`` seconds after the first request;
 * large inputs get a lower upscale (above 1000 px long side at most 2, above 1500 px 1);
@@ -69,6 +70,7 @@ class CodeFormerEmulator(Emulator):
         asleep: bool = False,
         wake_time: float = 2.0,
         process_time: float = 0.5,
+        keep_results: bool = True,
     ) -> None:
         super().__init__(time_scale=time_scale)
         self.device = device
@@ -77,6 +79,7 @@ class CodeFormerEmulator(Emulator):
         self.asleep = asleep
         self.wake_time = wake_time
         self.process_time = process_time
+        self.keep_results = keep_results  # False: results vanish before they are downloaded
         self._woke_at: float | None = None
         self.static: dict[str, bytes] = {}
         self.processed = 0  # images actually restored
@@ -148,7 +151,8 @@ class CodeFormerEmulator(Emulator):
             )
             filename = f"api_result_{uuid.uuid4().hex}.png"
             with self._lock2:
-                self.static[filename] = out
+                if self.keep_results:
+                    self.static[filename] = out
                 self.processed += 1
             item: dict[str, Any] = {
                 "original_name": name,

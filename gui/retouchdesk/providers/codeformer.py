@@ -226,13 +226,23 @@ class CodeFormerProvider(Provider):
         if not isinstance(url, str) or not url:
             raise ProviderError("The CodeFormer server sent a result without an image")
         # Results may be relative to the server; download now, they are not kept for long.
-        r = await http.send(
-            self._api(),
-            "GET",
-            urljoin(self.base_url + "/", url),
-            vendor=VENDOR,
-            action="downloading the result",
-        )
+        try:
+            r = await http.send(
+                self._api(),
+                "GET",
+                urljoin(self.base_url + "/", url),
+                vendor=VENDOR,
+                action="downloading the result",
+            )
+        except ProviderError as exc:
+            if exc.status not in (403, 404, 410):
+                raise
+            # Processing again is harmless on the user's own server: let the engine retry.
+            raise ProviderError(
+                "The CodeFormer server removed the result before it could be downloaded",
+                retryable=True,
+                status=exc.status,
+            ) from None
         meta["image_url"] = url
         return Output(data=r.content, suffix=".png", meta=meta)
 
