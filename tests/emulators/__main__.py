@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     emulator.start(args.host, args.port)
     print(f"{args.vendor} emulator listening on {emulator.url}", flush=True)
+    describe = getattr(emulator, "describe", None)  # e.g. the credentials to use
+    if callable(describe):
+        print(describe(), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
