@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from retouchdesk import APP_ID, APP_NAME
-    from retouchdesk.ui.theme import apply_theme
+    from retouchdesk.ui.theme import apply_theme, follow_system
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APP_ID)
@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     window = build_window()
     theme = args.theme or window.model._setting("ui", "theme", "system")
     apply_theme(app, theme)
+    if theme == "system":
+        follow_system(app)
     if args.startup_probe:
         return _startup_probe(loop, window)
     with loop:

@@ -102,11 +102,20 @@ def test_compare_two_results_and_discard_one(qtbot, make_window, photo_dir, fake
     assert side.right.zoom == side.left.zoom  # same size results: same zoom
     lc, rc = side.left.view_center(), side.right.view_center()
     assert abs(lc.x() - rc.x()) <= 2 and abs(lc.y() - rc.y()) <= 2
-    # Discarding the right-hand result moves it to the trash and forgets its job.
+    # Keep marks a version (remembered); discarding moves a result to the trash.
+    w.compare.split_button.click()
+    w.show_compare(a)
+    qtbot.waitUntil(cm.loaded, timeout=10_000)
+    w.compare.keep_button.click()
+    assert str(eng.get(a).results[0]) in w.model.session.kept()
+    assert cm.versions[1].kept and cm.versions[1].label.endswith("· kept")
+    w.show_compare(b)
+    qtbot.waitUntil(lambda: cm.loaded() and cm.right_version.job_id == b, timeout=10_000)
     result_b = eng.get(b).results[0]
     qtbot.mouseClick(w.compare.discard_button, Qt.MouseButton.LeftButton)
     assert not result_b.exists() and eng.get(b) is None
     assert [v.job_id for v in cm.versions] == [None, a]
+    w.show_compare(a)
     qtbot.keyClick(w.compare, Qt.Key.Key_Escape)
     assert w.stack.currentWidget() is w.canvas
 

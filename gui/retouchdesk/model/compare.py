@@ -23,6 +23,7 @@ class Version:
     label: str
     job_id: str | None = None
     detail: str = ""
+    kept: bool = False
 
 
 class CompareModel(QObject):
@@ -55,6 +56,7 @@ class CompareModel(QObject):
             self.versions = []
         else:
             vs = [Version(self.photo, "Original")]
+            kept = self.session.kept()
             for rec in self.session.versions(self.photo):
                 op_label, prov = rec.operation, rec.provider
                 try:
@@ -68,7 +70,9 @@ class CompareModel(QObject):
                     extra = " (classic)" if meta.get("engine") == "classic" else ""
                     variant = f" {meta['label']}" if meta.get("label") else ""
                     params = ", ".join(f"{k}={v}" for k, v in list(rec.params.items())[:6])
-                    vs.append(Version(res, f"{op_label}{variant} · {prov}{extra}", rec.id, params))
+                    is_kept = str(res) in kept
+                    label = f"{op_label}{variant} · {prov}{extra}" + (" · kept" if is_kept else "")
+                    vs.append(Version(res, label, rec.id, params, is_kept))
             self.versions = vs
         self.versions_changed.emit()
 
@@ -116,7 +120,11 @@ class CompareModel(QObject):
     def keep(self) -> None:
         v = self.right_version
         if v is not None and v.job_id:
+            self.session.set_kept(v.path)
             self.message.emit(f"Kept {v.path.name}")
+            left, right = self.left_index, self.right_index
+            self.refresh_versions()
+            self.left_index, self.right_index = left, right
 
     def discard(self) -> bool:
         """Move the right-hand result to the trash and forget its job."""

@@ -103,6 +103,27 @@ class SessionModel(QObject):
         tmp.write_text(json.dumps(self._originals), encoding="utf-8")
         tmp.replace(self._index_file)
 
+    # -- kept versions --------------------------------------------------------------------------
+    def _kept_file(self) -> Path:
+        from retouchdesk.services import paths
+
+        return paths.data_dir() / "kept_versions.json"
+
+    def kept(self) -> set[str]:
+        """Result files the photographer chose to keep (the compare view's Keep)."""
+        try:
+            return set(json.loads(self._kept_file().read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return set()
+
+    def set_kept(self, result: Path, kept: bool = True) -> None:
+        items = self.kept()
+        (items.add if kept else items.discard)(str(result))
+        path = self._kept_file()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(items)), encoding="utf-8")
+        tmp.replace(path)
+
     def original_of(self, input_path: Path) -> Path:
         """The photo a job's input stands for (itself, or the original of a downscaled copy)."""
         return Path(self._originals.get(str(input_path), str(input_path)))

@@ -109,3 +109,11 @@ def apply_theme(app: QApplication, theme: str = "system") -> bool:
     app.setPalette(_palette(dark))
     app.setStyleSheet(stylesheet(dark))
     return dark
+
+
+def follow_system(app: QApplication) -> None:
+    """Re-apply the palette when the desktop switches between light and dark (Qt >= 6.5)."""
+    hints = QGuiApplication.styleHints()
+    signal = getattr(hints, "colorSchemeChanged", None)
+    if signal is not None:
+        signal.connect(lambda *_: apply_theme(app, "system"))
