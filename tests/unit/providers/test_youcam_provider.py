@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 from pathlib import Path
 
@@ -346,3 +347,55 @@ async def test_balance_sums_credits_and_history_follows_pages(emulator, tmp_path
     assert len(hist) == 35 and hist[0].target_id == "t39" and hist[0].amount == -2
     pages = emu.received("/s2s/v1.0/client/credit/history")
     assert [p.arg("page_size") for p in pages] == ["30", "5"]
+
+
+async def test_429_while_polling_is_waited_out_without_losing_the_task(emulator, tmp_path, inputs):
+    emu = emulator("youcam", **{**FAST, "task_seconds": 1.0})
+    prov = make_provider(emu, "v2", tmp_path / "cache")
+    messages: list[str] = []
+    try:
+        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        await prov.prepare(ctx)
+        emu.faults.rate_limit(path=r"/s2s/v2\.0/task/colorize/.+", retry_after=30, times=3)
+        await prov.submit(ctx)
+        ctx.on_progress = lambda f, m: messages.append(m)
+        res = await prov.poll(ctx)
+        while res.state is RemoteState.RUNNING:
+            messages.append(res.message)
+            await asyncio.sleep(0.02)
+            res = await prov.poll(ctx)
+    finally:
+        await prov.aclose()
+    assert res.state is RemoteState.DONE and emu.lost_polls == 0
+    # Retry-After said 30 s; waiting that long would lose the task, so the poller tried again
+    # within its keep-alive gap and said why
+    assert any(m.startswith("rate limited, retrying in") for m in messages), set(messages)
+    [task] = emu.tasks_created("colorize")
+    assert task.max_gap < DROP_AFTER
+
+
+async def test_heic_and_rotated_photos_are_sent_upright_as_jpeg(emulator, tmp_path, inputs):
+    emu = emulator("youcam", **FAST)
+    rotated = tmp_path / "rotated.jpg"
+    im = Image.open(inputs.portrait).convert("RGB").crop((0, 0, 512, 300))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, shown upright after a 90 degree turn
+    im.save(rotated, exif=exif, quality=95)
+    heic = tmp_path / "portrait.heic"
+    Image.open(inputs.portrait).convert("RGB").save(heic, quality=90)  # pillow-heif
+    prov = make_provider(emu, "v1", tmp_path / "cache")
+    try:
+        ctx = make_context(op("background_blur"), rotated, {}, tmp_path / "w")
+        await prov.prepare(ctx)
+        ctx2 = make_context(op("photo_enhance"), heic, {}, tmp_path / "w2")
+        await prov.prepare(ctx2)
+    finally:
+        await prov.aclose()
+    rotated_put, heic_put = [r for r in emu.received() if r.method == "PUT"]
+    sent = Image.open(io.BytesIO(rotated_put.body))
+    assert sent.format == "JPEG" and sent.size == (300, 512)
+    assert ctx.remote["src_size"] == [300, 512]
+    assert rotated_put.header("content-type") == "image/jpeg"
+    assert Image.open(io.BytesIO(heic_put.body)).format == "JPEG"
+    [create] = emu.received("/s2s/v1.1/file/enhance")
+    assert create.json["files"][0]["file_name"] == "portrait.jpg"
