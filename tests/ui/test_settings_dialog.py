@@ -348,3 +348,14 @@ def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkey
     assert w.model.operation.status("enhancor").ready
     assert w.accounts.store_name.startswith("encrypted file")
     assert w.credits_label.isHidden()  # no provider with credits is set up
+
+
+def test_status_bar_shows_the_youcam_balance(qtbot, make_window, emulator, monkeypatch) -> None:
+    from retouchdesk.services.runtime import build_runtime
+
+    emu = emulator("youcam", time_scale=0.05, api_key="sk-env-key", credits=750)
+    monkeypatch.setenv("RETOUCHDESK_YOUCAM_API_KEY", "sk-env-key")
+    monkeypatch.setenv("RETOUCHDESK_YOUCAM_BASE_URL", emu.url)
+    w = make_window(build_runtime(settings=Settings()))
+    qtbot.waitUntil(lambda: not w.credits_label.isHidden(), timeout=20_000)
+    assert w.credits_label.text().startswith("YouCam Online Editor: 750 credits")

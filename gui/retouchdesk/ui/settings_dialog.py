@@ -759,9 +759,28 @@ def install(window: Any) -> AccountsModel:
     window.statusBar().addPermanentWidget(label)
     window.credits_label = label
     runner = getattr(window.model, "runner", None)
+    if runner is None:
+        return model
+
+    def refresh(provider_id: str) -> None:
+        if model.has_credits(provider_id) and model.is_configured(provider_id):
+            runner.spawn(
+                model.refresh_credits(provider_id), name=f"credits-{provider_id}", preempt=True
+            )
+
     for prov in model.providers():
-        if model.has_credits(prov.id) and prov.id in model.configured_list() and runner:
-            runner.spawn(model.refresh_credits(prov.id), name=f"credits-{prov.id}")
+        refresh(prov.id)  # only those with credits and an account (file, store or environment)
+    jobs = getattr(window.model, "jobs", None)
+    engine = getattr(window.model, "engine", None)
+    if jobs is not None and engine is not None:
+        # A finished job has spent credits: show the new balance.
+        def finished(job_id: str, *_args: object) -> None:
+            rec = engine.get(job_id)
+            if rec is not None:
+                refresh(rec.provider)
+
+        jobs.job_finished.connect(finished)
+        jobs.job_failed.connect(finished)
     return model
 
 
