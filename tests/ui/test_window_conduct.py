@@ -174,3 +174,41 @@ def test_shortcuts_step_through_photos_and_zoom(qtbot, make_window, photo_dir):
     assert w.canvas.zoom > 1.0
     qtbot.keyClick(w.canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert w.canvas.fit_mode
+
+
+def click_in_message_box(qtbot: Any, text_start: str) -> None:
+    """Wait for the window's question and press the button whose text starts so."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def box() -> Any:
+        for wdg in QApplication.topLevelWidgets():
+            if isinstance(wdg, QMessageBox) and wdg.isVisible():
+                return wdg
+        return None
+
+    qtbot.waitUntil(lambda: box() is not None, timeout=10_000)
+    b = next(b for b in box().buttons() if b.text().replace("&", "").startswith(text_start))
+    qtbot.mouseClick(b, Qt.MouseButton.LeftButton)
+
+
+def test_apply_offers_to_downscale_and_confirms_a_paid_batch(
+    qtbot, make_window, tmp_path, fake_runtime_factory
+):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    Image.new("RGB", (8400, 500), (90, 120, 150)).save(folder / "a_wide.png")
+    Image.new("RGB", (300, 200), (90, 120, 150)).save(folder / "b_small.png")
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    w.open_paths([folder])
+    w.model.operation.select("fake.brighten")
+    qtbot.mouseClick(w.side.apply_all_button, Qt.MouseButton.LeftButton)
+    click_in_message_box(qtbot, "Downscale to 8000")  # the limits dialog comes first
+    click_in_message_box(qtbot, "Yes")  # then the price: 2 credits for 2 photos
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 2, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: all(jobs.record(j).state is JobState.DONE for j in jobs.job_ids()),
+        timeout=20_000,
+    )
+    sizes = sorted(Image.open(jobs.record(j).results[0]).size for j in jobs.job_ids())
+    assert sizes == [(300, 200), (8000, 476)]

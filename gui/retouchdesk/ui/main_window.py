@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from pathlib import Path
@@ -412,7 +413,7 @@ class MainWindow(QMainWindow):
         downscale: dict[Path, tuple[int, int]] = {}
         skip: set[Path] = set()
         if bad:
-            answer = self._ask_limits(op.label, bad)
+            answer = await self._ask_limits(op.label, bad)
             if answer is None:
                 return []
             downscale, skip = answer
@@ -421,12 +422,15 @@ class MainWindow(QMainWindow):
             return []
         if len(run) > 1 and op.cost.amount:
             text = om.cost_text(len(run))
-            ok = QMessageBox.question(
-                self,
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
                 "Run the batch?",
                 f"{op.label} on {len(run)} photos costs {text}. Send the batch?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                self,
             )
-            if ok != QMessageBox.StandardButton.Yes:
+            clicked = await self.ask(box)
+            if clicked is not box.button(QMessageBox.StandardButton.Yes):
                 return []
         try:
             return await self.model.session.queue(run, downscale=downscale)
@@ -434,7 +438,27 @@ class MainWindow(QMainWindow):
             self.show_message(str(exc))
             return []
 
-    def _ask_limits(
+    async def ask(self, box: QMessageBox) -> Any:
+        """Show ``box`` window-modal and await the clicked button.
+
+        Never ``exec()`` inside a coroutine: a nested event loop would run other asyncio
+        tasks re-entrantly under qasync.
+        """
+        future = asyncio.get_event_loop().create_future()
+
+        def done(_result: int) -> None:
+            if not future.done():
+                future.set_result(box.clickedButton())
+
+        box.finished.connect(done)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        try:
+            return await future
+        finally:
+            box.deleteLater()
+
+    async def _ask_limits(
         self, label: str, bad: list[Any]
     ) -> tuple[dict[Path, tuple[int, int]], set[Path]] | None:
         """Tell which photos break the limits; offer to send downscaled copies."""
@@ -456,8 +480,7 @@ class MainWindow(QMainWindow):
             )
         skip = box.addButton("Skip them", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        clicked = box.clickedButton()
+        clicked = await self.ask(box)
         if down is not None and clicked is down:
             return {c.path: c.fit_size for c in fixable}, {
                 c.path for c in bad if not (c.fixable and c.fit_size)
