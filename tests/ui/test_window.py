@@ -282,3 +282,31 @@ def test_restarted_window_shows_and_continues_a_job(
     a = np.asarray(Image.open(photo_dir / "coffee.png").convert("RGB"), dtype=float)
     b = np.asarray(Image.open(result).convert("RGB"), dtype=float)
     assert b.mean() > a.mean() + 5  # the fake brightens: a real result, not a copy
+
+
+def test_classic_fallback_is_labelled_and_upscale_compares_on_one_grid(
+    qtbot, make_window, photo_dir
+):
+    from retouchdesk.model.jobs import COL_OP
+
+    w = make_window(plain_runtime())
+    photo = photo_dir / "chelsea.png"
+    w.open_paths([photo])
+    om = w.model.operation
+    om.select("local.upscale")
+    om.set_value("engine", "classic")
+    assert om.request() == {"scale": 2, "engine": "classic"}
+    w.apply_current()
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    jid = jobs.job_ids()[0]
+    qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=60_000)
+    assert jobs.record(jid).state is JobState.DONE, jobs.record(jid).error
+    assert jobs.index_of(jid).siblingAtColumn(COL_OP).data().endswith("(classic)")
+    qtbot.waitUntil(w.model.compare.loaded, timeout=20_000)
+    assert "(classic)" in w.model.compare.versions[1].label
+    split = w.compare.split
+    assert split.photo.size == (451, 300) and split.after.size == (902, 600)
+    # The 2x result is drawn over the same scene rectangle as the original.
+    r = split.after.mapRectToScene(split.after.boundingRect())
+    assert (r.width(), r.height()) == (451, 300)
