@@ -747,29 +747,41 @@ def accounts_for(window: Any) -> AccountsModel:
 
 
 def install(window: Any) -> AccountsModel:
-    """Status-bar credits, the key-file passphrase prompt, and a first balance check."""
+    """Status-bar credits, the key-file passphrase prompt, and a first balance check.
+
+    The start-up work (unlocking the key file, which may ask for the passphrase, then the
+    balance) runs once the window is up, never inside its constructor.
+    """
     model = accounts_for(window)
     store = model.store
     if store is not None and hasattr(store, "set_passphrase_callback"):
         store.set_passphrase_callback(lambda creating: _ask_on_gui_thread(window, creating))
-        if getattr(store, "path", None) is not None and store.path.exists() and not store.unlocked:
-            # Unlock once at start, so providers show as set up instead of "needs your key".
-            QTimer.singleShot(0, lambda: _unlock(window, store))
     label = CreditsLabel(model, window)
     window.statusBar().addPermanentWidget(label)
     window.credits_label = label
     runner = getattr(window.model, "runner", None)
-    if runner is None:
-        return model
 
     def refresh(provider_id: str) -> None:
-        if model.has_credits(provider_id) and model.is_configured(provider_id):
+        if runner is None or not model.has_credits(provider_id):
+            return
+        try:
+            configured = model.is_configured(provider_id)
+        except RetouchError:  # a locked key file whose passphrase was not given
+            return
+        if configured:
             runner.spawn(
                 model.refresh_credits(provider_id), name=f"credits-{provider_id}", preempt=True
             )
 
-    for prov in model.providers():
-        refresh(prov.id)  # only those with credits and an account (file, store or environment)
+    def start() -> None:
+        locked = getattr(store, "path", None) is not None and not getattr(store, "unlocked", True)
+        # Unlock once, so providers show as set up instead of "needs your key".
+        if locked and store.path.exists() and not _unlock(window, store):
+            return
+        for prov in model.providers():
+            refresh(prov.id)  # only those with credits and an account
+
+    QTimer.singleShot(0, start)
     jobs = getattr(window.model, "jobs", None)
     engine = getattr(window.model, "engine", None)
     if jobs is not None and engine is not None:
@@ -792,15 +804,16 @@ def _ask_on_gui_thread(window: Any, creating: bool) -> str | None:
     return ask_passphrase(window, creating)
 
 
-def _unlock(window: Any, store: Any) -> None:
+def _unlock(window: Any, store: Any) -> bool:
     try:
         store.unlock()
     except RetouchError as exc:  # wrong passphrase, or the user declined
         window.show_message(str(exc))
-        return
+        return False
     operation = getattr(window.model, "operation", None)
     if operation is not None:
         operation.refresh_statuses()
+    return True
 
 
 def open_settings(window: Any, runtime: Any, provider_id: str | None = None) -> int:
