@@ -27,18 +27,15 @@ def photo(name: str) -> np.ndarray:
     return np.asarray(Image.open(DATA / name).convert("RGB")).copy()
 
 
-# 192 px crops around detail (face, cup rim, cat's face), downscaled 4x to 48 px.
-CROPS = {
-    "astronaut.png": (60, 150),
-    "coffee.png": (100, 200),
-    "chelsea.png": (40, 140),
-}
+PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png")
 
 
 def _pair(name: str) -> tuple[np.ndarray, np.ndarray]:
-    y, x = CROPS[name]
-    orig = np.ascontiguousarray(photo(name)[y : y + 192, x : x + 192])
-    small = np.asarray(Image.fromarray(orig).resize((48, 48), Image.BICUBIC))
+    """The whole photo (cut to a multiple of 4) and its 4x bicubic reduction."""
+    orig = photo(name)
+    h, w = orig.shape[:2]
+    orig = np.ascontiguousarray(orig[: h - h % 4, : w - w % 4])
+    small = np.asarray(Image.fromarray(orig).resize((w // 4, h // 4), Image.BICUBIC))
     return orig, np.ascontiguousarray(small)
 
 
@@ -54,13 +51,15 @@ def test_classic_sizes_are_exact(chelsea: np.ndarray, scale: int):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(CROPS))
+@pytest.mark.parametrize("name", PHOTOS)
 def test_realesrgan_is_five_times_sharper_than_bicubic_within_3db(name: str):
+    # The issue's criterion, on each whole test photo: 4x down, then 4x up (one ncnn call each,
+    # 5-20 s on this CPU). Measured: sharpness x10-x33, PSNR 0.1-2.9 dB below bicubic.
     orig, small = _pair(name)
-    ctx = OpContext(tile_size=64)
+    ctx = OpContext(tile_size=256)
     ai = run_array("upscale", small, {"scale": 4, "engine": "ai"}, ctx)
     assert ai.shape == orig.shape and ctx.meta["engine"] == "realesrgan"
-    bicubic = cv2.resize(small, (192, 192), interpolation=cv2.INTER_CUBIC)
+    bicubic = cv2.resize(small, orig.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     assert sharpness(ai) >= 5 * sharpness(bicubic)
     assert psnr(orig, ai) >= psnr(orig, bicubic) - 3.0
 
@@ -76,19 +75,19 @@ def test_two_x_is_the_four_x_model_resampled_with_alpha(astronaut: np.ndarray):
 
 @pytest.mark.slow
 def test_strips_report_progress_and_match_a_single_call(astronaut: np.ndarray):
-    rgb = np.ascontiguousarray(astronaut[100:180, 160:200])  # 80 rows, 40 wide
+    rgb = np.ascontiguousarray(astronaut[100:156, 170:202])  # 56 rows, 32 wide
     seen: list[float] = []
     ctx = OpContext(tile_size=32, progress_fn=lambda f, m: seen.append(f or 0.0))
     strips = up.ai_upscale_x4(rgb, ctx)
-    assert len(seen) == 4 and seen[-1] == 1.0  # 80 rows in strips of 32 - 2 * 4 context rows
-    whole = up.ai_upscale_x4(rgb, OpContext(tile_size=128))  # one call, no strips
+    assert len(seen) == 3 and seen[-1] == 1.0  # 56 rows in strips of 32 - 2 * 4 context rows
+    whole = up.ai_upscale_x4(rgb, OpContext(tile_size=64))  # one call, no strips
     diff = np.abs(strips.astype(int) - whole.astype(int))
     assert diff.mean() < 3.0  # no visible seams between strips
 
 
 @pytest.mark.slow
 def test_cancel_between_strips(astronaut: np.ndarray):
-    rgb = np.ascontiguousarray(astronaut[100:200, 160:200])
+    rgb = np.ascontiguousarray(astronaut[100:200, 170:194])
     calls = []
 
     def cancelled() -> bool:
