@@ -139,3 +139,36 @@ async def test_expired_token_is_renewed_transparently_during_a_batch(emulator, t
         out = np.asarray(Image.open(r.results[0]).convert("L"), np.float32)
         src = np.asarray(Image.open(r.input_path).convert("L"), np.float32)
         assert out.mean() > src.mean() + 3  # lighting brightened the photo
+
+
+@pytest.mark.parametrize("pause", [0.3, DROP_AFTER + 1.0])
+async def test_restart_resumes_the_running_task_and_never_pays_twice(
+    emulator, tmp_path, data_dir, pause
+):
+    """Quit while YouCam works, start again: a short break resumes polling the same task; a
+    break longer than YouCam waits finds it dropped (no charge) and starts it afresh."""
+    emu = emulator("youcam", **{**FAST, "task_seconds": DROP_AFTER + 0.5})
+    [photo] = photos(data_dir, tmp_path / "in", 1)
+    rt = runtime(emu, "v1", tmp_path)
+    rt.engine.start()
+    job = rt.engine.submit(JobRequest("youcam", "color_correction", photo, {},
+                                      output_dir=tmp_path / "out"))  # fmt: skip
+    while rt.engine.get(job.id).state is not JobState.RUNNING:
+        await asyncio.sleep(0.02)
+    await rt.aclose()  # the app quits: the job stays "running" in the database
+    first = emu.tasks_created()[0]
+    await asyncio.sleep(pause)
+    rt = runtime(emu, "v1", tmp_path)
+    assert rt.engine.start() == [job.id]
+    [rec] = await rt.engine.wait([job.id], timeout=30)
+    await rt.aclose()
+    assert rec.state is JobState.DONE, rec.error
+    assert len(rec.results) == 4
+    tasks = emu.tasks_created()
+    assert emu.charged_total() == 2  # one task paid, whatever happened
+    if pause < DROP_AFTER:
+        assert tasks == [first] and not first.dropped  # the same task, polled again
+    else:
+        assert first.dropped and len(tasks) == 2 and tasks[1].charged == 2
+        ids = [p.json["request_id"] for p in emu.received("/s2s/v1.0/task/color-correct", "POST")]
+        assert len(set(ids)) == 2  # the dropped task's id is never reused
