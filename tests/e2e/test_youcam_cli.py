@@ -172,3 +172,11 @@ def test_cli_subprocess_and_account_command(emu, inputs, app_home, tmp_path, gen
     assert "api_bg_blur" in text and "-1" in text  # the newest change is this run's charge
     assert f"({gen} sign-in)" in text
     assert (emu.client_secret if gen == "v1" else emu.api_key) not in text + acc.stderr
+
+
+def test_ops_lists_every_youcam_task(capsys):
+    assert cli.main(["ops", "youcam"]) == 0
+    text = capsys.readouterr().out
+    for op_id in CAT.provider("youcam").operations:
+        assert f"youcam.{op_id} " in text
+    assert "long side <= 1024 px" in text and "template_id" in text

@@ -399,3 +399,20 @@ async def test_heic_and_rotated_photos_are_sent_upright_as_jpeg(emulator, tmp_pa
     assert Image.open(io.BytesIO(heic_put.body)).format == "JPEG"
     [create] = emu.received("/s2s/v1.1/file/enhance")
     assert create.json["files"][0]["file_name"] == "portrait.jpg"
+
+
+def test_a_video_over_a_minute_is_refused_before_upload(tmp_path):
+    import cv2
+
+    path = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 1, (64, 48))
+    for _ in range(75):  # 75 s at one frame per second
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    from retouchdesk.providers.youcam import files
+
+    check = files.check_input(op("video_enhance"), path)
+    assert check.problems == ("the video lasts 75 s, the limit is 60 s",)
+    assert not check.can_downscale
+    with pytest.raises(InputError, match="lasts 75 s"):
+        files.prepare_video(path, op("video_enhance"))
