@@ -222,3 +222,23 @@ def test_overlay_draws_the_mask_in_its_colour(qtbot) -> None:
     h.scene.render(p, source=h.scene.sceneRect(), target=img.rect().toRectF())
     p.end()
     assert img.pixelColor(150, 150) == QColor(255, 255, 255)
+
+
+def test_expand_and_feather_preview_outlines(qapp) -> None:
+    from retouchdesk.ui.mask_layer import preview_path
+
+    mask = np.zeros((300, 400), np.uint8)
+    mask[100:200, 100:200] = 255
+    grown = preview_path(mask, 10, 0).boundingRect()
+    assert abs(grown.left() - 90) <= 1.5 and abs(grown.right() - 210) <= 1.5
+    shrunk = preview_path(mask, -10, 0).boundingRect()
+    assert abs(shrunk.left() - 110) <= 1.5 and abs(shrunk.right() - 190) <= 1.5
+    band = preview_path(mask, 0, 8)  # two outlines: the edge and where full strength starts
+    polys = band.toSubpathPolygons()
+    assert len(polys) == 2
+    widths = sorted(p.boundingRect().width() for p in polys)
+    assert abs(widths[1] - 100) <= 2 and 80 <= widths[0] <= 96  # the soft band lies inside
+    big = np.zeros((4000, 6000), np.uint8)  # 24 MP: traced on a reduced copy, same place
+    big[1000:2000, 3000:4000] = 255
+    r = preview_path(big, 0, 0).boundingRect()
+    assert abs(r.left() - 3000) <= 4 and abs(r.bottom() - 2000) <= 4

@@ -466,8 +466,9 @@ class MaskLayer(QGraphicsObject):
 def preview_path(mask: np.ndarray, expand: int, feather: float) -> QPainterPath:
     """Outlines (image pixels) of ``mask`` expanded by ``expand`` and feathered by ``feather``.
 
-    With feathering two outlines bound the soft band (where the alpha leaves 0 and reaches 1);
-    without, one outline shows the grown or shrunk edge. Large masks are traced on a reduced
+    With feathering two outlines bound the soft band, which lies inside the (grown) edge as
+    in the offline removal and "protect outside" (``feather(..., inward=True)``); without,
+    one outline shows the grown or shrunk edge. Large masks are traced on a reduced
     copy (at most :data:`PREVIEW_MAX_PIXELS`), which is plenty for an outline on screen.
     """
     h, w = mask.shape
@@ -480,7 +481,7 @@ def preview_path(mask: np.ndarray, expand: int, feather: float) -> QPainterPath:
     grown = core_mask.expand(small, round(expand * scale)) if expand else small
     levels: list[np.ndarray] = []
     if feather > 0:
-        alpha = core_mask.feather(grown, feather * scale)
+        alpha = core_mask.feather(grown, feather * scale, inward=True)
         levels = [(alpha > 0.02).astype(np.uint8), (alpha > 0.98).astype(np.uint8)]
     else:
         levels = [(grown > 127).astype(np.uint8)]
