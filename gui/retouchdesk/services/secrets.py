@@ -114,7 +114,7 @@ class KeyringStore:
 
         try:
             return self._backend.get_password(self._service, self._user(section, key)) or None
-        except KeyringError as exc:
+        except (KeyringError, OSError, RuntimeError) as exc:  # locked, D-Bus gone, denied
             raise ConfigurationError(
                 f"The system keyring could not be read ({type(exc).__name__})"
             ) from None
@@ -127,7 +127,7 @@ class KeyringStore:
             return
         try:
             self._backend.set_password(self._service, self._user(section, key), value)
-        except KeyringError as exc:
+        except (KeyringError, OSError, RuntimeError) as exc:
             raise ConfigurationError(
                 f"The system keyring refused to store {section}.{key} ({type(exc).__name__})"
             ) from None
@@ -139,7 +139,7 @@ class KeyringStore:
             self._backend.delete_password(self._service, self._user(section, key))
         except PasswordDeleteError:
             pass  # nothing stored: deleting is already done
-        except KeyringError as exc:
+        except (KeyringError, OSError, RuntimeError) as exc:
             raise ConfigurationError(
                 f"The system keyring refused to delete {section}.{key} ({type(exc).__name__})"
             ) from None
@@ -177,8 +177,9 @@ def real_keyring() -> Any | None:
         log.warning("The keyring package could not load a backend", exc_info=True)
         return None
     if isinstance(backend, ChainerBackend):
+        # Write to one real backend, never through a chain that may hold a plain-text one.
         usable = [b for b in backend.backends if not _unsafe(b)]
-        return backend if usable else None
+        return max(usable, key=lambda b: float(b.priority)) if usable else None
     return None if _unsafe(backend) else backend
 
 

@@ -192,3 +192,23 @@ def test_backend_preference_from_settings_file(app_home: Path) -> None:
     store = open_store()
     assert isinstance(store, EncryptedFileStore)
     assert store.path.is_relative_to(app_home)  # the config folder of the test home
+
+
+def test_keyring_failures_are_plain_sentences_without_the_secret(file_keyring) -> None:
+    from keyring.errors import KeyringLocked
+
+    class Locked(PlaintextKeyring):
+        def get_password(self, service, username):
+            raise KeyringLocked("collection is locked")
+
+        def set_password(self, service, username, password):
+            raise KeyringLocked(f"cannot store {password}")
+
+    backend = Locked()
+    backend.file_path = file_keyring.file_path
+    store = KeyringStore(backend)
+    with pytest.raises(ConfigurationError, match="could not be read") as info:
+        store.get("enhancor", "api_key")
+    with pytest.raises(ConfigurationError, match=r"refused to store enhancor\.api_key") as info:
+        store.set("enhancor", "api_key", SECRET)
+    assert SECRET not in str(info.value)
