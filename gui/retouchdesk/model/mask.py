@@ -355,6 +355,16 @@ class MaskDocument(QObject):
         src = np.asarray(array, dtype=np.uint8)
         self._replace(lambda a: np.copyto(a, src), label)
 
+    def reset(self, array: np.ndarray) -> None:
+        """Start over from ``array`` (a saved mask being reopened): no undo step, no history."""
+        if array.shape != self._a.shape:
+            h, w = self._a.shape
+            raise ValueError(f"the mask is {array.shape[1]}x{array.shape[0]}, expected {w}x{h}")
+        self._txn = None
+        np.copyto(self._a, np.asarray(array, dtype=np.uint8))
+        self.clear_history()
+        self._emit(self.rect())
+
     def _replace(self, edit, label: str) -> None:
         self.begin(label)
         self._touch(0, 0, self.width, self.height)

@@ -109,8 +109,7 @@ class MaskingModel(QObject):
             )
             saved = self.library.load(photo, size, source=source)
             if saved is not None:
-                doc.set_array(saved, "Saved mask")
-                doc.clear_history()
+                doc.reset(saved)
             doc.undo_state_changed.connect(self._edited)
             self._doc = doc
         self.document_changed.emit()
