@@ -95,6 +95,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from retouchdesk.providers.http import install_log_redaction
+
+    install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
     import qasync
     from PySide6.QtWidgets import QApplication
 
