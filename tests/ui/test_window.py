@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ def drop(widget: Any, paths: list[Path]) -> None:
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    enter = QDragEnterEvent(QPoint(200, 200), *args)
+    with warnings.catch_warnings():  # PySide marks the only QDragEnterEvent constructor
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(200, 200), *args)
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
     widget.dropEvent(QDropEvent(QPointF(200, 200), *args))
