@@ -77,6 +77,26 @@ def main() -> int:
     _settle(app, 1.0)
     w.grab().save(str(out / "mask_painter.png"))
 
+    # A whole-photo operation with "Protect outside": the compare view's Difference mode
+    # must glow only inside the painted area.
+    om.set_operation("lighting")
+    painter.toolbar.edit_action.trigger()  # stop painting
+    painter.protect_action.setChecked(True)
+    w.apply_current()
+    for _ in range(600):
+        _settle(app, 0.1)
+        ids = w.model.jobs.job_ids()
+        if ids and w.model.jobs.record(ids[0]).state.terminal:
+            break
+    for _ in range(100):
+        _settle(app, 0.05)
+        if w.stack.currentWidget() is w.compare and w.model.compare.loaded():
+            break
+    w.compare.diff_button.click()
+    _settle(app, 1.5)
+    w.grab().save(str(out / "compare_difference.png"))
+    w.close_compare()
+
     model = accounts_for(w)
     dlg = SettingsDialog(model, w)
     dlg.show()
