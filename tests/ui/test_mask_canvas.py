@@ -253,3 +253,11 @@ def test_reuse_the_previous_photos_mask(qtbot, window, photo_dir: Path, tmp_path
     w.open_paths([photo_dir / "astronaut.png"])  # another framing: not offered
     qtbot.waitUntil(lambda: masking.document.size == (512, 512), timeout=10_000)
     assert masking.previous_photo() is None and not masking.reuse_previous()
+
+
+def test_choosing_a_masked_operation_points_at_the_painter(qtbot, window) -> None:
+    w = window
+    om = w.model.operation
+    om.set_provider("local")
+    om.set_operation("object_removal")
+    assert "Paint mask" in w.statusBar().currentMessage()

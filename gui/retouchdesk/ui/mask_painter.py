@@ -79,6 +79,7 @@ class MaskPainter:
         self.masking.document_changed.connect(self._document_changed)
         self.masking.protect_changed.connect(self._protect_changed)
         model.document.image_changed.connect(self._image_changed)
+        model.operation.operation_changed.connect(self._hint_for_operation)
         session = model.session
         if hasattr(session, "job_hook"):
             session.job_hook = self.masking.prepare_job
@@ -137,6 +138,18 @@ class MaskPainter:
     def _reuse(self) -> None:
         if self.masking.reuse_previous():
             self.window.show_message("Mask copied from the previous photo (Ctrl+Z to undo)")
+
+    def _hint_for_operation(self, *_args: object) -> None:
+        """Point at the painter when the chosen operation works on a mask and none is painted."""
+        doc = self.masking.document
+        if not self.masking.mask_params() or doc is None or not doc.is_empty():
+            return
+        if self.toolbar.edit_action.isChecked():
+            return
+        label = self.window.model.operation.operation.label
+        self.window.show_message(
+            f"{label} uses a mask: click Paint mask in the tool bar and paint over the area"
+        )
 
     # -- modes ------------------------------------------------------------------------------
     def set_editing(self, on: bool) -> None:
