@@ -116,11 +116,11 @@ class AppModel(QObject):
 
     def start(self) -> list[str]:
         """Start the engine (inside the running loop); resumes jobs from before a restart."""
-        # Create the loop's default thread pool now (qasync starts its threads on first use,
-        # which would otherwise stall the first job's preparation by tens of milliseconds).
         import asyncio
 
-        asyncio.get_event_loop().run_in_executor(None, int)
+        from retouchdesk.model.tasks import install_default_executor
+
+        install_default_executor(asyncio.get_event_loop())
         resumed = self.engine.start()
         if resumed:
             n = len(resumed)
