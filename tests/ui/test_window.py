@@ -246,6 +246,7 @@ def test_batch_row_counts_x_of_n(qtbot, make_window, photo_dir, fake_runtime_fac
     w.open_paths([photo_dir])
     w.model.operation.select("fake.brighten")
     assert "3 photos" in w.model.operation.cost_text(3)
+    assert w.side.cost.text() == "Cost: 1 credit per photo · all 3: 3 credit"
     task = asyncio.ensure_future(w.model.session.queue(w.model.photos.paths))
     qtbot.waitUntil(task.done, timeout=10_000)
     ids = task.result()

@@ -203,11 +203,17 @@ class SidePanel(QWidget):
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
         if m.operation_id:
-            n = max(1, self._photo_count)
-            one = m.cost_text(1)
-            text = one
-            if self._photo_count > 1 and m.operation.cost.amount is not None:
-                text = f"{one if one == 'Free' else m.cost_text(1)} · all {n}: {m.cost_text(n)}"
+            cost = m.operation.cost
+            n = self._photo_count
+            if cost.amount is None:
+                text = cost.text  # the provider reports the price when the job runs
+            elif cost.amount == 0:
+                text = "Free"
+            else:
+                unit = f" {cost.unit}" if cost.unit else ""
+                text = f"{cost.amount:g}{unit} per photo"
+                if n > 1:
+                    text += f" · all {n}: {m.cost_text(n).split(' for ')[0]}"
             self.cost.setText(f"Cost: {text}" if text else "")
         has_photo = self._photo_count > 0
         self.apply_button.setEnabled(m.can_run and has_photo)
