@@ -448,3 +448,43 @@ def test_adcreative_problem_details_sentence(emulator, cli_env, app_home, data_d
         "AdCreative needs an active notification channel for this application: "
         "configure one in the AdCreative dashboard"
     )
+
+
+# -- secrets in a debug log ------------------------------------------------------------------
+
+LOGGED_CLI = """
+import logging, sys
+handler = logging.FileHandler(sys.argv[1])
+logging.basicConfig(level=logging.DEBUG, handlers=[handler],
+                    format="%(levelname)s %(name)s: %(message)s")
+from retouchdesk import cli
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def test_debug_log_file_of_a_run_holds_no_secret(
+    emulator, cli_env, app_home, data_dir, tmp_path, s3_bucket
+):
+    """Everything logged at DEBUG to a file during Enhancor (S3) and AdCreative runs: headers
+    and URLs are there, keys, secrets, tokens and S3 signatures are not."""
+    enh = emulator("enhancor", api_key=ENH_KEY, time_scale=0.1)
+    adc = emulator("adcreative", time_scale=0.1, **ADC)
+    env = adcreative_env(enhancor_env(cli_env, enh, strategy="s3", s3=s3_bucket), adc)
+    log_file = app_home / "logs" / "debug.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    for provider, op in (("enhancor", "portrait_upscale"), ("adcreative", "face_enhance")):
+        out = tmp_path / provider
+        r = subprocess.run(
+            [sys.executable, "-c", LOGGED_CLI, str(log_file), "run", "--quiet", "--provider",
+             provider, "--op", op, "-o", str(out), str(data_dir / "coffee.png")],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        outputs += [r.stdout, r.stderr]
+    text = log_file.read_text()
+    assert "x-api-key" in text.lower() and "authorization" in text.lower()  # headers logged
+    signature = enh.queued("upscaler")[0].json["img_url"].split("X-Amz-Signature=")[1]
+    secrets = [ENH_KEY, ADC["api_key"], ADC["api_secret"], ADC["jwt_private_key"],
+               s3_bucket["secret_access_key"], signature, *adc.tokens.all_issued]  # fmt: skip
+    assert_no_secrets(app_home, secrets, *outputs)

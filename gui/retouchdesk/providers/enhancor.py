@@ -104,6 +104,7 @@ class EnhancorProvider(Provider):
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._downloader: httpx.AsyncClient | None = None
+        self._hosted: dict[str, dict[str, str]] = {}  # job id -> URLs handed to Enhancor
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -165,12 +166,20 @@ class EnhancorProvider(Provider):
         self._api()  # fail early, before anything is hosted, when the key is missing
         hosting = self._hosting()
         self._check_reachable(hosting)
-        ctx.remote["img_url"] = await hosting.publish(ctx.job_id, ctx.input_path, role="input")
+        # The URLs stay in memory only: a presigned URL is a credential to the photo and must
+        # not land in the job database. After a restart before submit they are made again.
+        urls = {"img_url": await hosting.publish(ctx.job_id, ctx.input_path, role="input")}
         mask = ctx.file_param("mask_image_url")
         if mask is not None:
-            ctx.remote["mask_url"] = await hosting.publish(ctx.job_id, mask, role="mask")
-        ctx.remote["webhook_url"] = await hosting.webhook_url(ctx.job_id)
+            urls["mask_url"] = await hosting.publish(ctx.job_id, mask, role="mask")
+        urls["webhook_url"] = await hosting.webhook_url(ctx.job_id)
+        self._hosted[ctx.job_id] = urls
+        ctx.remote["hosting"] = getattr(hosting, "description", "hosting")
         ctx.checkpoint()
+
+    def hosted_urls(self, job_id: str) -> dict[str, str]:
+        """The URLs handed to Enhancor for a job (input, mask, webhook), while it is active."""
+        return dict(self._hosted.get(job_id, {}))
 
     def _check_reachable(self, hosting: Hosting) -> None:
         """Refuse early when a real Enhancor could never download from a loopback address."""
@@ -184,18 +193,18 @@ class EnhancorProvider(Provider):
 
     def request_body(self, ctx: JobContext) -> dict[str, Any]:
         """The /queue body: URLs first, then the schema's serialisation of the parameters."""
-        if "img_url" not in ctx.remote:
+        urls = self._hosted.get(ctx.job_id)
+        if not urls:
             raise ProviderError("The photo was not hosted before submitting to Enhancor")
-        body: dict[str, Any] = {
-            "img_url": ctx.remote["img_url"],
-            "webhookUrl": ctx.remote["webhook_url"],
-        }
+        body: dict[str, Any] = {"img_url": urls["img_url"], "webhookUrl": urls["webhook_url"]}
         body.update(ctx.operation.serialize(ctx.params))
-        if ctx.remote.get("mask_url") and "mask_image_url" in ctx.params:
-            body[ctx.operation.api.get("mask_url_field", "mask_image_url")] = ctx.remote["mask_url"]
+        if urls.get("mask_url") and "mask_image_url" in ctx.params:
+            body[ctx.operation.api.get("mask_url_field", "mask_image_url")] = urls["mask_url"]
         return body
 
     async def submit(self, ctx: JobContext) -> SubmitResult:
+        if ctx.job_id not in self._hosted:  # restarted after prepare: host the files again
+            await self.prepare(ctx)
         body = self.request_body(ctx)
         url = self._endpoint(ctx, "queue")
         response = await http.send(
@@ -287,7 +296,6 @@ class EnhancorProvider(Provider):
         )
 
     def _done(self, ctx: JobContext, url: str, cost: float | None, how: str) -> PollResult:
-        ctx.remote["result_url"] = url
         suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
         if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
             suffix = ".png"
@@ -355,6 +363,7 @@ class EnhancorProvider(Provider):
         await self._release(ctx)
 
     async def _release(self, ctx: JobContext) -> None:
+        self._hosted.pop(ctx.job_id, None)
         if self.hosting is not None:
             try:
                 await self.hosting.release(ctx.job_id)

@@ -165,7 +165,7 @@ async def test_a_webhook_for_another_request_is_ignored(enh, provider, hosting, 
     async with httpx.AsyncClient() as c:
         bogus = {"request_id": "someone-else", "result": "http://127.0.0.1:9/x.png",
                  "status": "success"}  # fmt: skip
-        await c.post(ctx.remote["webhook_url"], json=bogus)
+        await c.post(provider.hosted_urls(ctx.job_id)["webhook_url"], json=bogus)
     poll = await provider.poll(ctx)
     assert poll.state is not RemoteState.DONE or poll.outputs[0].url != bogus["result"]
 
@@ -179,7 +179,8 @@ async def test_result_from_the_webhook_only(emulator, hosting, photo, tmp_path):
         await p.aclose()
     assert Image.open(result.outputs[0].path).size == (1024, 1024)
     assert "webhook" in result.polls[-1].message
-    assert enh.webhooks and enh.webhooks[0][1]["result"] == result.ctx.remote["result_url"]
+    assert enh.webhooks and enh.webhooks[0][1]["result"] == result.polls[-1].outputs[0].url
+    assert "result_url" not in result.ctx.remote and "img_url" not in result.ctx.remote
 
 
 async def test_result_from_status_when_no_webhook_arrives(emulator, hosting, photo, tmp_path):
