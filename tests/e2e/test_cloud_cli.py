@@ -488,3 +488,40 @@ def test_debug_log_file_of_a_run_holds_no_secret(
     secrets = [ENH_KEY, ADC["api_key"], ADC["api_secret"], ADC["jwt_private_key"],
                s3_bucket["secret_access_key"], signature, *adc.tokens.all_issued]  # fmt: skip
     assert_no_secrets(app_home, secrets, *outputs)
+
+
+def test_enhancor_job_resumes_after_the_cli_is_killed(
+    emulator, cli_env, app_home, data_dir, tmp_path
+):
+    """SIGKILL while Enhancor works on the job; the same command again polls it to the end
+    (the receiver and its webhook are gone with the process) and never queues it again."""
+    import signal
+    import time
+
+    emu = emulator("enhancor", api_key=ENH_KEY, time_scale=1.0, step=1.5)
+    env = enhancor_env(cli_env, emu)
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "retouchdesk", "run", "--quiet", "--provider", "enhancor",
+            "--op", "image_upscale", "-o", str(out), str(data_dir / "coffee.png")]  # fmt: skip
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not emu.jobs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emu.jobs, "the job was never queued"
+    while time.monotonic() < deadline:  # the engine has recorded the request id
+        rows = job_rows(app_home) if (app_home / "data" / "jobs.sqlite3").exists() else []
+        if rows and rows[0]["remote_id"]:
+            break
+        time.sleep(0.05)
+    assert emu.state(next(iter(emu.jobs.values()))) != "COMPLETED"  # killed mid-job
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert not list(out.rglob("*.png"))
+    r = run(env, "--provider", "enhancor", "--op", "image_upscale", "-o", str(out),
+            str(data_dir / "coffee.png"), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert Image.open(only_result(out)).size == (1200, 800)
+    assert len(emu.queued("image-upscaler")) == 1 and len(emu.jobs) == 1
+    (row,) = job_rows(app_home)
+    assert row["state"] == "done" and row["cost"] == 240
