@@ -510,7 +510,10 @@ def test_enhancor_job_resumes_after_the_cli_is_killed(
         time.sleep(0.05)
     assert emu.jobs, "the job was never queued"
     while time.monotonic() < deadline:  # the engine has recorded the request id
-        rows = job_rows(app_home) if (app_home / "data" / "jobs.sqlite3").exists() else []
+        try:
+            rows = job_rows(app_home)
+        except sqlite3.Error:  # not created yet
+            rows = []
         if rows and rows[0]["remote_id"]:
             break
         time.sleep(0.05)
