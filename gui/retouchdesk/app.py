@@ -98,6 +98,33 @@ def main(argv: list[str] | None = None) -> int:
     from retouchdesk.providers.http import install_log_redaction
 
     install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
+    # The OS keyring takes a few hundred milliseconds to find its backend: open it in a
+    # thread while Qt loads and the widgets are built.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="retouchdesk-secrets") as pool:
+        secrets = pool.submit(_open_secrets)
+        return _run_app(args, secrets)
+
+
+def _open_secrets() -> Any:
+    from retouchdesk.services.runtime import open_secret_store
+
+    return open_secret_store()
+
+
+def _runtime_with(secrets: Any) -> Any:
+    """The runtime over an already opened secret store (see ``build_runtime``)."""
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    settings = Settings(secret_lookup=secrets.get if secrets is not None else None)
+    runtime = build_runtime(settings=settings)
+    runtime.secrets = secrets
+    return runtime
+
+
+def _run_app(args: argparse.Namespace, secrets: Any) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -112,22 +139,34 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)  # the loop ends after the engine closes, not before
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = build_window()
-    theme = args.theme or window.model._setting("ui", "theme", "system")
+    # The palette and style sheet before any widget exists: setting them afterwards would
+    # re-polish the whole window.
+    theme = args.theme or _theme_setting()
     apply_theme(app, theme)
     if theme == "system":
         follow_system(app)
+    window = build_window(_runtime_with(secrets.result()))
     if args.startup_probe:
         return _startup_probe(loop, window)
     with loop:
         return loop.run_until_complete(run_window(window, args.open))
 
 
+def _theme_setting() -> str:
+    from retouchdesk.core.errors import ConfigurationError
+    from retouchdesk.services.settings import Settings
+
+    try:
+        return str(Settings().get("ui", "theme"))
+    except (ConfigurationError, KeyError):
+        return "system"
+
+
 def _startup_probe(loop: Any, window: Any) -> int:
     async def probe() -> None:
         window.show()
         await asyncio.sleep(0)  # one turn of the loop: the window has been laid out and shown
-        print(f"shown {time.time():.6f}", flush=True)
+        print(f"shown {time.time():.6f} cpu {time.process_time():.3f}", flush=True)
         window.model.start()
         await window.model.aclose()
 
