@@ -55,16 +55,13 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 OK_STYLE = "color: #2e8b57;"
 ERROR_STYLE = "color: #c0392b;"
 WARN_STYLE = "color: #b9770e;"
-HINT_STYLE = "color: palette(placeholder-text);"
 
 
 def _hint(text: str) -> QLabel:
+    """Help text under a field: the app theme's hint style (grey, small) in either palette."""
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet(HINT_STYLE)
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.9)
-    label.setFont(font)
+    label.setProperty("hint", True)
     return label
 
 
@@ -600,7 +597,7 @@ class SettingsDialog(QDialog):
         self.store_label = QLabel(f"Keys are kept in: {model.store_name}")
         self.store_label.setObjectName("store_name")
         self.store_label.setWordWrap(True)
-        self.store_label.setStyleSheet(HINT_STYLE)
+        self.store_label.setProperty("hint", True)
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
