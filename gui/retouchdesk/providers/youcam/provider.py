@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,6 +157,7 @@ class YouCamProvider(Provider):
             self.cache_dir / f"request_id.{credentials.account}", start=int(time.time())
         )
         self.policy = poll_policy or watch.PollPolicy()
+        self.pacer = watch.Pacer(self.policy)
         self.results = files.ResultIndex(self.cache_dir / "results.json")
         self._io: watch.IoLoop | None = None
         self._watches: dict[str, watch.TaskWatch] = {}
@@ -317,7 +318,7 @@ class YouCamProvider(Provider):
         op, remote = ctx.operation, ctx.remote
         sub = remote.setdefault(phase, {})
         if sub.get("task_id"):
-            self._ensure_watch(ctx, slug, sub["task_id"])
+            self._ensure_watch(ctx, slug, sub["task_id"], phase)
             return str(sub["task_id"])
         if "request_id" not in sub:
             sub["request_id"] = self.next_request_id()
@@ -343,7 +344,7 @@ class YouCamProvider(Provider):
         )
         ctx.progress(None, "detecting faces" if phase == "detect" else "submitting")
         try:
-            task_id = await self.io.run(self.client.run_task(slug, body))
+            task_id = await self.io.run(self._run_and_watch(ctx, slug, body, phase))
         except ProviderError as exc:
             if exc.code != "InvalidFileId" or remote.get("no_reuse"):
                 raise
@@ -357,35 +358,52 @@ class YouCamProvider(Provider):
         remote["phase"] = phase
         ctx.remote_id = task_id
         ctx.checkpoint()
-        self._ensure_watch(ctx, slug, task_id)
         return task_id
 
     # -- polling -----------------------------------------------------------------------------
 
-    def _ensure_watch(self, ctx: JobContext, slug: str, task_id: str) -> watch.TaskWatch:
+    def _new_watch(
+        self, ctx: JobContext, slug: str, task_id: str, phase: str
+    ) -> tuple[watch.TaskWatch, Coroutine[Any, Any, None]]:
+        """A poller for ``task_id`` and the coroutine to run on the I/O loop."""
+        w = watch.TaskWatch(slug=slug, task_id=task_id, interval=self.policy.min_interval)
+        work_dir = Path(ctx.work_dir)
+        suffix = self._suffix(ctx)
+        op = ctx.operation
+
+        async def collect(data: dict[str, Any]) -> list[Output]:
+            if phase == "detect":
+                return []  # the faces are in the answer itself
+            return await self._download(data, work_dir, suffix, op)
+
+        async def run() -> None:
+            await watch.watch(w, self.client.task_status, collect, self.policy, self.pacer)
+
+        return w, run()
+
+    def _ensure_watch(
+        self, ctx: JobContext, slug: str, task_id: str, phase: str = "task"
+    ) -> watch.TaskWatch:
+        """The poller of ``task_id``, started from the engine's loop if there is none."""
         w = self._watches.get(task_id)
         if w is not None:
             return w
-        w = watch.TaskWatch(slug=slug, task_id=task_id, interval=self.policy.min_interval)
+        w, run = self._new_watch(ctx, slug, task_id, phase)
         self._watches[task_id] = w
-        work_dir = Path(ctx.work_dir)
-        collect_images = ctx.remote.get("phase") != "detect"
-        suffix = self._suffix(ctx)
-
-        async def collect(data: dict[str, Any]) -> list[Output]:
-            if not collect_images:
-                return []
-            return await self._download(data, work_dir, suffix, ctx.operation)
-
-        async def start() -> None:
-            w.task = asyncio.current_task()
-            await watch.watch(w, self.client.task_status, collect, self.policy, self._active)
-
-        w.future = self.io.submit(start())
+        w.future = self.io.submit(run)
         return w
 
-    def _active(self) -> int:
-        return sum(1 for w in self._watches.values() if w.running)
+    async def _run_and_watch(
+        self, ctx: JobContext, slug: str, body: dict[str, Any], phase: str
+    ) -> str:
+        """Start the task and its poller in one step on the I/O loop: the first poll never
+        waits for the engine's loop, however busy it is when the answer arrives."""
+        task_id = await self.client.run_task(slug, body)
+        if task_id not in self._watches:
+            w, run = self._new_watch(ctx, slug, task_id, phase)
+            self._watches[task_id] = w
+            w.task = asyncio.get_running_loop().create_task(run)
+        return task_id
 
     def _suffix(self, ctx: JobContext) -> str:
         op = ctx.operation
@@ -438,7 +456,7 @@ class YouCamProvider(Provider):
         task_id = sub.get("task_id") or ctx.remote_id
         if not task_id:
             raise RemoteJobLost("YouCam has no task for this job yet", retryable=True)
-        w = self._ensure_watch(ctx, sub.get("slug") or self._slug(ctx.operation), task_id)
+        w = self._ensure_watch(ctx, sub.get("slug") or self._slug(ctx.operation), task_id, phase)
         quick = max(0.2, min(1.0, w.interval))
         if w.running:
             if w.message:
@@ -498,6 +516,8 @@ class YouCamProvider(Provider):
             w = self._watches.pop(task_id, None)
             if w is not None and w.future is not None:
                 w.future.cancel()  # thread-safe, even before the poller has started
+            elif w is not None and w.task is not None and self._io is not None:
+                self._io.loop.call_soon_threadsafe(w.task.cancel)
             if self.gen != V1:
                 try:
                     await self.io.run(self.client.delete_task(task_id))

@@ -80,8 +80,8 @@ class PollPolicy:
 
     ``max_gap`` must stay well below the server's 10-second drop; ``budget_per_minute`` keeps
     all pollers of one token together under the rate limit (100 requests per minute per
-    token, leaving room for uploads and submissions) by stretching the interval as more tasks
-    run, never beyond ``max_gap``.
+    token, leaving room for uploads and submissions). Keeping a task alive wins over the
+    budget: with more tasks than the budget can poll every ``max_gap``, polls come closer.
     """
 
     max_gap: float = 3.0
@@ -89,13 +89,32 @@ class PollPolicy:
     budget_per_minute: float = 80.0
     retry_wait: float = 0.5  # after a network error, before trying again
 
-    def interval(self, server_ms: Any, active: int) -> float:
+    def interval(self, server_ms: Any) -> float:
+        """The wait the server asks for (``polling_interval``), within our bounds."""
         try:
             server = max(0.0, float(server_ms) / 1000.0)
         except (TypeError, ValueError):
             server = 1.0
-        spread = max(1, active) * 60.0 / max(1.0, self.budget_per_minute)
-        return min(self.max_gap, max(server, self.min_interval, spread))
+        return min(self.max_gap, max(server, self.min_interval))
+
+
+class Pacer:
+    """Spreads the polls of every running task of one account over time.
+
+    All pollers run on the one I/O loop, so no lock is needed. Each poll takes the next free
+    slot (``60 / budget_per_minute`` apart) unless that is later than its keep-alive deadline.
+    """
+
+    def __init__(self, policy: PollPolicy) -> None:
+        self.policy = policy
+        self.spacing = 60.0 / max(1.0, policy.budget_per_minute)
+        self._next = 0.0
+
+    def reserve(self, earliest: float, latest: float) -> float:
+        """The monotonic time of this poll: not before ``earliest``, never after ``latest``."""
+        when = min(max(earliest, self._next), latest)
+        self._next = max(self._next, when) + self.spacing
+        return when
 
 
 @dataclass
@@ -139,7 +158,7 @@ async def watch(
     status: Callable[[str, str], Awaitable[dict[str, Any]]],
     collect: Callable[[dict[str, Any]], Awaitable[list[Any]]],
     policy: PollPolicy,
-    active: Callable[[], int],
+    pacer: Pacer,
 ) -> None:
     """Poll ``w`` until it ends; on success ``collect`` downloads the results at once."""
     try:
@@ -182,8 +201,10 @@ async def watch(
                 w.error = str(data.get("error_message") or "") or None
                 return
             w.message = ""
-            w.interval = policy.interval(data.get("polling_interval"), active())
-            await asyncio.sleep(w.interval)
+            when = pacer.reserve(now + policy.interval(data.get("polling_interval")),
+                                 now + policy.max_gap)  # fmt: skip
+            w.interval = when - now
+            await asyncio.sleep(max(0.0, when - time.monotonic()))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a bug must not leave the task "running" forever
