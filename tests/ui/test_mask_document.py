@@ -151,3 +151,24 @@ def test_same_framing_allows_rounding_not_crops() -> None:
     assert same_framing((6000, 4000), (1500, 1000))
     assert not same_framing((6000, 4000), (6000, 3960))  # a 1 % crop
     assert not same_framing((600, 400), (512, 512))
+
+
+def test_toolbar_follows_the_document(qtbot) -> None:
+    tools = MaskTools()
+    doc = MaskDocument(200, 100)
+    bar = MaskToolBar(tools, doc)
+    qtbot.addWidget(bar)
+    assert not bar.undo_action.isEnabled()
+    bar.invert_action.trigger()
+    assert doc.array.min() == 255
+    assert bar.undo_action.isEnabled() and "invert mask" in bar.undo_action.toolTip()
+    bar.undo_action.trigger()
+    assert not doc.array.any() and bar.redo_action.isEnabled()
+    bar.size_box.spin.setValue(140)
+    assert tools.size == 140
+    tools.set_hardness(0.25)
+    assert bar.hardness_box.spin.value() == 25
+    tools.set_visible(False)
+    assert not bar.show_action.isChecked()
+    bar.set_document(None)
+    assert not bar.fill_action.isEnabled() and not bar.undo_action.isEnabled()

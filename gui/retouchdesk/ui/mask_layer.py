@@ -225,7 +225,10 @@ class MaskLayer(QGraphicsObject):
         if exposed.isEmpty():
             return
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        step = max(1, math.floor(1.0 / lod)) if lod > 0 else 1
+        device = painter.device()
+        dpr = device.devicePixelRatioF() if device is not None else 1.0
+        # One sample per *device* pixel: a HiDPI screen gets the sharper overlay it can show.
+        step = max(1, math.floor(1.0 / (lod * dpr))) if lod > 0 else 1
         w, h = self._doc.width, self._doc.height
         # Align to the sampling grid so neighbouring repaints meet without seams.
         x0 = math.floor(exposed.left() / step) * step

@@ -261,8 +261,11 @@ class MaskToolBar(QToolBar):
         self.redo_action.setEnabled(bool(doc and doc.can_redo()))
         undo = doc.undo_label() if doc else ""
         redo = doc.redo_label() if doc else ""
-        self.undo_action.setText(f"Undo {undo.lower()}" if undo else "Undo")
-        self.redo_action.setText(f"Redo {redo.lower()}" if redo else "Redo")
+        # Fixed labels keep the bar from jumping; the tool tip names the step.
+        self.undo_action.setToolTip(f"Undo {undo.lower()} (Ctrl+Z)" if undo else "Nothing to undo")
+        self.redo_action.setToolTip(
+            f"Redo {redo.lower()} (Ctrl+Shift+Z)" if redo else "Nothing to redo"
+        )
 
     # -- slots ----------------------------------------------------------------------------
     def _editing_toggled(self, on: bool) -> None:
