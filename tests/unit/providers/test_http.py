@@ -245,19 +245,38 @@ def test_emulator_runs_from_the_command_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(repo))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.emulators", "enhancor", "--port", str(port),
-         "--set", "api_key=cli-key-123456"],
+         "--set", "api_key=cli-key-123456", "--fault", "status:status=503,times=1"],
         cwd=repo, env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         line = proc.stdout.readline()
         assert line.strip() == f"enhancor emulator listening on http://127.0.0.1:{port}"
         url = f"http://127.0.0.1:{port}/api/upscaler/v1/status"
+        assert httpx.post(url, json={"request_id": "x"}).status_code == 503  # the --fault
         assert httpx.post(url, json={"request_id": "x"}).status_code == 401
         r = httpx.post(url, json={"request_id": "x"}, headers={"x-api-key": "cli-key-123456"})
         assert r.status_code == 404
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_fault_specs_of_the_command_line():
+    from tests.emulators.__main__ import add_fault
+
+    emu = Echo()
+    add_fault(emu, "rate_limit:retry_after=2,times=3,path=/item")
+    add_fault(emu, "slow:delay=0.5")
+    add_fault(emu, "drop:after=true")
+    rules = emu.faults._rules
+    assert [(f.kind, f.retry_after, f.times, f.path) for f in rules[:1]] == [
+        ("status", 2, 3, "/item")
+    ]
+    assert rules[0].status == 429 and rules[1].delay == 0.5 and rules[2].kind == "drop_after"
+    with pytest.raises(ValueError, match="unknown kind"):
+        add_fault(emu, "explode")
+    with pytest.raises(ValueError, match="not key=value"):
+        add_fault(emu, "drop:after")
 
 
 def test_unknown_emulator_name():
