@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -316,6 +317,9 @@ def test_enhancor_unreachable_image_fails_with_the_vendor_sentence(
     env = enhancor_env(cli_env, emu)
     # A public URL that points nowhere: Enhancor cannot download the photo.
     env["RETOUCHDESK_RECEIVER_PUBLIC_URL"] = emu.url + "/nowhere"
+    with socket.socket() as s:  # a public URL needs the fixed port the tunnel forwards to
+        s.bind(("127.0.0.1", 0))
+        env["RETOUCHDESK_RECEIVER_PORT"] = str(s.getsockname()[1])
     r = run(env, "--provider", "enhancor", "--op", "image_upscale", "-o", str(tmp_path / "o"),
             str(data_dir / "coffee.png"), cwd=tmp_path)  # fmt: skip
     assert r.returncode != 0

@@ -106,8 +106,20 @@ async def test_webhook_is_received_for_its_job_only(receiver):
         assert (await c.post(hook, json=body)).status_code == 404
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_public_url_needs_a_fixed_port(photo):
+    r = LocalReceiver(public_url="https://tunnel.example.com")
+    with pytest.raises(ConfigurationError, match=r"no fixed port: set receiver\.port"):
+        await r.publish("j", photo)
+
+
 async def test_public_url_prefixes_every_url(photo):
-    r = LocalReceiver(public_url="https://tunnel.example.com/rd/")
+    r = LocalReceiver(port=free_port(), public_url="https://tunnel.example.com/rd/")
     try:
         assert r.public
         url = await r.publish("j", photo)

@@ -104,6 +104,12 @@ class LocalReceiver:
         async with self._start_lock:
             if self._server is not None:
                 return
+            if self.public_url and not self.port:
+                # A tunnel forwards to one fixed port; a random one changes at every start.
+                raise ConfigurationError(
+                    "The local receiver has a public URL but no fixed port: set receiver.port "
+                    "to the port your tunnel or reverse proxy forwards to"
+                )
             try:
                 self._server = await asyncio.start_server(
                     self._handle, self.host, self.port, limit=MAX_HEADER_BYTES
