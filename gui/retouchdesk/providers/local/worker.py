@@ -232,19 +232,15 @@ class Worker:
                     ready = False
                 if not ready:
                     if not self.alive():
-                        code = self._proc.exitcode if self._proc is not None else None
-                        self._discard()
-                        if cancel_sent is not None:
-                            raise errors.Cancelled()
-                        raise errors.ProviderError(
-                            f"The offline engine stopped unexpectedly while working on {name} "
-                            f"(exit code {code}); it may have run out of memory"
-                        )
+                        raise self._died(name, cancel_sent is not None)
                     continue
                 try:
                     msg = self._conn.recv()
                 except (EOFError, OSError):
-                    continue  # the liveness check above reports it
+                    # The pipe closed: the process is gone or going; give it a moment to exit.
+                    if self._proc is not None:
+                        self._proc.join(2.0)
+                    raise self._died(name, cancel_sent is not None) from None
                 kind, msg_job = msg[0], msg[1]
                 if msg_job != job_no:
                     continue  # a late message from a job that was given up on
@@ -256,6 +252,21 @@ class Worker:
                     raise errors.Cancelled()
                 elif kind == "error":
                     raise rebuild_error(msg[2], msg[3], msg[4])
+
+    def _died(self, name: str, cancelling: bool) -> BaseException:
+        """The error for a worker that vanished mid-job; the next job starts a new one."""
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(2.0)
+        code = proc.exitcode if proc is not None else None
+        self._discard()
+        if cancelling:
+            return errors.Cancelled()
+        return errors.ProviderError(
+            f"The offline engine stopped unexpectedly while working on {name} "
+            f"(exit code {code}); it may have run out of memory"
+        )
 
     def stop(self, *, kill: bool = False, timeout: float = 3.0) -> None:
         """End the process: politely, or at once with ``kill``."""
