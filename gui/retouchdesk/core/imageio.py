@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -631,13 +631,28 @@ def _icc_for_result(meta: ImageMeta, image: Image.Image, policy: OutputPolicy) -
     return None
 
 
+def _create_temp(folder: Path, stem: str) -> tuple[int, str]:
+    """A new temporary file beside the destination, with the usual permissions (umask).
+
+    ``tempfile.mkstemp`` would make it private (0600), and the rename keeps that mode: a
+    photographer's results must be readable like any file they save.
+    """
+    for _ in range(100):
+        name = str(folder / f".{stem}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
 def _atomic_save(
     image: Image.Image, destination: Path, fmt: str, kwargs: dict[str, object]
 ) -> None:
     folder = destination.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.stem}.", suffix=".part", dir=folder)
+        fd, tmp_name = _create_temp(folder, destination.stem)
     except OSError as exc:
         raise OutputError(
             f"{folder}: cannot write results in this folder ({exc.strerror or exc})"

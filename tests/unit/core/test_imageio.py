@@ -214,6 +214,7 @@ def test_result_carries_metadata_with_orientation_reset(tmp_path: Path, rotated_
         assert xmp and b'tiff:Orientation="1"' in xmp
     assert _sha(rotated_jpeg) == before
     assert not [p for p in dest.parent.iterdir() if p.name != dest.name]  # no temp file left
+    assert dest.stat().st_mode & 0o044  # readable like any saved file, not a private temp
 
 
 def test_gps_dropped_and_metadata_switches(tmp_path: Path, rotated_jpeg: Path):
