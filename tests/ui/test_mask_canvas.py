@@ -261,3 +261,49 @@ def test_choosing_a_masked_operation_points_at_the_painter(qtbot, window) -> Non
     om.set_provider("local")
     om.set_operation("object_removal")
     assert "Paint mask" in w.statusBar().currentMessage()
+
+
+@pytest.mark.slow
+def test_enhancor_v3_gets_the_painted_mask_and_outside_is_protected(
+    qtbot, make_window, photo_dir: Path, emulator, monkeypatch
+) -> None:
+    """Window -> engine -> Enhancor provider -> hosting -> emulator, and back through the
+    protect-outside hook: the mask Enhancor downloads is the painted one, byte for byte."""
+    enh = emulator("enhancor", time_scale=0.02, api_key="enh-key")
+    monkeypatch.setenv("RETOUCHDESK_ENHANCOR_API_KEY", "enh-key")
+    monkeypatch.setenv("RETOUCHDESK_ENHANCOR_BASE_URL", enh.url)
+    monkeypatch.setenv("RETOUCHDESK_ENHANCOR_POLL_INTERVAL", "0.05")
+    w = make_window(plain_runtime())
+    w.open_paths([photo_dir / "astronaut.png"])
+    qtbot.waitUntil(lambda: w.mask_painter.masking.document is not None, timeout=10_000)
+    om = w.model.operation
+    om.set_provider("enhancor")
+    om.set_operation("realistic_skin")
+    om.set_value("model_version", "enhancorv3")
+    masking = w.mask_painter.masking
+    doc = masking.document
+    doc.fill_polygon([(180, 120), (330, 120), (330, 300), (180, 300)])
+    w.mask_painter.protect_action.setChecked(True)
+    masking.save_now()
+    assert om.can_run, om.problem
+    w.apply_current()
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    jid = jobs.job_ids()[0]
+    qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=60_000)
+    rec = jobs.record(jid)
+    assert rec.state is JobState.DONE, rec.error
+    [job] = list(enh.jobs.values())
+    frozen = Path(rec.params["mask_image_url"])
+    assert job.mask == frozen.read_bytes()  # what Enhancor downloaded is the painted mask
+    assert job.body["mask_image_url"].startswith("http")
+    from retouchdesk.core import composite
+    from retouchdesk.core.imageio import load_array
+
+    original = load_array(photo_dir / "astronaut.png")
+    result = load_array(rec.results[0])
+    outside = composite.resample_mask(doc.array, result.shape[1], result.shape[0]) == 0
+    expected = composite.resample_image(original, result.shape[1], result.shape[0])
+    assert np.array_equal(result[outside], expected[outside])
+    assert result.shape[:2] == (2048, 2048)  # v3 output resolution: another size than sent
+    assert (result[~outside] != expected[~outside]).mean() > 0.1  # the retouch did happen
