@@ -307,3 +307,34 @@ def test_enhancor_v3_gets_the_painted_mask_and_outside_is_protected(
     assert np.array_equal(result[outside], expected[outside])
     assert result.shape[:2] == (2048, 2048)  # v3 output resolution: another size than sent
     assert (result[~outside] != expected[~outside]).mean() > 0.1  # the retouch did happen
+
+
+@pytest.mark.slow
+def test_youcam_object_removal_uploads_the_painted_mask(
+    qtbot, make_window, photo_dir: Path, emulator, monkeypatch
+) -> None:
+    emu = emulator("youcam", time_scale=0.02, api_key="sk-yc-key")
+    monkeypatch.setenv("RETOUCHDESK_YOUCAM_API_KEY", "sk-yc-key")
+    monkeypatch.setenv("RETOUCHDESK_YOUCAM_BASE_URL", emu.url)
+    w = make_window(plain_runtime())
+    w.open_paths([photo_dir / "coffee.png"])
+    qtbot.waitUntil(lambda: w.mask_painter.masking.document is not None, timeout=10_000)
+    om = w.model.operation
+    om.set_provider("youcam")
+    om.set_operation("object_removal")
+    doc = w.mask_painter.masking.document
+    doc.fill_polygon([(250, 150), (350, 150), (350, 260), (250, 260)])
+    w.mask_painter.masking.save_now()
+    assert om.can_run, om.problem
+    w.apply_current()
+    jobs = w.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    jid = jobs.job_ids()[0]
+    qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=60_000)
+    rec = jobs.record(jid)
+    assert rec.state is JobState.DONE, rec.error
+    [task] = emu.tasks_created("object_removal") or emu.tasks_created()
+    mask_keys = [k for k in task.files if k in ("mask_ids", "msk_ids", "msk_file_id")]
+    assert mask_keys, task.files
+    uploaded = emu._data(task.files[mask_keys[0]][0])
+    assert uploaded == Path(rec.params["mask"]).read_bytes()
