@@ -94,51 +94,39 @@ class FieldState:
         return self.source.startswith("environment")
 
 
+def _hosting(section: str, key: str, label: str, help: str = "", secret: bool = False):
+    """A hosting input; its placeholder shows the setting's default (``127.0.0.1``)."""
+    default = "" if secret else str(spec(section, key).default or "")
+    return CredentialField(section, key, label, secret, False, help, default=default)
+
+
 # Hosting of Enhancor's inputs: shown on the Enhancor page.
 HOSTING_FIELDS: tuple[CredentialField, ...] = (
-    CredentialField(
+    _hosting(
         "receiver",
         "public_url",
         "Public URL",
-        False,
-        False,
         "The https address of a tunnel or reverse proxy that forwards to this "
         "computer's receiver (Enhancor must be able to download your photo).",
     ),
-    CredentialField(
+    _hosting(
         "receiver",
         "host",
         "Listen on",
-        False,
-        False,
         "Address of the local receiver (127.0.0.1 keeps it private to the tunnel).",
     ),
-    CredentialField("receiver", "port", "Port", False, False, "0 picks any free port."),
-    CredentialField(
+    _hosting("receiver", "port", "Port", "0 picks any free port."),
+    _hosting(
         "s3",
         "endpoint_url",
         "Endpoint",
-        False,
-        False,
         "Leave empty for AWS; for R2, MinIO or Backblaze their S3 endpoint.",
     ),
-    CredentialField("s3", "bucket", "Bucket", False, False, "Bucket for temporary inputs."),
-    CredentialField("s3", "region", "Region", False, False, ""),
-    CredentialField("s3", "access_key_id", "Access key id", True, False, ""),
-    CredentialField("s3", "secret_access_key", "Secret access key", True, False, ""),
+    _hosting("s3", "bucket", "Bucket", "Bucket for temporary inputs."),
+    _hosting("s3", "region", "Region"),
+    _hosting("s3", "access_key_id", "Access key id", secret=True),
+    _hosting("s3", "secret_access_key", "Secret access key", secret=True),
 )
-
-
-def _with_default(f: CredentialField) -> CredentialField:
-    default = spec(f.section, f.key).default
-    if default in ("", None) or f.secret:
-        return f
-    return CredentialField(
-        f.section, f.key, f.label, f.secret, f.required, f.help, f.alternative, str(default)
-    )
-
-
-HOSTING_FIELDS = tuple(_with_default(f) for f in HOSTING_FIELDS)
 
 
 class _RegistryBuilder:
