@@ -207,16 +207,19 @@ class AccountsModel(QObject):
         out: list[CredentialField] = []
         for c in prov.credentials:
             s = _spec_or_none(provider_id, c.key)
+            if s is None:  # a schema credential without a setting to keep it in: a dev error
+                log.warning("credential %s.%s has no entry in settings.SPECS", provider_id, c.key)
+                continue
             out.append(
                 CredentialField(
                     section=provider_id,
                     key=c.key,
                     label=c.label,
-                    secret=c.secret or bool(s and s.secret),
+                    secret=c.secret or s.secret,
                     required=c.required,
                     help=c.help,
                     alternative=c.alternative,
-                    default=str(s.default) if s is not None and s.default else "",
+                    default=str(s.default) if s.default else "",
                     multiline="private_key" in c.key,
                 )
             )
