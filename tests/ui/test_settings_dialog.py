@@ -368,3 +368,11 @@ def test_every_schema_credential_has_a_matching_setting() -> None:
         for cred in prov.credentials:
             s = spec(prov.id, cred.key)  # raises KeyError when missing from SPECS
             assert s.secret == cred.secret, f"{prov.id}.{cred.key}: schema and SPECS disagree"
+
+
+async def test_stored_keys_are_scrubbed_from_test_messages(make_dialog, store) -> None:
+    store.set("enhancor", "api_key", ENHANCOR_KEY)
+    dlg = make_dialog(lambda pid, s: _Fake(s, "auth"))  # the fake echoes the key it was given
+    page = dlg.page("enhancor")
+    await asyncio.wait_for(page.start_test(), 5)
+    assert page.test_result.text() == "Enhancor refused the API key ••••"

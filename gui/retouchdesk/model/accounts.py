@@ -381,6 +381,7 @@ class AccountsModel(QObject):
         """One cheap authenticated call with the page's values; (success, sentence)."""
         typed = {k: v for k, v in (values or {}).items() if v.strip()}
         scrub = [v.strip() for v in typed.values() if len(v.strip()) >= 4]
+        scrub += self._stored_secrets(provider_id)
         provider = None
         try:
             provider = self._build(provider_id, self._trial_settings(typed))
@@ -405,6 +406,19 @@ class AccountsModel(QObject):
                 await _close(provider, self._build)
         return ok, _scrub(text, scrub)
 
+    def _stored_secrets(self, provider_id: str) -> list[str]:
+        """The provider's stored secrets, to be scrubbed from any sentence shown."""
+        out: list[str] = []
+        for f in [*self.fields(provider_id), *HOSTING_FIELDS]:
+            if f.secret and (f.section == provider_id or self.has_hosting(provider_id)):
+                try:
+                    value = self.settings.get(f.section, f.key)
+                except RetouchError:
+                    continue
+                if value and len(str(value)) >= 4:
+                    out.append(str(value))
+        return out
+
     async def refresh_credits(self, provider_id: str) -> str:
         """Ask the provider for its balance (saved settings); the text, or the reason not."""
         provider = None
@@ -415,7 +429,7 @@ class AccountsModel(QObject):
                 return ""
             text = self._credit_text(await balance())
         except RetouchError as exc:
-            text = f"Balance unavailable: {exc}"
+            text = _scrub(f"Balance unavailable: {exc}", self._stored_secrets(provider_id))
         finally:
             if provider is not None:
                 await _close(provider, self._build)
