@@ -278,3 +278,21 @@ async def test_connection_check(adc, provider):
     assert await provider.test_connection() == (
         "Signed in to AdCreative; 0 face-enhancing jobs on this application."
     )
+
+
+async def test_resume_after_restart_with_a_new_provider(adc, provider, data_dir, tmp_path):
+    import asyncio
+
+    ctx = make_context(OP, data_dir / "coffee.png", {}, tmp_path / "w")
+    await provider.prepare(ctx)
+    ctx.remote_id = (await provider.submit(ctx)).remote_id
+    await provider.aclose()
+    fresh = make_provider(adc)  # a new process: no token, only the job's persisted state
+    try:
+        while (poll := await fresh.poll(ctx)).state.value != "done":
+            await asyncio.sleep(0.05)
+        (out,) = await fresh.fetch(ctx, poll.outputs)
+    finally:
+        await fresh.aclose()
+    assert Image.open(out.path).size == (600, 400)
+    assert len(adc.processes) == 1 and fresh.tokens_fetched == 1
