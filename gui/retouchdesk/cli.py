@@ -393,11 +393,16 @@ async def _run_batch(
     requests: list[tuple[Item, JobRequest]] = []
     resume_ids: list[str] = []
     by_job: dict[str, Item] = {}
+    seen: set[str] = set()
     for item in items:
         if not item.path.exists():
             item.status, item.detail = "missing", f"{item.path}: no such file or folder"
             continue
         item.key = dedupe_key(item, op.provider, op.id, params, extra)
+        if item.key in seen:  # the same photo listed twice (a file and its folder)
+            item.status, item.detail = "skipped", "listed twice"
+            continue
+        seen.add(item.key)
         previous = None if args.force else rt.store.find_by_dedupe_key(item.key)
         done = previous is not None and previous.state is JobState.DONE
         if done and previous.results and all(p.exists() for p in previous.results):
@@ -522,7 +527,7 @@ class BatchView:
         self._finished = done
         for item in self.items:
             if item.status == "skipped":
-                self._line(f"skipped {item.path.name}: already done")
+                self._line(f"skipped {item.path.name}: {item.detail}")
             elif item.status == "missing":
                 self._line(f"FAILED  {item.detail}")
         self.progress.update(self.task, completed=done)

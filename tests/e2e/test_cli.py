@@ -256,11 +256,12 @@ def test_missing_input_is_reported_and_the_rest_runs(tmp_path, env, data_dir):
     make_photos(tmp_path / "in", data_dir, 1)
     r = retouchdesk(
         "run", "--provider", "fake", "--op", "brighten", "in/photo00.png", "in/ghost.png",
-        "-o", "out", env=env, cwd=tmp_path,
+        "in", "-o", "out", env=env, cwd=tmp_path,
     )  # fmt: skip
     assert r.returncode == 1
     assert "in/ghost.png: no such file or folder" in r.stdout + r.stderr
-    assert (tmp_path / "out" / "photo00_brighten_fake.png").exists()
+    assert "skipped photo00.png: listed twice" in r.stderr  # the file, and again in its folder
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo00_brighten_fake.png"]
 
 
 def test_metadata_orientation_and_icc_reach_the_result(tmp_path, env, data_dir):
