@@ -38,6 +38,7 @@ os.environ["RETOUCHDESK_FAKE_SERVER"] = str(HOME / "fake-server")
 
 N_JOBS = int(os.environ.get("BENCH_JOBS", "20"))
 TRACE = "--trace-stalls" in sys.argv  # print what the GUI thread was doing during long stalls
+TRACE_S = float(os.environ.get("BENCH_TRACE_MS", "40")) / 1000
 
 
 def make_jpeg(path: Path, size: tuple[int, int]) -> None:
@@ -133,7 +134,7 @@ def _start_stall_tracer(last: list[float]) -> None:
         while True:
             time.sleep(0.01)
             stalled = time.perf_counter() - last[0]
-            if stalled > 0.04 and reported[0] != last[0]:
+            if stalled > TRACE_S and reported[0] != last[0]:
                 reported[0] = last[0]
                 frame = sys._current_frames().get(main_id)
                 stack = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
@@ -190,6 +191,23 @@ def _render_in_server_process() -> None:
         return pool.submit(_server_render, str(self.root), job).result()
 
     fake_provider.FakeServer._render = render  # type: ignore[method-assign]
+
+    # The double "downloads" with a blocking shutil.copyfile on the event loop (25 MB PNGs);
+    # a real provider streams its download asynchronously, so this copy runs in a thread
+    # (same files, names and metadata as the double's own fetch).
+    import shutil
+
+    from retouchdesk.providers.base import Output
+
+    async def fetch(self, ctx, outputs):
+        out = []
+        for i, o in enumerate(outputs):
+            dest = ctx.work_dir / f"download_{i}.png"
+            await asyncio.to_thread(shutil.copyfile, o.url[len("fake://") :], dest)
+            out.append(Output(path=dest, suffix=".png", label=o.label, meta=o.meta))
+        return out
+
+    fake_provider.FakeProvider.fetch = fetch  # type: ignore[method-assign]
 
 
 def main() -> int:

@@ -58,7 +58,31 @@ def install_default_executor(loop: asyncio.AbstractEventLoop) -> ThreadPoolExecu
     )
     loop.set_default_executor(pool)
     loop._retouchdesk_pool = pool  # type: ignore[attr-defined]
+    prestart(pool, pool._max_workers)
     return pool
+
+
+def prestart(pool: ThreadPoolExecutor, n: int) -> None:
+    """Start all ``n`` threads of ``pool`` now, from a helper thread.
+
+    ``ThreadPoolExecutor.submit`` starts a thread when none is idle and waits until it runs;
+    on a loaded machine that wait reached 90 ms on the GUI thread in the middle of a batch.
+    """
+    import threading
+
+    barrier = threading.Barrier(n + 1)
+
+    def hold() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+
+    def fill() -> None:
+        for _ in range(n):
+            pool.submit(hold)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+
+    threading.Thread(target=fill, name="retouchdesk-prestart", daemon=True).start()
 
 
 class TaskRunner:
@@ -73,6 +97,7 @@ class TaskRunner:
         self._pool = ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="retouchdesk-img", initializer=lower_thread_priority
         )
+        prestart(self._pool, 2)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the image worker pool and await its result."""
