@@ -160,16 +160,23 @@ async def watch(
     policy: PollPolicy,
     pacer: Pacer,
 ) -> None:
-    """Poll ``w`` until it ends; on success ``collect`` downloads the results at once."""
+    """Poll ``w`` until it ends; on success ``collect`` downloads the results at once.
+
+    Every poll, the first included, takes its slot from ``pacer``; none comes later than
+    ``max_gap`` after the previous one (or after the task was created).
+    """
+    start = time.monotonic()
+    due = pacer.reserve(start + policy.min_interval, start + policy.max_gap)
     try:
         while True:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
             try:
                 data = await status(w.slug, w.task_id)
             except RateLimited as exc:
                 # Waiting the full Retry-After could cost the task: try again before max_gap.
                 wait = min(exc.retry_after or 1.0, policy.max_gap / 2)
                 w.message = f"rate limited, retrying in {max(1, round(wait))} s"
-                await asyncio.sleep(wait)
+                due = time.monotonic() + wait
                 continue
             except RemoteJobLost as exc:
                 w.status, w.error = LOST, str(exc)
@@ -180,7 +187,7 @@ async def watch(
                     return
                 w.message = "connection problem, polling again"
                 log.info("youcam poll of %s failed: %s", w.task_id[:8], exc)
-                await asyncio.sleep(policy.retry_wait)
+                due = time.monotonic() + policy.retry_wait
                 continue
             now = time.monotonic()
             w.max_gap_seen = max(w.max_gap_seen, now - w.last_poll)
@@ -201,10 +208,10 @@ async def watch(
                 w.error = str(data.get("error_message") or "") or None
                 return
             w.message = ""
-            when = pacer.reserve(now + policy.interval(data.get("polling_interval")),
-                                 now + policy.max_gap)  # fmt: skip
-            w.interval = when - now
-            await asyncio.sleep(max(0.0, when - time.monotonic()))
+            due = pacer.reserve(
+                now + policy.interval(data.get("polling_interval")), now + policy.max_gap
+            )
+            w.interval = due - now
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a bug must not leave the task "running" forever
