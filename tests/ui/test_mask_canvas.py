@@ -338,3 +338,14 @@ def test_youcam_object_removal_uploads_the_painted_mask(
     assert mask_keys, task.files
     uploaded = emu._data(task.files[mask_keys[0]][0])
     assert uploaded == Path(rec.params["mask"]).read_bytes()
+
+
+def test_closing_the_window_keeps_the_last_stroke(qtbot, window) -> None:
+    w = window
+    masking = w.mask_painter.masking
+    photo = masking.photo
+    masking.document.fill_rect(masking.document.rect().adjusted(10, 10, -500, -300))
+    expected = masking.document.array.copy()
+    w.close()  # before the debounced save had a chance to run
+    saved = masking.library.load(photo, (600, 400))
+    assert saved is not None and np.array_equal(saved, expected)

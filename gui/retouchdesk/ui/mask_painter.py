@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSpinBox
 
@@ -23,6 +23,19 @@ from retouchdesk.model.masking import MaskingModel
 from retouchdesk.services.masks import MaskLibrary
 from retouchdesk.ui.mask_layer import MaskLayer
 from retouchdesk.ui.mask_toolbar import MaskToolBar
+
+
+class _SaveOnClose(QObject):
+    """Writes the mask when the window closes (the debounced save may not have run yet)."""
+
+    def __init__(self, masking: MaskingModel, parent: QObject) -> None:
+        super().__init__(parent)
+        self._masking = masking
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self._masking.save_now()
+        return False
 
 
 class MaskPainter:
@@ -79,6 +92,8 @@ class MaskPainter:
         self.masking.document_changed.connect(self._document_changed)
         self.masking.protect_changed.connect(self._protect_changed)
         model.document.image_changed.connect(self._image_changed)
+        self._close_filter = _SaveOnClose(self.masking, window)
+        window.installEventFilter(self._close_filter)
         model.operation.operation_changed.connect(self._hint_for_operation)
         session = model.session
         if hasattr(session, "job_hook"):
