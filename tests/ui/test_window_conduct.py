@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,3 +213,26 @@ def test_apply_offers_to_downscale_and_confirms_a_paid_batch(
     )
     sizes = sorted(Image.open(jobs.record(j).results[0]).size for j in jobs.job_ids())
     assert sizes == [(300, 200), (8000, 476)]
+
+
+def test_invalid_combination_disables_apply_with_the_reason(qtbot, make_window, monkeypatch):
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    monkeypatch.setenv("RETOUCHDESK_YOUCAM_API_KEY", "sk-placeholder-for-the-panel")
+    w = make_window(build_runtime(settings=Settings()))
+    w.open_paths([Path(__file__).resolve().parents[1] / "data" / "coffee.png"])
+    om = w.model.operation
+    om.select("youcam.image_extender")
+    panel = w.side.params
+    panel.controls["output_width"].spin.setValue(1000)
+    panel.controls["input_width"].spin.setValue(600)
+    panel.controls["input_x"].spin.setValue(200)
+    assert om.can_run and w.side.apply_button.isEnabled()
+    panel.controls["input_x"].spin.setValue(500)  # 500 + 600 > 1000
+    assert not om.can_run
+    assert not w.side.apply_button.isEnabled()
+    assert w.side.problem.isVisibleTo(w.side)
+    assert w.side.problem.text().startswith("The photo does not fit in the output")
+    panel.controls["input_x"].spin.setValue(400)
+    assert om.can_run and w.side.apply_button.isEnabled() and not w.side.problem.isVisibleTo(w.side)
