@@ -150,21 +150,34 @@ def _ncnn_process(engine: Any, rgb: np.ndarray) -> np.ndarray:
     return out.reshape(MODEL_SCALE * h, MODEL_SCALE * w, c)
 
 
-def ai_upscale_x4(rgb: np.ndarray, ctx: OpContext, *, tile: int | None = None) -> np.ndarray:
+def _halve(a: np.ndarray) -> np.ndarray:
+    """Exact 2x2 box average (what INTER_AREA does at exactly half size), strip-local."""
+    h, w = a.shape[:2]
+    return cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def ai_upscale_x4(
+    rgb: np.ndarray, ctx: OpContext, *, tile: int | None = None, factor: int = 4
+) -> np.ndarray:
     """Real-ESRGAN x4 of an RGB uint8 array, strip by strip (progress, cancel between strips).
 
     ``tile`` (default ``ctx.tile_size``) is ncnn's tile size; a strip is that many rows
     including its context rows, so ncnn never splits a strip vertically and tiles it
-    horizontally with real neighbours, exactly as a bare call would.
+    horizontally with real neighbours, exactly as a bare call would. With ``factor`` 2 each
+    strip's 4x output is halved at once, so the 4x image is never held whole in memory (a
+    24 MP photo at 2x needs ~0.3 GB instead of ~1.2 GB).
     """
+    if factor not in (2, 4):
+        raise ValueError("factor must be 2 or 4")
     tile = max(32, int(tile or ctx.tile_size or 256))
     h, w = rgb.shape[:2]
     engine = load_engine(gpu_id(ctx.device), tile)
-    out = np.empty((h * MODEL_SCALE, w * MODEL_SCALE, 3), dtype=np.uint8)
+    out = np.empty((h * factor, w * factor, 3), dtype=np.uint8)
     if h <= tile:
         ctx.check()
         ctx.progress(0.0, "AI upscaling")
-        out[:] = _ncnn_process(engine, rgb)
+        up = _ncnn_process(engine, rgb)
+        out[:] = up if factor == 4 else _halve(up)
         ctx.progress(1.0, "AI upscaling: 1 strip of 1")
         return out
     step = tile - 2 * _CONTEXT
@@ -175,7 +188,8 @@ def ai_upscale_x4(rgb: np.ndarray, ctx: OpContext, *, tile: int | None = None) -
         a, b = max(0, y0 - _CONTEXT), min(h, y1 + _CONTEXT)
         up = _ncnn_process(engine, rgb[a:b])
         top = (y0 - a) * MODEL_SCALE
-        out[y0 * MODEL_SCALE : y1 * MODEL_SCALE] = up[top : top + (y1 - y0) * MODEL_SCALE]
+        part = up[top : top + (y1 - y0) * MODEL_SCALE]
+        out[y0 * factor : y1 * factor] = part if factor == 4 else _halve(part)
         ctx.progress((i + 1) / len(starts), f"AI upscaling: strip {i + 1} of {len(starts)}")
     return out
 
@@ -209,10 +223,7 @@ def upscale(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarr
     result: np.ndarray | None = None
     if engine in ("auto", "ai"):
         try:
-            big = ai_upscale_x4(np.ascontiguousarray(color), ctx)
-            if factor == 2:
-                big = cv2.resize(big, (w * 2, h * 2), interpolation=cv2.INTER_AREA)
-            result = big
+            result = ai_upscale_x4(np.ascontiguousarray(color), ctx, factor=factor)
             ctx.meta["engine"] = "realesrgan"
             ctx.meta["model"] = "realesrgan-x4plus"
         except ProviderError as exc:

@@ -83,6 +83,10 @@ def test_strips_report_progress_and_match_a_single_call(astronaut: np.ndarray):
     whole = up.ai_upscale_x4(rgb, OpContext(tile_size=64))  # one call, no strips
     diff = np.abs(strips.astype(int) - whole.astype(int))
     assert diff.mean() < 3.0  # no visible seams between strips
+    # 2x halves each strip as it comes: the same as halving the whole 4x image.
+    half = up.ai_upscale_x4(rgb, OpContext(tile_size=32), factor=2)
+    whole_half = cv2.resize(strips, (64, 112), interpolation=cv2.INTER_AREA)
+    assert half.shape == (112, 64, 3) and np.array_equal(half, whole_half)
 
 
 @pytest.mark.slow
