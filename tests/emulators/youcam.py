@@ -436,6 +436,23 @@ class YouCamEmulator(Emulator):
         nxt = str(items[start + size]["id"]) if start + size < len(items) else ""
         return self._ok(gen, {"next_token": nxt, "history": page})
 
+    @route("GET", "/s2s/v2.0/credit/feature-cost")
+    def feature_cost(self, rec: Recorded) -> Response:
+        _account, err = self._authorise(rec, "v2")
+        if err:
+            return err
+        skus = [
+            {
+                "description": f.name.replace("_", " "),
+                "amount": f.cost,
+                "unit": "per 2 seconds" if f.name == "video_sr" else "per image",
+                "run_task_url": f"{self.url}/s2s/v2.0/task/{f.v2}",
+            }
+            for f in FEATURES.values()
+            if f.cost
+        ]
+        return self._ok("v2", {"skus": skus})
+
     def _charge(self, task: Task) -> None:
         cost = task.feature.cost
         if task.feature.name == "video_sr":

@@ -416,3 +416,16 @@ def test_a_video_over_a_minute_is_refused_before_upload(tmp_path):
     assert not check.can_downscale
     with pytest.raises(InputError, match="lasts 75 s"):
         files.prepare_video(path, op("video_enhance"))
+
+
+async def test_v2_price_list_matches_the_schema_cost_hints(emulator, tmp_path):
+    emu = emulator("youcam", **FAST)
+    prov = make_provider(emu, "v2", tmp_path / "cache")
+    try:
+        costs = await prov.feature_costs()
+    finally:
+        await prov.aclose()
+    for o in CAT.provider("youcam").operations.values():
+        if o.api["v2"] in costs and o.input_kind != "video":
+            assert costs[o.api["v2"]] == o.cost.amount, o.id
+    assert costs["hair-style"] == 1 and costs["bg-replace"] == 4

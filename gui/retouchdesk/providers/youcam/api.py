@@ -320,6 +320,13 @@ class YouCamClient:
         )
         return list(data.get("templates") or []), data.get("next_token")
 
+    async def feature_costs(self) -> list[dict[str, Any]]:
+        """v2's price list: ``[{description, amount, unit, run_task_url}]`` (v1 has none)."""
+        if self.gen == V1:
+            return []
+        data = await self.call("GET", "/s2s/v2.0/credit/feature-cost", action="reading prices")
+        return list(data.get("skus") or []) if isinstance(data, dict) else []
+
     async def download(self, url: str) -> bytes:
         """A result or thumbnail (absolute URL, no credentials sent)."""
         resp = await http.send(

@@ -565,6 +565,19 @@ class YouCamProvider(Provider):
                 break
         return out[:limit]
 
+    async def feature_costs(self) -> dict[str, float]:
+        """Credits per run by v2 task path, from YouCam's price list (empty with v1)."""
+        skus = await self.io.run(self.client.feature_costs())
+        out: dict[str, float] = {}
+        for sku in skus:
+            path = str(sku.get("run_task_url") or "").rstrip("/")
+            slug = path.split("/s2s/v2.0/task/")[-1] if "/task/" in path else path
+            try:
+                out[slug] = float(sku.get("amount"))
+            except (TypeError, ValueError):
+                continue
+        return out
+
     # -- styles -------------------------------------------------------------------------------
 
     async def list_styles(
