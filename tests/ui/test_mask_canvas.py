@@ -349,3 +349,16 @@ def test_closing_the_window_keeps_the_last_stroke(qtbot, window) -> None:
     w.close()  # before the debounced save had a chance to run
     saved = masking.library.load(photo, (600, 400))
     assert saved is not None and np.array_equal(saved, expected)
+
+
+def test_switching_photos_frees_the_previous_mask(qtbot, window, photo_dir: Path) -> None:
+    import gc
+    import weakref
+
+    w = window
+    masking = w.mask_painter.masking
+    old = weakref.ref(masking.document.array)
+    w.open_paths([photo_dir / "chelsea.png"])
+    qtbot.waitUntil(lambda: masking.document.size == (451, 300), timeout=10_000)
+    gc.collect()
+    assert old() is None  # the 600x400 buffer is gone, not kept by a Qt parent

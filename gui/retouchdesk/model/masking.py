@@ -104,9 +104,9 @@ class MaskingModel(QObject):
         if photo is None or size is None:
             self._doc = None
         else:
-            doc = MaskDocument(
-                size[0], size[1], undo_limit_bytes=self.undo_limit_bytes, parent=self
-            )
+            # No Qt parent: the previous photo's buffer and history are freed once the layer
+            # and the tool bar let go of it (a 24 MP mask is 24 MB plus its undo steps).
+            doc = MaskDocument(size[0], size[1], undo_limit_bytes=self.undo_limit_bytes)
             saved = self.library.load(photo, size, source=source)
             if saved is not None:
                 doc.reset(saved)
