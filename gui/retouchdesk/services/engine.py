@@ -32,6 +32,7 @@ import os
 import random
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -695,7 +696,17 @@ class JobEngine:
             remote_id=rec.remote_id,
             remote=rec.remote,
         )
-        ctx.on_progress = lambda f, m: self._progress(rec, f, m)
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+
+        def on_progress(fraction: float | None, message: str) -> None:
+            # Events are delivered on the loop thread, even when a provider reports from another.
+            if threading.get_ident() == loop_thread:
+                self._progress(rec, fraction, message)
+            else:
+                loop.call_soon_threadsafe(self._progress, rec, fraction, message)
+
+        ctx.on_progress = on_progress
 
         def checkpoint() -> None:
             rec.remote = ctx.remote

@@ -523,3 +523,36 @@ async def test_a_provider_that_cannot_be_built_stops_its_batch(tmp_path, server,
         )
     [stopped] = rec.kinds(EventKind.BATCH_STOPPED)
     assert "4 remaining photos of this batch were not sent" in stopped.message
+
+
+async def test_progress_reported_from_another_thread_arrives_on_the_loop_thread(
+    tmp_path, server, photo
+):
+    import threading
+
+    from tests.doubles.fake_provider import FakeProvider
+
+    class ThreadedProgress(FakeProvider):
+        async def prepare(self, ctx):
+            t = threading.Thread(target=ctx.progress, args=(0.5, "uploading from a thread"))
+            t.start()
+            t.join()
+            await asyncio.sleep(0.05)
+            await super().prepare(ctx)
+
+    from tests.doubles.fake_provider import FakeServer as _Server
+
+    from retouchdesk.services import registry
+
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    registry.register("fake", lambda env: ThreadedProgress(_Server(server.root)))
+    loop_thread = threading.get_ident()
+    threads: list[tuple[str, int]] = []
+    rt.engine.subscribe(lambda ev: threads.append((ev.message, threading.get_ident())))
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.DONE
+    assert ("uploading from a thread", loop_thread) in threads
+    assert {t for _, t in threads} == {loop_thread}
