@@ -14,6 +14,9 @@ is the frozen copy the job was queued with (``services.masks.MaskLibrary.freeze`
 re-running or resuming the job after the live mask changed still uses the same mask. The
 compare view draws the difference (``core.composite.difference_image``) from the original and
 the written result; the result's record notes that it was protected and with which mask.
+The composite is handed to the engine losslessly (PNG); when the output format is JPEG or
+WebP, writing the result re-encodes every pixel, so "identical outside" then holds up to that
+encoding (choose PNG or TIFF output for bit-exact pixels outside the mask).
 """
 
 from __future__ import annotations
