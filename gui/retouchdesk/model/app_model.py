@@ -143,6 +143,20 @@ class AppModel(QObject):
         photo = self.session.original_of(rec.input_path)
         self.photos.set_versions(photo, len(self.session.versions(photo)))
 
+    def new_pasted_path(self) -> Path:
+        """A new PNG path for an image pasted from the clipboard (kept in the data folder)."""
+        import time
+
+        from retouchdesk.services import paths
+
+        folder = paths.data_dir() / "pasted"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = time.strftime("pasted-%Y%m%d-%H%M%S")
+        dest, n = folder / f"{stem}.png", 2
+        while dest.exists():
+            dest, n = folder / f"{stem}_{n}.png", n + 1
+        return dest
+
     def refresh_versions(self) -> None:
         for p in self.photos.paths:
             self.photos.set_versions(p, len(self.session.versions(p)))

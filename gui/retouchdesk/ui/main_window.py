@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +291,6 @@ class MainWindow(QMainWindow):
 
     def paste(self) -> None:
         """Paste file URLs or a bitmap (saved as a PNG in the app's data folder)."""
-        from retouchdesk.services import paths
-
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None:
             return
@@ -306,15 +303,9 @@ class MainWindow(QMainWindow):
             img = QGuiApplication.clipboard().image()
             if img.isNull():
                 return
-            folder = paths.data_dir() / "pasted"
-            folder.mkdir(parents=True, exist_ok=True)
-            dest = folder / time.strftime("pasted-%Y%m%d-%H%M%S.png")
-            n = 2
-            while dest.exists():
-                dest = dest.with_name(f"{dest.stem.split('_')[0]}_{n}.png")
-                n += 1
+            dest = self.model.new_pasted_path()
             if not img.save(str(dest), "PNG"):
-                self.show_message(f"The pasted image cannot be saved to {folder}")
+                self.show_message(f"The pasted image cannot be saved to {dest.parent}")
                 return
             self.open_paths([dest])
             return
@@ -490,7 +481,7 @@ class MainWindow(QMainWindow):
         return None
 
     def _job_finished(self, job_id: str) -> None:
-        rec = self.model.engine.get(job_id)
+        rec = self.model.jobs.record(job_id)
         if rec is None:
             return
         photo = self.model.session.original_of(rec.input_path)
