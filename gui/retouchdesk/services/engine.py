@@ -819,13 +819,16 @@ class JobEngine:
             if task is not None and not task.done():
                 task.cancel()
             stopped += 1
+        if not stopped:
+            return  # nothing was left to stop: the failure itself says it all
+        headline = f"Your {label} credits ran out" if credits else reason[:1].upper() + reason[1:]
         self._emit(
             JobEvent(
                 EventKind.BATCH_STOPPED,
                 rec.id,
                 rec.state,
                 message=(
-                    (f"Your {label} credits ran out" if credits else f"{label}: {reason}")
+                    headline
                     + f": {stopped} remaining photo"
                     + ("s of this batch were" if stopped != 1 else " of this batch was")
                     + " not sent"
