@@ -17,10 +17,15 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeServer:
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = tmp_path / "server"
     monkeypatch.setenv(SERVER_ENV, str(root))
-    return FakeServer(root)
+    yield FakeServer(root)
+    from tests.doubles.fake_provider import make
+
+    from retouchdesk.services import registry
+
+    registry.register("fake", make)  # some tests swap the factory: leave the real one behind
 
 
 @pytest.fixture
