@@ -21,6 +21,7 @@ FORBIDDEN = {
     "providers": {"services", "model", "ui", "app", "cli"},
     "services": {"model", "ui", "app", "cli"},
     "model": {"ui", "app", "cli"},
+    "cli": {"model", "ui", "app"},  # the command line stays headless
 }
 HEADLESS = {"core", "providers", "services", "cli"}
 
