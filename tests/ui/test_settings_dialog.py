@@ -376,3 +376,26 @@ async def test_stored_keys_are_scrubbed_from_test_messages(make_dialog, store) -
     page = dlg.page("enhancor")
     await asyncio.wait_for(page.start_test(), 5)
     assert page.test_result.text() == "Enhancor refused the API key ••••"
+
+
+def test_unlock_button_for_a_locked_key_file(qtbot, app_home: Path) -> None:
+    from retouchdesk.core.errors import ConfigurationError
+    from retouchdesk.services.runtime import safe_lookup
+
+    path = app_home / "config" / "secrets.enc"
+    first = EncryptedFileStore(path, passphrase="pw", scrypt_n=2**12)
+    first.set("enhancor", "api_key", ENHANCOR_KEY)
+    answers = iter([None, "pw"])
+    locked = EncryptedFileStore(path, passphrase_callback=lambda creating: next(answers))
+    with pytest.raises(ConfigurationError):
+        locked.get("enhancor", "api_key")  # declined at start: lookups stay quiet after
+    settings = Settings(secret_lookup=safe_lookup(locked))
+    dlg = SettingsDialog(AccountsModel(settings, locked, load_catalog()))
+    qtbot.addWidget(dlg)
+    assert not dlg.unlock_button.isHidden()
+    assert "Not set up" in dlg.page("enhancor").status.text()
+    assert dlg.unlock()
+    assert dlg.unlock_button.isHidden()
+    assert dlg.page("enhancor").status.text().startswith("✓ Set up")
+    field = dlg.page("enhancor").fields[("enhancor", "api_key")].widget
+    assert "Stored in the encrypted key file" in field.placeholderText()

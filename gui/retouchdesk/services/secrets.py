@@ -212,6 +212,7 @@ class EncryptedFileStore:
         self._salt: bytes | None = None
         self._data: dict[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
+        self._quiet = False  # the callback is not asked again (declined or wrong once)
 
     # public API ---------------------------------------------------------------------------
     def set_passphrase_callback(self, callback: PassphraseCallback | None) -> None:
@@ -223,8 +224,12 @@ class EncryptedFileStore:
         return self._key is not None
 
     def unlock(self, passphrase: str | None = None) -> None:
-        """Open (or prepare to create) the file; raises :class:`WrongPassphrase`."""
+        """Open (or prepare to create) the file; raises :class:`WrongPassphrase`.
+
+        An explicit unlock may ask again after the user declined or mistyped once.
+        """
         with self._lock:
+            self._quiet = False
             if passphrase is not None:
                 self._passphrase = passphrase
             self._load(force=True)
@@ -239,6 +244,7 @@ class EncryptedFileStore:
 
     def set(self, section: str, key: str, value: str) -> None:
         with self._lock:
+            self._quiet = False  # saving a key is the user's own action: asking is expected
             self._load()
             assert self._data is not None
             if value:
@@ -273,8 +279,11 @@ class EncryptedFileStore:
     # internals ----------------------------------------------------------------------------
     def _ask(self, creating: bool) -> str:
         passphrase = self._passphrase or os.environ.get(PASSPHRASE_ENV) or None
-        if passphrase is None and self._callback is not None:
+        if passphrase is None and self._callback is not None and not self._quiet:
             passphrase = self._callback(creating)
+            # Declined or (below) mistyped: background lookups stop asking until the user
+            # unlocks explicitly, so a locked file never becomes a storm of dialogs.
+            self._quiet = not passphrase
         if not passphrase:
             action = "create" if creating else "open"
             raise ConfigurationError(
@@ -315,6 +324,7 @@ class EncryptedFileStore:
             plain = AESGCM(key).decrypt(nonce, ciphertext, _aad(salt, n, r, p))
         except InvalidTag:
             self._passphrase = None
+            self._quiet = True
             raise WrongPassphrase(
                 f"The passphrase does not open the secret file {self.path}"
             ) from None

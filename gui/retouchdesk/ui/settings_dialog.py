@@ -109,6 +109,17 @@ class _Field:
             self.show_button.setToolTip("Show what you typed (a stored key is never shown)")
             self.show_button.toggled.connect(self._reveal)
 
+    def refresh(self, model: AccountsModel) -> None:
+        """Show where the value is now (after an unlock), keeping anything typed."""
+        state = model.state(self.spec)
+        if self.spec.secret:
+            if state.stored and not state.from_environment:
+                self.widget.setPlaceholderText(
+                    f"Stored in the {_store_short(model)}; type to replace"
+                )
+        elif not self.text() and state.value:
+            self.widget_set(state.value)
+
     def _reveal(self, on: bool) -> None:
         assert isinstance(self.widget, QLineEdit)
         mode = QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password
@@ -348,6 +359,11 @@ class ProviderPage(QWidget):
                 )
 
     # -- status, test, credits, remove ------------------------------------------------------
+    def refresh_fields(self) -> None:
+        for fld in self.fields.values():
+            fld.refresh(self.model)
+        self.refresh_status()
+
     def refresh_status(self) -> None:
         text = self.model.status_text(self.provider_id)
         ok = text == "Set up"
@@ -618,11 +634,39 @@ class SettingsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addLayout(body, 1)
         lay.addWidget(self.error)
+        self.unlock_button = QPushButton("Unlock keys…")
+        self.unlock_button.setObjectName("unlock")
+        self.unlock_button.setToolTip("Enter the passphrase of the encrypted key file")
+        self.unlock_button.clicked.connect(self.unlock)
         foot = QHBoxLayout()
         foot.addWidget(self.store_label, 1)
+        foot.addWidget(self.unlock_button)
         foot.addWidget(self.buttons)
+        self._update_unlock()
         lay.addLayout(foot)
         self.show_page(page or "output")
+
+    def _locked(self) -> bool:
+        store = self.model.store
+        path = getattr(store, "path", None)
+        return path is not None and not getattr(store, "unlocked", True) and path.exists()
+
+    def _update_unlock(self) -> None:
+        self.unlock_button.setVisible(self._locked())
+
+    def unlock(self) -> bool:
+        """Ask for the key file's passphrase; on success the pages show what is stored."""
+        try:
+            self.model.store.unlock()  # type: ignore[union-attr]
+        except RetouchError as exc:
+            self.error.setText(str(exc))
+            return False
+        self.error.clear()
+        for page_widget in self.provider_pages.values():
+            page_widget.refresh_fields()
+        self._refresh_list()
+        self._update_unlock()
+        return True
 
     def _add_page(self, title: str, widget: QWidget) -> None:
         scroll = QScrollArea()

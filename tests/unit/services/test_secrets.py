@@ -212,3 +212,27 @@ def test_keyring_failures_are_plain_sentences_without_the_secret(file_keyring) -
     with pytest.raises(ConfigurationError, match=r"refused to store enhancor\.api_key") as info:
         store.set("enhancor", "api_key", SECRET)
     assert SECRET not in str(info.value)
+
+
+def test_a_declined_or_wrong_passphrase_is_not_asked_again_by_lookups(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.enc"
+    EncryptedFileStore(path, passphrase="pw", scrypt_n=FAST_N).set("enhancor", "api_key", SECRET)
+    answers = iter([None, "wrong", "pw"])
+    asked: list[bool] = []
+
+    def ask(creating: bool) -> str | None:
+        asked.append(creating)
+        return next(answers)
+
+    store = EncryptedFileStore(path, passphrase_callback=ask)
+    for _ in range(3):  # background lookups after the user declined: no more dialogs
+        with pytest.raises(ConfigurationError):
+            store.get("enhancor", "api_key")
+    assert len(asked) == 1
+    with pytest.raises(WrongPassphrase):
+        store.unlock()  # explicit: asks again; mistyped
+    with pytest.raises(ConfigurationError):
+        store.get("enhancor", "api_key")
+    assert len(asked) == 2
+    store.unlock()
+    assert store.get("enhancor", "api_key") == SECRET and len(asked) == 3
