@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from tests.ui.conftest import close_window
 
 from retouchdesk.core.jobs import JobState
-from retouchdesk.model.jobs import COL_STATE, PROGRESS_ROLE
+from retouchdesk.model.jobs import COL_PROGRESS, COL_STATE, PROGRESS_ROLE
 
 
 def plain_runtime() -> Any:
@@ -233,11 +233,27 @@ def test_fake_provider_progress_moves_the_bar(qtbot, make_window, photo_dir, fak
 
     qtbot.waitUntil(midway, timeout=15_000)
     assert seen == sorted(seen)
-    # The bar the user sees is painted from that value.
-    img = w.jobs.view.viewport().grab().toImage()
-    assert not img.isNull()
+    # The bar the user sees is painted from that value: its filled (accent blue) part
+    # grows with the progress, and is full when the job is done.
+    view = w.jobs.view
+
+    def filled() -> float:
+        rect = view.visualRect(jobs.index_of(jid).siblingAtColumn(COL_PROGRESS))
+        img = view.viewport().grab(rect).toImage()
+        y = img.height() // 2
+        blue = [
+            x
+            for x in range(img.width())
+            if (c := img.pixelColor(x, y)).blue() > c.red() + 60 and c.blue() > 150
+        ]
+        return len(blue) / max(1, img.width())
+
+    qtbot.waitUntil(lambda: 0.15 < filled() < 0.95, timeout=10_000)
+    first = filled()
+    assert abs(first - jobs.index_of(jid).data(PROGRESS_ROLE)) < 0.25
     qtbot.waitUntil(lambda: jobs.record(jid).state is JobState.DONE, timeout=15_000)
     assert jobs.index_of(jid).data(PROGRESS_ROLE) == 1.0
+    assert filled() > max(first, 0.8)
 
 
 def test_batch_row_counts_x_of_n(qtbot, make_window, photo_dir, fake_runtime_factory):

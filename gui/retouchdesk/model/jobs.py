@@ -401,7 +401,13 @@ class JobsModel(QAbstractItemModel):
         elif col == COL_ELAPSED and display:
             return format_elapsed(rec.elapsed)
         elif col == COL_COST and display:
-            return _cost_text(rec.cost, rec.cost_unit)
+            unit = rec.cost_unit
+            if not unit:
+                try:
+                    unit = self.catalog.operation(rec.provider, rec.operation).cost.unit
+                except Exception:
+                    unit = ""
+            return _cost_text(rec.cost, unit)
         elif col == COL_PROGRESS and display:
             return ""
         return None

@@ -73,7 +73,8 @@ class ProgressDelegate(RowDelegate):
         else:
             bar.progress = int(value * 1000)
         bar.textVisible = False
-        bar.state = QStyle.StateFlag.State_Enabled
+        # Without State_Horizontal the style fills the bar from the bottom up.
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
         if state in (JobState.FAILED.value, JobState.CANCELLED.value):
             bar.palette.setColor(
                 QPalette.ColorRole.Highlight, option.palette.color(QPalette.ColorRole.Mid)
