@@ -35,7 +35,6 @@ from retouchdesk.model.jobs import (
     JobsModel,
 )
 
-
 ROW_HEIGHT = 34
 
 
@@ -44,7 +43,7 @@ class RowDelegate(QStyledItemDelegate):
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> QSize:  # noqa: N802
+    ) -> QSize:
         size = super().sizeHint(option, index)
         return QSize(size.width(), max(size.height(), ROW_HEIGHT))
 
