@@ -233,7 +233,7 @@ async def test_credits_running_out_stops_the_rest_of_the_batch(tmp_path, server,
 
 
 async def test_shutdown_then_restart_resumes_polling_without_resubmitting(tmp_path, server, photo):
-    server.set_script(duration=0.8)
+    server.set_script(duration=1.5)
     db = tmp_path / "jobs.sqlite3"
     rt = build_fake_runtime(db)
     rt.engine.start()
