@@ -5,6 +5,7 @@ Commands:
 * ``retouchdesk ops [PROVIDER[.OP]]``: every operation and its parameters, from the schemas.
 * ``retouchdesk run --provider P --op O --set k=v ... FILES_OR_FOLDERS -o OUT``: a batch with
   live progress and a summary; exit code 0 only when every file succeeded.
+* ``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database.
 * ``retouchdesk config``: the effective settings and where each one comes from.
 * ``retouchdesk account PROVIDER [--history N]``: balance and history (``cli_account``).
 
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="process again files already done")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+
+    jobs = sub.add_parser("jobs", help="recent jobs from the job database")
+    jobs.add_argument("--limit", "-n", type=int, default=20, help="how many (newest first)")
+    jobs.add_argument(
+        "--state", choices=[s.value for s in JobState], help="only jobs in this state"
+    )
+    jobs.set_defaults(func=cmd_jobs)
 
     cfg = sub.add_parser("config", help="show the effective settings and their sources")
     cfg.set_defaults(func=cmd_config)
@@ -248,6 +256,32 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"Secret store: {getattr(secrets, 'backend_name', type(secrets).__name__)}")
     for name, shown, source in rows:
         print(f"{name:<{width}}  {shown}  ({source})")
+    return EXIT_OK
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from retouchdesk.services.store import JobStore
+
+    store = JobStore()
+    try:
+        recs = [r for r in store.all() if args.state is None or r.state.value == args.state]
+    finally:
+        store.close()
+    recs = recs[-max(0, args.limit) :][::-1] if args.limit else recs[::-1]
+    table = Table(title=f"Jobs ({len(recs)} shown, newest first)")
+    for col in ("Queued", "Photo", "Operation", "State", "Result or problem"):
+        table.add_column(col, overflow="fold")
+    for r in recs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
+        detail = r.error or ", ".join(_rel(p) for p in r.results) or r.message
+        table.add_row(when, _rel(r.input_path), r.op_key, r.state.value, _escape(detail))
+    Console(highlight=False, soft_wrap=True).print(table)
     return EXIT_OK
 
 

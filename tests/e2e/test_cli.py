@@ -173,6 +173,22 @@ def test_run_mirrors_folders_then_skips_what_is_done(tmp_path, env, server, data
     assert (out / "photo00_brighten_fake_2.png").exists()
 
 
+def test_jobs_lists_recent_jobs_with_their_problems(tmp_path, env, data_dir):
+    make_photos(tmp_path / "in", data_dir, 2)
+    (tmp_path / "in" / "broken.png").write_bytes(b"")
+    r = retouchdesk(
+        "run", "--provider", "fake", "--op", "brighten", "in", "-o", "out",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 1
+    listed = retouchdesk("jobs", env=env, cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "3 shown" in listed.stdout and "fake.brighten" in listed.stdout
+    assert "broken.png: the file is empty (0 bytes)" in listed.stdout
+    failed = retouchdesk("jobs", "--state", "failed", env=env, cwd=tmp_path)
+    assert "1 shown" in failed.stdout and "photo00" not in failed.stdout
+
+
 def png_bomb(path: Path, width: int = 20000, height: int = 20000) -> None:
     """A 100-byte PNG whose header claims 20000x20000 pixels."""
 
