@@ -43,7 +43,7 @@ def save(window, name: str) -> Path:  # noqa: ANN001
 
 
 async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
-    from PySide6.QtCore import QPointF
+    from PySide6.QtCore import QPointF, Qt
 
     from retouchdesk.core.jobs import JobState
 
@@ -77,6 +77,7 @@ async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
     # 3. A running batch: offline colour correction on every photo of the filmstrip.
     m.operation.select("local.color_correction")
     ids = await m.session.queue(m.photos.paths)
+    window.resizeDocks([window.jobs_dock], [250], Qt.Orientation.Vertical)
     window.jobs.view.expandAll()
     engine = m.engine
 
@@ -93,6 +94,7 @@ async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
     await wait_for(lambda: all(engine.get(j).state.terminal for j in ids), timeout=600)
 
     # 4. Before/after: offline skin smoothing of the portrait, zoomed on the face.
+    window.resizeDocks([window.jobs_dock], [170], Qt.Orientation.Vertical)
     m.photos.set_current_row(0)
     m.operation.select("local.skin_smoothing")
     m.operation.set_value("strength", 85)

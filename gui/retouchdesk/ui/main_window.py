@@ -502,7 +502,7 @@ class MainWindow(QMainWindow):
         c = self.model.jobs.counts()
         parts = []
         if c["live"]:
-            parts.append(f"{c['live']} running")
+            parts.append(f"{c['live']} in progress")
         if c["failed"]:
             parts.append(f"{c['failed']} failed")
         self.jobs_label.setText(" · ".join(parts))
