@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -24,7 +25,7 @@ OUT = ROOT / "packaging" / "screenshots"
 SIZE = (1600, 900)
 
 
-async def wait_for(cond, timeout: float = 120.0, step: float = 0.05) -> None:  # noqa: ANN001
+async def wait_for(cond, timeout: float = 120.0, step: float = 0.05) -> None:
     t0 = time.monotonic()
     while not cond():
         if time.monotonic() - t0 > timeout:
@@ -32,7 +33,7 @@ async def wait_for(cond, timeout: float = 120.0, step: float = 0.05) -> None:  #
         await asyncio.sleep(step)
 
 
-def save(window, name: str) -> Path:  # noqa: ANN001
+def save(window, name: str) -> Path:
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
@@ -42,7 +43,7 @@ def save(window, name: str) -> Path:  # noqa: ANN001
     return path
 
 
-async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
+async def shoot(window, shoot_dir: Path) -> None:
     from PySide6.QtCore import QPointF, Qt
 
     from retouchdesk.core.jobs import JobState
@@ -85,10 +86,8 @@ async def shoot(window, shoot_dir: Path) -> None:  # noqa: ANN001
         states = [engine.get(j).state for j in ids]
         return any(s is JobState.DONE for s in states) and any(not s.terminal for s in states)
 
-    try:
+    with contextlib.suppress(TimeoutError):
         await wait_for(mid_batch, timeout=300, step=0.01)
-    except TimeoutError:
-        pass
     await asyncio.sleep(0.3)
     save(window, "batch_running")
     await wait_for(lambda: all(engine.get(j).state.terminal for j in ids), timeout=600)
