@@ -83,3 +83,12 @@ def test_big_photo_is_painted_from_a_small_level_when_zoomed_out(qtbot, tmp_path
     assert cr.blue() > 180 and cr.red() < 80
     canvas.actual_size()
     assert canvas.photo.level_for(canvas.zoom)[1] == 1.0
+
+
+def test_transparency_is_kept_for_the_checkerboard(tmp_path):
+    path = tmp_path / "cutout.png"
+    Image.new("RGBA", (10, 8), (255, 0, 0, 128)).save(path)
+    img = load_display(path)
+    assert img.has_alpha
+    c = img.full.pixelColor(3, 3)
+    assert abs(c.alpha() - 128) <= 1 and c.red() >= 250 and c.green() <= 3
