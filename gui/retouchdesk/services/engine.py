@@ -189,7 +189,8 @@ class JobEngine:
         self._done_events: dict[str, asyncio.Event] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._cancel_requested: set[str] = set()
-        self._reserved: set[Path] = set()
+        self._reserved: set[Path] = set()  # result names being written (guarded by the lock)
+        self._reserve_lock = threading.Lock()
         self._pending: set[str] = set()
         self._sent_sizes: dict[str, tuple[int, int]] = {}  # jobs that send a downscaled copy
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -845,9 +846,7 @@ class JobEngine:
             return provider_id
 
     async def _cleanup(self, rec: JobRecord) -> None:
-        work_dir = self._work_dir(rec.id)
-        if work_dir.exists():
-            await asyncio.to_thread(shutil.rmtree, work_dir, True)
+        await asyncio.to_thread(shutil.rmtree, self._work_dir(rec.id), True)
 
     # -- preparing and writing ------------------------------------------------------------
 
@@ -932,15 +931,17 @@ class JobEngine:
             else:
                 if is_image and rec.options:
                     out, extra = await self._postprocess(rec, out)
-                dest = await self._destination(rec, op, out, policy, is_image, earlier)
-                planned[str(index)] = str(dest)
-                rec.result_meta = {**meta, "_planned": dict(planned)}
-                self._touch(rec)
-                self._reserved.add(dest)
+                dest = await asyncio.to_thread(
+                    self._destination, rec, op, out, policy, is_image, earlier
+                )
                 try:
+                    planned[str(index)] = str(dest)
+                    rec.result_meta = {**meta, "_planned": dict(planned)}
+                    self._touch(rec)
                     written = Path(await self._save_one(rec, out, dest, policy, is_image))
                 finally:
-                    self._reserved.discard(dest)
+                    with self._reserve_lock:
+                        self._reserved.discard(dest)
             if rec.id in self._sent_sizes:
                 extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
             results.append(written)
@@ -964,7 +965,7 @@ class JobEngine:
         processed = Output(path=done.path, suffix=done.path.suffix, label=out.label, meta=out.meta)
         return processed, dict(done.meta)
 
-    async def _destination(
+    def _destination(
         self,
         rec: JobRecord,
         op: Operation,
@@ -973,23 +974,29 @@ class JobEngine:
         is_image: bool,
         earlier: str | None,
     ) -> Path:
-        if earlier and Path(earlier) not in self._reserved:
-            return Path(earlier)  # planned before an interruption, never written: reuse it
+        """Runs in a worker thread: pick and reserve a free result name (the folder is read)."""
+        with self._reserve_lock:
+            if earlier and Path(earlier) not in self._reserved:
+                self._reserved.add(Path(earlier))
+                return Path(earlier)  # planned before an interruption, never written: reuse it
         assert out.path is not None
         if is_image:
-            ext = await asyncio.to_thread(result_extension, rec.input_path, out, policy)
+            ext = result_extension(rec.input_path, out, policy)
         else:
             ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
-        return naming.result_path(
-            rec.input_path,
-            rec.output_dir,
-            rec.name_template,
-            operation=op.id,
-            provider=rec.provider,
-            ext=ext,
-            variant=out.label,
-            taken=self._reserved,
-        )
+        with self._reserve_lock:  # two jobs of one photo must not pick the same name
+            dest = naming.result_path(
+                rec.input_path,
+                rec.output_dir,
+                rec.name_template,
+                operation=op.id,
+                provider=rec.provider,
+                ext=ext,
+                variant=out.label,
+                taken=self._reserved,
+            )
+            self._reserved.add(dest)
+        return dest
 
     async def _save_one(
         self, rec: JobRecord, out: Output, dest: Path, policy: Any, is_image: bool
