@@ -315,6 +315,8 @@ class JobEngine:
         self._transition(rec, JobState.QUEUED, message="queued again")
         if self._started:
             self._spawn(job_id, resume=False)
+        else:
+            self._pending.add(job_id)
         return True
 
     def remove(self, job_id: str) -> bool:
