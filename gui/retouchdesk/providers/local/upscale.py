@@ -14,6 +14,7 @@ libvulkan/libomp), Lanczos plus a mild unsharp mask stands in, and the result sa
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 from typing import Any
@@ -161,26 +162,30 @@ def ai_upscale_x4(
 ) -> np.ndarray:
     """Real-ESRGAN x4 of an RGB uint8 array, strip by strip (progress, cancel between strips).
 
-    ``tile`` (default ``ctx.tile_size``) is ncnn's tile size; a strip is that many rows
-    including its context rows, so ncnn never splits a strip vertically and tiles it
-    horizontally with real neighbours, exactly as a bare call would. With ``factor`` 2 each
-    strip's 4x output is halved at once, so the 4x image is never held whole in memory (a
-    24 MP photo at 2x needs ~0.3 GB instead of ~1.2 GB).
+    ``tile`` (default ``ctx.tile_size``) is the tile size a bare call would use; we cut as
+    many strips as it would have tile rows, each with ``_CONTEXT`` real rows above and below,
+    and ncnn tiles each strip horizontally with real neighbours, as a bare call would. With
+    ``factor`` 2 each strip's 4x output is halved at once, so the 4x image is never held whole
+    in memory (a 24 MP photo at 2x needs ~0.3 GB instead of ~1.2 GB).
     """
     if factor not in (2, 4):
         raise ValueError("factor must be 2 or 4")
     tile = max(32, int(tile or ctx.tile_size or 256))
     h, w = rgb.shape[:2]
-    engine = load_engine(gpu_id(ctx.device), tile)
     out = np.empty((h * factor, w * factor, 3), dtype=np.uint8)
     if h <= tile:
+        engine = load_engine(gpu_id(ctx.device), tile)
         ctx.check()
         ctx.progress(0.0, "AI upscaling")
         up = _ncnn_process(engine, rgb)
         out[:] = up if factor == 4 else _halve(up)
         ctx.progress(1.0, "AI upscaling: 1 strip of 1")
         return out
-    step = tile - 2 * _CONTEXT
+    # As many strips as a bare call has tile rows, each with its context rows; ncnn's square
+    # tile is set to the strip's height so that it never splits a strip vertically.
+    count = math.ceil(h / tile)
+    step = math.ceil(h / count)
+    engine = load_engine(gpu_id(ctx.device), step + 2 * _CONTEXT)
     starts = list(range(0, h, step))
     for i, y0 in enumerate(starts):
         ctx.check()

@@ -79,7 +79,7 @@ def test_strips_report_progress_and_match_a_single_call(astronaut: np.ndarray):
     seen: list[float] = []
     ctx = OpContext(tile_size=32, progress_fn=lambda f, m: seen.append(f or 0.0))
     strips = up.ai_upscale_x4(rgb, ctx)
-    assert len(seen) == 3 and seen[-1] == 1.0  # 56 rows in strips of 32 - 2 * 4 context rows
+    assert len(seen) == 2 and seen[-1] == 1.0  # 56 rows at tile 32: two strips of 28 rows
     whole = up.ai_upscale_x4(rgb, OpContext(tile_size=64))  # one call, no strips
     diff = np.abs(strips.astype(int) - whole.astype(int))
     assert diff.mean() < 3.0  # no visible seams between strips
