@@ -400,8 +400,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             if params.get(p.name):
                 params[p.name] = str(Path(params[p.name]).expanduser().absolute())
         if args.format:
-            rt.engine.config.policy["format"] = args.format
-        fmt = rt.engine.config.policy.get("format", "same")
+            rt.engine.config.policy_overrides["format"] = args.format
+        fmt = rt.engine.config.output_policy().get("format", "same")
         items = collect_inputs(
             args.inputs,
             args.output,

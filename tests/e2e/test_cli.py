@@ -167,10 +167,10 @@ def test_run_mirrors_folders_then_skips_what_is_done(tmp_path, env, server, data
     # A different parameter is different work.
     third = retouchdesk(
         "run", "--provider", "fake", "--op", "brighten", "--set", "amount=1.2",
-        str(top[0]), "-o", "out", env=env, cwd=tmp_path,
+        str(top[0]), "-o", "out", "--format", "webp", env=env, cwd=tmp_path,
     )  # fmt: skip
     assert third.returncode == 0 and "1 done" in third.stdout
-    assert (out / "photo00_brighten_fake_2.png").exists()
+    assert Image.open(out / "photo00_brighten_fake.webp").format == "WEBP"
 
 
 def test_jobs_lists_recent_jobs_with_their_problems(tmp_path, env, data_dir):

@@ -123,27 +123,43 @@ class EngineConfig:
     policy: dict[str, Any] = field(default_factory=dict)  # core.imageio.OutputPolicy fields
     lazy_save_delay: float = 0.1  # progress and intermediate states reach SQLite this late
     work_root: Path | None = None  # scratch folders of jobs (default: cache dir / jobs)
+    # When set, the output settings are read again for every new job, so a change made in the
+    # Settings dialog applies to the next job without a restart.
+    live: Any = None  # services.settings.Settings
+    policy_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. the CLI's --format
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineConfig:
         g = settings.get
-        return cls(
+        config = cls(
             max_attempts=max(1, int(g("engine", "max_attempts"))),
             backoff_base=float(g("engine", "backoff_base")),
             backoff_max=float(g("engine", "backoff_max")),
             concurrency=parse_concurrency(g("engine", "concurrency")),
-            output_dir=g("output", "dir"),
-            output_subfolder=g("output", "subfolder"),
-            template=g("output", "template"),
-            policy={
-                "format": g("output", "format"),
-                "jpeg_quality": g("output", "jpeg_quality"),
-                "keep_exif": g("output", "keep_exif"),
-                "keep_icc": g("output", "keep_icc"),
-                "keep_xmp": g("output", "keep_xmp"),
-                "keep_gps": g("output", "keep_gps"),
-            },
+            live=settings,
         )
+        config.refresh_output()
+        return config
+
+    def refresh_output(self) -> None:
+        """Re-read the output settings (folder, template, format, metadata) when live."""
+        if self.live is None:
+            return
+        g = self.live.get
+        self.output_dir = g("output", "dir")
+        self.output_subfolder = g("output", "subfolder")
+        self.template = g("output", "template")
+        self.policy = {
+            "format": g("output", "format"),
+            "jpeg_quality": g("output", "jpeg_quality"),
+            "keep_exif": g("output", "keep_exif"),
+            "keep_icc": g("output", "keep_icc"),
+            "keep_xmp": g("output", "keep_xmp"),
+            "keep_gps": g("output", "keep_gps"),
+        }
+
+    def output_policy(self) -> dict[str, Any]:
+        return {**self.policy, **self.policy_overrides}
 
 
 def parse_concurrency(text: str) -> dict[str, int]:
@@ -203,6 +219,7 @@ class JobEngine:
         self._started = False
         self._closing = False
         self._policy_obj: Any = None
+        self._policy_fields: dict[str, Any] = {}
 
     # -- public API -----------------------------------------------------------------------
 
@@ -361,6 +378,7 @@ class JobEngine:
     # -- records --------------------------------------------------------------------------
 
     def _new_record(self, req: JobRequest, batch_id: str | None) -> JobRecord:
+        self.config.refresh_output()
         input_path = Path(req.input_path).expanduser().absolute()
         out_dir = Path(req.output_dir).expanduser().absolute() if req.output_dir else None
         return JobRecord(
@@ -905,10 +923,12 @@ class JobEngine:
         return send
 
     def _policy(self) -> Any:
-        if self._policy_obj is None:
+        fields = self.config.output_policy()
+        if self._policy_obj is None or self._policy_fields != fields:
             from retouchdesk.core import imageio
 
-            self._policy_obj = imageio.OutputPolicy(**self.config.policy)
+            self._policy_obj = imageio.OutputPolicy(**fields)
+            self._policy_fields = fields
         return self._policy_obj
 
     async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:

@@ -561,3 +561,34 @@ async def test_progress_reported_from_another_thread_arrives_on_the_loop_thread(
     assert done.state is JobState.DONE
     assert ("uploading from a thread", loop_thread) in threads
     assert {t for _, t in threads} == {loop_thread}
+
+
+async def test_output_settings_changed_while_running_apply_to_the_next_job(tmp_path, server, photo):
+    from tests.doubles.fake_provider import SCHEMA_DIR, make
+
+    from retouchdesk.core.schema import load_catalog
+    from retouchdesk.services import registry
+    from retouchdesk.services.engine import EngineConfig
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    registry.register("fake", make)
+    settings = Settings(tmp_path / "settings.toml", environ={})
+    settings.set("output", "dir", str(tmp_path / "results"))
+    rt = build_runtime(
+        settings=settings,
+        catalog=load_catalog(SCHEMA_DIR),
+        engine_config=EngineConfig.from_settings(settings),
+        db_path=tmp_path / "jobs.sqlite3",
+    )
+    rt.engine.start()
+    first = rt.engine.submit(JobRequest("fake", "brighten", photo))
+    [a] = await rt.engine.wait([first.id], timeout=20)
+    settings.set("output", "template", "{stem}-{provider}-v2.{ext}")  # the Settings dialog
+    settings.set("output", "format", "jpeg")
+    second = rt.engine.submit(JobRequest("fake", "brighten", photo))
+    [b] = await rt.engine.wait([second.id], timeout=20)
+    await rt.aclose()
+    assert a.results == [tmp_path / "results" / "astronaut_brighten_fake.png"]
+    assert b.results == [tmp_path / "results" / "astronaut-fake-v2.jpg"]
+    assert Image.open(b.results[0]).format == "JPEG"
