@@ -287,6 +287,7 @@ async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, 
     finally:
         await prov.aclose()
     assert len(ctx.remote["faces"]) == 2
+    assert done.outputs[0].meta["faces"] == [f["bbox"] for f in ctx.remote["faces"]]
     [detect] = emu.received("/s2s/v2.0/task/face-swap/pre-process", "POST")
     [swap] = emu.received("/s2s/v2.0/task/face-swap", "POST")
     assert set(detect.json) == {"src_file_id", "request_id"}

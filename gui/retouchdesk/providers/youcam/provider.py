@@ -499,10 +499,18 @@ class YouCamProvider(Provider):
                 message=f"{len(faces)} face(s) found, swapping",
                 next_poll=quick,
             )
-        cost = ctx.operation.cost.amount
-        if ctx.operation.input_kind == "video" and cost is not None:
-            cost = max(1.0, round(float(remote.get("duration") or 2) / 2))
-        return PollResult(RemoteState.DONE, outputs=list(w.outputs), cost=cost)
+        op = ctx.operation
+        cost = op.cost.amount
+        if cost is not None and op.input_kind == "video":
+            seconds = ctx.params.get("dst_duration") or remote.get("duration") or 2
+            cost = float(max(1, (round(float(seconds)) + 1) // 2))
+        elif cost is not None and self.gen == V1 and "batch_size" in op.api.get("v1_only", ()):
+            cost = float(cost) * int(ctx.params.get("batch_size") or 1)
+        outputs = list(w.outputs)
+        if remote.get("faces"):
+            for o in outputs:  # the detected faces, for a mapping UI and the result record
+                o.meta["faces"] = [f.get("bbox") for f in remote["faces"] if isinstance(f, dict)]
+        return PollResult(RemoteState.DONE, outputs=outputs, cost=cost)
 
     async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
         return await super().fetch(ctx, outputs)  # the poller downloaded them already
