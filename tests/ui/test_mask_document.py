@@ -172,3 +172,22 @@ def test_toolbar_follows_the_document(qtbot) -> None:
     assert not bar.show_action.isChecked()
     bar.set_document(None)
     assert not bar.fill_action.isEnabled() and not bar.undo_action.isEnabled()
+
+
+def test_grow_and_shrink_are_undoable(qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    doc = MaskDocument(200, 200)
+    doc.fill_rect(QRect(80, 80, 40, 40))
+    before = doc.array.copy()
+    bar = MaskToolBar(MaskTools(), doc)
+    qtbot.addWidget(bar)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
+    bar.grow_action.trigger()
+    ys, xs = np.nonzero(doc.array)
+    assert xs.min() == 70 and xs.max() == 129 and doc.undo_label() == "Grow mask 10 px"
+    doc.undo()
+    assert np.array_equal(doc.array, before)
+    bar.shrink_action.trigger()
+    _ys, xs = np.nonzero(doc.array)
+    assert xs.min() == 90 and xs.max() == 109

@@ -347,6 +347,12 @@ class MaskDocument(QObject):
     def invert(self) -> None:
         self._replace(lambda a: np.subtract(255, a, out=a), "Invert mask")
 
+    def grow(self, px: int) -> None:
+        """Grow the selection by ``px`` pixels (negative shrinks), as one undoable step."""
+        if px:
+            grown = core_mask.expand(self._a, int(px))
+            self.set_array(grown, f"Grow mask {px} px" if px > 0 else f"Shrink mask {-px} px")
+
     def set_array(self, array: np.ndarray, label: str = "Import mask") -> None:
         """Replace the whole mask with ``array`` (same size, uint8), as one undoable step."""
         if array.shape != self._a.shape:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMenu,
     QSlider,
@@ -169,7 +170,19 @@ class MaskToolBar(QToolBar):
             "Save the mask as a PNG of the photo's size (white = selected)",
             self._export,
         )
-        for act in (self.fill_action, self.clear_action, self.invert_action):
+        self.grow_action = self._command(
+            "Grow…", "Enlarge the selection by some pixels on every side", self._grow
+        )
+        self.shrink_action = self._command(
+            "Shrink…", "Make the selection smaller by some pixels on every side", self._shrink
+        )
+        for act in (
+            self.fill_action,
+            self.clear_action,
+            self.invert_action,
+            self.grow_action,
+            self.shrink_action,
+        ):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.import_action)
@@ -249,6 +262,8 @@ class MaskToolBar(QToolBar):
             self.fill_action,
             self.clear_action,
             self.invert_action,
+            self.grow_action,
+            self.shrink_action,
             self.import_action,
             self.export_action,
         ):
@@ -291,6 +306,20 @@ class MaskToolBar(QToolBar):
     def _invert(self) -> None:
         if self._doc:
             self._doc.invert()
+
+    def _grow(self) -> None:
+        self._ask_grow(+1)
+
+    def _shrink(self) -> None:
+        self._ask_grow(-1)
+
+    def _ask_grow(self, sign: int) -> None:
+        if self._doc is None:
+            return
+        word = "Grow" if sign > 0 else "Shrink"
+        px, ok = QInputDialog.getInt(self, f"{word} mask", "Pixels:", 5, 1, 500)
+        if ok:
+            self._doc.grow(sign * px)
 
     def _undo(self) -> None:
         if self._doc:
