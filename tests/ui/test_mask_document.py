@@ -184,7 +184,7 @@ def test_grow_and_shrink_are_undoable(qtbot, monkeypatch) -> None:
     qtbot.addWidget(bar)
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
     bar.grow_action.trigger()
-    ys, xs = np.nonzero(doc.array)
+    _ys, xs = np.nonzero(doc.array)
     assert xs.min() == 70 and xs.max() == 129 and doc.undo_label() == "Grow mask 10 px"
     doc.undo()
     assert np.array_equal(doc.array, before)
