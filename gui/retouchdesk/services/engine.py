@@ -71,6 +71,7 @@ from retouchdesk.services.jobfiles import (
     inspect_image,
     owner_alive,
     result_extension,
+    save_image_result,
 )
 from retouchdesk.services.store import JobStore
 
@@ -1025,10 +1026,8 @@ class JobEngine:
     ) -> Path:
         try:
             if is_image:
-                from retouchdesk.core import imageio
-
                 return await asyncio.to_thread(
-                    imageio.save_result,
+                    save_image_result,
                     out.path,
                     source=rec.input_path,
                     destination=dest,

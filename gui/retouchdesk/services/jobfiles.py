@@ -105,6 +105,35 @@ def _has_alpha(path: Path) -> bool:
         return False
 
 
+def save_image_result(result: Path, *, source: Path, destination: Path, policy: Any) -> Path:
+    """``imageio.save_result`` with the permissions of any file the user creates."""
+    from retouchdesk.core import imageio
+
+    written = Path(
+        imageio.save_result(result, source=source, destination=destination, policy=policy)
+    )
+    give_normal_mode(written)
+    return written
+
+
+def give_normal_mode(path: Path) -> None:
+    """Temporary files are created private (0600); a result is a normal file (0666 - umask)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process umask without changing it (os.umask would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def copy_atomic(src: Path, dest: Path) -> Path:
     """Copy a non-image result (a video) through a temporary file and a rename."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +141,7 @@ def copy_atomic(src: Path, dest: Path) -> Path:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        give_normal_mode(Path(tmp))
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):

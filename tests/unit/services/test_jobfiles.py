@@ -79,3 +79,17 @@ def test_copy_atomic_leaves_no_temporary_file(tmp_path: Path):
     dest = copy_atomic(src, tmp_path / "out" / "clip_enhanced.mp4")
     assert dest.read_bytes() == src.read_bytes()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["clip_enhanced.mp4"]
+
+
+def test_results_get_normal_permissions_not_private_temp_ones(tmp_path: Path, data_dir: Path):
+    from retouchdesk.services.jobfiles import _umask, save_image_result
+
+    out = save_image_result(
+        data_dir / "coffee.png",
+        source=data_dir / "coffee.png",
+        destination=tmp_path / "coffee_x.png",
+        policy=OutputPolicy(),
+    )
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    video = copy_atomic(data_dir / "coffee.png", tmp_path / "v" / "clip.mp4")
+    assert video.stat().st_mode & 0o777 == 0o666 & ~_umask()
