@@ -311,7 +311,8 @@ class Item:
     out_dir: Path | None
     key: str = ""
     job_id: str | None = None
-    status: str = "pending"  # pending, skipped, missing, or a JobState value
+    status: str = "pending"  # pending, skipped, missing, busy, or a JobState value
+    walked: bool = False  # found in a folder (not named on the command line)
     detail: str = ""
     results: list[Path] = field(default_factory=list)
 
@@ -328,7 +329,7 @@ def collect_inputs(
         if path.is_dir():
             for f in _walk(path, exts, skip_dirs, out_abs):
                 rel_parent = f.relative_to(path).parent
-                items.append(Item(f, (out / rel_parent) if out else None))
+                items.append(Item(f, (out / rel_parent) if out else None, walked=True))
         else:
             items.append(Item(path, out))
     return items
@@ -408,6 +409,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             video=op.input_kind == "video",
             skip_dirs=(rt.settings.get("output", "subfolder"),) if not args.output else (),
         )
+        # Results of earlier jobs found in a walked folder (an output folder inside the input,
+        # or results written beside the photos) are not photos to process again.
+        earlier = {str(p.absolute()) for r in rt.store.all() for p in r.results}
+        items = [i for i in items if not (i.walked and str(i.path.absolute()) in earlier)]
         if not items:
             _err("No images found in " + ", ".join(args.inputs))
             return EXIT_FAILED

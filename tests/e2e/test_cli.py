@@ -164,6 +164,17 @@ def test_run_mirrors_folders_then_skips_what_is_done(tmp_path, env, server, data
     assert again.returncode == 0, again.stdout + again.stderr
     assert "3 files: 3 skipped" in again.stdout
     assert len(server.created()) == 3  # nothing was sent again
+    # Results written into the folder being walked are not taken for new photos.
+    inside = retouchdesk(
+        "run", "--provider", "fake", "--op", "brighten", "--set", "amount=1.6", "shoot",
+        "-o", "shoot", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert inside.returncode == 0 and "3 files: 3 done" in inside.stdout
+    again_inside = retouchdesk(
+        "run", "--provider", "fake", "--op", "brighten", "--set", "amount=1.6", "shoot",
+        "-o", "shoot", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert "3 files: 3 skipped" in again_inside.stdout, again_inside.stdout
     # A different parameter is different work.
     third = retouchdesk(
         "run", "--provider", "fake", "--op", "brighten", "--set", "amount=1.2",
