@@ -103,9 +103,9 @@ class MaskToolBar(QToolBar):
 
         self.edit_action = QAction("Paint mask", self)
         self.edit_action.setCheckable(True)
+        keys = "\n".join(f"{what}: {key}" for what, key in standard_keys().items())
         self.edit_action.setToolTip(
-            "Paint a mask on the photo to limit an operation to an area "
-            "(drag with space held, or the middle button, to pan while painting)"
+            "Paint a mask on the photo to limit an operation to an area.\n\n" + keys
         )
         self.edit_action.toggled.connect(self._editing_toggled)
         self.addAction(self.edit_action)
