@@ -362,3 +362,26 @@ def test_switching_photos_frees_the_previous_mask(qtbot, window, photo_dir: Path
     qtbot.waitUntil(lambda: masking.document.size == (451, 300), timeout=10_000)
     gc.collect()
     assert old() is None  # the 600x400 buffer is gone, not kept by a Qt parent
+
+
+def test_ctrl_z_on_the_canvas_undoes_exactly_one_step(qtbot, window) -> None:
+    w = window
+    painter = w.mask_painter
+    painter.toolbar.edit_action.trigger()
+    doc = painter.masking.document
+    doc.fill_rect(doc.rect().adjusted(10, 10, -500, -300))
+    one = doc.array.copy()
+    doc.fill_rect(doc.rect().adjusted(300, 200, -200, -100))
+    w.activateWindow()
+    w.canvas.setFocus()
+    qtbot.waitUntil(lambda: w.canvas.hasFocus(), timeout=2_000)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(doc.array, one)  # one step: not the layer *and* Edit > Undo
+    qtbot.keyClick(
+        w.canvas,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert doc.array[250, 350] == 255
+    qtbot.keyClick(w.canvas, Qt.Key.Key_BracketRight)
+    assert painter.tools.size > 60
