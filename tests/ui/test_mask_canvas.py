@@ -376,7 +376,7 @@ def test_ctrl_z_on_the_canvas_undoes_exactly_one_step(qtbot, window) -> None:
     w.canvas.setFocus()
     qtbot.waitUntil(lambda: w.canvas.hasFocus(), timeout=2_000)
     qtbot.keyClick(w.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert np.array_equal(doc.array, one)  # one step: not the layer *and* Edit > Undo
+    assert np.array_equal(doc.array, one)  # exactly one step undone
     qtbot.keyClick(
         w.canvas,
         Qt.Key.Key_Z,
