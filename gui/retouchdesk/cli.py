@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.set_defaults(func=cmd_jobs)
 
     cfg = sub.add_parser("config", help="show the effective settings and their sources")
+    # Keys for headless use (retouchdesk/cli_secrets.py): the value comes from stdin.
+    cfg.add_argument(
+        "--set-secret", metavar="SECTION.KEY", help="store a key read from standard input"
+    )
+    cfg.add_argument("--delete-secret", metavar="SECTION.KEY", help="delete a stored key")
     cfg.set_defaults(func=cmd_config)
 
     acc = sub.add_parser("account", help="credits and usage history of a provider")
@@ -244,6 +249,11 @@ def _show(value: Any) -> str:
 def cmd_config(args: argparse.Namespace) -> int:
     from retouchdesk.services.runtime import open_secret_store, safe_lookup
     from retouchdesk.services.settings import Settings
+
+    if getattr(args, "set_secret", None) or getattr(args, "delete_secret", None):
+        from retouchdesk.cli_secrets import run_secret_command
+
+        return run_secret_command(args.set_secret, args.delete_secret)
 
     settings = Settings()
     secrets = open_secret_store(settings)
