@@ -29,7 +29,8 @@ class DocumentModel(QObject):
     loading_changed = Signal(bool)
     error_changed = Signal(str)
 
-    CACHE = 3  # decoded photos kept for quick flipping through the filmstrip
+    CACHE = 4  # decoded photos kept for quick flipping through the filmstrip ...
+    CACHE_BYTES = 512 * 1024 * 1024  # ... within this much memory (a 24 MP photo: ~130 MB)
 
     def __init__(
         self, runner: TaskRunner, display_profile: Path | None = None, parent: QObject | None = None
@@ -92,7 +93,9 @@ class DocumentModel(QObject):
             return  # the user moved on while this decoded
         self.last_load_seconds = time.perf_counter() - t0
         self._cache[path] = img
-        while len(self._cache) > self.CACHE:
+        while len(self._cache) > 1 and (
+            len(self._cache) > self.CACHE or _cache_bytes(self._cache) > self.CACHE_BYTES
+        ):
             self._cache.popitem(last=False)
         self._set_error("")
         self._set_image(img)
@@ -111,3 +114,7 @@ class DocumentModel(QObject):
         if msg != self._error:
             self._error = msg
             self.error_changed.emit(msg)
+
+
+def _cache_bytes(cache: OrderedDict[Path, DisplayImage]) -> int:
+    return sum(q.sizeInBytes() for img in cache.values() for q in img.levels)

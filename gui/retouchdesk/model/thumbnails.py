@@ -23,7 +23,7 @@ class ThumbnailCache(QObject):
 
     ready = Signal(str)
 
-    def __init__(self, runner: TaskRunner, limit: int = 2000, parent: QObject | None = None):
+    def __init__(self, runner: TaskRunner, limit: int = 1000, parent: QObject | None = None):
         super().__init__(parent)
         self._runner = runner
         self._images: dict[Path, QImage] = {}
