@@ -95,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send a downscaled copy of a photo that is too large for the operation",
     )
+    run.add_argument(
+        "--protect-outside",
+        type=Path,
+        metavar="MASK",
+        help="keep every pixel outside this mask (white = selected) as in the original",
+    )
+    run.add_argument(
+        "--protect-feather",
+        type=float,
+        default=8.0,
+        metavar="PX",
+        help="soft edge inside the protected mask (default 8)",
+    )
     run.add_argument("--force", action="store_true", help="process again files already done")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
@@ -438,7 +451,16 @@ async def _run_batch(
 
     engine = rt.engine
     extra = {"template": template, "format": fmt, "fit": bool(args.fit)}
-    options = {"fit_limits": True} if args.fit else {}
+    options: dict[str, Any] = {"fit_limits": True} if args.fit else {}
+    if getattr(args, "protect_outside", None):
+        from retouchdesk.services.postprocess import protect_option
+
+        mask = Path(args.protect_outside).expanduser().resolve()
+        if not mask.is_file():
+            _err(f"The mask {args.protect_outside} does not exist")
+            return EXIT_FAILED
+        options.update(protect_option(mask, feather=max(0.0, args.protect_feather)))
+        extra["protect"] = options["protect_outside"]  # a protected run is another result
     requests: list[tuple[Item, JobRequest]] = []
     resume_ids: list[str] = []
     by_job: dict[str, Item] = {}
