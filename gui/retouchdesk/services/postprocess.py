@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from retouchdesk.core.errors import InputError
 
 PROTECT_OUTSIDE = "protect_outside"
@@ -66,7 +68,14 @@ def apply(
     orig = imageio.load_array(original, keep_16bit=True)
     res = imageio.load_array(result, keep_16bit=True)
     h, w = orig.shape[:2]
-    mask = core_mask.load_mask(mask_path, (w, h), resize=False)
+    # The input may be a downscaled copy of the photo the mask was painted on (--fit, the
+    # window's downscale offer): a mask of the same framing is resampled, any other refused.
+    from retouchdesk.services.masks import same_framing
+
+    with Image.open(mask_path) as im:
+        mask_size = im.size
+    fits = mask_size == (w, h) or same_framing(mask_size, (w, h))
+    mask = core_mask.load_mask(mask_path, (w, h), resize=fits)
     out = composite.protect_outside(
         orig,
         res,

@@ -61,3 +61,15 @@ def test_missing_or_wrong_size_mask_is_a_plain_error(job, tmp_path: Path) -> Non
     Image.new("L", (10, 10)).save(mask_path)
     with pytest.raises(InputError, match="10x10 but the photo is 600x400"):
         postprocess.apply(postprocess.protect_option(mask_path), original, result, tmp_path / "w")
+
+
+def test_a_downscaled_input_uses_the_mask_resampled(job, tmp_path: Path) -> None:
+    original, result, mask_path = job
+    small = tmp_path / "coffee_small.png"  # what --fit sends for a photo over the limits
+    Image.open(original).resize((300, 200), Image.Resampling.LANCZOS).save(small)
+    small_result = tmp_path / "small_result.png"
+    Image.open(result).resize((300, 200)).save(small_result)
+    done = postprocess.apply(postprocess.protect_option(mask_path), small, small_result, tmp_path)
+    out, orig = load_array(done.path), load_array(small)
+    m = cv2.resize(np.asarray(Image.open(mask_path)), (300, 200), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(out[m == 0], orig[m == 0])
