@@ -103,6 +103,7 @@ class MaskLayer(QGraphicsObject):
         self._erase = False
         self._points: list[tuple[float, float]] = []
         self._polygon: list[tuple[float, float]] = []
+        self._polygon_erase = False  # the modifier held at the polygon's first click
         self._press = QPointF()
         self._resize_from = (0, 0.0)
         self._hover = QPointF(-1e9, -1e9)
@@ -372,7 +373,7 @@ class MaskLayer(QGraphicsObject):
     def _close_polygon(self) -> None:
         points, self._polygon = self._polygon, []
         self._outline.setVisible(False)
-        self._doc.fill_polygon(points, erase=getattr(self, "_polygon_erase", False))
+        self._doc.fill_polygon(points, erase=self._polygon_erase)
 
     def _show_outline(self, points: list[tuple[float, float]], *, closed: bool) -> None:
         path = QPainterPath()
