@@ -236,3 +236,24 @@ def test_invalid_combination_disables_apply_with_the_reason(qtbot, make_window, 
     assert w.side.problem.text().startswith("The photo does not fit in the output")
     panel.controls["input_x"].spin.setValue(400)
     assert om.can_run and w.side.apply_button.isEnabled() and not w.side.problem.isVisibleTo(w.side)
+
+
+def test_filmstrip_menu_lists_a_photos_versions(
+    qtbot, make_window, photo_dir, fake_runtime_factory
+):
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    photo = photo_dir / "chelsea.png"
+    w.open_paths([photo])
+    w.model.operation.select("fake.brighten")
+    (jid,) = run(qtbot, w.model.session.queue([photo]))
+    qtbot.waitUntil(lambda: w.model.jobs.record(jid).state is JobState.DONE, timeout=20_000)
+    w.close_compare()
+    menu = w.filmstrip_menu_for(0)
+    versions = menu.actions()[0].menu()
+    assert menu.actions()[0].text() == "Versions (1)"
+    (act,) = versions.actions()
+    assert act.text().startswith("Brighten · Fake Cloud · ")
+    act.trigger()
+    assert w.stack.currentWidget() is w.compare
+    qtbot.waitUntil(w.model.compare.loaded, timeout=10_000)
+    assert w.model.compare.right.path == w.model.jobs.record(jid).results[0]

@@ -344,6 +344,10 @@ class JobsModel(QAbstractItemModel):
             return None
         return self._job_data(rec, index.column(), role)
 
+    def labels(self, rec: JobRecord) -> tuple[str, str]:
+        """The operation's and the provider's display names of a job."""
+        return self._op_label(rec)
+
     def _op_label(self, rec: JobRecord) -> tuple[str, str]:
         try:
             op = self.catalog.operation(rec.provider, rec.operation)

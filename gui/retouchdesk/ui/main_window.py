@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
@@ -212,6 +214,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         m = self.model
+        self.filmstrip.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.filmstrip.customContextMenuRequested.connect(self._filmstrip_menu)
         m.message.connect(self.show_message)
         m.photos.current_changed.connect(self._photo_changed)
         m.photos.count_changed.connect(self._count_changed)
@@ -323,6 +327,32 @@ class MainWindow(QMainWindow):
 
     def close_photo(self) -> None:
         self.model.photos.remove_row(self.model.photos.current_row)
+
+    def filmstrip_menu_for(self, row: int) -> QMenu:
+        """The photo's menu: its versions (each opens the compare view), folder, close."""
+        from retouchdesk.ui.job_panel import reveal_in_file_manager
+
+        photos = self.model.photos
+        path = photos.paths[row]
+        menu = QMenu(self)
+        versions = self.model.session.versions(path)
+        sub = menu.addMenu(f"Versions ({sum(len(r.results) for r in versions)})")
+        sub.setEnabled(bool(versions))
+        for rec in reversed(versions):
+            label, prov = self.model.jobs.labels(rec)
+            when = time.strftime("%H:%M", time.localtime(rec.finished_at or rec.created_at))
+            act = sub.addAction(f"{label} · {prov} · {when}")
+            act.setToolTip(str(rec.results[0]))
+            act.triggered.connect(lambda _=False, j=rec.id: self.show_compare(j))
+        menu.addAction("Show in Folder").triggered.connect(lambda: reveal_in_file_manager(path))
+        menu.addSeparator()
+        menu.addAction("Close Photo").triggered.connect(lambda: photos.remove_row(row))
+        return menu
+
+    def _filmstrip_menu(self, pos: Any) -> None:
+        index = self.filmstrip.indexAt(pos)
+        if index.isValid():
+            self.filmstrip_menu_for(index.row()).exec(self.filmstrip.viewport().mapToGlobal(pos))
 
     def _step(self, delta: int) -> None:
         photos = self.model.photos
