@@ -44,6 +44,9 @@ def _isolate_keyring(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     backend.file_path = str(home / "test-keyring.cfg")
     # what keyring.set_keyring() sets; monkeypatch restores the previous backend afterwards
     monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    # Subprocesses (CLI tests) get no keyring at all: their secrets go to the encrypted file
+    # in the test home, never to the developer's keyring.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
 @pytest.fixture
