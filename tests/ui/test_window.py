@@ -214,7 +214,7 @@ def test_local_job_reaches_done_and_compare_shows_both(qtbot, make_window, photo
 
 
 def test_fake_provider_progress_moves_the_bar(qtbot, make_window, photo_dir, fake_runtime_factory):
-    rt = fake_runtime_factory(duration=1.2, poll_interval=0.05)
+    rt = fake_runtime_factory(duration=2.0, poll_interval=0.05)
     w = make_window(rt)
     w.open_paths([photo_dir / "astronaut.png"])
     w.model.operation.select("fake.brighten")
