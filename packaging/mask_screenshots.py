@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -51,7 +52,11 @@ def main() -> int:
     w.resize(1400, 900)
     w.show()
     w.model.start()
-    w.open_paths([PHOTO])
+    # A copy in the throw-away home: results go beside the photo, never into tests/data.
+    photo = Path(os.environ["RETOUCHDESK_HOME"]) / "photos" / PHOTO.name
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PHOTO, photo)
+    w.open_paths([photo])
     for _ in range(200):
         _settle(app, 0.05)
         if w.model.document.image is not None and w.mask_painter.masking.document is not None:
