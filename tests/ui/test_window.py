@@ -276,6 +276,9 @@ def test_batch_row_counts_x_of_n(qtbot, make_window, photo_dir, fake_runtime_fac
     for j in ids:
         out = jobs.record(j).results[0]
         assert out.parent.name == "retouched" and out.exists()
+    qtbot.mouseClick(w.jobs.clear_button, Qt.MouseButton.LeftButton)
+    assert jobs.rowCount() == 0 and w.model.engine.jobs() == []
+    assert out.exists()  # clearing the list keeps the files
 
 
 def test_restarted_window_shows_and_continues_a_job(

@@ -125,6 +125,9 @@ class JobPanel(QWidget):
             "Remove", SP.SP_TrashIcon, "Remove from the list (result files are kept)"
         )
         bar.addStretch(1)
+        self.clear_button = button(
+            "Clear finished", SP.SP_DialogResetButton, "Remove every finished job from the list"
+        )
         lay.addLayout(bar)
 
         self.view = QTreeView()
@@ -153,6 +156,7 @@ class JobPanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self._count(model.cancel, "cancelled"))
         self.retry_button.clicked.connect(lambda: self._count(model.retry, "queued again"))
         self.remove_button.clicked.connect(lambda: self._count(model.remove, "removed"))
+        self.clear_button.clicked.connect(self.clear_finished)
         self.open_button.clicked.connect(self.open_result)
         self.reveal_button.clicked.connect(self.reveal_result)
         self.compare_button.clicked.connect(self._compare)
@@ -203,6 +207,13 @@ class JobPanel(QWidget):
         n = fn(self.selected_ids())
         if n:
             self.message.emit(f"{n} job{'s' if n != 1 else ''} {verb}")
+        self._update_buttons()
+
+    def clear_finished(self) -> None:
+        """Forget done, failed and cancelled jobs (their result files stay on disk)."""
+        ids = [j for j in self.model.job_ids() if (r := self.model.record(j)) and r.state.terminal]
+        n = self.model.remove(ids)
+        self.message.emit(f"Cleared {n} finished job{'s' if n != 1 else ''}" if n else "")
         self._update_buttons()
 
     def open_result(self) -> None:
