@@ -117,6 +117,8 @@ class PhotoItem(QGraphicsItem):
         if exposed.isEmpty():
             return
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if widget is not None:
+            lod *= widget.devicePixelRatioF()  # physical pixels per image pixel (HiDPI)
         img, scale = self.level_for(lod)
         # Snap the exposed rectangle outwards to whole source pixels: no seams while panning.
         sx0 = math.floor(exposed.left() * scale)
@@ -218,7 +220,7 @@ class Canvas(QGraphicsView):
         margin = 16
         fit = min((vp.width() - margin) / w, (vp.height() - margin) / h)
         # Never enlarge a small photo past 100 %: replicated pixels look like a defect.
-        return max(MIN_ZOOM, min(1.0, fit))
+        return max(MIN_ZOOM, min(1.0 / self.devicePixelRatioF(), fit))
 
     def fit(self) -> None:
         self._fit_mode = True
@@ -226,8 +228,13 @@ class Canvas(QGraphicsView):
         self.centerOn(self.photo.boundingRect().center())
 
     def actual_size(self) -> None:
-        """100 %: one image pixel per device-independent screen pixel."""
-        self.set_zoom(1.0)
+        """100 %: one image pixel per physical screen pixel (also on HiDPI screens)."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
+
+    @property
+    def pixel_zoom(self) -> float:
+        """Physical screen pixels per image pixel: the zoom a photographer means by 100 %."""
+        return self.zoom * self.devicePixelRatioF()
 
     def zoom_in(self) -> None:
         self.set_zoom(self.zoom * WHEEL_STEP)

@@ -398,8 +398,8 @@ class MainWindow(QMainWindow):
         if n == 0:
             self.stack.setCurrentWidget(self.empty)
 
-    def _zoom_changed(self, z: float) -> None:
-        self.zoom_label.setText(f"{z * 100:.0f}%")
+    def _zoom_changed(self, _z: float) -> None:
+        self.zoom_label.setText(f"{self.canvas.pixel_zoom * 100:.0f}%")
 
     def _pixel(self, x: int, y: int) -> None:
         self.pixel_label.setText("" if x < 0 else f"x {x}  y {y}")
