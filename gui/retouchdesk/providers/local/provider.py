@@ -10,6 +10,8 @@ which engine made the result ("realesrgan", "classic" when the upscaler fell bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from typing import Any
 
 from retouchdesk.core.schema import ResultSpec
@@ -66,8 +68,12 @@ class LocalProvider(Provider):
         out_path = ctx.work_dir / f"result_{ctx.operation.id}{suffix}"
 
         def on_progress(fraction: float | None, message: str) -> None:
-            loop.call_soon_threadsafe(ctx.progress, fraction, message)
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: nobody listens
+                loop.call_soon_threadsafe(ctx.progress, fraction, message)
 
+        # Set when this coroutine itself is cancelled (engine shutdown): the worker thread
+        # then stops the job at the next tile instead of finishing it for nobody.
+        abandoned = threading.Event()
         idle = self._queue()
         worker = await idle.get()
         try:
@@ -78,8 +84,11 @@ class LocalProvider(Provider):
                 params,
                 out_path,
                 on_progress=on_progress,
-                is_cancelled=ctx.is_cancelled,
+                is_cancelled=lambda: abandoned.is_set() or ctx.is_cancelled(),
             )
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
         finally:
             idle.put_nowait(worker)
         meta = _output_meta(summary, ctx.operation.result)
