@@ -171,6 +171,30 @@ def test_canvas_zoom_keeps_the_pixel_under_the_cursor(qtbot, make_window, photo_
     assert c.photo.level_for(4.0)[1] == 1.0
     c.fit()
     assert c.zoom <= 1.0 and c.fit_mode
+    # The mouse wheel zooms around the pointer too (a real wheel event on the viewport),
+    # once the photo is larger than the view (smaller photos stay centred).
+    from PySide6.QtGui import QWheelEvent
+
+    c.set_zoom(2.0)
+
+    pos = QPointF(c.viewport().width() * 0.7, c.viewport().height() * 0.4)
+    under = c.mapToScene(pos.toPoint())
+    z0 = c.zoom
+    for _ in range(3):
+        ev = QWheelEvent(
+            pos,
+            c.viewport().mapToGlobal(pos),
+            QPoint(0, 0),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        QApplication.sendEvent(c.viewport(), ev)
+    assert c.zoom == pytest.approx(z0 * 1.2**3)
+    after = c.mapToScene(pos.toPoint())
+    assert abs(after.x() - under.x()) <= 1.5 and abs(after.y() - under.y()) <= 1.5
 
 
 @pytest.mark.slow
