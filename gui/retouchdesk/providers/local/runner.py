@@ -85,9 +85,8 @@ def run_operation(
     started = time.monotonic()
     image_path, out_path = Path(image_path), Path(out_path)
     op = operation_schema(op_id)
-    raw = dict(params or {})
-    mask_resize = bool(raw.pop("mask_resize", False))
-    values = op.validate(raw, inapplicable=Inapplicable.DROP)
+    values = op.validate(dict(params or {}), inapplicable=Inapplicable.DROP)
+    mask_resize = bool(values.get("mask_resize", False))
     ctx = OpContext(
         progress_fn=progress,
         cancelled_fn=cancelled,
