@@ -33,6 +33,11 @@ def test_style_grid_loads_when_opened_and_picks_an_id(qtbot, make_window, monkey
         qtbot.mouseClick(control.browse, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: control.grid.count() > 0, timeout=30_000)
         assert len(emu.received()) > before
+        # The emulator lists 25 templates, 20 a page: the rest comes on request.
+        assert control.grid.count() == 20 and control.more_button.isVisible()
+        qtbot.mouseClick(control.more_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: control.grid.count() == 25, timeout=30_000)
+        assert not control.more_button.isVisible()
         first = control.grid.item(0)
         assert not first.icon().isNull()  # the thumbnail arrived with the listing
         style_id = first.data(Qt.ItemDataRole.UserRole)

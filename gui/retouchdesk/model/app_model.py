@@ -165,9 +165,17 @@ class AppModel(QObject):
         self.message.emit(str(exc) or f"{type(exc).__name__} in {name}")
 
     # -- styles (lazy, from the provider when it lists them) -----------------------------------
-    def style_loader(self, param: Any, deliver: Callable[..., None]) -> None:
-        """Fill a style picker from the current provider's listing, in the background."""
-        self.runner.spawn(self._load_styles(param, deliver), name=f"styles:{param.name}")
+    def style_loader(
+        self, param: Any, deliver: Callable[..., None], page_token: str | None = None
+    ) -> None:
+        """Fill a style picker from the current provider's listing, in the background.
+
+        ``deliver(styles, error="", more=None)``: ``more`` is set when the provider has a
+        further page; calling ``more(deliver)`` fetches it.
+        """
+        self.runner.spawn(
+            self._load_styles(param, deliver, page_token), name=f"styles:{param.name}"
+        )
 
     def has_style_listing(self) -> bool:
         try:
@@ -176,7 +184,9 @@ class AppModel(QObject):
             return False
         return hasattr(prov, "list_styles")
 
-    async def _load_styles(self, param: Any, deliver: Callable[..., None]) -> None:
+    async def _load_styles(
+        self, param: Any, deliver: Callable[..., None], page_token: str | None = None
+    ) -> None:
         if param.kind is not ParamKind.STYLE:
             return
         try:
@@ -185,7 +195,7 @@ class AppModel(QObject):
             if lister is None:
                 deliver([], error="This provider does not list its styles; type a style id.")
                 return
-            items, _next = await lister(param.style_source or param.name)
+            items, next_token = await lister(param.style_source or param.name, page_token)
         except Exception as exc:
             deliver([], error=str(exc) or "The styles cannot be loaded now.")
             return
@@ -197,4 +207,10 @@ class AppModel(QObject):
                 pm = QPixmap(str(tp))
                 thumb = pm if not pm.isNull() else None
             styles.append({"id": it.id, "label": getattr(it, "title", it.id), "thumbnail": thumb})
-        deliver(styles)
+        more = None
+        if next_token:
+
+            def more(again: Callable[..., None], token: str = next_token) -> None:
+                self.style_loader(param, again, token)
+
+        deliver(styles, more=more)

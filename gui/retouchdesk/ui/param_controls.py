@@ -462,6 +462,10 @@ class StyleControl(ParamControl):
         self.status = QLabel("", self)
         self.status.setProperty("hint", True)
         self.status.hide()
+        self._more: Callable[..., None] | None = None
+        self.more_button = QPushButton("More styles", self)
+        self.more_button.hide()
+        self.more_button.clicked.connect(self._load_more)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.edit, 1)
@@ -471,6 +475,7 @@ class StyleControl(ParamControl):
         lay.addLayout(top)
         lay.addWidget(self.status)
         lay.addWidget(self.grid)
+        lay.addWidget(self.more_button)
         self.browse.setEnabled(loader is not None)
         if loader is None:
             self.browse.setToolTip("This provider does not list its styles here; type an id.")
@@ -481,9 +486,11 @@ class StyleControl(ParamControl):
     def _toggle_grid(self) -> None:
         if self.grid.isVisible():
             self.grid.hide()
+            self.more_button.hide()
             self.browse.setText("Show styles")
             return
         self.grid.show()
+        self.more_button.setVisible(self._more is not None)
         self.browse.setText("Hide styles")
         if not self._loaded and self._loader is not None:
             self._loaded = True
@@ -491,9 +498,25 @@ class StyleControl(ParamControl):
             self.status.show()
             self._loader(self.param, self.set_styles)
 
-    def set_styles(self, styles: list[dict[str, Any]], error: str = "") -> None:
+    def set_styles(
+        self,
+        styles: list[dict[str, Any]],
+        error: str = "",
+        more: Callable[..., None] | None = None,
+    ) -> None:
         """Fill the grid (called when the listing arrives, on the GUI thread)."""
         self.grid.clear()
+        self._add_styles(styles, error, more)
+
+    def _add_styles(
+        self,
+        styles: list[dict[str, Any]],
+        error: str = "",
+        more: Callable[..., None] | None = None,
+    ) -> None:
+        self._more = more
+        self.more_button.setVisible(more is not None)
+        self.more_button.setEnabled(True)
         if error:
             self.status.setText(error)
             self.status.show()
@@ -510,6 +533,11 @@ class StyleControl(ParamControl):
                 item.setIcon(thumb)
             self.grid.addItem(item)
             item.setSelected(str(s["id"]) in current)
+
+    def _load_more(self) -> None:
+        if self._more is not None:
+            self.more_button.setEnabled(False)
+            self._more(self._add_styles)  # the next page is appended to the grid
 
     def _grid_changed(self) -> None:
         if self._setting:
