@@ -257,3 +257,20 @@ def test_filmstrip_menu_lists_a_photos_versions(
     assert w.stack.currentWidget() is w.compare
     qtbot.waitUntil(w.model.compare.loaded, timeout=10_000)
     assert w.model.compare.right.path == w.model.jobs.record(jid).results[0]
+
+
+def test_a_broken_file_is_listed_with_a_plain_reason(qtbot, make_window, tmp_path):
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    w = make_window(build_runtime(settings=Settings()))
+    w.open_paths([bad])
+    qtbot.waitUntil(lambda: bool(w.model.document.error), timeout=10_000)
+    assert "broken.jpg" in w.model.document.error
+    assert "broken.jpg" in w.statusBar().currentMessage()
+    qtbot.waitUntil(w.model.photos.thumbnails_ready, timeout=10_000)
+    tip = w.model.photos.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "broken.jpg cannot be read" in tip
+    assert "Traceback" not in tip and "Traceback" not in w.model.document.error
