@@ -65,7 +65,10 @@ class ThumbnailCache(QObject):
         try:
             img, size = await self._runner.in_thread(make_thumbnail, path)
         except Exception as exc:  # unreadable: remembered, shown as the reason
-            self._errors[path] = f"{path.name} cannot be read: {exc}"
+            from retouchdesk.core.errors import RetouchError
+
+            plain = str(exc) if isinstance(exc, RetouchError) else "it is damaged or not a photo"
+            self._errors[path] = f"{path.name} cannot be read: {plain}"
             log.info("no thumbnail for %s: %s", path, exc)
         else:
             if len(self._images) >= self._limit:
