@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self._restore()
         self._update_title()
         self._update_jobs_label()
+        self.filmstrip.setVisible(model.photos.rowCount() > 0)
 
     def _install_extensions(self) -> None:
         """Mask painter (tool bar + canvas layer + masked jobs) and account status.
@@ -395,6 +396,7 @@ class MainWindow(QMainWindow):
 
     def _count_changed(self, n: int) -> None:
         self.side.set_photo_count(n)
+        self.filmstrip.setVisible(n > 0)  # an empty strip is just a dark band
         if n == 0:
             self.stack.setCurrentWidget(self.empty)
 
