@@ -92,3 +92,27 @@ def test_transparency_is_kept_for_the_checkerboard(tmp_path):
     assert img.has_alpha
     c = img.full.pixelColor(3, 3)
     assert abs(c.alpha() - 128) <= 1 and c.red() >= 250 and c.green() <= 3
+
+
+def test_pixel_grid_appears_only_when_zoomed_far_in(qtbot):
+    from PySide6.QtGui import QColor, QImage
+
+    img = QImage(40, 30, QImage.Format.Format_RGB32)
+    img.fill(QColor(250, 250, 250))
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_image([img], 40, 30)
+
+    def darkest_row_pixel(zoom: float) -> int:
+        canvas.set_view(zoom, QPointF(20, 15))
+        shot = canvas.viewport().grab().toImage()
+        left = max(0, canvas.mapFromScene(QPointF(1, 15)).x())
+        right = min(shot.width() - 1, canvas.mapFromScene(QPointF(39, 15)).x())
+        y = canvas.mapFromScene(QPointF(20, 15.5)).y()
+        return min(shot.pixelColor(x, y).red() for x in range(left, right))
+
+    assert darkest_row_pixel(4.0) >= 245  # plain white pixels: no grid
+    assert darkest_row_pixel(16.0) < 235  # grid lines between the big pixels

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPen,
     QPixmap,
     QResizeEvent,
     QWheelEvent,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 MIN_ZOOM = 0.01
 MAX_ZOOM = 32.0
 WHEEL_STEP = 1.2
+GRID_ZOOM = 12.0  # physical pixels per image pixel from which the pixel grid is drawn
 BACKGROUND = QColor(0x3A, 0x3A, 0x3C)  # neutral mid-dark grey: does not bias colour judgement
 
 
@@ -276,6 +278,26 @@ class Canvas(QGraphicsView):
         self.centerOn(center)
         self.zoom_changed.emit(zoom)
         self.view_changed.emit()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """A faint pixel grid when each image pixel is a big square (pixel peeping)."""
+        if self.pixel_zoom < GRID_ZOOM or self.photo.is_empty():
+            return
+        w, h = self.photo.size
+        area = rect.intersected(QRectF(0, 0, w, h))
+        if area.isEmpty():
+            return
+        x0, x1 = math.floor(area.left()), math.ceil(area.right())
+        y0, y1 = math.floor(area.top()), math.ceil(area.bottom())
+        painter.save()
+        pen = QPen(QColor(128, 128, 128, 90))
+        pen.setCosmetic(True)  # one screen pixel wide at every zoom
+        painter.setPen(pen)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        lines = [QLineF(x, y0, x, y1) for x in range(x0, x1 + 1)]
+        lines += [QLineF(x0, y, x1, y) for y in range(y0, y1 + 1)]
+        painter.drawLines(lines)
+        painter.restore()
 
     # -- events ---------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
