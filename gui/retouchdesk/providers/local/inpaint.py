@@ -28,6 +28,7 @@ DEFAULT_METHOD = "fsr"  # tests/bench/local_quality.py: best mean hole PSNR (20.
 #: resolution first (a big hole has no detail to lose) while small ones keep theirs, so a 5%
 #: hole in a 24 MP photo stays within about a second and a half whatever the method.
 _BUDGET = {"telea": 300_000, "ns": 400_000, "fsr": 6_000}
+_FSR_MIN_SCALE = 0.25  # below this resolution a box is filled by Telea instead (see _fill_all)
 _MIN_MARGIN = 48  # px of context around a hole at least: FSR works in blocks and needs them
 _CONTEXT = 1.0  # context margin around a hole, as a fraction of its size
 
@@ -155,6 +156,7 @@ def _fill_all(
     pending = hole.copy()
     boxes = _boxes(hole, w, h)
     scales = _work_scales(hole, boxes, method)
+    used: set[str] = set()
     for i, ((x0, y0, x1, y1), scale) in enumerate(zip(boxes, scales, strict=True)):
         ctx.check()
         todo = pending[y0:y1, x0:x1]
@@ -162,7 +164,16 @@ def _fill_all(
             continue
         crop = np.ascontiguousarray(out[y0:y1, x0:x1, :3])
         todo = np.ascontiguousarray(todo)
-        filled = _fill_box(crop, todo, method, radius, scale)
+        box_method = method
+        if method == "fsr" and scale < _FSR_MIN_SCALE:
+            # A huge hole: FSR would work on a thumbnail and take seconds for a blur; Telea
+            # at far higher resolution is as good there and ~50x faster.
+            box_method = "telea"
+            scale = min(1.0, scale * math.sqrt(_BUDGET["telea"] / _BUDGET["fsr"]))
+            used.add("telea (large areas)")
+        else:
+            used.add(method)
+        filled = _fill_box(crop, todo, box_method, radius, scale)
         if alpha_of is None:
             alpha = (todo > 0).astype(np.float32)
         else:
@@ -170,6 +181,8 @@ def _fill_all(
         out[y0:y1, x0:x1, :3] = blend(crop, filled, alpha)
         pending[y0:y1, x0:x1] = 0
         ctx.progress((i + 1) / len(boxes), f"Filling area {i + 1} of {len(boxes)}")
+    if len(used) > 1 or (used and method not in used):
+        ctx.meta["methods"] = sorted(used)
     return out, min(scales, default=1.0)
 
 
