@@ -57,7 +57,9 @@ def gpu_id(device: str) -> int:
 def _has_hardware_gpu() -> bool:
     if os.environ.get("RETOUCHDESK_LOCAL_FORCE_GPU"):
         return True
-    # ncnn lists llvmpipe as a GPU; only trust a device that Vulkan reports as hardware.
+    # ncnn lists llvmpipe as a GPU; only trust a device that a hardware driver provides.
+    if os.path.exists("/dev/nvidia0"):
+        return True
     try:
         for entry in os.listdir("/dev/dri"):
             if entry.startswith("renderD"):
