@@ -129,13 +129,17 @@ class SessionModel(QObject):
         return Path(self._originals.get(str(input_path), str(input_path)))
 
     def versions(self, photo: Path) -> list[JobRecord]:
-        """Finished results of ``photo``, oldest first: its versions."""
+        """Finished results of ``photo`` in the order they were asked for: its versions.
+
+        Ordered by queueing time, not finishing time, so that two jobs sent one after the
+        other keep their places however the provider schedules them.
+        """
         out = [
             r
             for r in self.engine.jobs()
             if r.state is JobState.DONE and r.results and self.original_of(r.input_path) == photo
         ]
-        return sorted(out, key=lambda r: r.finished_at or r.created_at)
+        return sorted(out, key=lambda r: r.created_at)
 
     # -- queueing ------------------------------------------------------------------------------
     async def check_inputs(self, paths: list[Path]) -> list[InputCheck]:
