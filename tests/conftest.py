@@ -1,7 +1,7 @@
 """Suite-wide fixtures: every test runs with its own app home and a clean environment.
 
-No test may touch the user's real settings, keyring, job database or the shared reference folder: the autouse
-fixture below points ``RETOUCHDESK_HOME`` at a temporary folder and removes any
+No test may touch the user's real settings, keyring, job database or the shared reference
+folder: the autouse fixture below points ``RETOUCHDESK_HOME`` at a temporary folder and removes any
 ``RETOUCHDESK_*`` variable inherited from the developer's shell.
 """
 

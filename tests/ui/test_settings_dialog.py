@@ -176,6 +176,19 @@ def test_remove_account_deletes_its_secrets(make_dialog, store) -> None:
     assert "Not set up" in dlg.page("adcreative").status.text()
 
 
+def test_removing_enhancor_also_deletes_its_storage_keys(make_dialog, store) -> None:
+    store.set("enhancor", "api_key", ENHANCOR_KEY)
+    store.set("s3", "access_key_id", "AKIAEXAMPLEKEYID0001")
+    store.set("s3", "secret_access_key", "s3-secret-for-the-removal-test-0001")
+    store.set("youcam", "api_key", "sk-youcam-key-kept-after-enhancor-removal")
+    dlg = make_dialog()
+    dlg.page("enhancor").remove()
+    assert store.get("enhancor", "api_key") is None
+    assert store.get("s3", "access_key_id") is None
+    assert store.get("s3", "secret_access_key") is None
+    assert store.get("youcam", "api_key") is not None
+
+
 def test_environment_wins_and_is_shown(make_dialog, monkeypatch) -> None:
     env = {"RETOUCHDESK_ENHANCOR_API_KEY": ENHANCOR_KEY}
     dlg = make_dialog(environ=env)

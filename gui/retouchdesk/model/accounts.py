@@ -339,6 +339,14 @@ class AccountsModel(QObject):
             self._forget(f)
         if self.store is not None:
             secrets.remove_account(self.store, provider_id)
+        if self.has_hosting(provider_id) and not any(
+            p != provider_id and self.is_configured(p) for p in URL_INPUT_PROVIDERS
+        ):
+            # The storage keys were entered on this account's page and serve only URL-input
+            # providers: with the last of them gone, they go too (the bucket name etc. stay).
+            for f in HOSTING_FIELDS:
+                if f.secret:
+                    self._forget(f)
         self._update_configured(provider_id)
 
     def _forget(self, f: CredentialField) -> None:

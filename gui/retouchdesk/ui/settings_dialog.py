@@ -412,7 +412,8 @@ class ProviderPage(QWidget):
     def remove(self) -> None:
         self.model.remove_account(self.provider_id)
         for fld in self.fields.values():
-            if fld.spec.section == self.provider_id:
+            hosting_secret = fld.spec.secret and fld.spec in HOSTING_FIELDS
+            if fld.spec.section == self.provider_id or hosting_secret:
                 fld.widget_set("")
                 if fld.spec.secret:
                     fld.widget.setPlaceholderText("Not set")
