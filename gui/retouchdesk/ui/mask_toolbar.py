@@ -11,6 +11,7 @@ Signals:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
@@ -149,18 +150,28 @@ class MaskToolBar(QToolBar):
         self.addWidget(self.hardness_box)
         self.addSeparator()
 
-        self.undo_action = self._command("Undo", "Undo the last mask edit (Ctrl+Z)", self._undo)
-        self.redo_action = self._command("Redo", "Redo the mask edit (Ctrl+Shift+Z)", self._redo)
+        self.undo_action = self._command(
+            "Undo", "Undo the last mask edit (Ctrl+Z)", self._on_document("undo")
+        )
+        self.redo_action = self._command(
+            "Redo", "Redo the mask edit (Ctrl+Shift+Z)", self._on_document("redo")
+        )
         self.addAction(self.undo_action)
         self.addAction(self.redo_action)
         self.addSeparator()
 
         # Whole-mask commands and files: one menu keeps the bar short enough for a laptop.
         menu = QMenu("Mask", self)
-        self.fill_action = self._command("Select all", "Select the whole photo", self._fill_all)
-        self.clear_action = self._command("Clear", "Remove the whole mask", self._clear)
+        self.fill_action = self._command(
+            "Select all", "Select the whole photo", self._on_document("fill_all")
+        )
+        self.clear_action = self._command(
+            "Clear", "Remove the whole mask", self._on_document("clear")
+        )
         self.invert_action = self._command(
-            "Invert", "Select what is not selected, and the other way round", self._invert
+            "Invert",
+            "Select what is not selected, and the other way round",
+            self._on_document("invert"),
         )
         self.import_action = self._command(
             "Import mask…", "Load a mask PNG of the same size (white = selected)", self._import
@@ -295,23 +306,20 @@ class MaskToolBar(QToolBar):
         with QSignalBlocker(self.show_action):
             self.show_action.setChecked(visible)
 
-    def _fill_all(self) -> None:
-        if self._doc:
-            self._doc.fill_all()
-
-    def _clear(self) -> None:
-        if self._doc:
-            self._doc.clear()
-
-    def _invert(self) -> None:
-        if self._doc:
-            self._doc.invert()
-
     def _grow(self) -> None:
         self._ask_grow(+1)
 
     def _shrink(self) -> None:
         self._ask_grow(-1)
+
+    def _on_document(self, method: str) -> Callable[[], None]:
+        """A slot that calls ``method`` on the current mask document, if there is one."""
+
+        def call() -> None:
+            if self._doc is not None:
+                getattr(self._doc, method)()
+
+        return call
 
     def _ask_grow(self, sign: int) -> None:
         if self._doc is None:
@@ -320,14 +328,6 @@ class MaskToolBar(QToolBar):
         px, ok = QInputDialog.getInt(self, f"{word} mask", "Pixels:", 5, 1, 500)
         if ok:
             self._doc.grow(sign * px)
-
-    def _undo(self) -> None:
-        if self._doc:
-            self._doc.undo()
-
-    def _redo(self) -> None:
-        if self._doc:
-            self._doc.redo()
 
     def _pick_color(self) -> None:
         color = QColorDialog.getColor(self._tools.color, self, "Mask overlay colour")
