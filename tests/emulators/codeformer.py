@@ -5,13 +5,24 @@
   0..1, ``upscale`` 1/2/4, ``background_enhance``, ``face_upsample``, ``return_base64``;
   answers ``{"status": "success", "count", "results": [{"original_name", "filename",
   "image_url", "image_base64"?}]}`` or ``{"status": "error", "message"}``;
-* above ``max_body`` (100 MB, like the real server) Flask's own 413 HTML page, not JSON;
+* errors the way a Flask handler wrapped in ``try/except Exception`` answers them: the
+  document's ``{"status": "error", "message"}`` body with HTTP ``error_status`` (500 by
+  default; the document gives no status, see resources/providers/GUESSES.md);
+* above ``max_body`` (100 MB) Werkzeug raises ``RequestEntityTooLarge`` when the handler reads
+  the body: ``too_large="caught"`` (default) is that exception caught by the handler (500 with
+  Werkzeug's "413 Request Entity Too Large: ..." text as the message), ``too_large="html"``
+  Flask's own 413 HTML page (a handler that does not catch it);
+* a batch with an unreadable image: ``batch_errors="fail"`` (default) fails the whole request
+  like the catch-all handler, ``"skip"`` leaves that image out (fewer results);
+* unknown fields are ignored (Flask's ``request.form.get`` never sees them);
 * ``GET /api/health``: ``{"status": "online", "device": "cuda"}``;
 * result files at ``/static/results/api_result_<uuid>.png`` (``expire_results`` removes them,
   ``keep_results=False`` never keeps them: an expired result URL);
 * a sleeping Space (``asleep=True``): every request answers 503 with Hugging Face's HTML
   "starting" page until ``wake_time`` seconds after the first request;
-* large inputs get a lower upscale (above 1000 px long side at most 2, above 1500 px 1);
+* large inputs are capped like upstream CodeFormer's web demo (github.com/sczhou/CodeFormer,
+  web-demos/hugging_face/app.py): above 1000 px (long side) at most x2, above 1500 px x1 with
+  background_enhance and face_upsample off; ``effective`` records what each image got;
 * optional bearer ``token`` (a private Space).
 
 Output images are real: face restoration via the offline engine when available.
@@ -40,6 +51,10 @@ from tests.emulators.harness import (
     route,
 )
 
+# werkzeug.exceptions.RequestEntityTooLarge: str(exc) is "<code> <name>: <description>".
+WERKZEUG_413 = (
+    "413 Request Entity Too Large: The data value transmitted exceeds the capacity limit."
+)
 FLASK_413 = (
     b"<!doctype html>\n<html lang=en>\n<title>413 Request Entity Too Large</title>\n"
     b"<h1>Request Entity Too Large</h1>\n<p>The data value transmitted exceeds the capacity "
@@ -71,6 +86,9 @@ class CodeFormerEmulator(Emulator):
         wake_time: float = 2.0,
         process_time: float = 0.5,
         keep_results: bool = True,
+        error_status: int = 500,
+        too_large: str = "caught",
+        batch_errors: str = "fail",
     ) -> None:
         super().__init__(time_scale=time_scale)
         self.device = device
@@ -80,6 +98,10 @@ class CodeFormerEmulator(Emulator):
         self.wake_time = wake_time
         self.process_time = process_time
         self.keep_results = keep_results  # False: results vanish before they are downloaded
+        self.error_status = error_status
+        self.too_large_style = too_large
+        self.batch_errors = batch_errors
+        self.effective: list[dict[str, Any]] = []  # per restored image: scale, bg, faces
         self._woke_at: float | None = None
         self.static: dict[str, bytes] = {}
         self.processed = 0  # images actually restored
@@ -100,7 +122,12 @@ class CodeFormerEmulator(Emulator):
         return None
 
     def too_large(self, size: int) -> Response:
+        if self.too_large_style == "caught":
+            return self._error(WERKZEUG_413)
         return raw_response(FLASK_413, "text/html; charset=utf-8", 413)
+
+    def _error(self, message: str) -> Response:
+        return json_response({"status": "error", "message": message}, self.error_status)
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -126,7 +153,7 @@ class CodeFormerEmulator(Emulator):
         try:
             images, params = self._inputs(rec)
         except Invalid as exc:
-            return json_response({"status": "error", "message": str(exc)}, 400)
+            return self._error(str(exc))
         time.sleep(self.scaled(self.process_time))
         results = []
         for name, data in images:
@@ -134,15 +161,28 @@ class CodeFormerEmulator(Emulator):
                 src = Image.open(io.BytesIO(data))
                 src.load()
             except Exception:
-                return json_response(
-                    {"status": "error", "message": f"Could not read image {name}"}, 400
-                )
-            scale = params["upscale"]
+                if self.batch_errors == "skip":
+                    continue
+                return self._error(f"Could not read image {name}")
+            scale, bg, faces = (
+                params["upscale"],
+                params["background_enhance"],
+                params["face_upsample"],
+            )
             long_side = max(src.size)
+            if scale > 2 and long_side > 1000:
+                scale = 2
             if long_side > 1500:
-                scale = 1
-            elif long_side > 1000:
-                scale = min(scale, 2)
+                scale, bg, faces = 1, False, False
+            with self._lock2:
+                self.effective.append(
+                    {
+                        "name": name,
+                        "upscale": scale,
+                        "background_enhance": bg,
+                        "face_upsample": faces,
+                    }
+                )
             out = render_output(
                 "skin_smoothing",
                 data,
@@ -169,9 +209,6 @@ class CodeFormerEmulator(Emulator):
     def _inputs(self, rec: Recorded) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
         if rec.content_type == "multipart/form-data":
             images = [(f.filename or "image.png", f.data) for f in rec.files.get("image", [])]
-            unknown = set(rec.files) - {"image"}
-            if unknown:
-                raise Invalid(f"Unexpected file field: {', '.join(sorted(unknown))}")
             raw = {k: v[0] for k, v in rec.form.items()}
         elif rec.content_type == "application/json":
             if not isinstance(rec.json, dict):
@@ -190,10 +227,6 @@ class CodeFormerEmulator(Emulator):
             raise Invalid("Unsupported content type")
         if not images:
             raise Invalid("No image provided")
-        known = {"fidelity", "upscale", "background_enhance", "face_upsample", "return_base64"}
-        extra = set(raw) - known
-        if extra:
-            raise Invalid(f"Unknown parameter: {', '.join(sorted(extra))}")
         return images, {
             "fidelity": _float(raw.get("fidelity", 0.5), "fidelity", 0.0, 1.0),
             "upscale": _upscale(raw.get("upscale", 2)),

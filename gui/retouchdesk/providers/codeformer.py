@@ -9,7 +9,10 @@ multipart (field ``image``, repeated for a batch, parameters as form fields) or 
 A sleeping Space answers 503 (an HTML page) for up to minutes while it starts, so ``prepare``
 waits for ``/api/health`` with the status "waking up", and the process call has a long read
 timeout. Re-sending the process call is harmless (the server is the user's own and free), so
-it is marked safe to retry after a dropped connection.
+it is marked safe to retry after a dropped connection; but an error answer from the server's
+own code (``{"status": "error"}``, which a Flask handler that catches ``Exception`` sends with
+HTTP 500) is final for the photo: it is never re-sent by the transport or the engine, only
+split out of a batch once (see :meth:`CodeFormerProvider.process_each`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import base64
 import binascii
 import logging
 import mimetypes
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from PIL import Image
 
 from retouchdesk.core.errors import ConfigurationError, ProviderError
 from retouchdesk.providers import http
@@ -85,7 +91,7 @@ class CodeFormerProvider(Provider):
                 self.base_url,
                 headers=headers,
                 timeout=httpx.Timeout(connect=15.0, read=self.read_timeout, write=300.0, pool=30.0),
-                retry=self._retry,
+                retry=_without_500(self._retry),
                 secrets=[self.token] if self.token else (),
             )
         return self._client
@@ -157,59 +163,112 @@ class CodeFormerProvider(Provider):
 
     async def submit(self, ctx: JobContext) -> SubmitResult:
         ctx.progress(None, "restoring faces")
-        outputs = await self.process([ctx.input_path], ctx.operation.serialize(ctx.params))
-        return SubmitResult(outputs=outputs, cost=0.0)
+        params = ctx.operation.serialize(ctx.params)
+        note = server_limits_note(ctx.input_path, params)
+        if note:
+            ctx.progress(None, note)
+        (outcome,) = await self.process_each([ctx.input_path], params)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        if note:
+            outcome.meta["server_limits"] = note
+        return SubmitResult(outputs=[outcome], cost=0.0)
 
     async def process(
         self, paths: Sequence[Path], params: dict[str, Any], *, upload: str | None = None
     ) -> list[Output]:
-        """Restore one or several images in one request; one output per input, in order."""
-        upload = upload or self.upload
-        fields = {k: v for k, v in params.items() if v is not None}
-        if upload == "json":
-            body: dict[str, Any] = dict(fields)
-            encoded = [_data_uri(p) for p in paths]
-            if len(encoded) == 1:
-                body["image_base64"] = encoded[0]
-            else:
-                body["images_base64"] = encoded
-            body["return_base64"] = True
-            kwargs: dict[str, Any] = {"json": body}
-        else:
-            data = {k: _form_value(v) for k, v in fields.items()}
-            files = [
-                ("image", (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "image/png"))
-                for p in paths
-            ]
-            kwargs = {"data": data, "files": files}
-        response = await http.send(
-            self._api(),
-            "POST",
-            "/api/process",
-            vendor=VENDOR,
-            action="restoring the photo",
-            safe=True,  # the user's own free server: processing twice costs nothing
-            messages=MESSAGES,
-            **kwargs,
-        )
-        answer = http.json_body(response, vendor=VENDOR, action="restoring the photo")
-        if not isinstance(answer, dict) or str(answer.get("status")).lower() != "success":
-            detail = http.json_error_text(answer)
-            raise ProviderError(
-                f"The CodeFormer server could not restore the photo"
-                f"{': ' + detail if detail else ''}",
-                retryable=False,
-            )
-        results = answer.get("results")
-        if not isinstance(results, list) or len(results) != len(paths):
-            raise ProviderError(
-                f"The CodeFormer server returned {len(results or [])} results "
-                f"for {len(paths)} images",
-                retryable=False,
-            )
-        return [await self._output(item, i) for i, item in enumerate(results)]
+        """Restore one or several images; one output per input, in order. The first photo
+        that could not be restored raises its error (see :meth:`process_each`)."""
+        outcomes = await self.process_each(paths, params, upload=upload)
+        for outcome in outcomes:
+            if isinstance(outcome, ProviderError):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, Output)]
 
-    async def _output(self, item: Any, index: int) -> Output:
+    async def process_each(
+        self, paths: Sequence[Path], params: dict[str, Any], *, upload: str | None = None
+    ) -> list[Output | ProviderError]:
+        """Restore several images in one request; one outcome per input, in order.
+
+        The document promises one result per image but says nothing about a batch with an
+        image the server cannot read. A server that skips it returns fewer results (matched
+        back by ``original_name``); one whose handler fails as a whole answers with an error
+        for everyone. Either way each photo without a result is sent once more on its own, so
+        the good results are kept and a photo the server cannot process is sent at most
+        twice: the error it earns on its own is final (not retryable).
+        """
+        upload = upload or self.upload
+        try:
+            items = await self._post(paths, params, upload)
+        except _Refused as exc:
+            if len(paths) == 1:
+                return [exc.error]
+            log.info("CodeFormer refused a batch of %d (%s); sending one by one", len(paths), exc)
+            return [(await self.process_each([p], params, upload=upload))[0] for p in paths]
+        matched = _match(paths, items, by_name=upload == "multipart")
+        outcomes: list[Output | ProviderError] = []
+        for path, item in zip(paths, matched, strict=True):
+            if item is None and len(paths) > 1:
+                log.info(
+                    "CodeFormer returned no result for %s in a batch; sending it alone", path.name
+                )
+                outcomes.append((await self.process_each([path], params, upload=upload))[0])
+            elif item is None:
+                outcomes.append(
+                    ProviderError(
+                        "The CodeFormer server returned no result for the photo", retryable=False
+                    )
+                )
+            else:
+                outcomes.append(await self._output(item))
+        return outcomes
+
+    async def _post(self, paths: Sequence[Path], params: dict[str, Any], upload: str) -> list[Any]:
+        """Send one process request; the answer's ``results`` list.
+
+        Raises :class:`_Refused` when the server's own code answered ``{"status": "error"}``
+        (whatever the HTTP status: the document gives none, and a Flask handler that catches
+        ``Exception`` answers 500). An unexplained 500 (an HTML page) is sent once more.
+        """
+        kwargs = _body(paths, params, upload)
+        for attempt in (1, 2):
+            response = await http.send(
+                self._api(),
+                "POST",
+                "/api/process",
+                vendor=VENDOR,
+                action="restoring the photo",
+                safe=True,  # the user's own free server: processing twice costs nothing
+                check=False,
+                **kwargs,
+            )
+            await response.aread()
+            if response.status_code < 400:
+                return _results(
+                    http.json_body(response, vendor=VENDOR, action="restoring the photo")
+                )
+            body = _json_or_none(response)
+            if response.status_code not in (401, 403) and _is_error_body(body):
+                raise _Refused(_refusal(http.json_error_text(body), response.status_code))
+            if response.status_code == 500 and attempt == 1:
+                continue
+            try:
+                await http.check_response(
+                    response, vendor=VENDOR, action="restoring the photo", messages=MESSAGES
+                )
+            except ProviderError as exc:
+                if response.status_code == 500:  # twice: the photo is the likely cause
+                    raise ProviderError(str(exc), retryable=False, status=500) from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _output(self, item: Any) -> Output | ProviderError:
+        try:
+            return await self._fetch_output(item)
+        except ProviderError as exc:
+            return exc
+
+    async def _fetch_output(self, item: Any) -> Output:
         if not isinstance(item, dict):
             raise ProviderError("The CodeFormer server sent an unexpected result", retryable=True)
         meta = {"original_name": item.get("original_name"), "filename": item.get("filename")}
@@ -250,6 +309,150 @@ class CodeFormerProvider(Provider):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+# -- the process call's pieces --------------------------------------------------------------
+
+# Upstream CodeFormer's web demo lowers the scale of large inputs to avoid running out of
+# memory: above 1000 px (long side) at most x2, above 1500 px x1 with background enhancement
+# and face upsampling off. Source: github.com/sczhou/CodeFormer web-demos/hugging_face/app.py
+# (``inference``). The Space behind the seed document may or may not copy it (GUESSES.md).
+CAP_X2_ABOVE = 1000
+CAP_X1_ABOVE = 1500
+
+
+class _Refused(Exception):
+    """The server's own code answered ``{"status": "error"}``: the request reached it."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _without_500(policy: http.RetryPolicy | None) -> http.RetryPolicy:
+    """The client's policy minus 500: a 500 here is the server's answer about the photo (a
+    Flask handler that catches ``Exception``), handled by :meth:`CodeFormerProvider._post`
+    instead of being re-sent by the transport (and resent again by the engine)."""
+    base = policy or http.RetryPolicy()
+    return replace(base, retry_statuses=base.retry_statuses - {500})
+
+
+def _body(paths: Sequence[Path], params: dict[str, Any], upload: str) -> dict[str, Any]:
+    """The request's keyword arguments for httpx in either upload mode."""
+    fields = {k: v for k, v in params.items() if v is not None}
+    if upload == "json":
+        body: dict[str, Any] = dict(fields)
+        encoded = [_data_uri(p) for p in paths]
+        if len(encoded) == 1:
+            body["image_base64"] = encoded[0]
+        else:
+            body["images_base64"] = encoded
+        body["return_base64"] = True
+        return {"json": body}
+    data = {k: _form_value(v) for k, v in fields.items()}
+    files = [
+        ("image", (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "image/png"))
+        for p in paths
+    ]
+    return {"data": data, "files": files}
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _is_error_body(body: Any) -> bool:
+    return isinstance(body, dict) and str(body.get("status", "")).lower() == "error"
+
+
+def _refusal(detail: str, status: int) -> ProviderError:
+    """The sentence for the server's own error answer; final, the photo is the cause."""
+    detail = http.redact_text(detail)
+    # Werkzeug raises RequestEntityTooLarge when the handler first reads the body; a handler
+    # that catches ``Exception`` turns it into ``500 {"message": "413 Request Entity Too
+    # Large: ..."}`` (werkzeug.exceptions.RequestEntityTooLarge's description).
+    if "request entity too large" in detail.lower():
+        return ProviderError(
+            "The CodeFormer server refused the upload: the file is too large for it",
+            retryable=False,
+            status=413,
+        )
+    sentence = http.vendor_message(detail, MESSAGES)
+    if sentence is not detail:
+        return ProviderError(sentence, retryable=False, status=status)
+    return ProviderError(
+        f"The CodeFormer server could not restore the photo{': ' + detail if detail else ''}",
+        retryable=False,
+        status=status,
+    )
+
+
+def _results(answer: Any) -> list[Any]:
+    """The ``results`` of a 2xx answer; a non-success status is a refusal."""
+    if not isinstance(answer, dict) or str(answer.get("status", "")).lower() != "success":
+        raise _Refused(_refusal(http.json_error_text(answer), 200))
+    results = answer.get("results")
+    if not isinstance(results, list):
+        raise _Refused(
+            ProviderError("The CodeFormer server sent an answer without results", retryable=False)
+        )
+    return results
+
+
+def _plain_name(name: str) -> str:
+    """A file name as a Flask server's ``secure_filename`` may have rewritten it."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "", name.replace(" ", "_")).lower()
+
+
+def _match(paths: Sequence[Path], items: list[Any], *, by_name: bool) -> list[Any | None]:
+    """The result of each input, or None where the server returned none.
+
+    A full answer is taken in order (the document lists one result per image). A shorter
+    one is matched by ``original_name`` (multipart sends the file names; the JSON variant
+    sends none, so nothing there can be matched and those photos are sent again alone).
+    """
+    if len(items) == len(paths):
+        return list(items)
+    out: list[Any | None] = [None] * len(paths)
+    if not by_name:
+        return out
+    names = [p.name for p in paths]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        sent = str(item.get("original_name") or "")
+        for key in (lambda n: n, _plain_name):
+            hits = [i for i, n in enumerate(names) if key(n) == key(sent) and out[i] is None]
+            if len(hits) == 1 or (hits and names.count(names[hits[0]]) == 1):
+                out[hits[0]] = item
+                break
+    return out
+
+
+def server_limits_note(path: Path, params: dict[str, Any]) -> str:
+    """A sentence when the server is likely to lower the settings for this photo's size."""
+    try:
+        with Image.open(path) as im:
+            long_side = max(im.size)
+    except (OSError, ValueError):
+        return ""
+    upscale = int(params.get("upscale") or 2)
+    if long_side > CAP_X1_ABOVE and (
+        upscale > 1 or params.get("background_enhance") or params.get("face_upsample")
+    ):
+        return (
+            f"This photo is larger than {CAP_X1_ABOVE} px: CodeFormer servers usually restore "
+            "it at 1x, without background enhancement or face upsampling"
+        )
+    if long_side > CAP_X2_ABOVE and upscale > 2:
+        return (
+            f"This photo is larger than {CAP_X2_ABOVE} px: CodeFormer servers usually "
+            "upscale it at most 2x"
+        )
+    return ""
 
 
 def _form_value(value: Any) -> str:

@@ -139,7 +139,7 @@ async def test_wake_timeout_is_bounded(emulator, data_dir, tmp_path):
 
 
 async def test_above_the_size_limit_the_html_413_is_a_sentence(emulator, data_dir, tmp_path):
-    cf = emulator("codeformer", max_body=50_000)
+    cf = emulator("codeformer", max_body=50_000, too_large="html")
     p = CodeFormerProvider(base_url=cf.url, retry=FAST)
     try:
         with pytest.raises(ProviderError) as info:
@@ -215,7 +215,7 @@ async def test_expired_result_url_is_a_clear_retryable_error(cf, provider, data_
 async def test_emulator_validation(cf):
     r = httpx.post(cf.url + "/api/process", data={"fidelity": "2"},
                    files={"image": ("a.png", b"x")})  # fmt: skip
-    assert r.status_code == 400 and r.json() == {
+    assert r.status_code == 500 and r.json() == {
         "status": "error", "message": "fidelity must be between 0 and 1"
     }  # fmt: skip
     r = httpx.post(cf.url + "/api/process", json={"upscale": 3, "image_base64": "AAAA"})
