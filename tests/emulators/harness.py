@@ -448,7 +448,15 @@ class Emulator:
         path = split.path
         length = int(h.headers.get("Content-Length") or 0)
         if self.max_body is not None and length > self.max_body:
-            # Like Flask/werkzeug: refuse without reading the body, then close.
+            # Refuse, then close. The body is read first (up to 64 MB): a Space sits behind
+            # Hugging Face's proxy, which takes the whole request before the app answers, so a
+            # client there never sees its upload cut off (and a test here no reset race).
+            remaining = length if length <= 64 * 1024 * 1024 else 0
+            while remaining > 0:
+                chunk = h.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             self._send(h, self.too_large(length))
             h.close_connection = True
             return
