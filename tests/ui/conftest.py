@@ -53,6 +53,15 @@ def qloop(session_qloop: Any) -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.events._set_running_loop(None)
 
 
+@pytest.fixture(autouse=True)
+def private_trash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Discard moves results to the freedesktop trash: the test's own, never the user's."""
+    data = tmp_path / "xdg-data"
+    data.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    return data / "Trash"
+
+
 @pytest.fixture
 def photo_dir(tmp_path: Path) -> Path:
     """A folder with the three test photos, a text file and a subfolder (not recursed)."""

@@ -114,7 +114,8 @@ def test_compare_two_results_and_discard_one(qtbot, make_window, photo_dir, fake
     qtbot.waitUntil(lambda: cm.loaded() and cm.right_version.job_id == b, timeout=10_000)
     result_b = eng.get(b).results[0]
     qtbot.mouseClick(w.compare.discard_button, Qt.MouseButton.LeftButton)
-    assert not result_b.exists() and eng.get(b) is None
+    # The file goes to the trash; the job stays in the history (what it cost, its settings).
+    assert not result_b.exists() and eng.get(b) is not None
     assert [v.job_id for v in cm.versions] == [None, a]
     w.show_compare(a)
     qtbot.keyClick(w.compare, Qt.Key.Key_Escape)

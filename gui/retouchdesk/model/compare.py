@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QFile, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 
+from retouchdesk.model import trash
 from retouchdesk.model.display import DisplayImage, load_display
 from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
@@ -26,17 +27,32 @@ class Version:
     kept: bool = False
 
 
+@dataclass(frozen=True)
+class Discarded:
+    """A result moved to the trash by Discard, remembered so that Undo can put it back."""
+
+    original: Path
+    in_trash: Path
+    job_id: str
+    photo: Path | None
+
+
 class CompareModel(QObject):
     """The photo under comparison, its versions and the two chosen sides.
 
     Signals:
         versions_changed(): the list of versions changed.
-        sides_changed(): ``left`` / ``right`` images changed (loaded).
+        sides_changed(): ``left`` / ``right`` images changed (loaded), or the right one's
+            kept state.
+        chosen(): the two sides were picked (their images follow with ``sides_changed``).
+        discard_changed(): a result was discarded or restored (Undo's availability).
         message(str)
     """
 
     versions_changed = Signal()
     sides_changed = Signal()
+    discard_changed = Signal()
+    chosen = Signal()
     message = Signal(str)
 
     def __init__(self, session: SessionModel, runner: TaskRunner, parent: QObject | None = None):
@@ -50,6 +66,7 @@ class CompareModel(QObject):
         self.left: DisplayImage | None = None
         self.right: DisplayImage | None = None
         self._cache: dict[Path, DisplayImage] = {}
+        self.discarded: list[Discarded] = []  # newest last: what Undo restores
 
     def refresh_versions(self) -> None:
         if self.photo is None:
@@ -66,6 +83,8 @@ class CompareModel(QObject):
                 except Exception:
                     pass
                 for res in rec.results:
+                    if not res.exists():
+                        continue  # discarded (in the trash) or removed outside the app
                     meta = rec.result_meta.get(str(res)) or {}
                     extra = " (classic)" if meta.get("engine") == "classic" else ""
                     variant = f" {meta['label']}" if meta.get("label") else ""
@@ -81,6 +100,10 @@ class CompareModel(QObject):
         rec = self.session.engine.get(job_id)
         if rec is None or not rec.results:
             return False
+        if not any(p.exists() for p in rec.results):
+            name = rec.results[0].name
+            self.message.emit(f"The result of this job is gone ({name} was discarded)")
+            return False
         self.photo = self.session.original_of(rec.input_path)
         self.refresh_versions()
         right = next((i for i, v in enumerate(self.versions) if v.job_id == job_id), 0)
@@ -89,6 +112,7 @@ class CompareModel(QObject):
 
     def set_sides(self, left: int, right: int) -> None:
         self.left_index, self.right_index = left, right
+        self.chosen.emit()
         self.runner.spawn(self._load(), name="compare:load", preempt=True)
 
     async def _load(self) -> None:
@@ -117,32 +141,77 @@ class CompareModel(QObject):
             self.versions[self.right_index] if 0 <= self.right_index < len(self.versions) else None
         )
 
-    def keep(self) -> None:
+    def keep(self, kept: bool = True) -> None:
+        """Pin (or unpin) the right-hand result: a kept result is protected from Discard."""
         v = self.right_version
         if v is not None and v.job_id:
-            self.session.set_kept(v.path)
-            self.message.emit(f"Kept {v.path.name}")
+            self.session.set_kept(v.path, kept)
+            self.message.emit(f"Kept {v.path.name}" if kept else f"{v.path.name} is no longer kept")
             left, right = self.left_index, self.right_index
             self.refresh_versions()
             self.left_index, self.right_index = left, right
+            self.sides_changed.emit()
 
-    def discard(self) -> bool:
-        """Move the right-hand result to the trash and forget its job."""
+    def discard(self, *, permanently: bool = False) -> str:
+        """Move the right-hand result to the system trash; :meth:`undo_discard` brings it back.
+
+        Returns "trashed", "deleted", "confirm" (no trash here: the caller must ask before
+        deleting for good, then call again with ``permanently``) or "" (nothing done). The
+        job stays in the history (what it cost, with which settings); only its file goes.
+        """
         v = self.right_version
         if v is None or v.job_id is None:
-            return False
-        if v.path.exists() and not QFile.moveToTrash(str(v.path)):
-            try:
-                v.path.unlink()
-            except OSError as exc:
-                self.message.emit(f"{v.path.name} cannot be removed: {exc.strerror or exc}")
-                return False
-        rec = self.session.engine.get(v.job_id)
-        if rec is not None and all((not p.exists()) or p == v.path for p in rec.results):
-            self.session.engine.remove(v.job_id)
+            return ""
+        if v.kept:
+            self.message.emit(f"{v.path.name} is kept: click Kept to unpin it before discarding")
+            return ""
+        outcome = "trashed"
+        if v.path.exists():
+            ok, in_trash = trash.move_to_trash(v.path)
+            if ok and in_trash is not None:
+                self.discarded.append(Discarded(v.path, in_trash, v.job_id, self.photo))
+            elif not permanently:
+                return "confirm"
+            else:
+                try:
+                    v.path.unlink()
+                except OSError as exc:
+                    self.message.emit(f"{v.path.name} cannot be removed: {exc.strerror or exc}")
+                    return ""
+                outcome = "deleted"
         self._cache.pop(v.path, None)
-        self.message.emit(f"Discarded {v.path.name}")
+        if outcome == "trashed":
+            undo = " (Undo brings it back)" if self.discarded else ""
+            self.message.emit(f"Moved {v.path.name} to the trash{undo}")
+        else:
+            self.message.emit(f"Deleted {v.path.name}")
         self.refresh_versions()
         if len(self.versions) > 1:
             self.set_sides(0, min(self.right_index, len(self.versions) - 1))
-        return True
+        self.discard_changed.emit()
+        return outcome
+
+    def can_undo_discard(self) -> bool:
+        return bool(self.discarded)
+
+    def undo_discard(self) -> str | None:
+        """Put the last discarded result back where it was; returns its job id."""
+        if not self.discarded:
+            return None
+        d = self.discarded.pop()
+        try:
+            return self._restore(d)
+        finally:
+            self.discard_changed.emit()
+
+    def _restore(self, d: Discarded) -> str | None:
+        if d.original.exists() or not d.in_trash.exists():
+            self.message.emit(f"{d.original.name} cannot be restored: it is no longer in the trash")
+            return None
+        try:
+            trash.restore(d.in_trash, d.original)
+        except OSError as exc:
+            self.message.emit(f"{d.original.name} cannot be restored: {exc.strerror or exc}")
+            return None
+        self.message.emit(f"Restored {d.original.name}")
+        return d.job_id

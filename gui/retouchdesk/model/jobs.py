@@ -422,6 +422,8 @@ class JobsModel(QAbstractItemModel):
             return f"Failed: {rec.error}"
         if rec.state is JobState.DONE:
             n = len(rec.results)
+            if n and not any(p.exists() for p in rec.results):
+                return f"{word} · result discarded"
             return word if n <= 1 else f"{word} ({n} results)"
         msg = rec.message
         if msg and msg.lower() != word.lower() and not rec.state.terminal:

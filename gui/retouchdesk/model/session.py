@@ -137,7 +137,10 @@ class SessionModel(QObject):
         out = [
             r
             for r in self.engine.jobs()
-            if r.state is JobState.DONE and r.results and self.original_of(r.input_path) == photo
+            if r.state is JobState.DONE
+            and r.results
+            and self.original_of(r.input_path) == photo
+            and any(p.exists() for p in r.results)  # a result moved to the trash is no version
         ]
         return sorted(out, key=lambda r: r.created_at)
 

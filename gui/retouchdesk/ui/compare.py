@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -219,10 +220,13 @@ class CompareView(QWidget):
         bar.addSpacing(8)
         bar.addWidget(hint)
         bar.addStretch(1)
+        # Keep is a pick flag (Lightroom's P): it pins the result, and a pinned result cannot
+        # be discarded by a stray click. Discard moves the file to the system trash (undo).
         self.keep_button = QPushButton("Keep")
-        self.keep_button.setToolTip("Keep this result")
+        self.keep_button.setCheckable(True)
+        self.keep_button.setToolTip("Pin this result: it is marked kept and protected from Discard")
         self.discard_button = QPushButton("Discard")
-        self.discard_button.setToolTip("Move this result to the trash")
+        self.discard_button.setToolTip("Move this result to the trash (Ctrl+Z brings it back)")
         self.close_button = QPushButton("Close")
         self.close_button.setToolTip("Back to the photo (Esc)")
         for b in (self.keep_button, self.discard_button, self.close_button):
@@ -244,10 +248,11 @@ class CompareView(QWidget):
         self.left_combo.currentIndexChanged.connect(self._sides_picked)
         self.right_combo.currentIndexChanged.connect(self._sides_picked)
         self.keep_button.clicked.connect(self._keep)
-        self.discard_button.clicked.connect(model.discard)
+        self.discard_button.clicked.connect(self._discard)
         self.close_button.clicked.connect(self.closed)
         model.versions_changed.connect(self._fill)
         model.sides_changed.connect(self._show)
+        model.chosen.connect(self._show_kept)  # the buttons act on the new pick at once
 
     def _fill(self) -> None:
         for combo in (self.left_combo, self.right_combo):
@@ -274,14 +279,53 @@ class CompareView(QWidget):
         self.split.set_pair(m.left, m.right)
         self.side.set_pair(m.left, m.right)
         self.diff.set_pair(m.left, m.right)
-        v = m.right_version
+        self._show_kept()
+
+    def _show_kept(self) -> None:
+        v = self.model.right_version
         is_result = v is not None and v.job_id is not None
+        kept = bool(is_result and v is not None and v.kept)
         self.keep_button.setEnabled(is_result)
-        self.discard_button.setEnabled(is_result)
+        blocked = self.keep_button.blockSignals(True)
+        self.keep_button.setChecked(kept)
+        self.keep_button.blockSignals(blocked)
+        self.keep_button.setText("★ Kept" if kept else "Keep")
+        self.discard_button.setEnabled(is_result and not kept)
+        self.discard_button.setToolTip(
+            "Kept results are protected: click Kept to unpin this one first"
+            if kept
+            else "Move this result to the trash (Ctrl+Z brings it back)"
+        )
 
     def _keep(self) -> None:
-        self.model.keep()
-        self.closed.emit()
+        self.model.keep(self.keep_button.isChecked())
+        self._show_kept()
+
+    def _discard(self) -> None:
+        if self.model.discard() != "confirm":
+            return
+        # No trash on this file system (a network share, a card): deleting is for good, so ask.
+        v = self.model.right_version
+        name = v.path.name if v is not None else "this result"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete the result?",
+            f"{name} cannot be moved to the trash here. Delete it permanently?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def done(_r: int) -> None:
+            if box.clickedButton() is delete:
+                self.model.discard(permanently=True)
+            box.deleteLater()
+
+        box.finished.connect(done)
+        self.confirm_box = box
+        box.open()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == HOLD_KEY and not event.isAutoRepeat():

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -109,6 +110,12 @@ class MainWindow(QMainWindow):
         for w in (self.info_label, self.pixel_label, self.zoom_label, self.jobs_label):
             w.setProperty("hint", True)
             sb.addPermanentWidget(w)
+        # After Discard: the way back, in sight (Ctrl+Z does the same).
+        self.undo_discard_button = QPushButton("Undo discard")
+        self.undo_discard_button.setObjectName("undoDiscard")
+        self.undo_discard_button.setToolTip("Bring the discarded result back from the trash")
+        self.undo_discard_button.hide()
+        sb.addPermanentWidget(self.undo_discard_button)
 
         self._build_actions()
         self._connect()
@@ -234,6 +241,8 @@ class MainWindow(QMainWindow):
         self.jobs.message.connect(self.show_message)
         self.jobs.compare_requested.connect(self.show_compare)
         self.compare.closed.connect(self.close_compare)
+        m.compare.discard_changed.connect(self._discard_changed)
+        self.undo_discard_button.clicked.connect(self.undo_discard)
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.cursor_pixel_changed.connect(self._pixel)
 
@@ -372,6 +381,12 @@ class MainWindow(QMainWindow):
             self.info_label.setText("")
             return
         p = Path(path)
+        doc = self.model.document.image
+        if doc is not None and doc.path == p:
+            # The model opened the document before this slot ran, and a cached decode is
+            # already on the canvas: a placeholder now would replace the real pixels for good.
+            self._image_ready()
+            return
         # Show the thumbnail stretched to the photo's size at once; the decode replaces it.
         pm = self.model.thumbs.pixmap(p)
         size = self.model.thumbs.size(p)
@@ -583,9 +598,27 @@ class MainWindow(QMainWindow):
                 return
             self.show_message(f"Saved {dest}")
 
+    def _discard_changed(self) -> None:
+        cm = self.model.compare
+        self.undo_discard_button.setVisible(cm.can_undo_discard())
+        self.model.refresh_versions()  # the filmstrip's badges
+        if self.stack.currentWidget() is self.compare and len(cm.versions) <= 1:
+            self.close_compare()  # nothing left to compare with the original
+
+    def undo_discard(self) -> None:
+        job_id = self.model.compare.undo_discard()
+        if job_id is not None:
+            self.show_compare(job_id)
+
     # -- misc ------------------------------------------------------------------------------------
     def _undo(self) -> None:
         target = getattr(self, "undo_target", None)
+        # In the compare view (or with no mask being painted) Undo brings back a discard.
+        if self.model.compare.can_undo_discard() and (
+            target is None or self.stack.currentWidget() is self.compare
+        ):
+            self.undo_discard()
+            return
         if target is not None:
             target.undo()
 

@@ -1,0 +1,157 @@
+"""Issue 13, "wrong image, lost work or money": what a photographer sees after each action.
+
+Each test drives the real window and checks what reaches the user: the canvas's pixels at
+100 %, the file on disk opened by Pillow, the jobs the provider received.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt
+from tests.ui.test_window import drop, plain_runtime
+
+
+def canvas_patch(w: Any, x: int, y: int, size: int = 24) -> np.ndarray:
+    """The RGB pixels the canvas shows for image pixels (x..x+size, y..y+size) at 100 %."""
+    c = w.canvas
+    c.actual_size()
+    c.centerOn(QPointF(x + size / 2, y + size / 2))
+    top_left = c.mapFromScene(QPointF(x, y))
+    img = c.viewport().grab().toImage()
+    dpr = img.devicePixelRatio()
+    arr = _qimage_rgb(img)
+    x0, y0 = round(top_left.x() * dpr), round(top_left.y() * dpr)
+    return arr[y0 : y0 + size, x0 : x0 + size]
+
+
+def _qimage_rgb(img: Any) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    buf = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
+    return buf[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def file_patch(path: Path, x: int, y: int, size: int = 24) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))[y : y + size, x : x + size].astype(np.int16)
+
+
+def test_going_back_to_a_viewed_photo_shows_its_real_pixels(qtbot, make_window, photo_dir):
+    """Item 1: a cache hit must not be replaced by the stretched 160 px thumbnail."""
+    w = make_window(plain_runtime())
+    drop(w, [photo_dir])
+    photos, doc = w.model.photos, w.model.document
+    astronaut = photo_dir / "astronaut.png"
+    qtbot.waitUntil(photos.thumbnails_ready, timeout=10_000)
+    qtbot.waitUntil(lambda: doc.image is not None and doc.image.path.name == "astronaut.png")
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: doc.image is not None and doc.image.path.name == "chelsea.png")
+    qtbot.waitUntil(lambda: w.canvas.photo.levels[0].width() == 451)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Left)  # back: the decode is cached
+    qtbot.wait(200)
+    assert "astronaut.png" in w.windowTitle()
+    # The canvas shows the photo's own pixels at 100 %, not an enlarged thumbnail: a detail
+    # area (the astronaut's badge) matches the file within display rounding.
+    shown = canvas_patch(w, 200, 300).astype(np.int16)
+    real = file_patch(astronaut, 200, 300)
+    assert shown.shape == real.shape
+    assert np.abs(shown - real).mean() < 2.0
+    assert w.canvas.photo.levels[0].width() == 512
+
+
+def run(qtbot: Any, coro: Any, timeout: int = 20_000) -> Any:
+    import asyncio
+
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+def _two_results(qtbot: Any, w: Any, photo: Path) -> tuple[str, str]:
+    om = w.model.operation
+    om.select("fake.brighten")
+    om.set_value("amount", 1.2)
+    (a,) = run(qtbot, w.model.session.queue([photo]))
+    om.set_value("amount", 2.0)
+    (b,) = run(qtbot, w.model.session.queue([photo]))
+    eng = w.model.engine
+    qtbot.waitUntil(lambda: eng.get(a).state.terminal and eng.get(b).state.terminal, timeout=20_000)
+    return a, b
+
+
+def test_discard_moves_to_the_trash_with_undo_and_keep_pins(
+    qtbot, make_window, photo_dir, fake_runtime_factory, private_trash
+):
+    """Item 2: Discard never destroys a paid result: trash + Undo; Keep pins and protects."""
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    photo = photo_dir / "coffee.png"
+    w.open_paths([photo])
+    a, b = _two_results(qtbot, w, photo)
+    eng, cm, view = w.model.engine, w.model.compare, w.compare
+    result_a, result_b = eng.get(a).results[0], eng.get(b).results[0]
+    qtbot.waitUntil(lambda: w.model.photos.photo(photo.resolve()).versions == 2)
+    # Keep is a visible pin: the button says so and Discard is refused for a kept result.
+    w.show_compare(a)
+    qtbot.waitUntil(lambda: cm.loaded() and cm.right.path == result_a, timeout=10_000)
+    qtbot.mouseClick(view.keep_button, Qt.MouseButton.LeftButton)
+    assert view.keep_button.isChecked() and view.keep_button.text() == "★ Kept"
+    assert not view.discard_button.isEnabled()
+    assert w.stack.currentWidget() is view  # the compare view stays: the user sees the pin
+    assert "· kept" in view.right_combo.currentText()
+    # Discard b: the file goes to the trash (not deleted), its badge drops to 1, Undo shows.
+    w.show_compare(b)
+    qtbot.waitUntil(lambda: cm.loaded() and cm.right.path == result_b, timeout=10_000)
+    assert view.keep_button.text() == "Keep" and view.discard_button.isEnabled()
+    qtbot.mouseClick(view.discard_button, Qt.MouseButton.LeftButton)
+    assert not result_b.exists()
+    trashed = private_trash / "files" / result_b.name
+    assert trashed.is_file()
+    with Image.open(trashed) as im, Image.open(photo) as orig:  # intact in the trash
+        assert im.size == orig.size
+    assert [v.job_id for v in cm.versions] == [None, a]
+    assert w.model.photos.photo(photo.resolve()).versions == 1
+    assert w.undo_discard_button.isVisible()
+    # Undo (Ctrl+Z, as in every editor) brings it back where it was.
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(result_b.exists, timeout=5_000)
+    assert not trashed.exists()
+    assert not (private_trash / "info" / f"{result_b.name}.trashinfo").exists()
+    assert [v.job_id for v in cm.versions] == [None, a, b]
+    assert w.model.photos.photo(photo.resolve()).versions == 2
+    assert not w.undo_discard_button.isVisible()
+    assert result_a.exists()
+
+
+def test_discard_without_a_trash_asks_before_deleting(
+    qtbot, make_window, photo_dir, fake_runtime_factory, monkeypatch, tmp_path
+):
+    """Item 2: where no trash exists the result is deleted only after a confirmation."""
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-such-folder"))  # Qt: no trash
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    photo = photo_dir / "coffee.png"
+    w.open_paths([photo])
+    _a, b = _two_results(qtbot, w, photo)
+    cm, view = w.model.compare, w.compare
+    result_b = w.model.engine.get(b).results[0]
+    w.show_compare(b)
+    qtbot.waitUntil(lambda: cm.loaded() and cm.right.path == result_b, timeout=10_000)
+    qtbot.mouseClick(view.discard_button, Qt.MouseButton.LeftButton)
+    box = view.confirm_box
+    qtbot.waitUntil(box.isVisible)
+    assert "permanently" in box.text()
+    assert result_b.exists()  # nothing happened yet
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert result_b.exists()
+    qtbot.mouseClick(view.discard_button, Qt.MouseButton.LeftButton)
+    box = view.confirm_box
+    qtbot.waitUntil(box.isVisible)
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: not result_b.exists())
