@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
 from tests.ui.test_window import drop, plain_runtime
 
 
@@ -155,3 +156,52 @@ def test_discard_without_a_trash_asks_before_deleting(
     qtbot.waitUntil(box.isVisible)
     next(b for b in box.buttons() if b.text() == "Delete").click()
     qtbot.waitUntil(lambda: not result_b.exists())
+
+
+def wheel_at(w: Any, widget: Any, notches: int = -1) -> None:
+    """A real (spontaneous) wheel turn over ``widget``'s centre, through the window system."""
+    from PySide6.QtTest import QTest
+
+    pos = widget.mapTo(w, widget.rect().center())
+    QTest.wheelEvent(w.windowHandle(), QPointF(pos), QPoint(0, 120 * notches))
+    QApplication.processEvents()
+
+
+def test_wheel_over_a_slider_scrolls_the_panel_not_the_value(qtbot, make_window):
+    """Item 3: scrolling the panel never changes a value that passes under the pointer."""
+    w = make_window(plain_runtime())
+    w.resize(1280, 720)
+    om = w.model.operation
+    om.select("enhancor.realistic_skin")
+    panel = w.side.params
+    qtbot.waitUntil(lambda: panel.verticalScrollBar().maximum() > 0)
+    realism = panel.controls["skin_realism_Level"]
+    bar = panel.verticalScrollBar()
+
+    def bring_to_top(widget: Any) -> None:
+        """Scroll so that ``widget`` sits near the top of the panel's viewport."""
+        y = widget.mapTo(panel.widget(), widget.rect().topLeft()).y()
+        bar.setValue(max(0, y - 20))
+        qtbot.waitUntil(
+            lambda: (
+                panel.viewport()
+                .rect()
+                .contains(widget.mapTo(panel.viewport(), widget.rect().center()))
+            )
+        )
+
+    before = om.request()["skin_realism_Level"]
+    for target in (realism.slider, realism.spin, panel.controls["model_version"]):
+        bring_to_top(target)
+        start = bar.value()
+        assert start < bar.maximum()
+        wheel_at(w, target, -1)
+        assert om.request()["skin_realism_Level"] == before
+        assert om.request()["model_version"] == "enhancorv1"
+        assert bar.value() > start  # the panel scrolled instead
+    # Once the user clicks into the control, the wheel is theirs to change it.
+    bring_to_top(realism.spin)
+    qtbot.mouseClick(realism.spin, Qt.MouseButton.LeftButton, pos=QPoint(8, 8))
+    assert realism.spin.hasFocus()
+    wheel_at(w, realism.spin, 1)
+    assert om.request()["skin_realism_Level"] != before

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractSpinBox,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -40,6 +41,40 @@ from PySide6.QtWidgets import (
 from retouchdesk.core.schema import Effective, Param, ParamKind
 
 SLIDER_STEPS = 1000  # resolution of a slider when a float has no step
+
+
+class WheelGuard(QObject):
+    """Lets the wheel scroll the panel instead of changing the value under the pointer.
+
+    A slider, spin box or combo box inside a scrolling panel takes the wheel only once the
+    user has given it focus (a click or Tab): otherwise scrolling the panel would change
+    every value that passes under the pointer (Skin realism 1.7 -> 5.0 unnoticed before a
+    paid job). The ignored event goes on to the scroll area, which scrolls.
+    """
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+_WHEEL_GUARD: WheelGuard | None = None
+WHEEL_TAKERS = (QSlider, QAbstractSpinBox, QComboBox)
+
+
+def guard_wheel(root: QWidget) -> None:
+    """Install :class:`WheelGuard` on every wheel-taking widget inside ``root``."""
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = WheelGuard()
+    widgets = [root] if isinstance(root, WHEEL_TAKERS) else []
+    for kind in WHEEL_TAKERS:
+        widgets.extend(root.findChildren(kind))
+    for w in widgets:
+        # Focus by click or Tab, never by the wheel (WheelFocus would defeat the guard).
+        w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        w.installEventFilter(_WHEEL_GUARD)
 
 
 class ParamControl(QWidget):
@@ -578,6 +613,14 @@ def make_control(
     style_loader: Callable[..., None] | None = None,
 ) -> ParamControl:
     """The control for ``param``: the one place that maps schema kinds to widgets."""
+    control = _make(param, parent, style_loader)
+    guard_wheel(control)
+    return control
+
+
+def _make(
+    param: Param, parent: QWidget | None, style_loader: Callable[..., None] | None
+) -> ParamControl:
     kind = param.kind
     if kind is ParamKind.BOOL:
         return ToggleControl(param, parent)
