@@ -205,3 +205,108 @@ def test_wheel_over_a_slider_scrolls_the_panel_not_the_value(qtbot, make_window)
     assert realism.spin.hasFocus()
     wheel_at(w, realism.spin, 1)
     assert om.request()["skin_realism_Level"] != before
+
+
+def test_save_result_as_writes_the_format_its_name_asks_for(
+    qtbot, make_window, photo_dir, fake_runtime_factory, monkeypatch, tmp_path
+):
+    """Item 4: ``x.jpg`` is a JPEG (Pillow says so), ``x.tif`` a TIFF; pixels survive."""
+    from PySide6.QtWidgets import QFileDialog
+
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    photo = photo_dir / "coffee.png"
+    w.open_paths([photo])
+    w.model.operation.select("fake.brighten")
+    (jid,) = run(qtbot, w.model.session.queue([photo]))
+    qtbot.waitUntil(lambda: w.model.engine.get(jid).state.terminal, timeout=20_000)
+    result = w.model.engine.get(jid).results[0]
+    assert Image.open(result).format == "PNG"
+    w.show_compare(jid)
+    qtbot.waitUntil(w.model.compare.loaded, timeout=10_000)
+    answers = iter(
+        [
+            (str(tmp_path / "out" / "x.jpg"), "PNG (*.png)"),
+            (str(tmp_path / "out" / "x.tif"), ""),
+            (str(tmp_path / "out" / "plain"), "WebP (*.webp)"),
+            (str(tmp_path / "out" / "same.png"), ""),
+        ]
+    )
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: next(answers))
+    (tmp_path / "out").mkdir()
+    expected = {"x.jpg": "JPEG", "x.tif": "TIFF", "plain.webp": "WEBP", "same.png": "PNG"}
+    with Image.open(result) as im:
+        ref = np.asarray(im.convert("RGB")).astype(np.int16)
+    for name, fmt in expected.items():
+        w.save_action.trigger()
+        out = tmp_path / "out" / name
+        qtbot.waitUntil(out.exists, timeout=10_000)
+        qtbot.waitUntil(lambda n=name: w.statusBar().currentMessage().endswith(n))
+        with Image.open(out) as im:
+            assert im.format == fmt, name
+            got = np.asarray(im.convert("RGB")).astype(np.int16)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).mean() < 3.0, name  # the same picture, within JPEG/WebP loss
+    assert (tmp_path / "out" / "same.png").read_bytes() == result.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(expected)
+
+
+def _answer(qtbot: Any, w: Any, text: str) -> str:
+    """Click the button labelled ``text`` in the window's open question; returns its text."""
+    qtbot.waitUntil(lambda: getattr(w, "question", None) is not None)
+    box = w.question
+    qtbot.waitUntil(box.isVisible)
+    asked = box.text()
+    button = next(b for b in box.buttons() if b.text().replace("&", "") == text)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    w.question = None
+    return asked
+
+
+def test_identical_apply_offers_the_existing_result_instead_of_paying_again(
+    qtbot, make_window, photo_dir, fake_runtime_factory
+):
+    """Item 5: the provider sees a second identical job only when the user asks for it."""
+    w = make_window(fake_runtime_factory(duration=0.3, poll_interval=0.02))
+    server = fake_runtime_factory.server()
+    w.open_paths([photo_dir])
+    photos = w.model.photos
+    w.model.photos.set_current_row(2)  # coffee.png
+    w.model.operation.select("fake.brighten")
+    eng = w.model.engine
+    apply = w.side.apply_button
+    qtbot.waitUntil(apply.isEnabled)
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(eng.jobs()) == 1, timeout=10_000)
+    # Apply again while it still runs: the window says so; cancelling sends nothing.
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    assert "already being processed" in _answer(qtbot, w, "Cancel")
+    (first,) = eng.jobs()
+    qtbot.waitUntil(lambda: eng.get(first.id).state.terminal, timeout=20_000)
+    assert eng.get(first.id).state.name == "DONE"
+    # Apply again once done: "Show result" opens it; no job, no request, no _2 file.
+    w.close_compare()
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    _answer(qtbot, w, "Show result")
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is w.compare)
+    assert w.model.compare.right_version.job_id == first.id
+    assert len(eng.jobs()) == 1 and len(server.created()) == 1
+    # Apply to all: only the two photos without this result are sent.
+    qtbot.mouseClick(w.side.apply_all_button, Qt.MouseButton.LeftButton)
+    assert "1 of 3 photos already have this result" in _answer(qtbot, w, "Run the other 2")
+    assert "on 2 photos costs" in _answer(qtbot, w, "Yes")  # the price of the two only
+    qtbot.waitUntil(lambda: len(eng.jobs()) == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: all(r.state.terminal for r in eng.jobs()), timeout=20_000)
+    assert len(server.created()) == 3
+    assert sorted(server.created_per_input().values()) == [1, 1, 1]
+    # "Run again" is a deliberate choice, and it is honoured.
+    w.close_compare()
+    photos.set_current_row(2)
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    _answer(qtbot, w, "Run again")
+    qtbot.waitUntil(lambda: len(server.created()) == 4, timeout=10_000)
+    # Other settings are other work: no question.
+    w.model.operation.set_value("amount", 2.0)
+    qtbot.waitUntil(lambda: all(r.state.terminal for r in eng.jobs()), timeout=20_000)
+    w.close_compare()
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(server.created()) == 5, timeout=10_000)

@@ -160,7 +160,23 @@ class SessionModel(QObject):
         """Queue the current operation for ``paths``; one path is a job, several a batch.
 
         ``downscale`` maps photos to the size of a copy to send instead. Raises
-        ParameterError when the parameters cannot run.
+        ParameterError when the parameters cannot run. Queues even work done before (the
+        window asks first, with :meth:`prepare` and :meth:`submit`).
+        """
+        return self.submit(await self.prepare(paths, downscale=downscale, values=values))
+
+    async def prepare(
+        self,
+        paths: list[Path],
+        *,
+        downscale: dict[Path, tuple[int, int]] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> list[Planned]:
+        """The jobs Apply would send, each with the same work done or running before.
+
+        Two Applies are the same work when the provider, operation, parameters (masks
+        included, frozen by content), job options, sent size and the photo file (path, size,
+        modification time) are the same: the second one would pay for the same pixels.
         """
         from retouchdesk.services.engine import JobRequest, default_output_dir
 
@@ -169,7 +185,7 @@ class SessionModel(QObject):
         if not status.ready:
             raise RetouchError(status.reason)
         params = dict(values) if values is not None else om.validated()
-        requests = []
+        planned: list[Planned] = []
         for path in paths:
             src = path
             out_dir = None
@@ -182,17 +198,43 @@ class SessionModel(QObject):
             req_params, options = params, {}
             if self.job_hook is not None:
                 req_params, options = await self.runner.in_thread(self.job_hook, path, src, params)
-            extra = {"options": options} if options and _has_options(JobRequest) else {}
-            requests.append(
-                JobRequest(
-                    provider=om.provider_id,
-                    operation=om.operation_id,
-                    input_path=src,
-                    params=req_params,
-                    output_dir=out_dir,
-                    **extra,
-                )
+            key = work_key(
+                om.provider_id,
+                om.operation_id,
+                path,
+                req_params,
+                {"options": options, "size": (downscale or {}).get(path)},
             )
+            extra = {"options": options} if options and _has_options(JobRequest) else {}
+            request = JobRequest(
+                provider=om.provider_id,
+                operation=om.operation_id,
+                input_path=src,
+                params=req_params,
+                output_dir=out_dir,
+                dedupe_key=key,
+                **extra,
+            )
+            planned.append(Planned(path, request, self._same_work(key)))
+        return planned
+
+    def _same_work(self, key: str) -> JobRecord | None:
+        """The job that did (or is doing) this work, if its result is still there."""
+        store = getattr(self.engine, "store", None)
+        found = store.find_by_dedupe_key(key) if store is not None else None
+        rec = self.engine.get(found.id) if found is not None else None
+        if rec is None:
+            return None
+        if rec.state is JobState.DONE:
+            return rec if rec.results and all(p.exists() for p in rec.results) else None
+        return rec if not rec.state.terminal else None
+
+    def submit(self, planned: list[Planned]) -> list[str]:
+        """Queue the planned jobs (one is a job, several a batch); returns their ids."""
+        if not planned:
+            return []
+        om = self.operation
+        requests = [p.request for p in planned]
         if len(requests) == 1:
             ids = [self.engine.submit(requests[0]).id]
         else:
@@ -205,6 +247,36 @@ class SessionModel(QObject):
         )
         self.queued.emit(ids)
         return ids
+
+
+@dataclass
+class Planned:
+    """One job Apply would send; ``previous`` did the same work (done, or still running)."""
+
+    photo: Path
+    request: Any  # services.engine.JobRequest
+    previous: JobRecord | None = None
+
+
+def work_key(
+    provider: str, operation: str, photo: Path, params: dict[str, Any], extra: dict[str, Any]
+) -> str:
+    """A digest that is equal for two requests that would produce the same result."""
+    try:
+        st = photo.stat()
+        stamp: list[Any] = [st.st_size, st.st_mtime_ns]
+    except OSError:
+        stamp = [None, None]
+    payload = {
+        "provider": provider,
+        "op": operation,
+        "input": str(photo.absolute()),
+        "stamp": stamp,
+        "params": params,
+        **extra,
+    }
+    data = json.dumps(payload, sort_keys=True, default=str).encode()
+    return "window:" + hashlib.sha256(data).hexdigest()
 
 
 def _has_options(request_type: Any) -> bool:

@@ -458,6 +458,15 @@ class MainWindow(QMainWindow):
         run = [p for p in paths if p not in skip]
         if not run:
             return []
+        try:
+            planned = await self.model.session.prepare(run, downscale=downscale)
+        except RetouchError as exc:
+            self.show_message(str(exc))
+            return []
+        planned = await self._ask_same_work(planned)
+        if not planned:
+            return []
+        run = [p.photo for p in planned]
         if len(run) > 1 and op.cost.amount:
             text = om.cost_text(len(run))
             box = QMessageBox(
@@ -471,10 +480,60 @@ class MainWindow(QMainWindow):
             if clicked is not box.button(QMessageBox.StandardButton.Yes):
                 return []
         try:
-            return await self.model.session.queue(run, downscale=downscale)
+            return self.model.session.submit(planned)
         except RetouchError as exc:
             self.show_message(str(exc))
             return []
+
+    async def _ask_same_work(self, planned: list[Any]) -> list[Any]:
+        """Offer what earlier identical jobs made instead of running (and paying) again.
+
+        Like an export preset in Lightroom that finds the file already there: the default
+        is to keep what exists; running again is a deliberate second click.
+        """
+        again = [p for p in planned if p.previous is not None]
+        if not again:
+            return planned
+        fresh = [p for p in planned if p.previous is None]
+        running = [p for p in again if not p.previous.state.terminal]
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Already done")
+        show = None
+        if len(planned) == 1:
+            rec = again[0].previous
+            name = again[0].photo.name
+            if running:
+                box.setText(f"{name} is already being processed with these settings.")
+            else:
+                when = time.strftime("%H:%M", time.localtime(rec.finished_at or rec.created_at))
+                box.setText(
+                    f"{name} already has this result with the same settings "
+                    f"({rec.results[0].name}, {when})."
+                )
+                show = box.addButton("Show result", QMessageBox.ButtonRole.AcceptRole)
+            box.setInformativeText("Running it again sends (and pays for) the same job twice.")
+        else:
+            box.setText(
+                f"{len(again)} of {len(planned)} photos already have this result "
+                "with the same settings (or are being processed)."
+            )
+            if fresh:
+                show = box.addButton(
+                    f"Run the other {len(fresh)}", QMessageBox.ButtonRole.AcceptRole
+                )
+        rerun = box.addButton("Run again", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(show or box.button(QMessageBox.StandardButton.Cancel))
+        clicked = await self.ask(box)
+        if clicked is rerun:
+            return planned
+        if show is not None and clicked is show:
+            if len(planned) == 1:
+                self.show_compare(again[0].previous.id)
+                return []
+            return fresh
+        return []
 
     async def ask(self, box: QMessageBox) -> Any:
         """Show ``box`` window-modal and await the clicked button.
@@ -490,6 +549,7 @@ class MainWindow(QMainWindow):
 
         box.finished.connect(done)
         box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.question = box  # the open question (tests answer it like a user would)
         box.open()
         try:
             return await future
@@ -583,20 +643,30 @@ class MainWindow(QMainWindow):
         self.canvas.setFocus()
 
     def save_result_as(self) -> None:
+        """Save a copy of the compared result; the typed suffix decides the format."""
+        from retouchdesk.model import export
+
         v = self.model.compare.right_version
         if self.stack.currentWidget() is not self.compare or v is None or v.job_id is None:
             self.show_message("Open a result in the compare view to save a copy of it")
             return
-        dest, _ = QFileDialog.getSaveFileName(self, "Save result as", str(v.path), OPEN_FILTER)
+        dest, chosen = QFileDialog.getSaveFileName(
+            self, "Save result as", str(v.path), export.save_filter(), export.filter_for(v.path)
+        )
         if dest:
-            import shutil
+            target = export.destination_for(Path(dest), chosen, v.path)
+            self.model.runner.spawn(self._save_copy(v.path, target), name="save-as")
 
-            try:
-                shutil.copyfile(v.path, dest)
-            except OSError as exc:
-                self.show_message(f"{Path(dest).name} cannot be written: {exc.strerror or exc}")
-                return
-            self.show_message(f"Saved {dest}")
+    async def _save_copy(self, result: Path, dest: Path) -> None:
+        from retouchdesk.model import export
+
+        policy = export.policy_from(self.model.engine.config.output_policy())
+        try:
+            await self.model.runner.in_thread(export.export_result, result, dest, policy)
+        except RetouchError as exc:
+            self.show_message(str(exc))
+            return
+        self.show_message(f"Saved {dest}")
 
     def _discard_changed(self) -> None:
         cm = self.model.compare
