@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from retouchdesk.core import expr
+from retouchdesk.core import schema_grammar as grammar
 from retouchdesk.core.errors import ParameterError, SchemaError
 
 
@@ -102,7 +103,8 @@ class Param:
     unit: str = ""
     send: bool = True
     ends: tuple[str, str] | None = None  # meaning of the low and high end of a slider
-    widget: str = ""  # a hint for the panel: "segmented", "slider", "text", "multiline"
+    widget: str = ""  # a hint for the panel: "segmented", "combo", "slider", "text", "multiline"
+    role: str = ""  # what the parameter means to the application (schema_grammar.ROLES)
     overrides: tuple[Override, ...] = ()
 
     def effective(self, values: Mapping[str, Any]) -> Effective:
@@ -120,15 +122,6 @@ class Param:
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         return self.applies_when is None or bool(expr.evaluate(self.applies_when, values))
-
-    def depends_on(self) -> set[str]:
-        """Names of the parameters whose value changes this one's applicability or range."""
-        names: set[str] = set()
-        if self.applies_when:
-            names |= expr.names_in(self.applies_when)
-        for ov in self.overrides:
-            names |= expr.names_in(ov.when)
-        return names
 
     @property
     def is_file(self) -> bool:
@@ -283,6 +276,20 @@ class Constraint:
 
 
 @dataclass(frozen=True)
+class ParamGroup:
+    """How the panel shows one group of parameters (``[[operations.groups]]`` in the TOML).
+
+    ``widget = "area_grid"`` lays many toggles out by ``subgroups`` (in that order) under the
+    ``hint`` sentence, which says what checking a toggle means for this operation.
+    """
+
+    name: str
+    widget: str = ""
+    hint: str = ""
+    subgroups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Operation:
     """One operation of a provider, e.g. ``enhancor.realistic_skin``."""
 
@@ -298,11 +305,26 @@ class Operation:
     constraints: tuple[Constraint, ...] = ()
     category: str = ""
     input_kind: str = "image"  # "image" or "video"
-    api: Mapping[str, Any] = field(default_factory=dict)  # provider-specific mapping data
+    api: Mapping[str, Any] = field(default_factory=dict)  # typed by the provider's api_fields
+    groups: tuple[ParamGroup, ...] = ()  # only the groups that need more than a title
 
     @property
     def key(self) -> str:
         return f"{self.provider}.{self.id}"
+
+    def group(self, name: str) -> ParamGroup:
+        """The declared look of group ``name``; a plain titled list when none is declared."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        return ParamGroup(name)
+
+    def param_with_role(self, role: str) -> Param | None:
+        """The parameter that plays ``role`` (``mask_expand``...), or None."""
+        for p in self.params:
+            if p.role == role:
+                return p
+        return None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -412,6 +434,7 @@ class ProviderSchema:
     homepage: str
     credentials: tuple[Credential, ...]
     operations: Mapping[str, Operation]
+    api_fields: Mapping[str, str] = field(default_factory=dict)  # api key -> its type
 
 
 @dataclass(frozen=True)
@@ -443,6 +466,10 @@ class Catalog:
 
 
 # -- loading -------------------------------------------------------------------------------
+#
+# Every table is checked against :mod:`retouchdesk.core.schema_grammar` before it is read, so
+# ``d[key]`` below never meets an unknown, misspelt or mistyped key. Error sentences start
+# with where the problem is: "youcam.toml, operation hairstyle, parameter template_id: ...".
 
 
 def load_provider(path: Path) -> ProviderSchema:
@@ -451,23 +478,26 @@ def load_provider(path: Path) -> ProviderSchema:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SchemaError(f"{path.name}: {exc}") from None
-    pid = _req(data, "id", path.name)
+    grammar.check(data, grammar.PROVIDER, path.name)
+    pid = data["id"]
+    api_fields = _api_fields(data.get("api_fields", {}), path.name)
     ops: dict[str, Operation] = {}
-    for raw_op in data.get("operations", []):
-        op = _operation(pid, raw_op, path.name)
+    for raw_op in data.get("operations", []):  # a list: the grammar checked it
+        op = _operation(pid, raw_op, api_fields, path.name)
         if op.id in ops:
             raise SchemaError(f"{path.name}: operation {op.id} is declared twice")
         ops[op.id] = op
+    where = f"{path.name}, credentials"
     creds = tuple(
         Credential(
-            key=_req(c, "key", path.name),
+            key=c["key"],
             label=c.get("label", c["key"]),
-            secret=bool(c.get("secret", True)),
-            required=bool(c.get("required", True)),
+            secret=c.get("secret", True),
+            required=c.get("required", True),
             help=c.get("help", ""),
             alternative=c.get("alternative", ""),
         )
-        for c in data.get("credentials", [])
+        for c in grammar.check_list(data.get("credentials", []), grammar.CREDENTIAL, where)
     )
     return ProviderSchema(
         id=pid,
@@ -478,6 +508,7 @@ def load_provider(path: Path) -> ProviderSchema:
         homepage=data.get("homepage", ""),
         credentials=creds,
         operations=ops,
+        api_fields=api_fields,
     )
 
 
@@ -501,16 +532,38 @@ def _default_catalog() -> Catalog:
     return load_catalog(resource_path("providers"))
 
 
-def _operation(pid: str, d: dict[str, Any], where: str) -> Operation:
-    oid = _req(d, "id", where)
-    where = f"{where} [{oid}]"
-    params = tuple(_param(p, where) for p in d.get("params", []))
+def _api_fields(raw: dict[str, Any], where: str) -> dict[str, str]:
+    """The provider's ``[api_fields]``: api key -> one of ``schema_grammar.API_TYPES``."""
+    for key, kind in raw.items():
+        if kind not in grammar.API_TYPES:
+            raise SchemaError(
+                f"{where}: api_fields '{key}' has the unknown type {kind!r} "
+                f"(use one of {', '.join(grammar.API_TYPES)})"
+            )
+    return dict(raw)
+
+
+def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file: str) -> Operation:
+    name = d.get("id", "without an id") if isinstance(d, dict) else "that is not a table"
+    grammar.check(d, grammar.OPERATION, f"{file}, operation {name}")
+    oid = d["id"]
+    where = f"{file}, operation {oid}"
+    params = tuple(_param(p, where) for p in grammar.check_list(d.get("params", []), None, where))
     names = [p.name for p in params]
     if len(set(names)) != len(names):
-        raise SchemaError(f"{where}: duplicate parameter names")
-    lim = d.get("limits", {})
-    res = d.get("result", {})
-    cost = d.get("cost", {})
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SchemaError(f"{where}: parameter {dup} is declared twice")
+    lim = grammar.check(d.get("limits", {}), grammar.LIMITS, f"{where}, limits")
+    res = grammar.check(d.get("result", {}), grammar.RESULT, f"{where}, result")
+    cost = grammar.check(d.get("cost", {}), grammar.COST, f"{where}, cost")
+    constraints = grammar.check_list(
+        d.get("constraints", []), grammar.CONSTRAINT, f"{where}, constraints"
+    )
+    api = grammar.check_api(d.get("api", {}), api_fields, set(names), where)
+    for r in grammar.ROLES:
+        playing = [p.name for p in params if p.role == r]
+        if len(playing) > 1:
+            raise SchemaError(f"{where}: role {r} is given to {' and '.join(playing)}")
     op = Operation(
         provider=pid,
         id=oid,
@@ -530,21 +583,22 @@ def _operation(pid: str, d: dict[str, Any], where: str) -> Operation:
         result=ResultSpec(
             kind=res.get("kind", "image"),
             format=res.get("format", "same"),
-            count=int(res.get("count", 1)),
+            count=res.get("count", 1),
         ),
         cost=CostHint(
             amount=cost.get("amount"), unit=cost.get("unit", ""), text=cost.get("text", "")
         ),
-        constraints=tuple(
-            Constraint(_req(c, "expr", where), _req(c, "message", where))
-            for c in d.get("constraints", [])
-        ),
+        constraints=tuple(Constraint(c["expr"], c["message"]) for c in constraints),
         category=d.get("category", ""),
         input_kind=d.get("input_kind", "image"),
-        api=d.get("api", {}),
+        api=api,
+        groups=tuple(
+            _group(g, params, where)
+            for g in grammar.check_list(d.get("groups", []), grammar.GROUP, where)
+        ),
     )
     for c in op.constraints:
-        expr.compile_expr(c.expr)
+        _compile(c.expr, f"{where}, constraint")
     try:  # every default must pass its own validator
         op.defaults()
     except ParameterError as exc:
@@ -552,10 +606,34 @@ def _operation(pid: str, d: dict[str, Any], where: str) -> Operation:
     return op
 
 
-def _choices(raw: list[Any]) -> tuple[Choice, ...]:
+def _group(d: dict[str, Any], params: tuple[Param, ...], where: str) -> ParamGroup:
+    name = d["name"]
+    where = f"{where}, group {name}"
+    members = [p for p in params if p.group == name]
+    if not members:
+        raise SchemaError(f"{where}: no parameter is in this group")
+    subgroups = d.get("subgroups", [])
+    used = {p.subgroup for p in members}
+    for s in subgroups:
+        if s not in used:
+            raise SchemaError(f"{where}: subgroup {s!r} has no parameter")
+    if d.get("widget") == "area_grid":
+        loose = [p.name for p in members if p.kind is not ParamKind.BOOL or not p.subgroup]
+        if loose:
+            raise SchemaError(
+                f"{where}: an area_grid holds on/off parameters with a subgroup, "
+                f"not {', '.join(loose)}"
+            )
+    return ParamGroup(
+        name=name, widget=d.get("widget", ""), hint=d.get("hint", ""), subgroups=tuple(subgroups)
+    )
+
+
+def _choices(raw: list[Any], where: str) -> tuple[Choice, ...]:
     out = []
     for v in raw:
         if isinstance(v, dict):
+            grammar.check(v, grammar.CHOICE, f"{where}, values")
             out.append(Choice(v["value"], v.get("label", str(v["value"])), v.get("help", "")))
         else:
             out.append(Choice(v, str(v)))
@@ -563,22 +641,23 @@ def _choices(raw: list[Any]) -> tuple[Choice, ...]:
 
 
 def _param(d: dict[str, Any], where: str) -> Param:
-    name = _req(d, "name", where)
-    try:
-        kind = ParamKind(_req(d, "kind", where))
-    except ValueError:
-        raise SchemaError(f"{where}: parameter {name} has an unknown kind {d['kind']!r}") from None
+    name = d.get("name", "without a name")
+    where = f"{where}, parameter {name}"
+    grammar.check(d, grammar.PARAM, where)
+    kind = ParamKind(d["kind"])  # the grammar allows only the ParamKind values
     overrides = tuple(
         Override(
-            when=_req(o, "when", where),
+            when=o["when"],
             default=o.get("default", _MISSING),
             min=o.get("min"),
             max=o.get("max"),
-            values=_choices(o["values"]) if "values" in o else None,
+            values=_choices(o["values"], where) if "values" in o else None,
         )
-        for o in d.get("overrides", [])
+        for o in grammar.check_list(d.get("overrides", []), grammar.OVERRIDE, f"{where}, overrides")
     )
     ends = d.get("ends")
+    if ends is not None and (len(ends) != 2 or not all(isinstance(e, str) for e in ends)):
+        raise SchemaError(f"{where}: 'ends' must be two words, for the low and the high end")
     p = Param(
         name=name,
         kind=kind,
@@ -587,34 +666,39 @@ def _param(d: dict[str, Any], where: str) -> Param:
         min=d.get("min"),
         max=d.get("max"),
         step=d.get("step"),
-        values=_choices(d.get("values", [])),
+        values=_choices(d.get("values", []), where),
         applies_when=d.get("applies_when"),
         applies_note=d.get("applies_note", ""),
         group=d.get("group", "Options"),
         subgroup=d.get("subgroup", ""),
         help=d.get("help", ""),
-        required=bool(d.get("required", False)),
-        multiple=bool(d.get("multiple", False)),
+        required=d.get("required", False),
+        multiple=d.get("multiple", False),
         max_length=d.get("max_length"),
         style_source=d.get("style_source"),
         unit=d.get("unit", ""),
-        send=bool(d.get("send", True)),
-        ends=tuple(ends) if ends else None,  # type: ignore[arg-type]
+        send=d.get("send", True),
+        ends=(ends[0], ends[1]) if ends else None,
         widget=d.get("widget", ""),
+        role=d.get("role", ""),
         overrides=overrides,
     )
     if kind is ParamKind.ENUM and not p.values:
-        raise SchemaError(f"{where}: enum parameter {name} has no values")
-    for e in [p.applies_when, *(o.when for o in overrides)]:
-        if e:
-            expr.compile_expr(e)
+        raise SchemaError(f"{where}: an enum parameter needs values")
+    if p.role and kind not in (ParamKind.INT, ParamKind.FLOAT):
+        raise SchemaError(f"{where}: role {p.role} needs a number parameter, not {kind}")
+    if p.applies_when:
+        _compile(p.applies_when, f"{where}, applies_when")
+    for o in overrides:
+        _compile(o.when, f"{where}, overrides")
     return p
 
 
-def _req(d: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in d:
-        raise SchemaError(f"{where}: missing '{key}'")
-    return d[key]
+def _compile(source: str, where: str) -> None:
+    try:
+        expr.compile_expr(source)
+    except SchemaError as exc:
+        raise SchemaError(f"{where}: {exc}") from None
 
 
 def _loose(p: Param) -> Effective:

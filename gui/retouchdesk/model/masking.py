@@ -14,7 +14,8 @@
   version keeps exactly the mask it was made with), resamples it for a downscaled copy, reuses
   the current mask for another photo of the same size that has none, and returns the job
   options, such as "protect the outside of the mask".
-* The operation's ``mask_expand`` / ``mask_feather`` values drive the painter's outline preview.
+* The values of the operation's parameters with the ``mask_expand`` / ``mask_feather`` roles
+  drive the painter's outline preview.
 
 Signals:
     document_changed(): the current document was replaced (another photo).
@@ -39,8 +40,6 @@ from retouchdesk.services.postprocess import protect_option
 
 log = logging.getLogger(__name__)
 
-EXPAND_PARAM = "mask_expand"
-FEATHER_PARAM = "mask_feather"
 SAVE_DELAY_MS = 400
 
 
@@ -207,16 +206,18 @@ class MaskingModel(QObject):
                 self._sync_params(refill=False)
             finally:
                 self._syncing = False
-        om = self.operation
-        names = {p.name for p in om.operation.params}
-        expand = om.value(EXPAND_PARAM) if EXPAND_PARAM in names and om.applies(EXPAND_PARAM) else 0
-        feather = (
-            om.value(FEATHER_PARAM) if FEATHER_PARAM in names and om.applies(FEATHER_PARAM) else 0
-        )
+        expand = self._role_value("mask_expand")
+        feather = self._role_value("mask_feather")
         if self._protect:
             expand = expand or self._protect_expand
             feather = feather or self._protect_feather
         self.tools.set_preview(int(expand or 0), float(feather or 0))
+
+    def _role_value(self, role: str) -> Any:
+        """The value of the operation's parameter that plays ``role``, 0 when none applies."""
+        om = self.operation
+        param = om.operation.param_with_role(role)
+        return om.value(param.name) if param is not None and om.applies(param.name) else 0
 
     # -- protect the outside -----------------------------------------------------------------
     @property
@@ -235,10 +236,6 @@ class MaskingModel(QObject):
         if changed:
             self.protect_changed.emit()
             self._values_changed()
-
-    def can_protect(self) -> bool:
-        """Protecting needs a painted mask and a provider that changes pixels (not local)."""
-        return self._doc is not None and not self._doc.is_empty()
 
     # -- jobs ------------------------------------------------------------------------------
     def mask_for(self, photo: Path, size: tuple[int, int]) -> np.ndarray | None:

@@ -28,15 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from retouchdesk.core.errors import ParameterError
-from retouchdesk.core.schema import Operation, Param, ParamKind
+from retouchdesk.core.schema import Operation, Param, ParamGroup, ParamKind
 from retouchdesk.model.operation import OperationModel
 from retouchdesk.ui.param_controls import ParamControl, make_control
-
-SUBGROUP_ORDER = ("face", "hair", "accessories", "body")
-
-
-def _is_grid_group(params: list[Param]) -> bool:
-    return len(params) >= 4 and all(p.kind is ParamKind.BOOL and p.subgroup for p in params)
 
 
 class ParamRow(QWidget):
@@ -100,10 +94,13 @@ class ParamRow(QWidget):
 class AreaGrid(QWidget):
     """A compact grid of many toggles grouped by subgroup, with All / None and group boxes.
 
-    Enhancor's 19 area-control toggles (face / hair / accessories / body) use it.
+    A schema group declared with ``widget = "area_grid"`` uses it; the group's declaration
+    gives the subgroup order and the hint sentence (what a checked toggle means).
     """
 
-    def __init__(self, group: str, controls: list[ParamControl], model: OperationModel) -> None:
+    def __init__(
+        self, group: ParamGroup, controls: list[ParamControl], model: OperationModel
+    ) -> None:
         super().__init__()
         self.setObjectName("areaGrid")
         self.model = model
@@ -111,10 +108,11 @@ class AreaGrid(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
-        hint = QLabel("Checked areas are kept unchanged.")
-        hint.setProperty("hint", True)
-        hint.setWordWrap(True)
-        lay.addWidget(hint)
+        if group.hint:
+            hint = QLabel(group.hint)
+            hint.setProperty("hint", True)
+            hint.setWordWrap(True)
+            lay.addWidget(hint)
         bar = QHBoxLayout()
         bar.setSpacing(4)
         self.all_button = QPushButton("All")
@@ -134,8 +132,8 @@ class AreaGrid(QWidget):
         by_sub: dict[str, list[ParamControl]] = {}
         for c in controls:
             by_sub.setdefault(c.param.subgroup, []).append(c)
-        order = [s for s in SUBGROUP_ORDER if s in by_sub] + [
-            s for s in by_sub if s not in SUBGROUP_ORDER
+        order = [s for s in group.subgroups if s in by_sub] + [
+            s for s in by_sub if s not in group.subgroups
         ]
         self.heads: dict[str, QCheckBox] = {}
         row = 0
@@ -251,8 +249,8 @@ class ParamPanel(QScrollArea):
             for c in controls:
                 self.controls[c.param.name] = c
                 c.edited.connect(lambda v, name=c.param.name: self._edited(name, v))
-            if _is_grid_group(params):
-                grid = AreaGrid(group, controls, self.model)
+            if op.group(group).widget == "area_grid":
+                grid = AreaGrid(op.group(group), controls, self.model)
                 self.grids.append(grid)
                 lay.addWidget(grid)
             else:
