@@ -63,6 +63,7 @@ class DocumentModel(QObject):
 
     def open(self, path: Path | None) -> None:
         self._path = path
+        self._set_error("")  # a new photo: an earlier photo's failure no longer applies
         if path is None:
             self._set_image(None)
             return
@@ -85,6 +86,8 @@ class DocumentModel(QObject):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if path != self._path:
+                return  # the user moved on; the next photo's load reports its own state
             msg = str(exc) if str(exc).startswith(path.name) else f"{path.name}: {exc}"
             self._set_error(msg)
             self._set_loading(False)

@@ -31,6 +31,7 @@ IMAGE_SUFFIXES = frozenset(
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 SIZE_ROLE = Qt.ItemDataRole.UserRole + 2
 VERSIONS_ROLE = Qt.ItemDataRole.UserRole + 3
+ERROR_ROLE = Qt.ItemDataRole.UserRole + 4  # why the photo cannot be read ("" when it can)
 
 
 def is_image(path: Path) -> bool:
@@ -105,6 +106,8 @@ class PhotosModel(QAbstractListModel):
             return self.thumbs.size(ph.path)
         if role == VERSIONS_ROLE:
             return ph.versions
+        if role == ERROR_ROLE:
+            return self.thumbs.error(ph.path)
         return None
 
     # -- API --------------------------------------------------------------------------------

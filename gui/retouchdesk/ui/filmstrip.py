@@ -13,10 +13,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from retouchdesk.model.photos import VERSIONS_ROLE, PhotosModel
+from retouchdesk.model.photos import ERROR_ROLE, VERSIONS_ROLE, PhotosModel
 
 CELL = QSize(124, 112)
 THUMB = 92
+BROKEN = QColor(0xD9, 0x4F, 0x3D)  # the job panel's "failed" red
 
 
 class FilmstripDelegate(QStyledItemDelegate):
@@ -49,6 +50,19 @@ class FilmstripDelegate(QStyledItemDelegate):
             target.moveCenter(thumb_box.center())
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pm)
+        elif index.data(ERROR_ROLE):
+            # Unreadable: say so in the cell (the reason is in the tooltip), never a forever "…".
+            painter.setPen(BROKEN)
+            f = painter.font()
+            f.setPointSizeF(f.pointSizeF() * 2)
+            painter.setFont(f)
+            box = thumb_box.adjusted(0, 0, 0, -18)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
+            f.setPointSizeF(f.pointSizeF() / 2)
+            painter.setFont(f)
+            painter.drawText(
+                thumb_box.adjusted(0, THUMB - 26, 0, 0), Qt.AlignmentFlag.AlignCenter, "Can't read"
+            )
         else:
             painter.setPen(pal.color(QPalette.ColorRole.Mid))
             painter.drawText(thumb_box, Qt.AlignmentFlag.AlignCenter, "…")

@@ -71,10 +71,17 @@ class MainWindow(QMainWindow):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("hint", True)
         self.compare = CompareView(model.compare)
+        # A photo that cannot be read says so where the photo would be (never the last one).
+        self.broken = QLabel()
+        self.broken.setObjectName("photoError")
+        self.broken.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.broken.setWordWrap(True)
+        self.broken.setProperty("hint", True)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.canvas)
         self.stack.addWidget(self.compare)
+        self.stack.addWidget(self.broken)
         self.filmstrip = Filmstrip(model.photos)
         centre = QWidget()
         centre.setObjectName("centre")
@@ -229,7 +236,8 @@ class MainWindow(QMainWindow):
         m.photos.count_changed.connect(self._count_changed)
         m.document.image_changed.connect(self._image_ready)
         m.document.loading_changed.connect(self._loading)
-        m.document.error_changed.connect(lambda e: e and self.show_message(e))
+        m.document.error_changed.connect(self._document_error)
+        m.thumbs.ready.connect(self._thumb_ready)
         m.jobs.counts_changed.connect(self._update_jobs_label)
         m.jobs.job_finished.connect(self._job_finished)
         m.jobs.job_failed.connect(self._job_failed)
@@ -381,6 +389,11 @@ class MainWindow(QMainWindow):
             self.info_label.setText("")
             return
         p = Path(path)
+        thumb_error = self.model.thumbs.error(p)
+        if thumb_error:
+            self._show_broken(thumb_error)
+            return
+        self.side.set_photo_problem("")
         doc = self.model.document.image
         if doc is not None and doc.path == p:
             # The model opened the document before this slot ran, and a cached decode is
@@ -392,12 +405,45 @@ class MainWindow(QMainWindow):
         size = self.model.thumbs.size(p)
         if pm is not None and size is not None:
             self.canvas.set_image([pm.toImage()], size[0], size[1])
+        else:
+            self.canvas.clear()  # never the previous photo under this one's name
         self.stack.setCurrentWidget(self.canvas)
+        self.info_label.setText("")
+        self.pixel_label.setText("")
+
+    def _show_broken(self, reason: str) -> None:
+        """The current photo cannot be read: say so in place of the photo; nothing to apply."""
+        self.canvas.clear()
+        self.broken.setText(
+            f"<div style='font-size:15px'>⚠ {reason}</div>"
+            "<div style='margin-top:6px'>Close it (Ctrl+W) or pick another photo.</div>"
+        )
+        self.stack.setCurrentWidget(self.broken)
+        self.info_label.setText("")
+        self.pixel_label.setText("")
+        self.side.set_photo_problem(reason)
+        self.show_message(reason)
+
+    def _document_error(self, error: str) -> None:
+        if error and self.model.document.path == self.model.photos.current_path:
+            self._show_broken(error)
+
+    def _thumb_ready(self, path: str) -> None:
+        """A thumbnail failed for the photo on screen: tell now, not after a full decode."""
+        p = Path(path)
+        error = self.model.thumbs.error(p)
+        if (
+            error
+            and p == self.model.photos.current_path
+            and self.stack.currentWidget() is not self.broken
+        ):
+            self._show_broken(error)
 
     def _image_ready(self) -> None:
         img = self.model.document.image
-        if img is None:
+        if img is None or img.path != self.model.photos.current_path:
             return
+        self.side.set_photo_problem("")
         self.canvas.set_image(img.levels, img.width, img.height, img.has_alpha)
         self.stack.setCurrentWidget(self.canvas)
         prof = img.icc_name or "sRGB (assumed)"
@@ -430,6 +476,9 @@ class MainWindow(QMainWindow):
         p = self.model.photos.current_path
         if p is None:
             self.show_message("Open a photo first")
+            return
+        if self.side.photo_problem:
+            self.show_message(self.side.photo_problem)
             return
         self.model.runner.spawn(self._apply([p]), name="apply")
 

@@ -45,6 +45,7 @@ class SidePanel(QWidget):
         self.setObjectName("sidePanel")
         self.model = model
         self._photo_count = 0
+        self._photo_problem = ""
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 6)
         lay.setSpacing(4)
@@ -187,6 +188,15 @@ class SidePanel(QWidget):
         self.description.setText(m.operation.description if m.operation_id else "")
         self._update_state()
 
+    @property
+    def photo_problem(self) -> str:
+        return self._photo_problem
+
+    def set_photo_problem(self, text: str) -> None:
+        """Why the current photo cannot be sent ("" when it can): Apply is off and says why."""
+        self._photo_problem = text
+        self._update_state()
+
     def set_photo_count(self, n: int) -> None:
         self._photo_count = n
         self._update_state()
@@ -200,6 +210,7 @@ class SidePanel(QWidget):
         else:
             self.banner.hide()
         problem = m.problem if status is None or status.ready else ""
+        problem = problem or self._photo_problem
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
         if m.operation_id:
@@ -216,7 +227,7 @@ class SidePanel(QWidget):
                     text += f" · all {n}: {m.cost_text(n).split(' for ')[0]}"
             self.cost.setText(f"Cost: {text}" if text else "")
         has_photo = self._photo_count > 0
-        self.apply_button.setEnabled(m.can_run and has_photo)
+        self.apply_button.setEnabled(m.can_run and has_photo and not self._photo_problem)
         self.apply_all_button.setEnabled(m.can_run and self._photo_count > 1)
         self.apply_all_button.setText(
             f"Apply to all {self._photo_count}" if self._photo_count > 1 else "Apply to all"
