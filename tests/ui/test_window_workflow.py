@@ -47,3 +47,62 @@ def test_an_unreadable_photo_says_so_instead_of_showing_the_previous_one(
     qtbot.waitUntil(lambda: w.canvas.photo.size == (451, 300))
     assert w.side.apply_button.isEnabled() and not w.side.problem.isVisible()
     assert w.canvas.photo.levels[0].width() == 451
+
+
+def test_tab_walks_every_parameter_control_in_panel_order(qtbot, make_window):
+    """Item 7: the panel works from the keyboard: Tab reaches sliders, spin boxes, segmented
+    buttons and toggles in the order they are drawn, scrolls to each, and arrows change them."""
+    from PySide6.QtWidgets import QApplication
+
+    w = make_window(plain_runtime())
+    w.resize(1280, 720)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    om = w.model.operation
+    om.select("enhancor.realistic_skin")
+    panel = w.side.params
+    w.side.operation_combo.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.side.operation_combo)
+    visited = []
+    for _ in range(120):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        f = QApplication.focusWidget()
+        if not w.side.isAncestorOf(f):
+            break  # out of the panel (Apply is off here: no account for Enhancor)
+        visited.append(f)
+        if panel.isAncestorOf(f):
+            # Each control Tab lands on is scrolled into view.
+            centre = f.mapTo(panel.viewport(), f.rect().center())
+            assert panel.viewport().rect().contains(centre), f.objectName()
+    controls = panel.controls
+    version = controls["model_version"]
+    # A segmented choice is one stop, on its chosen button (arrows move within, as for radio
+    # buttons); then the sliders, spin boxes and toggles, top to bottom.
+    wanted = [
+        version.group.checkedButton(),
+        controls["skin_refinement_level"].slider,
+        controls["skin_refinement_level"].spin,
+        controls["skin_realism_Level"].slider,
+        controls["skin_realism_Level"].spin,
+        controls["nose"].box,
+        controls["cloth"].box,
+    ]
+    positions = [visited.index(x) for x in wanted]  # ValueError: Tab never got there
+    assert positions == sorted(positions)  # in the order they are drawn
+    assert visited[-1] is controls["cloth"].box  # the last toggle, then out of the panel
+    assert panel not in visited  # not a stop of its own
+    # The keyboard changes a value: Up on the focused spin box.
+    spin = controls["skin_realism_Level"].spin
+    spin.setFocus(Qt.FocusReason.TabFocusReason)
+    before = om.request()["skin_realism_Level"]
+    qtbot.keyClick(spin, Qt.Key.Key_Up)
+    assert om.request()["skin_realism_Level"] > before
+    # Segmented choice from the keyboard: arrow to v3, Space picks it.
+    buttons = version.buttons()
+    buttons[0].setFocus(Qt.FocusReason.TabFocusReason)
+    while QApplication.focusWidget().text() != "v3":
+        before_focus = QApplication.focusWidget()
+        qtbot.keyClick(before_focus, Qt.Key.Key_Right)
+        assert QApplication.focusWidget() is not before_focus
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert om.request()["model_version"] == "enhancorv3"

@@ -94,6 +94,10 @@ class ParamControl(QWidget):
         if param.help:
             self.setToolTip(param.help)
 
+    def focus_widgets(self) -> list[QWidget]:
+        """The widgets Tab visits in this control, left to right as they are drawn."""
+        return []
+
     def value(self) -> Any:
         raise NotImplementedError
 
@@ -132,6 +136,9 @@ class ToggleControl(ParamControl):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.box)
         self.box.toggled.connect(self._emit)
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.box]
 
     def value(self) -> bool:
         return self.box.isChecked()
@@ -192,6 +199,9 @@ class NumberControl(ParamControl):
         self.set_effective(Effective(param.default, param.min, param.max, param.values))
         self.spin.valueChanged.connect(self._spin_changed)
         self.slider.valueChanged.connect(self._slider_changed)
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.slider, self.spin]
 
     def _steps(self) -> tuple[float, int]:
         assert self._min is not None and self._max is not None
@@ -280,6 +290,7 @@ class SegmentedControl(ParamControl):
             b = QToolButton(self)
             b.setText(c.label)
             b.setCheckable(True)
+            b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             b.setToolTip(c.help or self.param.help)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             pos = "only" if n == 1 else "first" if i == 0 else "last" if i == n - 1 else "middle"
@@ -289,6 +300,9 @@ class SegmentedControl(ParamControl):
             self._buttons.append((c.value, b))
         if cur is not None:
             self.set_value(cur)
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [b for _, b in self._buttons]
 
     def value(self) -> Any:
         b = self.group.checkedButton()
@@ -340,6 +354,9 @@ class ChoiceControl(ParamControl):
         finally:
             self._setting = False
 
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.combo]
+
     def value(self) -> Any:
         return self.combo.currentData()
 
@@ -376,6 +393,9 @@ class TextControl(ParamControl):
             self.edit.setPlainText(text[: self.param.max_length])
             return
         self._emit()
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.edit]
 
     def value(self) -> str:
         if isinstance(self.edit, QPlainTextEdit):
@@ -432,6 +452,9 @@ class FileControl(ParamControl):
     def _set_and_emit(self, path: str | None) -> None:
         self._show(path)
         self._emit()
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.choose, self.clear]
 
     def value(self) -> str | None:
         return self._path
@@ -583,6 +606,9 @@ class StyleControl(ParamControl):
 
     def _ids(self) -> list[str]:
         return [s.strip() for s in self.edit.text().split(",") if s.strip()]
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [self.edit, self.browse, self.grid, self.more_button]
 
     def value(self) -> Any:
         ids = self._ids()

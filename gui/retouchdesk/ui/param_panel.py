@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QFrame,
     QGridLayout,
@@ -75,6 +76,9 @@ class ParamRow(QWidget):
         self.note.setObjectName("note")
         self.note.hide()
         lay.addWidget(self.note)
+
+    def focus_widgets(self) -> list[QWidget]:
+        return [*self.control.focus_widgets(), self.reset]
 
     def refresh(self, model: OperationModel) -> None:
         p = self.control.param
@@ -160,7 +164,18 @@ class AreaGrid(QWidget):
                 grid.addWidget(c, row + i // 2, i % 2)
             row += (len(by_sub[sub]) + 1) // 2
         self._by_sub = by_sub
+        self._order = order
         lay.addLayout(grid)
+
+    def focus_widgets(self) -> list[QWidget]:
+        """All / None / Defaults, then each subgroup's heading and toggles row by row."""
+        out: list[QWidget] = [self.all_button, self.none_button, self.defaults_button]
+        for sub in self._order:
+            if sub in self.heads:
+                out.append(self.heads[sub])
+            for c in self._by_sub[sub]:
+                out.extend(c.focus_widgets())
+        return out
 
     def _menu(self, c: ParamControl) -> None:
         menu = QMenu(self)
@@ -199,7 +214,13 @@ class AreaGrid(QWidget):
 
 
 class ParamPanel(QScrollArea):
-    """Scrollable panel of the current operation's parameters."""
+    """Scrollable panel of the current operation's parameters.
+
+    Signals:
+        rebuilt(): the controls were made anew (another operation); the tab chain follows.
+    """
+
+    rebuilt = Signal()
 
     def __init__(
         self,
@@ -214,6 +235,13 @@ class ParamPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Tab goes through the controls, not to the scroll area itself (it scrolls to them).
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            # QScrollArea scrolls to a focused child only when Tab moves within it; focus
+            # arriving from outside (Tab from the pickers, Shift+Tab from Apply) must too.
+            app.focusChanged.connect(self._focus_changed)
         self.controls: dict[str, ParamControl] = {}
         self.rows: list[ParamRow] = []
         self.grids: list[AreaGrid] = []
@@ -229,8 +257,10 @@ class ParamPanel(QScrollArea):
         lay = QVBoxLayout(content)
         lay.setContentsMargins(10, 6, 10, 10)
         lay.setSpacing(6)
+        self._blocks: list[ParamRow | AreaGrid] = []
         if not self.model.operation_id:
             self.setWidget(content)
+            self.rebuilt.emit()
             return
         op: Operation = self.model.operation
         self._built_for = op.key
@@ -252,15 +282,29 @@ class ParamPanel(QScrollArea):
             if op.group(group).widget == "area_grid":
                 grid = AreaGrid(op.group(group), controls, self.model)
                 self.grids.append(grid)
+                self._blocks.append(grid)
                 lay.addWidget(grid)
             else:
                 for c in controls:
                     row = ParamRow(c, self.model.reset)
                     self.rows.append(row)
+                    self._blocks.append(row)
                     lay.addWidget(row)
         lay.addStretch(1)
         self.setWidget(content)
         self.refresh()
+        self.rebuilt.emit()
+
+    def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if new is not None and self.widget() is not None and self.widget().isAncestorOf(new):
+            self.ensureWidgetVisible(new, 10, 24)
+
+    def focus_widgets(self) -> list[QWidget]:
+        """Every control's focusable widgets in the order they are drawn, top to bottom."""
+        out: list[QWidget] = []
+        for block in getattr(self, "_blocks", []):
+            out.extend(block.focus_widgets())
+        return out
 
     def _edited(self, name: str, value: Any) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -121,7 +122,9 @@ class SidePanel(QWidget):
         bottom.addLayout(buttons)
         lay.addLayout(bottom)
 
+        self.params.rebuilt.connect(self._chain_focus)
         self._fill_providers()
+        self._chain_focus()
         self.provider_combo.currentIndexChanged.connect(self._provider_picked)
         self.operation_combo.currentIndexChanged.connect(self._operation_picked)
         self.banner_button.clicked.connect(
@@ -135,6 +138,21 @@ class SidePanel(QWidget):
         model.problem_changed.connect(self._update_state)
         model.statuses_changed.connect(self._fill_providers)
         self._sync()
+
+    def _chain_focus(self) -> None:
+        """Tab order as the panel reads: pickers, presets, every parameter, then Apply."""
+        chain: list[QWidget] = [
+            self.provider_combo,
+            self.operation_combo,
+            self.banner_button,
+            self.preset_button,
+            self.reset_button,
+            *self.params.focus_widgets(),
+            self.apply_all_button,
+            self.apply_button,
+        ]
+        for a, b in pairwise(chain):
+            QWidget.setTabOrder(a, b)
 
     # -- pickers ----------------------------------------------------------------------------
     def _fill_providers(self) -> None:
