@@ -106,3 +106,42 @@ def test_tab_walks_every_parameter_control_in_panel_order(qtbot, make_window):
         assert QApplication.focusWidget() is not before_focus
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert om.request()["model_version"] == "enhancorv3"
+
+
+def test_masks_missing_or_unused_are_said_before_anything_runs(qtbot, make_window, photo_dir: Path):
+    """Item 6: Apply to all names the photos without the mask their operation needs and runs
+    only the others; a mask painted for an operation that ignores masks is pointed out."""
+    import numpy as np
+    from tests.ui.test_window_trust import _answer
+
+    w = make_window(plain_runtime())
+    w.open_paths([photo_dir])
+    photos, doc = w.model.photos, w.model.document
+    qtbot.waitUntil(lambda: doc.image is not None and doc.image.path.name == "astronaut.png")
+    masking = w.mask_painter.masking
+    qtbot.waitUntil(lambda: masking.document is not None)
+    arr = np.zeros((512, 512), np.uint8)
+    arr[200:260, 200:300] = 255
+    masking.document.set_array(arr, "test stroke")
+    masking.save_now()
+    om = w.model.operation
+    om.select("local.object_removal")
+    eng = w.model.engine
+    qtbot.mouseClick(w.side.apply_all_button, Qt.MouseButton.LeftButton)
+    asked = _answer(qtbot, w, "Run the 1 with a mask")
+    assert "needs a painted mask. 2 of 3 photos have none" in asked
+    qtbot.waitUntil(lambda: len(eng.jobs()) == 1, timeout=10_000)
+    (job,) = eng.jobs()
+    assert job.input_path.name == "astronaut.png" and job.params["mask"]
+    eng.cancel(job.id)
+    # An operation without masks, with a mask painted: said, and Cancel sends nothing.
+    om.select("local.color_correction")
+    qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
+    asked = _answer(qtbot, w, "Cancel")
+    assert "does not use a mask: the whole photo will change" in asked
+    assert len(eng.jobs()) == 1
+    # A photo whose mask was painted earlier says so when it comes back.
+    photos.set_current_row(1)
+    qtbot.waitUntil(lambda: doc.image is not None and doc.image.path.name == "chelsea.png")
+    photos.set_current_row(0)
+    qtbot.waitUntil(lambda: "the mask painted earlier is back" in w.statusBar().currentMessage())

@@ -74,6 +74,7 @@ class MaskingModel(QObject):
         self._syncing = False
         self._filled: dict[str, str | None] = {}  # what we last put in each mask parameter
         self._previous: tuple[Path, np.ndarray] | None = None  # the last photo's mask
+        self.restored = False  # the current photo's mask was loaded from disk
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -109,6 +110,8 @@ class MaskingModel(QObject):
             saved = self.library.load(photo, size, source=source)
             if saved is not None:
                 doc.reset(saved)
+            # A mask kept from an earlier visit is shown and said (it feeds masked jobs).
+            self.restored = saved is not None and not core_mask.is_empty(saved)
             doc.undo_state_changed.connect(self._edited)
             self._doc = doc
         self.document_changed.emit()

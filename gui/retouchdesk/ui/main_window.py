@@ -512,6 +512,9 @@ class MainWindow(QMainWindow):
         except RetouchError as exc:
             self.show_message(str(exc))
             return []
+        planned = await self._ask_masks(planned)
+        if not planned:
+            return []
         planned = await self._ask_same_work(planned)
         if not planned:
             return []
@@ -533,6 +536,69 @@ class MainWindow(QMainWindow):
         except RetouchError as exc:
             self.show_message(str(exc))
             return []
+
+    def _lacks_mask(self, planned: Any) -> bool:
+        """The job would fail at once: its operation needs a mask and this photo has none."""
+        from retouchdesk.core.schema import ParamKind
+
+        values = planned.request.params
+        return any(
+            p.kind is ParamKind.MASK and p.required and p.applies(values) and not values.get(p.name)
+            for p in self.model.operation.operation.params
+        )
+
+    def _painted_mask(self) -> bool:
+        painter = getattr(self, "mask_painter", None)
+        doc = painter.masking.document if painter is not None else None
+        return doc is not None and not doc.is_empty()
+
+    async def _ask_masks(self, planned: list[Any]) -> list[Any]:
+        """Photos without the mask their operation needs are named before anything is sent;
+        a mask painted for an operation that ignores masks is pointed out, not dropped."""
+        om = self.model.operation
+        label = om.operation.label
+        lacking = [p for p in planned if self._lacks_mask(p)]
+        if lacking:
+            with_mask = [p for p in planned if p not in lacking]
+            if not with_mask:
+                names = ", ".join(p.photo.name for p in lacking[:3])
+                self.show_message(
+                    f"{label} needs a painted mask and {names} has none: click Paint mask "
+                    "in the tool bar and paint over the area"
+                )
+                return []
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Question)
+            box.setWindowTitle("Photos without a mask")
+            box.setText(
+                f"{label} needs a painted mask. {len(lacking)} of {len(planned)} photos "
+                "have none and would fail:"
+            )
+            more = f"\n… and {len(lacking) - 8} more" if len(lacking) > 8 else ""
+            box.setInformativeText("\n".join(f"• {p.photo.name}" for p in lacking[:8]) + more)
+            run = box.addButton(
+                f"Run the {len(with_mask)} with a mask", QMessageBox.ButtonRole.AcceptRole
+            )
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            if await self.ask(box) is not run:
+                return []
+            planned = with_mask
+        painter = getattr(self, "mask_painter", None)
+        uses_mask = painter is not None and bool(painter.masking.mask_params())
+        protect = painter is not None and painter.masking.protect_outside
+        if self._painted_mask() and not uses_mask and not protect:
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Question)
+            box.setWindowTitle("The mask is not used")
+            box.setText(f"{label} does not use a mask: the whole photo will change.")
+            box.setInformativeText(
+                "To change only the painted area, turn on Protect outside in the mask bar."
+            )
+            whole = box.addButton("Apply to the whole photo", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            if await self.ask(box) is not whole:
+                return []
+        return planned
 
     async def _ask_same_work(self, planned: list[Any]) -> list[Any]:
         """Offer what earlier identical jobs made instead of running (and paying) again.

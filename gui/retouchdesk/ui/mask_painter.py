@@ -133,6 +133,11 @@ class MaskPainter:
             self.toolbar.edit_action.setChecked(False)
             return
         self.toolbar.edit_action.setEnabled(True)
+        if self.masking.restored and self.masking.photo is not None:
+            self.window.show_message(
+                f"{self.masking.photo.name}: the mask painted earlier is back "
+                "(Mask › Clear removes it)"
+            )
         if self.layer is None:
             self.layer = MaskLayer(doc, self.tools)
             self.window.canvas.add_overlay(self.layer)
