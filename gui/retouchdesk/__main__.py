@@ -7,7 +7,11 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if (args and not args[0].startswith("-")) or any(a in ("-h", "--help") for a in args[:1]):
+    if (
+        args[:1] == ["--version"]
+        or (args and not args[0].startswith("-"))
+        or any(a in ("-h", "--help") for a in args[:1])
+    ):
         from retouchdesk.cli import main as cli_main
 
         return cli_main(args)
@@ -17,4 +21,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A frozen bundle starts its spawned workers (the offline engine) through this executable.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     sys.exit(main())

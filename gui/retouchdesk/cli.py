@@ -8,6 +8,7 @@ Commands:
 * ``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database.
 * ``retouchdesk config``: the effective settings and where each one comes from.
 * ``retouchdesk account PROVIDER [--history N]``: balance and history (``cli_account``).
+* ``retouchdesk doctor [PROVIDER ...] [--offline]``: what this installation can do (``cli_doctor``).
 
 Running the same ``run`` command again skips what is done. Each file's job carries a key made
 of the provider, operation, validated parameters, output folder, name template, output format
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("provider")
     acc.add_argument("--history", type=int, default=0, metavar="N", help="last N transactions")
     acc.set_defaults(func=cmd_account)
+
+    from retouchdesk.cli_doctor import add_parser as add_doctor
+
+    add_doctor(sub)
     return parser
 
 
