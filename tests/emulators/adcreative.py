@@ -16,9 +16,14 @@
 The response bodies of start and progress are not public, so the emulator can answer in
 several plausible shapes (``shape``: "flat", "wrapped" or "pascal") and the provider must
 parse them all. Tasks finish when progress is 100 and ``renderState`` is 5.
+Every JSON answer is written the way AdCreative's documented token answer shows (it starts
+with ``"$id": "1"``, https://api-docs.adcreative.ai/docs/getting-started/authentication):
+.NET's ``ReferenceHandler.Preserve``, which puts ``"$id"`` first in every object and writes
+every list as ``{"$id", "$values": [...]}`` (learn.microsoft.com, System.Text.Json
+ReferenceHandler.Preserve); ``dotnet_refs=False`` answers plain JSON.
 Options: ``application_id``, ``jwt_private_key``, ``api_key``, ``api_secret``, ``token_ttl``,
 ``token_actual_ttl`` (tokens die this early, whatever is announced), ``duration`` (seconds a
-job takes), ``shape``, ``notification_channel``, ``fail_jobs``.
+job takes), ``shape``, ``notification_channel``, ``fail_jobs``, ``dotnet_refs``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,21 @@ from tests.emulators.harness import (
 
 BASE = "/api/v1/Image/FaceEnhancing"
 TOKEN_PATH = "/api/v1/Authorization/GenerateJwtToken"
+
+
+def preserve(data: Any, counter: list[int] | None = None) -> Any:
+    """``data`` as System.Text.Json writes it with ``ReferenceHandler.Preserve``."""
+    counter = [0] if counter is None else counter
+    if isinstance(data, dict):
+        counter[0] += 1
+        out: dict[str, Any] = {"$id": str(counter[0])}
+        out.update((k, preserve(v, counter)) for k, v in data.items())
+        return out
+    if isinstance(data, list):
+        counter[0] += 1
+        ident = str(counter[0])
+        return {"$id": ident, "$values": [preserve(x, counter) for x in data]}
+    return data
 
 
 def problem(status: int, title: str, errors: dict[str, list[str]] | None = None) -> Response:
@@ -104,6 +124,7 @@ class AdCreativeEmulator(Emulator):
         shape: str = "flat",
         notification_channel: bool = True,
         fail_jobs: int = 0,
+        dotnet_refs: bool = True,
     ) -> None:
         super().__init__(time_scale=time_scale)
         self.application_id = application_id
@@ -115,8 +136,12 @@ class AdCreativeEmulator(Emulator):
         self.shape = shape
         self.notification_channel = notification_channel
         self.fail_jobs = fail_jobs
+        self.dotnet_refs = dotnet_refs
         self.processes: dict[str, Process] = {}
         self._plock = threading.Lock()
+
+    def _json(self, data: Any, status: int = 200) -> Response:
+        return json_response(preserve(data) if self.dotnet_refs else data, status)
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -140,7 +165,7 @@ class AdCreativeEmulator(Emulator):
             return problem(401, "Invalid application id or private key")
         token, ttl = self.tokens.issue()
         now = datetime.now(UTC)
-        return json_response(
+        return self._json(
             {
                 "applicationId": self.application_id,
                 "accessToken": token,
@@ -222,7 +247,7 @@ class AdCreativeEmulator(Emulator):
                 proc.fail = True
             self.processes[proc.id] = proc
         self.later(self.duration, lambda: self._finish(proc))
-        return json_response(self._start_body(proc))
+        return self._json(self._start_body(proc))
 
     def _finish(self, proc: Process) -> None:
         if proc.fail:
@@ -278,8 +303,8 @@ class AdCreativeEmulator(Emulator):
         if not procs:
             return problem(404, "No progress data found")
         if pid:
-            return json_response(self._progress_body(procs[0]))
-        return json_response([self._progress_body(p) for p in procs])
+            return self._json(self._progress_body(procs[0]))
+        return self._json([self._progress_body(p) for p in procs])
 
     @route("GET", f"{BASE}/CheckApplicationAllProgresses")
     def all_progresses(self, rec: Recorded) -> Response:
@@ -296,7 +321,7 @@ class AdCreativeEmulator(Emulator):
             procs = list(self.processes.values())
         if not procs:
             return problem(404, "No progress data found")
-        return json_response([self._progress_body(p) for p in procs])
+        return self._json([self._progress_body(p) for p in procs])
 
     @route("GET", f"{BASE}/Download")
     def download(self, rec: Recorded) -> Response:

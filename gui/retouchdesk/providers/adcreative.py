@@ -60,6 +60,44 @@ MESSAGES = {
 }
 
 
+def _json(response: httpx.Response, action: str) -> Any:
+    """A 2xx answer's JSON as plain JSON (see :func:`dotnet_plain`)."""
+    return dotnet_plain(http.json_body(response, vendor=VENDOR, action=action))
+
+
+def dotnet_plain(data: Any, ids: dict[str, Any] | None = None) -> Any:
+    """JSON written by .NET with reference preservation, as plain JSON.
+
+    AdCreative's documented token answer starts with ``"$id": "1"``
+    (https://api-docs.adcreative.ai/docs/getting-started/authentication): System.Text.Json's
+    ``ReferenceHandler.Preserve``, which also writes every list as ``{"$id", "$values": [...]}``
+    and a repeated object as ``{"$ref": "<id>"}`` (https://learn.microsoft.com/en-us/dotnet/api/
+    system.text.json.serialization.referencehandler.preserve). Lists come back as lists,
+    references as the object they name, ``$`` metadata dropped; plain JSON passes unchanged.
+    """
+    ids = {} if ids is None else ids
+    if isinstance(data, list):
+        return [dotnet_plain(x, ids) for x in data]
+    if not isinstance(data, dict):
+        return data
+    if "$ref" in data and len(data) == 1:
+        return ids.get(str(data["$ref"]))
+    if "$values" in data:
+        values: list[Any] = []
+        if "$id" in data:
+            ids[str(data["$id"])] = values
+        raw = data["$values"]
+        values.extend(dotnet_plain(x, ids) for x in (raw if isinstance(raw, list) else [raw]))
+        return values
+    out: dict[str, Any] = {}
+    if "$id" in data:
+        ids[str(data["$id"])] = out
+    for key, value in data.items():
+        if not str(key).startswith("$"):
+            out[key] = dotnet_plain(value, ids)
+    return out
+
+
 # -- the field mapping (the one place that knows the response names) -----------------------
 
 
@@ -276,7 +314,7 @@ class AdCreativeProvider(Provider):
                 json={"applicationId": self.application_id, "jwtPrivateKey": self._jwt_private_key},
                 headers={"Content-Type": "application/json; x-api-version=1.0"},
             )
-            data = http.json_body(response, vendor=VENDOR, action="signing in")
+            data = _json(response, "signing in")
             token = FieldMap.find(data, FieldMap.ACCESS_TOKEN)
             if not isinstance(token, str) or not token:
                 raise AuthError("AdCreative did not return an access token")
@@ -331,7 +369,7 @@ class AdCreativeProvider(Provider):
             data=fields,
             files={file_field: (path.name, path.read_bytes(), mime)},
         )
-        data = http.json_body(response, vendor=VENDOR, action="starting the face enhancement")
+        data = _json(response, "starting the face enhancement")
         process_id, task_ids = FieldMap.start(data)
         if not process_id:
             raise ProviderError(
@@ -360,7 +398,7 @@ class AdCreativeProvider(Provider):
                     next_poll=self.poll_interval,
                 )  # fmt: skip
             raise
-        data = http.json_body(response, vendor=VENDOR, action="checking the progress")
+        data = _json(response, "checking the progress")
         prog = FieldMap.progress(data, ctx.remote_id)
         if prog.tasks:
             ctx.remote["task_ids"] = [t.task_id for t in prog.tasks if t.task_id]
@@ -430,7 +468,7 @@ class AdCreativeProvider(Provider):
             )
         except RemoteJobLost:
             return []  # 404: no progress data for this application yet
-        data = FieldMap.unwrap(http.json_body(response, vendor=VENDOR, action="listing the jobs"))
+        data = FieldMap.unwrap(_json(response, "listing the jobs"))
         items = data if isinstance(data, list) else [data]
         out = []
         for item in items:

@@ -58,8 +58,15 @@ MESSAGES = {
         "Enhancor could not download the image: check that its URL is reachable from the internet"
     ),
     "invalid api key": "Enhancor refused the API key: check it in Settings",
-    "invalid model": "Enhancor does not know the model version that was sent",
-    "enhancement mode must be": "Enhancor accepts only the standard or heavy enhancement mode",
+    # The live validator's texts, as a third-party console that probes it reports ("Pixel
+    # Slinger" test_skin_matrix.py / README, 09/08/2026): "Model version must be 'enhancorv1'
+    # , 'enhancorv3' , ..." and "Enhancement mode must be ..." (also for v3 with heavy).
+    "model version must be": "Enhancor does not know the model version that was sent",
+    "invalid model": "Enhancor does not know the model version that was sent",  # older text
+    "enhancement mode must be": (
+        "Enhancor refused the enhancement mode for this model version "
+        "(v1 takes standard or heavy, v3 only standard)"
+    ),
     "insufficient": "Enhancor says the account has not enough credits for this job",
 }
 

@@ -392,15 +392,16 @@ async def test_through_s3_hosting(enh, s3_bucket, photo, tmp_path):
     [
         ({"skin_realism_level": 1.0}, "Unknown parameter: skin_realism_level"),
         ({"output_resolution": 2048}, "output_resolution is only supported for enhancorv3"),
-        ({"model_version": "enhancorv3", "enhancementMode": "heavy"}, "not supported"),
-        ({"model_version": "enhancorv2"}, "Invalid model"),
+        ({"model_version": "enhancorv3", "enhancementMode": "heavy"}, "Enhancement mode"),
+        ({"model_version": "enhancorv2"}, "Model version must be 'enhancorv1'"),
         ({"enhancementMode": "extreme"}, "Enhancement mode must be 'standard' or 'heavy'"),
         ({"skin_realism_Level": 4, "model_version": "enhancorv3"}, "between 0 and 3"),
         ({"skin_refinement_level": 101}, "between 0 and 100"),
         ({"portrait_depth": 0.3}, "portrait_depth requires enhancorv3 or heavy mode"),
     ],
 )
-def test_emulator_rejects_what_enhancor_rejects(enh, extra, message):
+def test_emulator_rejects_what_enhancor_rejects(emulator, extra, message):
+    enh = emulator("enhancor", api_key=KEY, time_scale=0.05, strict=True)
     body = {"img_url": "http://127.0.0.1:9/x.png", "webhookUrl": "http://127.0.0.1:9/h", **extra}
     r = httpx.post(enh.url + "/api/realistic-skin/v1/queue", json=body, headers={"x-api-key": KEY})
     assert r.status_code == 400
