@@ -369,10 +369,11 @@ def test_codeformer_restore(emulator, cli_env, app_home, data_dir, tmp_path, upl
     assert_no_secrets(app_home, [CF_TOKEN], r.stdout, r.stderr)
 
 
+@pytest.mark.parametrize("too_large", ["caught", "html"])
 def test_codeformer_too_large_fails_with_a_sentence(
-    emulator, cli_env, app_home, data_dir, tmp_path
+    emulator, cli_env, app_home, data_dir, tmp_path, too_large
 ):
-    emu = emulator("codeformer", time_scale=0.1, max_body=20_000)
+    emu = emulator("codeformer", time_scale=0.1, max_body=20_000, too_large=too_large)
     env = dict(cli_env, RETOUCHDESK_CODEFORMER_BASE_URL=emu.url)
     r = run(env, "--provider", "codeformer", "--op", "restore", "-o", str(tmp_path / "o"),
             str(data_dir / "astronaut.png"), cwd=tmp_path)  # fmt: skip

@@ -376,7 +376,7 @@ def _refusal(detail: str, status: int) -> ProviderError:
     # Large: ..."}`` (werkzeug.exceptions.RequestEntityTooLarge's description).
     if "request entity too large" in detail.lower():
         return ProviderError(
-            "The CodeFormer server refused the upload: the file is too large for it",
+            "CodeFormer refused the upload during restoring the photo: the file is too large",
             retryable=False,
             status=413,
         )

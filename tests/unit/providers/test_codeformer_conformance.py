@@ -117,7 +117,7 @@ async def test_werkzeug_413_caught_by_the_handler_is_a_sentence(emulator, data_d
     finally:
         await p.aclose()
     assert str(info.value) == (
-        "The CodeFormer server refused the upload: the file is too large for it"
+        "CodeFormer refused the upload during restoring the photo: the file is too large"
     )
     assert info.value.status == 413 and not info.value.retryable
 

@@ -101,7 +101,7 @@ async def test_werkzeug_413_inside_the_handler(tmp_path, data_dir):
             await p.aclose()
         r = httpx.post(server.url + "/api/process", files={"image": ("a.png", b"x" * 200_000)})
     assert str(info.value) == (
-        "The CodeFormer server refused the upload: the file is too large for it"
+        "CodeFormer refused the upload during restoring the photo: the file is too large"
     )
     assert not info.value.retryable
     assert r.status_code == 500 and r.json() == {"status": "error", "message": WERKZEUG_413}
