@@ -145,3 +145,49 @@ def test_masks_missing_or_unused_are_said_before_anything_runs(qtbot, make_windo
     qtbot.waitUntil(lambda: doc.image is not None and doc.image.path.name == "chelsea.png")
     photos.set_current_row(0)
     qtbot.waitUntil(lambda: "the mask painted earlier is back" in w.statusBar().currentMessage())
+
+
+def test_quitting_with_jobs_running_asks_and_says_what_happens(
+    qtbot, make_window, photo_dir: Path, fake_runtime_factory
+):
+    """Item 10: closing with jobs under way asks; the answer decides what happens to them,
+    and jobs that come back at the next start are shown, never resumed silently."""
+    from tests.ui.conftest import close_window
+    from tests.ui.test_window_trust import _answer
+
+    def window_with_a_sent_job(duration: float) -> tuple[Any, Any]:
+        w = make_window(fake_runtime_factory(duration=duration, poll_interval=0.05))
+        w.open_paths([photo_dir / "coffee.png"])
+        w.model.operation.select("fake.brighten")
+        eng = w.model.engine
+        before = {r.id for r in eng.jobs()}
+        w.apply_current()
+        qtbot.waitUntil(lambda: len(eng.jobs()) == len(before) + 1, timeout=10_000)
+        (job,) = [r for r in eng.jobs() if r.id not in before]
+        qtbot.waitUntil(lambda: eng.get(job.id).remote_id is not None, timeout=10_000)
+        return w, job
+
+    w, job = window_with_a_sent_job(30.0)
+    w.close()
+    asked = w.question.text() + "\n" + w.question.informativeText()
+    assert "1 job is not finished yet" in asked
+    assert "already sent and paid for" in asked
+    _answer(qtbot, w, "Keep working")
+    assert w.isVisible()
+    w.close()
+    _answer(qtbot, w, "Cancel jobs and quit")
+    qtbot.waitUntil(lambda: w.model.engine.get(job.id).state.name == "CANCELLED")
+    assert not w.isVisible()
+    close_window(qtbot, w)
+
+    w2, job2 = window_with_a_sent_job(1.5)
+    w2.close()
+    _answer(qtbot, w2, "Quit, finish next time")
+    qtbot.waitUntil(lambda: not w2.isVisible())
+    assert not w2.model.engine.get(job2.id).state.terminal
+    close_window(qtbot, w2)
+
+    w3 = make_window(fake_runtime_factory())
+    qtbot.waitUntil(lambda: "Resumed 1 job" in w3.statusBar().currentMessage())
+    assert w3.jobs_dock.isVisible()
+    qtbot.waitUntil(lambda: w3.model.engine.get(job2.id).state.name == "DONE", timeout=20_000)

@@ -70,6 +70,7 @@ class AppModel(QObject):
     """
 
     message = Signal(str)
+    resumed = Signal(list)  # ids of jobs picked up from an earlier session
 
     def __init__(self, runtime: Any, runner: TaskRunner | None = None) -> None:
         super().__init__()
@@ -125,6 +126,7 @@ class AppModel(QObject):
         if resumed:
             n = len(resumed)
             self.message.emit(f"Resumed {n} job{'s' if n != 1 else ''} from the last session")
+            self.resumed.emit(list(resumed))
         return resumed
 
     async def aclose(self) -> None:

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self.undo_discard_button.hide()
         sb.addPermanentWidget(self.undo_discard_button)
 
+        self._quit_confirmed = False
         self._build_actions()
         self._connect()
         self._install_extensions()
@@ -242,6 +243,7 @@ class MainWindow(QMainWindow):
         m.jobs.job_finished.connect(self._job_finished)
         m.jobs.job_failed.connect(self._job_failed)
         m.session.queued.connect(lambda _ids: self.jobs_dock.show())
+        m.resumed.connect(lambda _ids: self.jobs_dock.show())  # never silently
         self.side.apply_requested.connect(self.apply_current)
         self.side.apply_all_requested.connect(self.apply_all)
         self.side.settings_requested.connect(self.open_settings)
@@ -859,9 +861,69 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue("operation", self.model.operation.operation.key)
         self.qsettings.sync()
 
+    def live_jobs(self) -> tuple[list[Any], list[Any]]:
+        """Jobs not finished yet: (offline ones, cloud ones)."""
+        local, cloud = [], []
+        for rec in self.model.engine.jobs():
+            if rec.state.terminal:
+                continue
+            try:
+                kind = self.model.catalog.provider(rec.provider).kind
+            except Exception:
+                kind = "cloud"
+            (local if kind == "local" else cloud).append(rec)
+        return local, cloud
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        local, cloud = self.live_jobs() if self.isVisible() else ([], [])
+        if (local or cloud) and not self._quit_confirmed:
+            event.ignore()  # asked below; closing again after the answer
+            self._ask_quit(local, cloud)
+            return
         self.save_state()
         super().closeEvent(event)
+
+    def _ask_quit(self, local: list[Any], cloud: list[Any]) -> None:
+        """Quitting with work under way asks, as Lightroom does during an export."""
+        n = len(local) + len(cloud)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Jobs are still running")
+        box.setText(f"{n} job{'s are' if n != 1 else ' is'} not finished yet.")
+        lines = []
+        sent = [r for r in cloud if r.remote_id or r.submit_started]
+        if cloud:
+            lines.append(
+                f"{len(cloud)} on cloud services"
+                + (f" ({len(sent)} already sent and paid for)" if sent else "")
+                + ": the services keep working and the results are fetched when you next "
+                "open Retouch Desk."
+            )
+        if local:
+            lines.append(
+                f"{len(local)} offline: they stop now and start again from the beginning "
+                "when you next open Retouch Desk, unless you cancel them."
+            )
+        box.setInformativeText("\n\n".join(lines))
+        resume = box.addButton("Quit, finish next time", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel jobs and quit", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def done(_r: int) -> None:
+            clicked = box.clickedButton()
+            box.deleteLater()
+            if clicked is cancel:
+                for rec in local + cloud:
+                    self.model.engine.cancel(rec.id)
+            if clicked in (resume, cancel):
+                self._quit_confirmed = True
+                self.close()
+
+        box.finished.connect(done)
+        self.question = box
+        box.open()
 
 
 def _app_icon() -> QIcon:
