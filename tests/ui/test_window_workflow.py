@@ -192,3 +192,56 @@ def test_quitting_with_jobs_running_asks_and_says_what_happens(
     qtbot.waitUntil(lambda: "Resumed 1 job" in w3.statusBar().currentMessage())
     assert w3.jobs_dock.isVisible()
     qtbot.waitUntil(lambda: w3.model.engine.get(job2.id).state.name == "DONE", timeout=20_000)
+
+
+def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_the_grid(
+    qtbot, make_window, photo_dir: Path, monkeypatch
+):
+    """Item 12: no hairstyle -> Apply is off with the reason (no failing job); a PNG is sent
+    as a JPEG copy when the user agrees; Reset all also clears the highlighted style."""
+    from PIL import Image
+    from tests.emulators import load
+    from tests.emulators.youcam_support import FAST, settings_env
+    from tests.ui.test_window_trust import _answer
+
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    emu = load("youcam", **FAST).start()
+    try:
+        for k, v in settings_env(emu, "v2").items():
+            monkeypatch.setenv(k, v)
+        w = make_window(build_runtime(settings=Settings()))
+        w.open_paths([photo_dir / "chelsea.png"])
+        om = w.model.operation
+        om.select("youcam.hairstyle")
+        assert not w.side.apply_button.isEnabled()
+        assert w.side.problem.text().startswith("Choose hairstyle first")
+        w.apply_current()
+        assert w.model.engine.jobs() == []
+        control = w.side.params.controls["template_id"]
+        qtbot.mouseClick(control.browse, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: control.grid.count() > 0, timeout=30_000)
+        first = control.grid.item(0)
+        first.setSelected(True)
+        assert om.value("template_id") and w.side.apply_button.isEnabled()
+        # Reset all: the value and the highlighted thumbnail go together.
+        qtbot.mouseClick(w.side.reset_button, Qt.MouseButton.LeftButton)
+        assert om.value("template_id") in (None, "")
+        assert control.grid.selectedItems() == []
+        assert not w.side.apply_button.isEnabled()
+        first.setSelected(True)
+        # The PNG is refused by YouCam's hairstyle: the window offers a JPEG copy.
+        qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
+        asked = _answer(qtbot, w, "Send a JPEG copy")
+        assert "do not fit the limits" in asked
+        eng = w.model.engine
+        qtbot.waitUntil(lambda: len(eng.jobs()) == 1, timeout=10_000)
+        (job,) = eng.jobs()
+        assert job.input_path.suffix == ".jpg"
+        with Image.open(job.input_path) as im:
+            assert im.format == "JPEG" and im.size == (451, 300)
+        assert Image.open(photo_dir / "chelsea.png").format == "PNG"  # original untouched
+        qtbot.waitUntil(lambda: eng.get(job.id).state.terminal, timeout=60_000)
+    finally:
+        emu.stop()

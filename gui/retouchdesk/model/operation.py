@@ -237,15 +237,34 @@ class OperationModel(QObject):
         if self._op_id:
             status = self.status(self._provider)
             try:
-                self.validated()
+                values = self.validated()
             except ParameterError as exc:
                 problem = str(exc)
+            else:
+                problem = self._missing_required(values)
             if not status.ready:
                 problem = status.reason
         if problem != self._problem:
             self._problem = problem
             self.problem_changed.emit(problem)
         self.values_changed.emit()
+
+    def _missing_required(self, values: dict[str, Any]) -> str:
+        """A sentence when a value the service cannot run without (a style) is not chosen.
+
+        The schema lists them under ``api.requires``; without this the job would be queued
+        and fail at once (YouCam Hairstyle with no hairstyle).
+        """
+        op = self.operation
+        for name in op.api.get("requires", ()):
+            try:
+                p = op.param(name)
+            except Exception:
+                continue
+            if p.applies(values) and values.get(name) in (None, "", []):
+                verb = "Choose" if p.kind in (ParamKind.STYLE, ParamKind.ENUM) else "Fill in"
+                return f"{verb} {p.label.lower()} first: {op.label} cannot run without it."
+        return ""
 
     def _key(self) -> str:
         return f"{self._provider}.{self._op_id}"

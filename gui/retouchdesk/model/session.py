@@ -36,27 +36,37 @@ class InputCheck:
     fixable: bool = False  # downscaling would fix every problem
     fit_size: tuple[int, int] | None = None
     size: tuple[int, int] | None = None
+    convert_to: str | None = None  # a format the service takes, when this one is refused
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def _downscale_copy(source: Path, size: tuple[int, int], folder: Path) -> Path:
-    """Write a resized copy of ``source`` (same name, metadata carried over) into ``folder``."""
+def _downscale_copy(
+    source: Path, size: tuple[int, int], folder: Path, fmt: str | None = None
+) -> Path:
+    """Write a resized copy of ``source`` (same stem, metadata carried over) into ``folder``.
+
+    ``fmt`` converts the copy (a PNG for a service that takes only JPEG); the size may then
+    be the photo's own.
+    """
     from PIL import Image
 
     from retouchdesk.core import imageio
 
-    digest = hashlib.sha1(f"{source}:{size}".encode()).hexdigest()[:12]
+    digest = hashlib.sha1(f"{source}:{size}:{fmt}".encode()).hexdigest()[:12]
     dest_dir = folder / digest
     dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / source.name
+    name = f"{source.stem}.{imageio.extension_for(fmt)}" if fmt else source.name
+    dest = dest_dir / name
     if dest.exists():
         return dest
     loaded = imageio.load_image(source)
-    small = loaded.image.resize(size, Image.Resampling.LANCZOS)
-    return Path(imageio.save_result(small, source=source, destination=dest))
+    image = loaded.image
+    if image.size != tuple(size):
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return Path(imageio.save_result(image, source=source, destination=dest))
 
 
 class SessionModel(QObject):
@@ -190,8 +200,9 @@ class SessionModel(QObject):
             src = path
             out_dir = None
             if downscale and path in downscale:
+                fmt = _accepted_format(path, om.operation.limits)
                 src = await self.runner.in_thread(
-                    _downscale_copy, path, downscale[path], self.copies_dir
+                    _downscale_copy, path, downscale[path], self.copies_dir, fmt
                 )
                 self._remember(src, path)
                 out_dir = default_output_dir(path, self.engine.config)
@@ -297,12 +308,33 @@ def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:
         problems = limits.problems(
             width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
         )
-        fixable = limits.downscale_fixes(problems)
+        convert = _accepted_format(p, limits, info.format)
+        size_problems = [q for q in problems if "is not accepted" not in q]
+        # A refused format is fixed by a converted copy (the photo itself is never touched).
+        fixable = bool(problems) and (convert is not None or len(size_problems) == len(problems))
         fit = limits.fit_size(info.width, info.height) if fixable else None
-        if fixable and fit == (info.width, info.height):
+        if fixable and fit == (info.width, info.height) and size_problems:
             fit = _fit_bytes(info, limits)
-        out.append(InputCheck(p, problems, fixable, fit, (info.width, info.height)))
+        out.append(InputCheck(p, problems, fixable, fit, (info.width, info.height), convert))
     return out
+
+
+CONVERTIBLE = ("jpeg", "png", "webp", "tiff")
+
+
+def _accepted_format(path: Path, limits: Any, fmt: str | None = None) -> str | None:
+    """The format to convert ``path`` to when the service refuses its own, else None."""
+    from retouchdesk.core import imageio
+
+    formats = [f for f in (limits.formats or ()) if f in CONVERTIBLE]
+    if not formats:
+        return None
+    if fmt is None:
+        try:
+            fmt = imageio.probe(path).format
+        except RetouchError:
+            return None
+    return None if fmt in limits.formats else formats[0]
 
 
 def _fit_bytes(info: Any, limits: Any) -> tuple[int, int]:

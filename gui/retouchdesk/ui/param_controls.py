@@ -624,6 +624,15 @@ class StyleControl(ParamControl):
         else:
             text = str(value)
         self.edit.setText(text)
+        # The grid shows the same choice: Reset all (or a preset) must not leave a stale
+        # thumbnail highlighted.
+        ids = set(self._ids())
+        blocked = self.grid.blockSignals(True)
+        for i in range(self.grid.count()):
+            item = self.grid.item(i)
+            item.setSelected(item.data(Qt.ItemDataRole.UserRole) in ids)
+        self.grid.blockSignals(blocked)
+        self.grid.viewport().update()
 
 
 def _decimals(step: float | None) -> int:
