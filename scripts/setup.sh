@@ -11,6 +11,8 @@ what="${1:-app}"
 pkgs=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
       libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0
       libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libvulkan1)
+# The tests also validate the desktop entry and the AppStream metainfo with the real tools.
+[ "$what" = test ] && pkgs+=(desktop-file-utils appstream)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do

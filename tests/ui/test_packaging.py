@@ -4,8 +4,12 @@ point at screenshots and an icon that exist."""
 from __future__ import annotations
 
 import configparser
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
@@ -39,3 +43,29 @@ def test_metainfo_names_existing_screenshots():
         png = PACKAGING / "screenshots" / name
         assert png.is_file(), name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (scripts/setup.sh test installs it)")
+    return path
+
+
+def test_desktop_entry_passes_desktop_file_validate():
+    tool = _tool("desktop-file-validate")
+    done = subprocess.run(
+        [tool, str(PACKAGING / "retouchdesk.desktop")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "error" not in done.stdout.lower()
+
+
+def test_metainfo_passes_appstreamcli_validate():
+    tool = _tool("appstreamcli")
+    (path,) = PACKAGING.glob("*.metainfo.xml")
+    # --no-net: the screenshot URLs are not fetched (no network in tests).
+    done = subprocess.run([tool, "validate", "--no-net", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    root = ET.parse(path).getroot()
+    assert root.find("releases/release") is not None
