@@ -15,17 +15,21 @@ dropped unless kept), the ICC profile and XMP (its orientation reset too).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
 import secrets
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from retouchdesk.core import exifdata
 from retouchdesk.core.errors import InputError, OutputError
 from retouchdesk.core.schema import normalise_format
 
@@ -43,6 +47,10 @@ MAX_PIXELS = 200_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # A truncated file is an error, never a half-grey result.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow reports damaged EXIF, odd APNG/MPO headers and the like as UserWarnings on stderr. The
+# app skips such parts itself (tag by tag, first frame) and says so in the result's record; a
+# process-wide filter (thread-safe, unlike catch_warnings) keeps them off the terminal.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 #: Formats results can be written in, and their file extensions.
 WRITE_FORMATS = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
@@ -97,6 +105,35 @@ class ImageMeta:
     orientation: int = 1
     bit_depth: int = 8
     mode: str = ""
+    exif_tags: exifdata.CleanExif | None = None  # descriptive tags only, malformed ones skipped
+    compression: str = ""  # TIFF: raw, tiff_lzw, tiff_adobe_deflate, jpeg, ...
+    frames: int = 1
+
+    @property
+    def grey(self) -> bool:
+        """Stored as greyscale: results that stay neutral are written grey, with its profile."""
+        return self.mode in _GREY_MODES
+
+
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+
+@dataclass
+class Pixels:
+    """Upright pixels for processing: HxWx3 RGB or HxWx4 RGBA, uint8 or uint16 (16-bit source).
+
+    Grey sources are spread to RGB here (every operation works on colour); ``meta.grey`` lets
+    the writer fold a neutral result back to grey with the source's grey ICC profile.
+    """
+
+    array: np.ndarray
+    meta: ImageMeta
+    path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.array.shape[1]), int(self.array.shape[0])
 
 
 @dataclass
@@ -151,7 +188,7 @@ def _open(path: Path) -> Image.Image:
             "it may be a decompression bomb"
         ) from None
     except UnidentifiedImageError:
-        raise InputError(f"{path.name}: not an image file that Retouch Desk can open") from None
+        raise _unidentified(path) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise _damaged(path, exc) from None
     w, h = im.size
@@ -166,9 +203,60 @@ def _open(path: Path) -> Image.Image:
     return im
 
 
+#: File signatures of the formats Retouch Desk reads: a file that starts like one of them but
+#: cannot be parsed is damaged; anything else is a format the app does not open.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),
+    (b"MM\x00+", "TIFF"),
+    (b"BM", "BMP"),
+    (b"GIF8", "GIF"),
+)
+
+
+def _signature(path: Path) -> str:
+    """The format a file's first bytes claim ('' when none the app reads)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return ""
+    for magic, name in _SIGNATURES:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+        return "HEIC"
+    return ""
+
+
+def _unidentified(path: Path) -> InputError:
+    """Pillow did not recognise the file: damaged if it starts like a format we read."""
+    claimed = _signature(path)
+    if claimed:
+        return InputError(
+            f"{path.name}: the image is damaged and cannot be read (it starts like a {claimed} "
+            "file but its header is broken)"
+        )
+    return InputError(f"{path.name}: not an image file that Retouch Desk can open")
+
+
 def _damaged(path: Path, exc: BaseException) -> InputError:
-    reason = "the file is truncated" if "truncat" in str(exc).lower() else str(exc)
+    """A decoding failure: a valid file in an unsupported variant, or a damaged one."""
+    text = str(exc)
+    if text.lower().startswith("unsupported") or "unknown compression" in text.lower():
+        return unsupported(path, text)
+    reason = "the file is truncated" if "truncat" in text.lower() else text
     return InputError(f"{path.name}: the image is damaged and cannot be read ({reason})")
+
+
+def unsupported(path: Path, what: str) -> InputError:
+    """A valid file in a variant the app does not decode: never called damaged."""
+    return InputError(f"{path.name}: a kind of image Retouch Desk cannot open ({what})")
 
 
 def open_image(path: Path | str) -> Image.Image:
@@ -241,17 +329,6 @@ def probe(path: Path | str) -> ImageInfo:
         )
 
 
-def _raw_exif(im: Image.Image) -> bytes | None:
-    raw = im.info.get("exif")
-    if isinstance(raw, bytes) and raw:
-        return raw
-    try:
-        exif = im.getexif()
-    except Exception:
-        return None
-    return exif.tobytes() if len(exif) else None
-
-
 def _raw_xmp(im: Image.Image) -> bytes | None:
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if not xmp and hasattr(im, "tag_v2"):
@@ -296,81 +373,176 @@ def _normalise(
     if mode == "P":
         return im.convert("RGBA" if _has_alpha(im) else "RGB"), icc
     if mode in ("PA", "LA", "La", "RGBa"):
-        return im.convert("RGBA"), icc if mode in ("RGBa",) else None
+        return im.convert("RGBA"), icc
     if mode.startswith("I;16") or mode in ("I", "F"):
         # 16/32-bit greyscale: scale to 8 bits (load_array(keep_16bit=True) keeps 16 bits).
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
         arr8 = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
         notes.append("converted from 16-bit greyscale to 8 bits")
-        return Image.fromarray(arr8, "L").convert("RGB"), None
+        return Image.fromarray(arr8, "L").convert("RGB"), icc
     # L, 1, YCbCr, LAB, HSV: a plain conversion is exact enough for display and processing.
-    # A grey ICC profile no longer describes RGB pixels, so it is dropped here.
-    return im.convert("RGB"), icc if _icc_space(icc) == "RGB" else None
+    # A grey profile is kept: the writer folds a neutral result back to grey (meta.grey).
+    return im.convert("RGB"), icc if _icc_space(icc) in ("RGB", "GRAY") else None
+
+
+def _meta_of(im: Image.Image, path: Path) -> ImageMeta:
+    """What an opened (not yet decoded) file carries: metadata, depth, frames, compression."""
+    try:
+        tags = exifdata.clean(im.getexif())
+    except Exception:  # an EXIF block too damaged to even list: nothing is kept
+        tags = exifdata.CleanExif()
+    return ImageMeta(
+        exif=exifdata.to_bytes(tags),
+        icc=im.info.get("icc_profile") or None,
+        xmp=_raw_xmp(im),
+        format=normalise_format(im.format or path.suffix),
+        orientation=_orientation(im),
+        bit_depth=_bit_depth(im, path),
+        mode=im.mode,
+        exif_tags=tags,
+        compression=str(im.info.get("compression", "")),
+        frames=_frames(im),
+    )
+
+
+def _frames(im: Image.Image) -> int:
+    try:
+        return max(1, int(getattr(im, "n_frames", 1)))
+    except Exception:  # a damaged page chain: the first page is still there
+        return 1
 
 
 def load_image(path: Path | str) -> LoadedImage:
     """Decode ``path`` fully: upright, 8-bit RGB or RGBA, with the metadata to carry over.
 
     A 16-bit RGB PNG/TIFF is reduced to 8 bits here (``meta.bit_depth`` still says 16); use
-    :func:`load_array` with ``keep_16bit=True`` to keep the precision.
+    :func:`load_pixels` to keep the precision.
     """
     path = Path(path)
     with _open(path) as im:
-        fmt = normalise_format(im.format or path.suffix)
-        orientation = _orientation(im)
-        depth = _bit_depth(im, path)
-        stored_mode = im.mode
-        exif = _raw_exif(im)
-        xmp = _raw_xmp(im)
-        icc = im.info.get("icc_profile") or None
+        meta = _meta_of(im, path)
+        icc = meta.icc
         try:
-            if getattr(im, "n_frames", 1) > 1:
+            if meta.frames > 1:
                 im.seek(0)  # first frame of an animation or a multi-page TIFF
             im.load()
-            upright = ImageOps.exif_transpose(im) if orientation != 1 else im.copy()
+            upright = ImageOps.exif_transpose(im) if meta.orientation != 1 else im.copy()
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise _damaged(path, exc) from None
         except MemoryError:
             raise InputError(f"{path.name}: not enough memory to open this image") from None
     notes: list[str] = []
+    if meta.frames > 1:
+        notes.append(f"the file holds {meta.frames} pages or frames; the first one was used")
     image, icc = _normalise(upright, notes, icc)
-    if depth > 8 and not any("16-bit" in n for n in notes):
-        notes.append(f"reduced from {depth} to 8 bits per channel")
-    meta = ImageMeta(
-        exif=exif,
-        icc=icc,
-        xmp=xmp,
-        format=fmt,
-        orientation=orientation,
-        bit_depth=depth,
-        mode=stored_mode,
-    )
+    if meta.bit_depth > 8 and not any("16-bit" in n for n in notes):
+        notes.append(f"reduced from {meta.bit_depth} to 8 bits per channel")
+    meta = dataclasses.replace(meta, icc=icc)
     return LoadedImage(image=image, meta=meta, path=path, notes=notes)
+
+
+def load_pixels(path: Path | str) -> Pixels:
+    """Decode ``path`` upright for processing, keeping 16 bits per channel when stored so.
+
+    16-bit PNG and TIFF go through imagecodecs/tifffile (Pillow has no 48-bit RGB mode); TIFFs
+    whose compression Pillow's libtiff lacks (WebP, Zstandard, JPEG XL in TIFF) are decoded by
+    tifffile too. Everything else is :func:`load_image`'s 8-bit RGB/RGBA.
+    """
+    path = Path(path)
+    with _open(path) as im:
+        meta = _meta_of(im, path)
+    notes: list[str] = []
+    arr = None
+    if meta.bit_depth == 16 and meta.format in ("png", "tiff"):
+        arr = _read_16bit(path, meta)
+    if arr is not None:
+        if meta.frames > 1:
+            notes.append(f"the file holds {meta.frames} pages or frames; the first one was used")
+        arr = np.ascontiguousarray(apply_orientation(arr, meta.orientation))
+        return Pixels(array=arr, meta=meta, path=path, notes=notes)
+    try:
+        loaded = load_image(path)
+    except InputError:
+        arr = _read_tiff_fallback(path, meta) if meta.format == "tiff" else None
+        if arr is None:
+            raise
+        arr = np.ascontiguousarray(apply_orientation(arr, meta.orientation))
+        return Pixels(array=arr, meta=meta, path=path, notes=notes)
+    return Pixels(array=to_array(loaded.image), meta=loaded.meta, path=path, notes=loaded.notes)
+
+
+def _as_colour(arr: np.ndarray) -> np.ndarray | None:
+    """HxW, HxWx2, HxWx3 or HxWx(4+) samples as HxWx3 RGB or HxWx4 RGBA (None otherwise)."""
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3:
+        return None
+    c = arr.shape[2]
+    if c == 1:
+        return np.repeat(arr, 3, axis=2)
+    if c == 2:
+        return np.dstack([arr[:, :, :1].repeat(3, axis=2), arr[:, :, 1:2]])
+    if c in (3, 4):
+        return arr
+    return arr[:, :, :4]
+
+
+def _read_16bit(path: Path, meta: ImageMeta) -> np.ndarray | None:
+    """A 16-bit PNG/TIFF as stored (not yet upright), or None to fall back to 8 bits."""
+    try:
+        if meta.format == "png":
+            import imagecodecs
+
+            arr = imagecodecs.png_decode(path.read_bytes())
+            return _as_colour(arr) if arr.dtype == np.uint16 else None
+        arr = _tiff_first_page(path, want=np.uint16)
+        return arr
+    except Exception:  # anything odd: Pillow's 8-bit path says what it can
+        return None
+
+
+def _read_tiff_fallback(path: Path, meta: ImageMeta) -> np.ndarray | None:
+    """First page of a TIFF Pillow cannot decode (WebP/Zstd/JPEG XL compression), 8-bit."""
+    try:
+        return _tiff_first_page(path, want=np.uint8)
+    except Exception:
+        return None
+
+
+def _tiff_first_page(path: Path, *, want: type) -> np.ndarray | None:
+    """The first page's RGB(A) or grey(+alpha) samples via tifffile, unpremultiplied."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        photometric = int(page.photometric)
+        if photometric not in (1, 2) or page.dtype != np.dtype(want):
+            return None  # palette, CMYK, Lab, min-is-white...: Pillow's path handles them
+        arr = page.asarray()
+        axes = page.axes
+        extra = tuple(page.extrasamples or ())
+    if axes.startswith("S"):
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3 and arr.shape[2] > 4:
+        arr = arr[:, :, :4]
+    if extra and extra[0] == 1 and arr.ndim == 3 and arr.shape[2] in (2, 4):
+        # Associated (premultiplied) alpha: results are written unassociated
+        top = float(np.iinfo(arr.dtype).max)
+        alpha = arr[:, :, -1:].astype(np.float64)
+        colour = arr[:, :, :-1].astype(np.float64) * top / np.maximum(alpha, 1.0)
+        colour = np.where(alpha > 0, colour, 0.0)
+        arr = np.dstack([np.clip(np.rint(colour), 0, top).astype(arr.dtype), arr[:, :, -1:]])
+    return _as_colour(arr)
 
 
 def load_array(path: Path | str, *, keep_16bit: bool = False) -> np.ndarray:
     """The upright pixels as an HxWx3 (or x4 with alpha) array, RGB order.
 
-    uint8 by default. With ``keep_16bit`` a 16-bit PNG or TIFF comes back as uint16 (read by
-    OpenCV, which keeps the precision that Pillow drops), with the EXIF orientation applied.
+    uint8 by default; with ``keep_16bit`` a 16-bit PNG or TIFF comes back as uint16.
     """
-    path = Path(path)
     if keep_16bit:
-        info = probe(path)
-        if info.bit_depth == 16 and info.format in ("png", "tiff"):
-            data = np.fromfile(str(path), dtype=np.uint8)
-            import cv2
-
-            arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-            if arr is not None and arr.dtype == np.uint16:
-                if arr.ndim == 2:
-                    arr = np.repeat(arr[:, :, None], 3, axis=2)
-                elif arr.shape[2] == 4:
-                    arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-                else:
-                    arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-                return np.ascontiguousarray(apply_orientation(arr, info.orientation))
+        return load_pixels(path).array
     return to_array(load_image(path).image)
 
 
@@ -453,31 +625,13 @@ def extension_for(fmt: str) -> str:
     return WRITE_FORMATS.get(normalise_format(fmt), "jpg")
 
 
-def _exif_for_result(raw: bytes, size: tuple[int, int], keep_gps: bool) -> bytes | None:
-    """The source's EXIF for an upright result: orientation 1, new pixel size, GPS maybe gone."""
-    exif = Image.Exif()
-    try:
-        exif.load(raw)
-        exif[_ORIENTATION] = 1
-        ifd = exif.get_ifd(_EXIF_IFD)
-        if ifd:
-            if _PIXEL_X in ifd:
-                ifd[_PIXEL_X] = size[0]
-            if _PIXEL_Y in ifd:
-                ifd[_PIXEL_Y] = size[1]
-        if not keep_gps:
-            exif.get_ifd(_GPS_IFD).clear()
-            exif.pop(_GPS_IFD, None)
-        return exif.tobytes()
-    except Exception:  # an unreadable EXIF block is dropped rather than failing the result
-        return None
-
-
-def _xmp_for_result(xmp: bytes) -> bytes:
+def xmp_for_result(xmp: bytes) -> bytes:
+    """XMP for an upright result: its tiff:Orientation reset to 1."""
     return _XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (resolved, or the same inode)."""
     try:
         if a.resolve() == b.resolve():
             return True
@@ -490,148 +644,41 @@ def read_meta(path: Path | str) -> ImageMeta:
     """Metadata of ``path`` without decoding its pixels."""
     path = Path(path)
     with _open(path) as im:
-        return ImageMeta(
-            exif=_raw_exif(im),
-            icc=im.info.get("icc_profile") or None,
-            xmp=_raw_xmp(im),
-            format=normalise_format(im.format or path.suffix),
-            orientation=_orientation(im),
-            bit_depth=_bit_depth(im, path),
-            mode=im.mode,
-        )
+        return _meta_of(im, path)
 
 
-def _prepare_result(result: Path | Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """The result image upright; also the opened JPEG when its quantisation can be reused."""
-    if isinstance(result, Image.Image):
-        return result, None
-    im = _open(Path(result))
-    try:
-        im.load()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{Path(result).name}: the result image is damaged ({exc})") from None
-    if _orientation(im) != 1:
-        return ImageOps.exif_transpose(im), None
-    return im, im if normalise_format(im.format or "") == "jpeg" else None
+def icc_space(icc: bytes | None) -> str:
+    """The colour space an ICC profile describes: 'RGB', 'GRAY', 'CMYK', or ''."""
+    return _icc_space(icc)
+
+
+def srgb_profile() -> bytes:
+    return _srgb_profile()
 
 
 def save_result(
-    result: Path | Image.Image,
+    result: Path | Image.Image | np.ndarray,
     *,
     source: Path,
     destination: Path,
     policy: OutputPolicy | None = None,
+    report: dict | None = None,
 ) -> Path:
     """Write ``result`` to ``destination`` atomically, with ``source``'s metadata; never onto it.
 
-    The format comes from the destination's extension when it names one, else from ``policy``.
-    Returns ``destination``.
+    ``result`` is a file, a Pillow image or an upright array (uint8, or uint16 for 16-bit
+    results). The format comes from the destination's extension when it names one, else from
+    ``policy``. ``report`` (a dict) receives the format, bits per channel and notes on what
+    was converted or left out. Returns ``destination``. See :mod:`core.resultwrite`.
     """
-    policy = policy or OutputPolicy()
-    source, destination = Path(source), Path(destination)
-    if _same_file(source, destination) or (
-        isinstance(result, Path | str) and _same_file(Path(result), destination)
-    ):
-        raise OutputError(f"{destination.name}: refusing to write over the original photo")
-    try:
-        meta = read_meta(source)
-    except InputError:
-        meta = ImageMeta()
-    image, jpeg_original = _prepare_result(result)
-    has_alpha = _has_alpha(image)
-    fmt = format_for_path(destination) or output_format(policy, meta.format, has_alpha=has_alpha)
+    from retouchdesk.core import resultwrite
 
-    image = _image_for_format(image, fmt)
-    kwargs: dict[str, object] = {}
-    if policy.keep_exif and meta.exif:
-        exif = _exif_for_result(meta.exif, image.size, policy.keep_gps)
-        if exif:
-            kwargs["exif"] = exif
-    icc = _icc_for_result(meta, image, policy)
-    if icc:
-        kwargs["icc_profile"] = icc
-    xmp = _xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
-    if fmt == "jpeg":
-        if jpeg_original is not None and image is jpeg_original:
-            kwargs["quality"] = "keep"  # the provider's JPEG: no second generation of loss
-        else:
-            kwargs["quality"] = int(policy.jpeg_quality)
-            kwargs["subsampling"] = 0 if policy.jpeg_quality >= 90 else 2
-        kwargs["optimize"] = True
-        if xmp:
-            kwargs["xmp"] = xmp
-    elif fmt == "png":
-        kwargs["compress_level"] = 6
-        if xmp:
-            from PIL.PngImagePlugin import PngInfo
-
-            info = PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
-            kwargs["pnginfo"] = info
-    elif fmt == "tiff":
-        # Uncompressed: Pillow's compressing (libtiff) writer cannot store the EXIF and GPS
-        # sub-directories, and losing metadata is worse than a larger file.
-        kwargs["compression"] = None
-        if xmp:
-            # Pillow's TIFF writer takes either tiffinfo or exif: merge XMP into the EXIF tags.
-            tags = Image.Exif()
-            if isinstance(kwargs.get("exif"), bytes):
-                tags.load(kwargs.pop("exif"))  # type: ignore[arg-type]
-            tags[_XMP_TIFF_TAG] = xmp
-            kwargs["tiffinfo"] = tags
-    elif fmt == "webp":
-        kwargs["quality"] = int(policy.jpeg_quality)
-        if xmp:
-            kwargs["xmp"] = xmp
-    _atomic_save(image, destination, fmt, kwargs)
-    return destination
+    return resultwrite.save(
+        result, source=Path(source), destination=Path(destination), policy=policy, report=report
+    )
 
 
-def _image_for_format(image: Image.Image, fmt: str) -> Image.Image:
-    """A mode the format can store: JPEG has no alpha (flattened on white), and so on."""
-    mode = image.mode
-    if fmt == "jpeg":
-        if _has_alpha(image):
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            return flat
-        if mode not in ("RGB", "L", "CMYK"):
-            return image.convert("L" if mode.startswith("I") else "RGB")
-        return image
-    if fmt == "png":
-        if mode in ("RGB", "RGBA", "L", "LA", "P", "I;16", "1"):
-            return image
-        return image.convert("RGBA" if _has_alpha(image) else "RGB")
-    if fmt == "webp":
-        if mode in ("RGB", "RGBA"):
-            return image
-        return image.convert("RGBA" if _has_alpha(image) else "RGB")
-    if fmt == "tiff":
-        if mode in ("RGB", "RGBA", "L", "LA", "I;16", "CMYK"):
-            return image
-        return image.convert("RGBA" if _has_alpha(image) else "RGB")
-    return image
-
-
-def _icc_for_result(meta: ImageMeta, image: Image.Image, policy: OutputPolicy) -> bytes | None:
-    """The source's profile if it describes the result's colour space (RGB vs grey vs CMYK)."""
-    if not policy.keep_icc or not meta.icc:
-        return None
-    space = _icc_space(meta.icc)
-    grey = image.mode in ("L", "LA", "I;16", "1")
-    if space == "RGB" and not grey:
-        return meta.icc
-    if space == "GRAY" and grey:
-        return meta.icc
-    if space == "CMYK" and image.mode == "CMYK":
-        return meta.icc
-    if space == "CMYK" and not grey:
-        return _srgb_profile()  # load_image converted the CMYK source to sRGB
-    return None
-
-
-def _create_temp(folder: Path, stem: str) -> tuple[int, str]:
+def create_temp(folder: Path, stem: str) -> tuple[int, str]:
     """A new temporary file beside the destination, with the usual permissions (umask).
 
     ``tempfile.mkstemp`` would make it private (0600), and the rename keeps that mode: a
@@ -646,13 +693,12 @@ def _create_temp(folder: Path, stem: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name in {folder}")
 
 
-def _atomic_save(
-    image: Image.Image, destination: Path, fmt: str, kwargs: dict[str, object]
-) -> None:
+def atomic_write(destination: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``destination``, then rename it."""
     folder = destination.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = _create_temp(folder, destination.stem)
+        fd, tmp_name = create_temp(folder, destination.stem)
     except OSError as exc:
         raise OutputError(
             f"{folder}: cannot write results in this folder ({exc.strerror or exc})"
@@ -660,7 +706,7 @@ def _atomic_save(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt.upper(), **kwargs)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, destination)

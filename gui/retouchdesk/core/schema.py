@@ -258,6 +258,9 @@ class ResultSpec:
     kind: str = "image"
     format: str = "same"  # "same" as the input, or a fixed one such as "png"
     count: int = 1
+    # Bits per channel the result can carry: 8 for every cloud service (they return 8-bit
+    # JPEG/PNG), 16 for offline operations that keep a 16-bit photo's precision.
+    bit_depth: int = 8
 
 
 @dataclass(frozen=True)
@@ -584,6 +587,7 @@ def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file:
             kind=res.get("kind", "image"),
             format=res.get("format", "same"),
             count=res.get("count", 1),
+            bit_depth=int(res.get("bit_depth", 8)),
         ),
         cost=CostHint(
             amount=cost.get("amount"), unit=cost.get("unit", ""), text=cost.get("text", "")

@@ -98,6 +98,8 @@ RESULT = {
     "kind": _k("text", words=("image", "images", "video", "data")),
     "format": _k("text"),
     "count": _k("int"),
+    # bits per channel the result can carry: 8 (every cloud service) or 16 (offline, 16-bit in)
+    "bit_depth": _k("int"),
 }
 
 COST = {"amount": _k("number"), "unit": _k("text"), "text": _k("text")}

@@ -3,6 +3,7 @@ the source's metadata and are written atomically, never over the source."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 import zlib
@@ -20,7 +21,9 @@ ORIENTATION, MAKE, GPS = 0x0112, 0x010F, 0x8825
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
 
 
+@functools.cache
 def _srgb() -> bytes:
+    # cached: the profile holds its creation time, so two calls a second apart differ
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

@@ -60,6 +60,61 @@ def run_array(
     return fn(rgb, params, ctx or OpContext())
 
 
+#: Operations that work on 16-bit pixels themselves; the others run on 8 bits and their change
+#: is applied to the 16-bit source (``lift_16bit``), so untouched pixels keep all 16 bits.
+NATIVE_16BIT = frozenset({"color_correction"})
+
+
+def to_8bit(arr: np.ndarray) -> np.ndarray:
+    """uint16 samples rounded to uint8 (x * 255 / 65535)."""
+    return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def lift_16bit(src16: np.ndarray, src8: np.ndarray, res8: np.ndarray) -> np.ndarray:
+    """A same-size 8-bit result as 16 bits: the source's samples plus the operation's change.
+
+    Where the operation left a sample alone it is the source's own 16-bit value; where it
+    changed it, the change (in 8-bit steps) is added to the 16-bit value. A new alpha channel
+    (background removal) is scaled to 16 bits.
+    """
+    colour = (
+        src16[:, :, :3].astype(np.int32)
+        + (res8[:, :, :3].astype(np.int32) - src8[:, :, :3].astype(np.int32)) * 257
+    )
+    out = np.clip(colour, 0, 65535).astype(np.uint16)
+    if res8.shape[2] == 4:
+        if src16.shape[2] == 4:
+            alpha = (
+                src16[:, :, 3].astype(np.int32)
+                + (res8[:, :, 3].astype(np.int32) - src8[:, :, 3].astype(np.int32)) * 257
+            )
+        else:
+            alpha = res8[:, :, 3].astype(np.int32) * 257
+        out = np.dstack([out, np.clip(alpha, 0, 65535).astype(np.uint16)])
+    return out
+
+
+def run_pixels(
+    op_id: str, pixels: np.ndarray, params: dict[str, Any], ctx: OpContext, bit_depth: int
+) -> np.ndarray:
+    """:func:`run_array` on 8- or 16-bit pixels; 16-bit in gives 16-bit out when the schema's
+    ``result.bit_depth`` is 16 and the result has the source's size, 8-bit otherwise."""
+    if pixels.dtype != np.uint16:
+        return run_array(op_id, pixels, params, ctx)
+    if bit_depth < 16:
+        ctx.warnings.append(
+            f"{ctx.source_name}: this operation gives an 8-bit result (the photo has 16 bits)"
+        )
+        return run_array(op_id, to_8bit(pixels), params, ctx)
+    if op_id in NATIVE_16BIT:
+        return run_array(op_id, pixels, params, ctx)
+    src8 = to_8bit(pixels)
+    res8 = run_array(op_id, src8, params, ctx)
+    if res8.shape[:2] != pixels.shape[:2] or res8.dtype != np.uint8:
+        return res8
+    return lift_16bit(pixels, src8, res8)
+
+
 def run_operation(
     op_id: str,
     image_path: Path | str,
@@ -96,26 +151,28 @@ def run_operation(
     )
     ctx.check()
     ctx.progress(0.0, f"Opening {image_path.name}")
-    loaded = imageio.load_image(image_path)
+    header = imageio.probe(image_path)  # refuse from the header, before decoding anything
+    _check_limits(op, (header.width, header.height), image_path)
+    loaded = imageio.load_pixels(image_path)
     for note in loaded.notes:
         ctx.warnings.append(f"{image_path.name}: {note}")
-    _check_limits(op, loaded.image.size, image_path)
-    rgb = imageio.to_array(loaded.image)
+    _check_limits(op, loaded.size, image_path)
     for p in op.params:
         if p.kind is ParamKind.MASK and values.get(p.name):
-            values["mask_array"] = masks.load_mask(
-                values[p.name], loaded.image.size, resize=mask_resize
-            )
+            values["mask_array"] = masks.load_mask(values[p.name], loaded.size, resize=mask_resize)
     ctx.meta.setdefault("engine", "opencv")
-    result = run_array(op_id, rgb, values, ctx)
+    result = run_pixels(op_id, loaded.array, values, ctx, op.result.bit_depth)
     ctx.check()
     ctx.progress(0.99, "Saving the result")
+    written: dict[str, Any] = {}
     imageio.save_result(
-        imageio.from_array(result),
+        result,
         source=image_path,
         destination=out_path,
         policy=policy or imageio.OutputPolicy(),
+        report=written,
     )
+    ctx.meta["bit_depth"] = written.get("bit_depth", 8)
     summary: dict[str, Any] = {
         "operation": op_id,
         "output": str(out_path),

@@ -41,6 +41,10 @@ def white_balance_gains(rgb: np.ndarray) -> np.ndarray:
     sel = (lum > 0.02) & (lum < 0.9) & (sat < 0.6)
     if sel.sum() < 100:
         sel = lum > 0.0
+    if not sel.any():
+        # All black (or a 1-px image of black): no colour to balance; grey-world would divide
+        # by zero and turn every pixel into NaN.
+        return np.ones(3, dtype=np.float32)
     means = s[sel].mean(axis=0)
     grey = float(means @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32))
     gains = grey / np.maximum(means, 1e-6)
@@ -48,9 +52,11 @@ def white_balance_gains(rgb: np.ndarray) -> np.ndarray:
 
 
 def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
-    """The ``color_correction`` operation."""
+    """The ``color_correction`` operation, on 8- or 16-bit pixels (the result has the same)."""
     strength = scale01(params.get("strength", 80))
-    color = rgb[:, :, :3]
+    # 16-bit pixels are worked on in the same 0..255 float scale, without rounding to 8 bits
+    scale = 257.0 if rgb.dtype == np.uint16 else 1.0
+    color = rgb[:, :, :3].astype(np.float32) / scale if scale != 1.0 else rgb[:, :, :3]
     out = color.astype(np.float32)
     if bool(params.get("white_balance", True)):
         gains = white_balance_gains(color)
@@ -67,7 +73,10 @@ def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
         ctx.meta["levels"] = [round(float(lo), 1), round(float(hi), 1)]
     result = color.astype(np.float32) + strength * (out - color.astype(np.float32))
     ctx.progress(1.0, "Colours corrected")
-    res = to_uint8(result)
+    if scale != 1.0:
+        res = np.clip(np.rint(result.astype(np.float64) * scale), 0, 65535).astype(np.uint16)
+    else:
+        res = to_uint8(result)
     return np.dstack([res, rgb[:, :, 3]]) if rgb.shape[2] == 4 else res
 
 

@@ -133,7 +133,11 @@ def test_grey_sixteen_bit_and_alpha_images_work(tmp_path: Path):
     rgb16 = photo("coffee.png").astype(np.uint16) * 257
     cv2.imwrite(str(deep), cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))
     s = run_operation("lighting", deep, {}, tmp_path / "deep_out.png")
-    assert any("8 bits" in w for w in s["warnings"])  # said plainly, not silently
+    assert s["bit_depth"] == 16  # 16-bit in, 16-bit out (the schema says bit_depth = 16)
+    back = cv2.imread(str(tmp_path / "deep_out.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and back.shape == (rgb16.shape[0], rgb16.shape[1], 3)
+    s = run_operation("upscale", deep, {"scale": 2, "engine": "classic"}, tmp_path / "up.png")
+    assert s["bit_depth"] == 8 and any("8-bit result" in w for w in s["warnings"])  # said plainly
 
     rgba = np.dstack([photo("chelsea.png"), np.full((300, 451), 128, np.uint8)])
     clear = tmp_path / "clear.png"

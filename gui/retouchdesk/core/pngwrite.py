@@ -1,0 +1,58 @@
+"""16-bit PNG with metadata: imagecodecs encodes the pixels, the chunks are added here.
+
+Pillow cannot hold 48/64-bit RGB(A) and OpenCV writes no metadata, so a 16-bit result is
+encoded by imagecodecs (libpng) and its ICC profile (iCCP), EXIF (eXIf) and XMP (iTXt) chunks
+are inserted right after IHDR, where the PNG specification wants them (before any IDAT).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def metadata_chunks(
+    *, icc: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None
+) -> bytes:
+    """iCCP, eXIf and iTXt (XMP) chunks, in that order."""
+    out = b""
+    if icc:
+        out += _chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc, 9))
+    if exif:
+        raw = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+        out += _chunk(b"eXIf", raw)
+    if xmp:
+        out += _chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+    return out
+
+
+def insert_after_ihdr(png: bytes, chunks: bytes) -> bytes:
+    """``png`` with ``chunks`` placed after its IHDR chunk."""
+    if not png.startswith(_SIGNATURE) or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG stream")
+    end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    return png[:end] + chunks + png[end:]
+
+
+def encode_png16(
+    pixels: np.ndarray,
+    *,
+    icc: bytes | None = None,
+    exif: bytes | None = None,
+    xmp: bytes | None = None,
+) -> bytes:
+    """A 16-bit PNG of ``pixels`` (HxW, HxWx2, HxWx3 or HxWx4 uint16) with its metadata."""
+    import imagecodecs
+
+    a = np.ascontiguousarray(pixels, dtype=np.uint16)
+    png = bytes(imagecodecs.png_encode(a, level=6))
+    return insert_after_ihdr(png, metadata_chunks(icc=icc, exif=exif, xmp=xmp))

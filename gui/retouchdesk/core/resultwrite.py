@@ -1,0 +1,291 @@
+"""Writing a result exactly: the right format, bit depth, colour model and metadata.
+
+Rules (issue 11):
+
+* The result is upright; its EXIF orientation is 1 and the source's descriptive EXIF, ICC
+  profile and XMP go with it, written as EXIF, ICC and XMP (never a copied TIFF header).
+* 16-bit results stay 16-bit in PNG and TIFF (imagecodecs / :mod:`core.tiffwrite`); JPEG and
+  WebP hold 8 bits, and the record says so.
+* A grey source whose result is still neutral is written grey, with its grey profile; a grey
+  profile never labels RGB pixels.
+* A TIFF keeps the source's compression family: uncompressed stays uncompressed, every
+  lossless one (LZW, Deflate, PackBits...) becomes Deflate.
+* What a container cannot hold (EXIF or XMP over JPEG's 64 KB segments) is left out with a
+  note in the result's record, never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image
+
+from retouchdesk.core import exifdata, imageio, pngwrite, tiffwrite
+from retouchdesk.core.errors import InputError, OutputError
+
+_JPEG_SEGMENT = 65533  # bytes of payload in one JPEG APP segment
+_XMP_JPEG_HEADER = len(b"http://ns.adobe.com/xap/1.0/\x00")
+
+
+def save(
+    result: Path | str | Image.Image | np.ndarray,
+    *,
+    source: Path,
+    destination: Path,
+    policy: imageio.OutputPolicy | None = None,
+    report: dict[str, Any] | None = None,
+) -> Path:
+    """See :func:`core.imageio.save_result`."""
+    policy = policy or imageio.OutputPolicy()
+    if imageio.same_file(source, destination) or (
+        isinstance(result, Path | str) and imageio.same_file(Path(result), destination)
+    ):
+        raise OutputError(f"{destination.name}: refusing to write over the original photo")
+    try:
+        meta = imageio.read_meta(source)
+    except InputError:
+        meta = imageio.ImageMeta()
+    arr, jpeg_original = _result_pixels(result)
+    notes: list[str] = []
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    fmt = imageio.format_for_path(destination) or imageio.output_format(
+        policy, meta.format, has_alpha=channels in (2, 4)
+    )
+    folded = _fold_grey(arr, meta)
+    if folded is not arr:
+        jpeg_original = None
+    arr = folded
+    if arr.dtype == np.uint16 and fmt in ("jpeg", "webp"):
+        arr = _to_8bit(arr)
+        notes.append(f"written with 8 bits per channel ({fmt.upper()} cannot hold 16)")
+    grey = arr.ndim == 2 or arr.shape[2] == 2
+    if fmt == "jpeg" and (arr.ndim == 3 and arr.shape[2] in (2, 4)):
+        arr = _flatten(arr)
+        jpeg_original = None
+    if fmt == "webp" and grey:
+        arr = _spread(arr)
+        grey = False
+    if jpeg_original is not None and (jpeg_original.mode == "L") != grey:
+        jpeg_original = None
+    size = (int(arr.shape[1]), int(arr.shape[0]))
+    icc = _icc_for(meta, grey, policy, notes)
+    tags = None
+    if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
+        tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
+    xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
+
+    if fmt == "tiff":
+        compression = tiffwrite.NONE if meta.compression == "raw" else tiffwrite.DEFLATE
+        if meta.compression in ("jpeg", "tiff_jpeg"):
+            notes.append("written with lossless Deflate compression (the source TIFF used JPEG)")
+
+        def write(fh: IO[bytes]) -> None:
+            tiffwrite.write_tiff(fh, arr, compression=compression, icc=icc, xmp=xmp, exif=tags)
+
+    elif fmt == "png" and arr.dtype == np.uint16:
+        exif = exifdata.to_bytes(tags) if tags is not None else None
+        data = pngwrite.encode_png16(arr, icc=icc, exif=exif, xmp=xmp)
+
+        def write(fh: IO[bytes]) -> None:
+            fh.write(data)
+
+    else:
+        image = jpeg_original if jpeg_original is not None else _pillow_image(arr)
+        kwargs = _pillow_kwargs(fmt, image, jpeg_original, policy, icc, tags, xmp, notes)
+
+        def write(fh: IO[bytes]) -> None:
+            buf = io.BytesIO()  # encode fully first: a failing encoder leaves no partial file
+            image.save(buf, format=fmt.upper(), **kwargs)
+            fh.write(buf.getbuffer())
+
+    imageio.atomic_write(destination, write)
+    if report is not None:
+        report["format"] = fmt
+        report["bit_depth"] = 16 if arr.dtype == np.uint16 else 8
+        if notes:
+            report.setdefault("notes", []).extend(notes)
+    return destination
+
+
+# -- pixels ---------------------------------------------------------------------------------
+
+
+def _result_pixels(
+    result: Path | str | Image.Image | np.ndarray,
+) -> tuple[np.ndarray, Image.Image | None]:
+    """The result as an upright array; also the opened JPEG when its encoding can be kept."""
+    if isinstance(result, np.ndarray):
+        return _from_numpy(result), None
+    if isinstance(result, Image.Image):
+        return _from_pillow(result), None
+    path = Path(result)
+    pixels = imageio.load_pixels(path)
+    jpeg = None
+    if pixels.meta.format == "jpeg" and pixels.meta.orientation == 1:
+        try:
+            jpeg = Image.open(path)
+            if jpeg.mode not in ("RGB", "L"):
+                jpeg = None
+        except Exception:
+            jpeg = None
+    return pixels.array, jpeg
+
+
+def _from_numpy(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        a = np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif a.dtype not in (np.uint8, np.uint16):
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)):
+        raise ValueError(f"cannot write an image from an array of shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _from_pillow(im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im, dtype=np.uint16).copy()
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.array(im)
+    has_alpha = mode in ("PA", "RGBa", "La") or "transparency" in im.info
+    return np.array(im.convert("RGBA" if has_alpha else "RGB"))
+
+
+def _fold_grey(arr: np.ndarray, meta: imageio.ImageMeta) -> np.ndarray:
+    """Grey out for a grey source when the result is neutral; RGB out for a colour source."""
+    if arr.ndim == 2 or arr.shape[2] == 2:
+        return arr if meta.grey else _spread(arr)
+    if not meta.grey:
+        return arr
+    r, g, b = arr[:, :, 0], arr[:, :, 1], arr[:, :, 2]
+    if not (np.array_equal(r, g) and np.array_equal(g, b)):
+        return arr
+    if arr.shape[2] == 4:
+        return np.ascontiguousarray(np.dstack([r, arr[:, :, 3]]))
+    return np.ascontiguousarray(r)
+
+
+def _spread(arr: np.ndarray) -> np.ndarray:
+    """Grey (+alpha) samples as RGB (+alpha)."""
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    return np.dstack([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:2]])
+
+
+def _to_8bit(arr: np.ndarray) -> np.ndarray:
+    return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _flatten(arr: np.ndarray) -> np.ndarray:
+    """Alpha composited on white (JPEG has no alpha)."""
+    top = 65535.0 if arr.dtype == np.uint16 else 255.0
+    colour, alpha = arr[..., :-1].astype(np.float32), arr[..., -1:].astype(np.float32) / top
+    flat = colour * alpha + top * (1.0 - alpha)
+    out = np.clip(np.rint(flat), 0, top).astype(arr.dtype)
+    return out[:, :, 0] if out.shape[2] == 1 else out
+
+
+def _pillow_image(arr: np.ndarray) -> Image.Image:
+    a = arr if arr.dtype == np.uint8 else _to_8bit(arr)
+    if a.ndim == 2:
+        return Image.fromarray(a, "L")
+    return Image.fromarray(a, {2: "LA", 3: "RGB", 4: "RGBA"}[a.shape[2]])
+
+
+# -- metadata -------------------------------------------------------------------------------
+
+
+def _icc_for(
+    meta: imageio.ImageMeta, grey: bool, policy: imageio.OutputPolicy, notes: list[str]
+) -> bytes | None:
+    """The source's profile when it describes the result's colour model."""
+    if not policy.keep_icc or not meta.icc:
+        return None
+    space = imageio.icc_space(meta.icc)
+    if space == "CMYK":
+        return None if grey else imageio.srgb_profile()  # the CMYK pixels were made sRGB
+    if (space == "GRAY") == grey and space in ("RGB", "GRAY"):
+        return meta.icc
+    if space in ("RGB", "GRAY"):
+        model = "grey" if grey else "colour"
+        notes.append(f"the source's {space} colour profile was not kept ({model} result)")
+    return None
+
+
+def _jpeg_exif(tags: exifdata.CleanExif | None, notes: list[str]) -> bytes | None:
+    """EXIF that fits one JPEG segment: without the maker note if need be, else none."""
+    if tags is None:
+        return None
+    exif = exifdata.to_bytes(tags)
+    if exif and len(exif) + 6 > _JPEG_SEGMENT:
+        exif = exifdata.to_bytes(exifdata.for_result(tags, (0, 0), makernote=False))
+        if exif and len(exif) + 6 <= _JPEG_SEGMENT:
+            notes.append("the camera maker note was left out (too large for the format)")
+        else:
+            notes.append(
+                f"the EXIF block ({len(exif or b'') // 1024} KB) was left out: it is larger "
+                "than the format's 64 KB limit"
+            )
+            exif = None
+    return exif
+
+
+def _pillow_kwargs(
+    fmt: str,
+    image: Image.Image,
+    jpeg_original: Image.Image | None,
+    policy: imageio.OutputPolicy,
+    icc: bytes | None,
+    tags: exifdata.CleanExif | None,
+    xmp: bytes | None,
+    notes: list[str],
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if icc:
+        kwargs["icc_profile"] = icc
+    if fmt == "jpeg":
+        if tags is not None:
+            # pixel size of the JPEG itself, taken from the image
+            tags = exifdata.for_result(tags, image.size)
+        exif = _jpeg_exif(tags, notes)
+        if exif:
+            kwargs["exif"] = exif
+        if jpeg_original is not None:
+            kwargs["quality"] = "keep"  # the provider's JPEG: no second generation of loss
+        else:
+            kwargs["quality"] = int(policy.jpeg_quality)
+            kwargs["subsampling"] = 0 if policy.jpeg_quality >= 90 else 2
+        kwargs["optimize"] = True
+        if xmp:
+            if len(xmp) + _XMP_JPEG_HEADER <= _JPEG_SEGMENT:
+                kwargs["xmp"] = xmp
+            else:
+                notes.append(
+                    f"the XMP block ({len(xmp) // 1024} KB) was left out: it is larger than "
+                    "JPEG's 64 KB segment"
+                )
+    elif fmt == "png":
+        kwargs["compress_level"] = 6
+        exif = exifdata.to_bytes(tags) if tags is not None else None
+        if exif:
+            kwargs["exif"] = exif
+        if xmp:
+            from PIL.PngImagePlugin import PngInfo
+
+            info = PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+            kwargs["pnginfo"] = info
+    elif fmt == "webp":
+        kwargs["quality"] = int(policy.jpeg_quality)
+        exif = exifdata.to_bytes(tags) if tags is not None else None
+        if exif:
+            kwargs["exif"] = exif
+        if xmp:
+            kwargs["xmp"] = xmp
+    return kwargs
