@@ -19,7 +19,6 @@ import dataclasses
 import io
 import os
 import re
-import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from retouchdesk.core import exifdata
+from retouchdesk.core import exifdata, partials
 from retouchdesk.core.errors import InputError, OutputError
 from retouchdesk.core.schema import normalise_format
 
@@ -684,8 +683,9 @@ def create_temp(folder: Path, stem: str) -> tuple[int, str]:
     ``tempfile.mkstemp`` would make it private (0600), and the rename keeps that mode: a
     photographer's results must be readable like any file they save.
     """
+    partials.sweep(folder)  # what a killed earlier run left here
     for _ in range(100):
-        name = str(folder / f".{stem}.{secrets.token_hex(4)}.part")
+        name = str(partials.temp_name(folder, stem))
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
         except FileExistsError:

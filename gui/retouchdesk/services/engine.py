@@ -73,7 +73,7 @@ from retouchdesk.services.jobfiles import (
     result_extension,
     save_image_result,
 )
-from retouchdesk.services.store import JobStore
+from retouchdesk.services.store import JobStore, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -221,6 +221,9 @@ class JobEngine:
         self._closing = False
         self._policy_obj: Any = None
         self._policy_fields: dict[str, Any] = {}
+        # The first failure to write the job database (a full disk): jobs end in memory with
+        # its sentence and resume from their last durable state at the next run.
+        self.store_error: StoreError | None = None
 
     # -- public API -----------------------------------------------------------------------
 
@@ -457,7 +460,13 @@ class JobEngine:
         rec.updated_at = now
         if rec.id not in self._records:
             return  # removed while it was winding down
-        self._save(rec, durable=new not in _LAZY_STATES)
+        unsaved: StoreError | None = None
+        try:
+            self._save(rec, durable=new not in _LAZY_STATES)
+        except StoreError as exc:
+            unsaved = self._store_failed(exc)
+            if new.terminal:
+                rec.error = rec.error or str(exc)
         self._emit(
             JobEvent(
                 EventKind.STATE,
@@ -476,6 +485,8 @@ class JobEngine:
                 ev.set()
             else:
                 ev.clear()
+        if unsaved is not None and not new.terminal:
+            raise unsaved  # the job cannot go on without a durable record of this step
 
     def _save(self, rec: JobRecord, *, durable: bool = True) -> None:
         """Persist ``rec``: now, or (``durable=False``) within ``lazy_save_delay`` seconds.
@@ -500,7 +511,17 @@ class JobEngine:
         dirty = [r for r in self._dirty.values() if r.id in self._records]
         self._dirty.clear()
         if dirty:
-            self.store.save_many(dirty)
+            try:
+                self.store.save_many(dirty)
+            except StoreError as exc:  # lazy saves only: progress a crash may lose anyway
+                self._store_failed(exc)
+
+    def _store_failed(self, exc: StoreError) -> StoreError:
+        """Remember the first database failure and log it once, as a sentence."""
+        if self.store_error is None:
+            self.store_error = exc
+            log.error("%s", exc)
+        return exc
 
     def _touch(self, rec: JobRecord) -> None:
         rec.updated_at = time.time()

@@ -23,6 +23,7 @@ def make_local(env: ProviderEnv) -> Provider:
         device=s.get("local", "device"),
         tile_size=s.get("local", "tile_size"),
         workers=s.get("local", "workers"),
+        idle_timeout=s.get("local", "idle_timeout"),
     )
 
 

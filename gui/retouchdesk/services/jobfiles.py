@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from retouchdesk.core import partials
 from retouchdesk.core.errors import InputError, OutputError, RetouchError
 from retouchdesk.providers.base import Output
 
@@ -137,8 +138,8 @@ def _umask() -> int:
 def copy_atomic(src: Path, dest: Path) -> Path:
     """Copy a non-image result (a video) through a temporary file and a rename."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
-    os.close(fd)
+    partials.sweep(dest.parent)  # what a killed earlier run left here
+    tmp = partials.temp_name(dest.parent, dest.stem)
     try:
         shutil.copyfile(src, tmp)
         give_normal_mode(Path(tmp))

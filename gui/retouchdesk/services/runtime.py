@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retouchdesk.core.jobs import EventKind, JobEvent
 from retouchdesk.core.schema import Catalog, load_catalog
 from retouchdesk.providers.base import Provider
 from retouchdesk.services import registry
@@ -53,6 +54,15 @@ class Runtime:
         # Providers' persistent counters (YouCam's request_id) come from the job store.
         self.extras.setdefault("next_counter", self.store.next_counter)
         self.engine = JobEngine(self.store, self.catalog, self.provider, config=config)
+        self.engine.subscribe(self._job_event)
+
+    def _job_event(self, event: JobEvent) -> None:
+        """A finished job's hosted photo stops being served, however the job ended."""
+        if event.kind is EventKind.STATE and event.state.terminal:
+            hosting = self.extras.get("hosting")
+            finished = getattr(hosting, "job_finished", None)
+            if finished is not None:
+                finished(event.job_id)
 
     def provider(self, provider_id: str) -> Provider:
         """The one instance of a provider, built on first use (raises ConfigurationError)."""

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
@@ -104,8 +105,28 @@ _INSERT_SQL = (
 )
 
 
-class StoreError(RuntimeError):
-    """The job database cannot be opened or is newer than this version of the app."""
+class StoreError(RetouchError):
+    """The job database cannot be opened, read or written, or is newer than this app.
+
+    A :class:`RetouchError`, so the CLI and the engine show its one sentence, never a
+    traceback.
+    """
+
+
+class StoreFull(StoreError):
+    """The disk holding the job database is full: nothing more can be recorded."""
+
+
+def _store_error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
+    """One sentence for an SQLite failure (the disk-full case says what to do)."""
+    text = str(exc)
+    low = text.lower()
+    if "full" in low or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+        return StoreFull(
+            f"The job database {path} cannot be {doing}: its disk is full. Free some space "
+            "and run again; unfinished jobs resume where they stopped"
+        )
+    return StoreError(f"The job database {path} cannot be {doing} ({text})")
 
 
 def default_path() -> Path:
@@ -188,10 +209,17 @@ class JobStore:
         except sqlite3.Error as exc:
             raise StoreError(f"The job database {self.path} cannot be opened: {exc}") from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except (sqlite3.Error, StoreError) as exc:
+            with suppress(sqlite3.Error):
+                self._db.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise _store_error(self.path, exc, "opened") from None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -216,21 +244,31 @@ class JobStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction: takes the write lock at once, so counters never race."""
-        with self._lock:
+        with self._lock, self._guard("written"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): nothing to undo then.
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn SQLite failures (disk full, I/O error, read-only) into one StoreError sentence."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc, doing) from None
 
     # -- jobs -----------------------------------------------------------------------------
 
     def insert(
         self, rec: JobRecord, *, dedupe_key: str | None = None, owner: str | None = None
     ) -> None:
-        with self._lock:
+        with self._lock, self._guard("written"):
             self._db.execute(_INSERT_SQL, (*_to_row(rec), dedupe_key, owner))
 
     def insert_many(
@@ -247,7 +285,7 @@ class JobStore:
     def owners(self, job_ids: Iterable[str]) -> dict[str, str | None]:
         ids = list(job_ids)
         out: dict[str, str | None] = {}
-        with self._lock:
+        with self._lock, self._guard("read"):
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 rows = self._db.execute(
@@ -260,7 +298,7 @@ class JobStore:
     def save(self, rec: JobRecord) -> None:
         """Write every field of ``rec`` (one small UPDATE; the caller sets ``updated_at``)."""
         row = _to_row(rec)
-        with self._lock:
+        with self._lock, self._guard("written"):
             self._db.execute(_UPDATE_SQL, (*row[1:], row[0]))
 
     def save_many(self, recs: Iterable[JobRecord]) -> None:
@@ -270,22 +308,22 @@ class JobStore:
             db.executemany(_UPDATE_SQL, [(*row[1:], row[0]) for row in rows])
 
     def get(self, job_id: str) -> JobRecord | None:
-        with self._lock:
+        with self._lock, self._guard("read"):
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _from_row(row) if row else None
 
     def delete(self, job_id: str) -> None:
-        with self._lock:
+        with self._lock, self._guard("written"):
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def all(self) -> list[JobRecord]:
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at, rowid").fetchall()
         return [_from_row(r) for r in rows]
 
     def unfinished(self) -> list[JobRecord]:
         """Jobs a previous run left in a live state (to resume, re-queue or fail)."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._db.execute(
                 "SELECT * FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled') "
                 "ORDER BY created_at, rowid"
@@ -293,7 +331,7 @@ class JobStore:
         return [_from_row(r) for r in rows]
 
     def batch(self, batch_id: str) -> list[JobRecord]:
-        with self._lock:
+        with self._lock, self._guard("read"):
             rows = self._db.execute(
                 "SELECT * FROM jobs WHERE batch_id = ? ORDER BY created_at, rowid", (batch_id,)
             ).fetchall()
@@ -301,7 +339,7 @@ class JobStore:
 
     def find_by_dedupe_key(self, key: str) -> JobRecord | None:
         """The newest job created with ``key`` (the CLI uses it to skip finished work)."""
-        with self._lock:
+        with self._lock, self._guard("read"):
             row = self._db.execute(
                 "SELECT * FROM jobs WHERE dedupe_key = ? ORDER BY created_at DESC, rowid DESC "
                 "LIMIT 1",
@@ -310,7 +348,7 @@ class JobStore:
         return _from_row(row) if row else None
 
     def dedupe_key(self, job_id: str) -> str | None:
-        with self._lock:
+        with self._lock, self._guard("read"):
             row = self._db.execute("SELECT dedupe_key FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return row[0] if row else None
 
@@ -327,7 +365,7 @@ class JobStore:
         return int(row[0])
 
     def peek_counter(self, name: str) -> int | None:
-        with self._lock:
+        with self._lock, self._guard("read"):
             row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else None
 

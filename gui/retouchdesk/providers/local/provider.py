@@ -35,15 +35,22 @@ class LocalProvider(Provider):
         self,
         *,
         device: str = "auto",
-        tile_size: int = 256,
+        tile_size: int = 0,
         workers: int = 1,
-        cancel_grace: float = 20.0,
+        cancel_grace: float = 0.5,
+        idle_timeout: float | None = 60.0,
     ) -> None:
         self.device = device
-        self.tile_size = int(tile_size) if tile_size and int(tile_size) > 0 else 256
+        # 0 = automatic: each job picks the tile from the memory free at that moment.
+        self.tile_size = max(0, int(tile_size or 0))
         self.max_concurrency = max(1, int(workers))
         self._workers = [
-            Worker(device=device, tile_size=self.tile_size, cancel_grace=cancel_grace)
+            Worker(
+                device=device,
+                tile_size=self.tile_size,
+                cancel_grace=cancel_grace,
+                idle_timeout=idle_timeout,
+            )
             for _ in range(self.max_concurrency)
         ]
         self._idle: asyncio.Queue[Worker] | None = None
@@ -95,7 +102,7 @@ class LocalProvider(Provider):
         return SubmitResult(outputs=[Output(path=out_path, suffix=suffix, meta=meta)], cost=0.0)
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in self._workers))
+        await asyncio.gather(*(asyncio.to_thread(w.close) for w in self._workers))
 
 
 def _wire_params(params: dict[str, Any]) -> dict[str, Any]:

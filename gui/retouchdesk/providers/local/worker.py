@@ -10,7 +10,14 @@ child -> parent: ``("progress", job_no, fraction, message)``, ``("done", job_no,
 ``("error", job_no, class_name, message, extras)`` or ``("cancelled", job_no)``.
 
 Cancellation goes through a shared integer rather than the pipe, so the worker can see it
-between tiles without reading messages: the parent writes the number of the job to cancel.
+between tiles without reading messages: the parent writes the number of the job to cancel. A
+worker that does not answer within ``cancel_grace`` (it is inside one long native Real-ESRGAN
+call, which cannot be interrupted) is killed; the next job starts a fresh one.
+
+Lifecycle (see :mod:`.lifecycle`): a worker dies with the app (parent-death signal on Linux, a
+watchdog thread everywhere), ignores terminal Ctrl-C, trims its heap after each job, and is
+stopped after ``idle_timeout`` seconds without work so its memory (gigabytes after an AI
+upscale) goes back to the system.
 """
 
 from __future__ import annotations
@@ -26,12 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from retouchdesk.core import errors
+from retouchdesk.providers.local import budget, lifecycle
 
 _PROGRESS_INTERVAL = 0.1  # seconds between progress messages (the last one always goes)
 
 
-def _child_main(conn: Any, cancel_flag: Any, device: str, tile_size: int) -> None:
+def _child_main(
+    conn: Any, cancel_flag: Any, device: str, tile_size: int, parent_pid: int = 0
+) -> None:
     """The worker's loop: run jobs until told to stop or the parent goes away."""
+    if parent_pid:
+        lifecycle.die_with_parent(parent_pid)
+    lifecycle.ignore_interrupts()
     # Imported here: the parent process does not need numpy/OpenCV to start a worker.
     from retouchdesk.providers.local.runner import run_operation
 
@@ -66,7 +79,8 @@ def _child_main(conn: Any, cancel_flag: Any, device: str, tile_size: int) -> Non
                 progress=progress,
                 cancelled=cancelled,
                 device=device,
-                tile_size=tile_size,
+                # 0 = automatic: from the memory free now, as it changes between jobs.
+                tile_size=tile_size if tile_size > 0 else budget.auto_tile_size(),
             )
             reply: tuple[Any, ...] = ("done", job_no, summary)
         except errors.Cancelled:
@@ -99,6 +113,7 @@ def _child_main(conn: Any, cancel_flag: Any, device: str, tile_size: int) -> Non
             conn.send(reply)
         except (OSError, ValueError):
             return
+        lifecycle.trim_memory()
 
 
 def rebuild_error(name: str, message: str, extras: dict[str, Any]) -> Exception:
@@ -148,16 +163,25 @@ def _main_hidden() -> Iterator[None]:
 class Worker:
     """One worker process and its pipe; runs one job at a time (see :meth:`run`)."""
 
-    def __init__(self, *, device: str = "auto", tile_size: int = 256, cancel_grace: float = 20.0):
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        tile_size: int = 256,
+        cancel_grace: float = 0.5,
+        idle_timeout: float | None = 60.0,
+    ):
         self.device = device
         self.tile_size = tile_size
         self.cancel_grace = cancel_grace
+        self.idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
         self._mp = mp.get_context("spawn")
         self._proc: Any = None
         self._conn: Any = None
         self._cancel: Any = None
         self._job_no = 0
         self._lock = threading.Lock()
+        self._idle_timer: threading.Timer | None = None
 
     @property
     def pid(self) -> int | None:
@@ -174,14 +198,40 @@ class Worker:
         self._cancel = self._mp.Value("q", 0, lock=False)
         self._proc = self._mp.Process(
             target=_child_main,
-            args=(child, self._cancel, self.device, self.tile_size),
+            args=(child, self._cancel, self.device, self.tile_size, os.getpid()),
             name="retouchdesk-local-worker",
             daemon=True,
         )
-        with _main_hidden():
-            self._proc.start()
+        # From a keeper thread: Linux's parent-death signal follows the creating thread.
+        lifecycle.start_kept(self._proc, _main_hidden)
         child.close()
         self._conn = parent
+
+    def _arm_idle(self) -> None:
+        """Stop the process after ``idle_timeout`` seconds without a job (caller holds the lock)."""
+        if self.idle_timeout is None or not self.alive():
+            return
+        timer = threading.Timer(self.idle_timeout, self._idle_expired)
+        timer.daemon = True
+        timer.name = "retouchdesk-worker-idle"
+        self._idle_timer = timer
+        timer.start()
+
+    def _disarm_idle(self) -> None:
+        timer, self._idle_timer = self._idle_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _idle_expired(self) -> None:
+        # Never waits for a running job: a job holds the lock and re-arms the timer at its end.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._idle_timer is not None and threading.current_thread() is self._idle_timer:
+                self._idle_timer = None
+                self.stop()
+        finally:
+            self._lock.release()
 
     def _discard(self) -> None:
         if self._conn is not None:
@@ -204,54 +254,72 @@ class Worker:
 
         Raises the worker's error, :class:`Cancelled`, or a ProviderError when the process
         dies. A worker that ignores a cancellation for ``cancel_grace`` seconds (inside one long
-        native call) is terminated, and restarted for the next job.
+        native call) is killed, and a fresh one starts for the next job. ``idle_timeout``
+        seconds after the job the process is stopped unless another job came.
         """
         with self._lock:
-            self.start()
-            self._job_no += 1
-            job_no = self._job_no
-            name = Path(image_path).name
+            self._disarm_idle()
             try:
-                self._conn.send(("run", job_no, op_id, str(image_path), params, str(out_path)))
-            except (OSError, ValueError):
+                return self._run_locked(
+                    op_id, image_path, params, out_path, on_progress, is_cancelled
+                )
+            finally:
+                self._arm_idle()
+
+    def _run_locked(
+        self,
+        op_id: str,
+        image_path: Path,
+        params: dict[str, Any],
+        out_path: Path,
+        on_progress: Callable[[float | None, str], None],
+        is_cancelled: Callable[[], bool],
+    ) -> dict[str, Any]:
+        self.start()
+        self._job_no += 1
+        job_no = self._job_no
+        name = Path(image_path).name
+        try:
+            self._conn.send(("run", job_no, op_id, str(image_path), params, str(out_path)))
+        except (OSError, ValueError):
+            self.stop(kill=True)
+            raise errors.ProviderError(
+                f"The offline engine could not start work on {name}; try again"
+            ) from None
+        cancel_sent: float | None = None
+        while True:
+            if cancel_sent is None and is_cancelled():
+                self._cancel.value = job_no
+                cancel_sent = time.monotonic()
+            if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
                 self.stop(kill=True)
-                raise errors.ProviderError(
-                    f"The offline engine could not start work on {name}; try again"
-                ) from None
-            cancel_sent: float | None = None
-            while True:
-                if cancel_sent is None and is_cancelled():
-                    self._cancel.value = job_no
-                    cancel_sent = time.monotonic()
-                if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
-                    self.stop(kill=True)
-                    raise errors.Cancelled()
-                try:
-                    ready = self._conn.poll(0.05)
-                except (OSError, EOFError):
-                    ready = False
-                if not ready:
-                    if not self.alive():
-                        raise self._died(name, cancel_sent is not None)
-                    continue
-                try:
-                    msg = self._conn.recv()
-                except (EOFError, OSError):
-                    # The pipe closed: the process is gone or going; give it a moment to exit.
-                    if self._proc is not None:
-                        self._proc.join(2.0)
-                    raise self._died(name, cancel_sent is not None) from None
-                kind, msg_job = msg[0], msg[1]
-                if msg_job != job_no:
-                    continue  # a late message from a job that was given up on
-                if kind == "progress":
-                    on_progress(msg[2], msg[3])
-                elif kind == "done":
-                    return dict(msg[2])
-                elif kind == "cancelled":
-                    raise errors.Cancelled()
-                elif kind == "error":
-                    raise rebuild_error(msg[2], msg[3], msg[4])
+                raise errors.Cancelled()
+            try:
+                ready = self._conn.poll(0.05)
+            except (OSError, EOFError):
+                ready = False
+            if not ready:
+                if not self.alive():
+                    raise self._died(name, cancel_sent is not None)
+                continue
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                # The pipe closed: the process is gone or going; give it a moment to exit.
+                if self._proc is not None:
+                    self._proc.join(2.0)
+                raise self._died(name, cancel_sent is not None) from None
+            kind, msg_job = msg[0], msg[1]
+            if msg_job != job_no:
+                continue  # a late message from a job that was given up on
+            if kind == "progress":
+                on_progress(msg[2], msg[3])
+            elif kind == "done":
+                return dict(msg[2])
+            elif kind == "cancelled":
+                raise errors.Cancelled()
+            elif kind == "error":
+                raise rebuild_error(msg[2], msg[3], msg[4])
 
     def _died(self, name: str, cancelling: bool) -> BaseException:
         """The error for a worker that vanished mid-job; the next job starts a new one."""
@@ -267,6 +335,11 @@ class Worker:
             f"The offline engine stopped unexpectedly while working on {name} "
             f"(exit code {code}); it may have run out of memory"
         )
+
+    def close(self) -> None:
+        """Stop for good (the provider closes): no idle timer left behind."""
+        self._disarm_idle()
+        self.stop()
 
     def stop(self, *, kill: bool = False, timeout: float = 3.0) -> None:
         """End the process: politely, or at once with ``kill``."""

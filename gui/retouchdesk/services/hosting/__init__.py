@@ -14,6 +14,8 @@ Nothing listens and nothing connects until a job actually publishes a file.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +23,8 @@ from retouchdesk.core.errors import ConfigurationError
 from retouchdesk.services.hosting.receiver import LocalReceiver
 from retouchdesk.services.hosting.s3 import S3Storage
 from retouchdesk.services.settings import Settings
+
+log = logging.getLogger("retouchdesk.hosting")
 
 __all__ = ["HostingService", "LocalReceiver", "S3Storage", "build_hosting", "hosting_config"]
 
@@ -43,6 +47,7 @@ class HostingService:
         self.files: FileStore = files if files is not None else receiver
         self.description = self.files.description
         self.config: tuple[object, ...] = ()  # the settings it was built from (build_hosting)
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     @property
     def strategy(self) -> str:
@@ -67,7 +72,32 @@ class HostingService:
             await self.files.release(job_id)
         await self.receiver.release(job_id)
 
+    def job_finished(self, job_id: str) -> None:
+        """A job ended (done, failed or cancelled): its photo stops being served at once.
+
+        Called from the event loop for every finished job, whichever way it ended (a provider
+        releases on the paths it knows; a job failed by the engine, or cancelled before the
+        vendor knew it, would otherwise stay reachable until the app quits). Remote copies
+        (S3) are deleted in the background.
+        """
+        self.receiver.forget(job_id)
+        if self.files is not self.receiver:
+            try:
+                task = asyncio.get_running_loop().create_task(self._release_files(job_id))
+            except RuntimeError:  # no loop (a synchronous caller): presigned URLs expire anyway
+                return
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
+
+    async def _release_files(self, job_id: str) -> None:
+        try:
+            await self.files.release(job_id)
+        except Exception as exc:  # cleaning up must never fail anything
+            log.warning("could not delete the hosted copies: %s", type(exc).__name__)
+
     async def aclose(self) -> None:
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
         if self.files is not self.receiver:
             await self.files.aclose()
         await self.receiver.aclose()

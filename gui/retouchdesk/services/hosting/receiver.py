@@ -5,7 +5,7 @@ and receives their webhooks. Everything lives under unguessable per-job tokens:
 
 * ``GET|HEAD /files/<token><suffix>`` serves a published file while its job is active;
 * ``POST /hooks/<token>`` accepts a JSON webhook for one job (bodies above ``max_body`` get
-  413, a body that is not JSON gets 400);
+  413; a body that is not JSON, a malformed chunked body or a bad length gets 400);
 * anything else, an unknown token or a released job gets 404.
 
 It binds 127.0.0.1 by default; for a real vendor the user runs a tunnel or reverse proxy in
@@ -45,6 +45,10 @@ REASONS = {
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
 }
+
+
+class _BadRequest(Exception):
+    """The request cannot be parsed; answered with 400 and the reason (no traceback)."""
 
 
 @dataclass
@@ -180,6 +184,10 @@ class LocalReceiver:
         return entry.webhook if entry else None
 
     async def release(self, job_id: str) -> None:
+        self.forget(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """Stop serving a job's files and drop its webhook route, at once (no await needed)."""
         entry = self._jobs.pop(job_id, None)
         if entry is None:
             return
@@ -199,7 +207,11 @@ class LocalReceiver:
         except TimeoutError:
             with contextlib.suppress(Exception):
                 await self._respond(writer, 408, b"")
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except asyncio.IncompleteReadError:
+            # The body ended early; a client that only half-closed still reads the answer.
+            with contextlib.suppress(Exception):
+                await self._respond(writer, 400, _error_body("the body ended early"), _JSON)
+        except ConnectionError:
             pass
         except Exception:  # never let one bad request take the receiver down
             log.exception("local receiver: request failed")
@@ -282,7 +294,12 @@ class LocalReceiver:
             await self._respond(writer, 404, b"")
             return
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            body = await self._read_chunked(reader)
+            try:
+                body = await self._read_chunked(reader)
+            except _BadRequest as exc:
+                self.refused += 1
+                await self._respond(writer, 400, _error_body(str(exc)), _JSON)
+                return
             if body is None:
                 await self._respond(writer, 413, b"")
                 return
@@ -291,6 +308,10 @@ class LocalReceiver:
                 length = int(headers.get("content-length", ""))
             except ValueError:
                 await self._respond(writer, 411, b"")
+                return
+            if length < 0:
+                self.refused += 1
+                await self._respond(writer, 400, _error_body("negative Content-Length"), _JSON)
                 return
             if length > self.max_body:
                 self.refused += 1
@@ -313,24 +334,30 @@ class LocalReceiver:
         await self._respond(writer, 200, b'{"ok": true}', {"Content-Type": "application/json"})
 
     async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes | None:
+        """A chunked body; None when it is larger than ``max_body``.
+
+        Raises :class:`_BadRequest` for anything that is not chunked encoding (a size that is
+        not hexadecimal, data not followed by CRLF, a size or trailer line that never ends).
+        """
         body = bytearray()
         too_big = False
         while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            size = _chunk_size(await _read_line(reader))
             if size == 0:
-                await reader.readuntil(b"\r\n")
+                while await _read_line(reader):  # trailer fields, up to the empty line
+                    pass
                 return None if too_big else bytes(body)
             if len(body) + size > self.max_body:
                 # Read on (up to a bound) so the sender gets its 413 instead of a broken pipe.
                 if len(body) + size > 8 * self.max_body + CHUNK:
                     return None
-                await reader.readexactly(size + 2)
+                await reader.readexactly(size)
                 body += b"\0" * size
                 too_big = True
-                continue
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
+            else:
+                body += await reader.readexactly(size)
+            if await reader.readexactly(2) != b"\r\n":
+                raise _BadRequest("chunk data is not followed by CRLF")
 
     @staticmethod
     async def _respond(
@@ -348,3 +375,34 @@ class LocalReceiver:
         if body:
             writer.write(body)
         await writer.drain()
+
+
+_JSON = {"Content-Type": "application/json"}
+_MAX_CHUNK_DIGITS = 16  # a size beyond 2**64 is an attack or garbage, not a webhook
+
+
+def _error_body(reason: str) -> bytes:
+    return json.dumps({"error": reason}).encode()
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """One CRLF-terminated line of a chunked body, without the CRLF (400 when it never ends)."""
+    try:
+        line = await reader.readuntil(b"\r\n")
+    except asyncio.LimitOverrunError:
+        raise _BadRequest("a chunk size or trailer line is too long") from None
+    return line[:-2]
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size of a chunk from its size line (``1a3f`` or ``1a3f;ext=1``), or _BadRequest."""
+    digits = line.split(b";", 1)[0].strip()
+    if not digits or len(digits) > _MAX_CHUNK_DIGITS:
+        raise _BadRequest("malformed chunk size")
+    try:
+        text = digits.decode("ascii")
+    except UnicodeDecodeError:
+        raise _BadRequest("malformed chunk size") from None
+    if not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise _BadRequest("malformed chunk size")
+    return int(text, 16)
