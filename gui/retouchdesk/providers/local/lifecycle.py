@@ -130,6 +130,7 @@ def start_kept(proc: Any, starter: Any = contextlib.nullcontext) -> None:
         started.set()
         with contextlib.suppress(OSError, ValueError):
             multiprocessing.connection.wait([proc.sentinel])
+            proc.join()  # reap it: a killed worker is not left as a zombie
 
     threading.Thread(target=keep, name="retouchdesk-worker-keeper", daemon=True).start()
     started.wait()

@@ -37,7 +37,7 @@ class LocalProvider(Provider):
         device: str = "auto",
         tile_size: int = 0,
         workers: int = 1,
-        cancel_grace: float = 0.5,
+        cancel_grace: float = 0.2,
         idle_timeout: float | None = 60.0,
     ) -> None:
         self.device = device

@@ -1,0 +1,291 @@
+"""Worker processes of the offline engine: cancel, parent death, idle release, Ctrl-C.
+
+Real spawned processes and the real Real-ESRGAN native call (the one that cannot be
+interrupted); what is checked is what ``ps`` would show: a process id that exists or not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from retouchdesk.core.errors import Cancelled
+from retouchdesk.providers.local.lifecycle import rss_bytes
+from retouchdesk.providers.local.worker import Worker
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+GUI = Path(__file__).resolve().parents[4] / "gui"
+pytestmark = pytest.mark.timeout(120)
+
+
+def _photo(tmp_path: Path, size: int = 64) -> Path:
+    """A small piece of the cat photo: one Real-ESRGAN call of several seconds at tile 64."""
+    p = tmp_path / "piece.png"
+    Image.open(DATA / "chelsea.png").crop((150, 50, 150 + size, 50 + size)).save(p)
+    return p
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (absent, or a zombie nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def wait_gone(pid: int, timeout: float) -> float | None:
+    """Seconds until ``pid`` is gone, or None if it still runs after ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if gone(pid):
+            return time.monotonic() - start
+        time.sleep(0.02)
+    return None
+
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@linux_only
+def test_cancel_inside_the_native_upscale_call_stops_the_worker_within_a_second(tmp_path):
+    worker = Worker(tile_size=64, cancel_grace=0.5, idle_timeout=None)
+    photo = _photo(tmp_path)
+    in_native = threading.Event()
+    cancel_at: list[float] = []
+    outcome: list[BaseException | dict] = []
+
+    def on_progress(fraction, message):
+        if "upscal" in message.lower() and not fraction:
+            in_native.set()  # the model is loaded: next comes the long ncnn call
+
+    def run():
+        try:
+            outcome.append(
+                worker.run(
+                    "upscale",
+                    photo,
+                    {"scale": 4, "engine": "ai"},
+                    tmp_path / "out.png",
+                    on_progress=on_progress,
+                    is_cancelled=lambda: bool(cancel_at),
+                )
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        assert in_native.wait(60), "the upscale never started"
+        time.sleep(0.5)  # well inside the native call (it takes seconds)
+        pid = worker.pid
+        assert pid is not None and not gone(pid)
+        cancel_at.append(time.monotonic())
+        t.join(5)
+        latency = time.monotonic() - cancel_at[0]
+        assert isinstance(outcome[0], Cancelled)
+        # Killed, not waited for: the kernel reclaims the gigabyte or so meanwhile.
+        reclaimed = wait_gone(pid, 5)
+        assert reclaimed is not None, "the cancelled worker is still there after 5 s"
+        total = latency + reclaimed
+        print(f"cancel -> job ended in {latency:.3f} s; process gone after {total:.3f} s")
+        assert latency < 1.0, f"cancel took {latency:.2f} s"
+        assert not (tmp_path / "out.png").exists()
+        # A fresh worker takes the next job.
+        summary = worker.run(
+            "upscale", photo, {"scale": 2, "engine": "classic"}, tmp_path / "next.png"
+        )
+        assert worker.pid != pid
+        assert summary["width"] == 128
+    finally:
+        worker.close()
+
+
+def test_a_worker_started_from_a_short_lived_thread_outlives_that_thread(tmp_path):
+    # Linux's parent-death signal follows the thread that created the process; a worker
+    # started from a thread that ends must not die with it.
+    worker = Worker(idle_timeout=None)
+    t = threading.Thread(target=worker.start)
+    t.start()
+    t.join()
+    try:
+        time.sleep(0.5)
+        assert worker.alive()
+        summary = worker.run(
+            "upscale", _photo(tmp_path), {"scale": 2, "engine": "classic"}, tmp_path / "o.png"
+        )
+        assert summary["width"] == 128
+    finally:
+        worker.close()
+
+
+def test_terminal_ctrl_c_reaches_the_parent_only(tmp_path):
+    worker = Worker(idle_timeout=None)
+    worker.start()
+    try:
+        # The worker must be past its start-up before the signal means anything.
+        worker.run(
+            "upscale", _photo(tmp_path), {"scale": 2, "engine": "classic"}, tmp_path / "a.png"
+        )
+        pid = worker.pid
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert worker.alive() and worker.pid == pid
+        worker.run(
+            "upscale", _photo(tmp_path), {"scale": 2, "engine": "classic"}, tmp_path / "b.png"
+        )
+        assert worker.pid == pid
+    finally:
+        worker.close()
+
+
+@linux_only
+def test_an_idle_worker_exits_and_a_new_job_starts_a_fresh_one(tmp_path):
+    worker = Worker(idle_timeout=1.0)
+    photo = _photo(tmp_path)
+    try:
+        worker.run("upscale", photo, {"scale": 2, "engine": "classic"}, tmp_path / "a.png")
+        pid = worker.pid
+        assert pid is not None and rss_bytes(pid)
+        time.sleep(0.5)
+        assert worker.alive(), "stopped before the idle timeout"
+        assert wait_gone(pid, 3.0) is not None, "an idle worker kept its memory"
+        assert not worker.alive()
+        worker.run("upscale", photo, {"scale": 2, "engine": "classic"}, tmp_path / "b.png")
+        assert worker.pid != pid
+    finally:
+        worker.close()
+
+
+def test_a_job_longer_than_the_idle_timeout_is_not_stopped(tmp_path):
+    worker = Worker(idle_timeout=0.2)
+    photo = _photo(tmp_path, 200)
+    slow = threading.Event()
+
+    def progress(fraction, message):
+        if not slow.is_set():
+            slow.set()
+            time.sleep(0.5)  # the job outlasts the idle timeout while it runs
+
+    try:
+        worker.run("upscale", photo, {"scale": 2, "engine": "classic"}, tmp_path / "a.png")
+        summary = worker.run(
+            "upscale",
+            photo,
+            {"scale": 4, "engine": "classic"},
+            tmp_path / "b.png",
+            on_progress=progress,
+        )
+        assert summary["width"] == 800
+    finally:
+        worker.close()
+
+
+PARENT = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pathlib import Path
+    from retouchdesk.providers.local.worker import Worker
+
+    photo, out, engine = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    w = Worker(tile_size=64, idle_timeout=None)
+
+    def progress(fraction, message):
+        if "upscal" in message.lower():
+            print("WORKER", w.pid, flush=True)
+
+    threading.Thread(
+        target=w.run,
+        args=("upscale", photo, {"scale": 4, "engine": engine}, out),
+        kwargs={"on_progress": progress},
+        daemon=True,
+    ).start()
+    time.sleep(600)
+    """
+)
+
+
+def _start_parent(tmp_path: Path, engine: str) -> tuple[subprocess.Popen, int]:
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(GUI), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(_photo(tmp_path)), str(tmp_path / "o.png"), engine],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("WORKER"):
+            return proc, int(line.split()[1])
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("the parent never reported its worker")
+
+
+@linux_only
+def test_sigkill_of_the_parent_during_the_native_call_leaves_no_worker(tmp_path):
+    proc, pid = _start_parent(tmp_path, "ai")
+    time.sleep(0.5)  # inside ncnn's call now
+    assert not gone(pid)
+    proc.kill()
+    proc.wait()
+    took = wait_gone(pid, 2.0)
+    if took is None:
+        os.kill(pid, signal.SIGKILL)
+    assert took is not None, "the worker outlived its parent by more than 2 s"
+    print(f"worker gone {took:.3f} s after its parent was killed")
+
+
+@linux_only
+def test_the_watchdog_alone_ends_a_worker_whose_parent_died(tmp_path):
+    # Without the parent-death signal (other systems), the watchdog thread does it.
+    script = tmp_path / "watch.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import multiprocessing as mp, sys, time
+
+            def child():
+                from retouchdesk.providers.local import lifecycle
+                lifecycle._start_watchdog()
+                print("CHILD", flush=True)
+                x = 0
+                while True:  # busy in Python, as a worker between native calls
+                    x += 1
+
+            if __name__ == "__main__":
+                p = mp.get_context("spawn").Process(target=child)
+                p.start()
+                print("PID", p.pid, flush=True)
+                time.sleep(600)
+            """
+        )
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(GUI), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    pid = int(proc.stdout.readline().split()[1])
+    assert proc.stdout.readline().strip() == "CHILD"
+    proc.kill()
+    proc.wait()
+    took = wait_gone(pid, 2.0)
+    if took is None:
+        os.kill(pid, signal.SIGKILL)
+    assert took is not None, "the watchdog did not end the orphan"
