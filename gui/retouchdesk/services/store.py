@@ -12,6 +12,7 @@ which must never repeat for an account even across restarts.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -117,11 +118,21 @@ class StoreFull(StoreError):
     """The disk holding the job database is full: nothing more can be recorded."""
 
 
+def _no_space(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no space left for us."""
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):  # no statvfs on Windows: SQLite's own message decides
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
 def _store_error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
     """One sentence for an SQLite failure (the disk-full case says what to do)."""
     text = str(exc)
     low = text.lower()
-    if "full" in low or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+    # SQLITE_FULL, or an I/O error (the WAL index cannot grow) on a disk with no space left.
+    if "full" in low or getattr(exc, "sqlite_errorcode", None) == 13 or _no_space(path):
         return StoreFull(
             f"The job database {path} cannot be {doing}: its disk is full. Free some space "
             "and run again; unfinished jobs resume where they stopped"
