@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,8 @@ def _run_app(args: argparse.Namespace, secrets: Any) -> int:
     from retouchdesk import APP_ID, APP_NAME
     from retouchdesk.ui.theme import apply_theme, follow_system
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    # instance() is typed as the core application; the one made here is a QApplication.
+    app = cast(QApplication, QApplication.instance()) or QApplication([sys.argv[0]])
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(APP_ID)

@@ -480,8 +480,8 @@ async def _run_batch(
             continue
         seen.add(item.key)
         previous = None if args.force else rt.store.find_by_dedupe_key(item.key)
-        done = previous is not None and previous.state is JobState.DONE
-        if done and previous.results and all(p.exists() for p in previous.results):
+        done = previous is not None and previous.state is JobState.DONE and previous.results
+        if previous is not None and done and all(p.exists() for p in previous.results):
             item.status, item.results = "skipped", list(previous.results)
             item.detail = "already done"
             continue

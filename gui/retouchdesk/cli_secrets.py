@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.services import secrets
@@ -51,7 +51,7 @@ def run_secret_command(
     out: TextIO | None = None,
 ) -> int:
     """Store or delete one secret; prints one sentence; 0 on success, 1 with a reason."""
-    stdin = stdin or sys.stdin
+    stdin = cast(TextIO, stdin or sys.stdin)
     out = out or sys.stdout
     try:
         name = set_name or delete_name or ""

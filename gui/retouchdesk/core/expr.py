@@ -38,7 +38,7 @@ _CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "None"
 
 
 @lru_cache(maxsize=512)
-def compile_expr(source: str) -> ast.expression:
+def compile_expr(source: str) -> ast.Expression:
     """Parse ``source`` once and check that it only uses the allowed nodes."""
     try:
         tree = ast.parse(source, mode="eval")

@@ -331,7 +331,7 @@ def probe(path: Path | str) -> ImageInfo:
 def _raw_xmp(im: Image.Image) -> bytes | None:
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if not xmp and hasattr(im, "tag_v2"):
-        xmp = im.tag_v2.get(_XMP_TIFF_TAG)
+        xmp = im.tag_v2.get(_XMP_TIFF_TAG)  # pyright: ignore[reportAttributeAccessIssue]
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
     return bytes(xmp) if xmp else None

@@ -118,7 +118,9 @@ def feather(mask: np.ndarray, px: float, *, inward: bool = False) -> np.ndarray:
 
 def components(mask: np.ndarray, *, threshold: int = 127) -> list[tuple[int, int, int, int]]:
     """Bounding boxes (x, y, w, h) of the connected selected regions, largest first."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats((mask > threshold).astype(np.uint8), 8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(
+        (mask > threshold).astype(np.uint8), connectivity=8
+    )
     boxes = [tuple(int(v) for v in stats[i, :4]) for i in range(1, n)]
     boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
     return boxes  # type: ignore[return-value]

@@ -209,10 +209,11 @@ class AppModel(QObject):
                 pm = QPixmap(str(tp))
                 thumb = pm if not pm.isNull() else None
             styles.append({"id": it.id, "label": getattr(it, "title", it.id), "thumbnail": thumb})
-        more = None
+        more: Callable[..., None] | None = None
         if next_token:
 
-            def more(again: Callable[..., None], token: str = next_token) -> None:
+            def fetch_more(again: Callable[..., None], token: str = next_token) -> None:
                 self.style_loader(param, again, token)
 
+            more = fetch_more
         deliver(styles, more=more)

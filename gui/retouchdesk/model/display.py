@@ -14,7 +14,7 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, ImageCms, ImageOps
 from PySide6.QtGui import QColorSpace, QImage
@@ -87,13 +87,14 @@ def to_display(
     if icc or target is not None or src_mode == "CMYK":
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc)) if icc else _srgb()
-            img = ImageCms.profileToProfile(
+            converted = ImageCms.profileToProfile(
                 img,
                 src,
                 target or _srgb(),
                 renderingIntent=ImageCms.Intent.PERCEPTUAL,
                 outputMode="RGB",
             )
+            img = cast(Image.Image, converted)  # None only comes from in-place conversions
         except (OSError, ImageCms.PyCMSError, ValueError) as exc:
             log.warning("colour profile ignored: %s", exc)
             img = img.convert("RGB")
@@ -129,7 +130,7 @@ def pil_to_qimage(img: Image.Image) -> QImage:
         src_fmt, bpp, fmt = QImage.Format.Format_RGB888, 3, QImage.Format.Format_RGB32
     out = QImage(w, h, fmt)
     bpl = out.bytesPerLine()
-    dst = out.bits()
+    dst = cast(memoryview, out.bits())  # typed as bytes, but a writable view
     for y0 in range(0, h, STRIP_ROWS):
         y1 = min(h, y0 + STRIP_ROWS)
         data = img.crop((0, y0, w, y1)).tobytes()

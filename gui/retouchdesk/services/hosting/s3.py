@@ -73,7 +73,7 @@ class S3Storage:
             if self._access_key_id and self._secret_access_key:
                 kwargs["aws_access_key_id"] = self._access_key_id
                 kwargs["aws_secret_access_key"] = self._secret_access_key
-            self._client = boto3.session.Session().client("s3", **kwargs)
+            self._client = boto3.Session().client("s3", **kwargs)
         return self._client
 
     async def publish(self, job_id: str, path: Path, *, role: str = "input") -> str:
