@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -317,12 +316,6 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_account(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("retouchdesk.cli_account") is None:
-        _err(
-            "Account commands are not available in this build "
-            "(the module retouchdesk.cli_account is missing)."
-        )
-        return EXIT_USAGE
     from retouchdesk.cli_account import run_account
 
     return int(run_account(args))

@@ -122,19 +122,6 @@ def test_config_shows_sources_and_masks_secrets(monkeypatch, capsys):
     assert "general.default_provider" in out and "(default)" in out
 
 
-def test_account_without_the_module_says_so(monkeypatch, capsys):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "retouchdesk.cli_account" else real(name, *a),
-    )
-    assert cli.main(["account", "youcam"]) == 2
-    assert "Account commands are not available" in capsys.readouterr().err
-
-
 # -- run -----------------------------------------------------------------------------------
 
 

@@ -358,7 +358,7 @@ def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkey
     assert isinstance(store, EncryptedFileStore)
     qtbot.waitUntil(lambda: w.model.operation.status("enhancor").ready, timeout=5_000)
     assert store.unlocked and asked == [False]
-    assert w.accounts.store_name.startswith("encrypted file")
+    assert w.model.accounts.store_name.startswith("encrypted file")
     assert w.credits_label.isHidden()  # no provider with credits is set up
 
 

@@ -1,8 +1,10 @@
 """The layering rule, checked on the source: ui -> model -> services -> providers -> core.
 
 ``core``, ``providers`` and ``services`` never import Qt (PySide6, shiboken6, qasync) nor an
-upper layer; ``providers`` never import ``services``; the CLI stays headless. Imports are read
-with ``ast``, so an import hidden inside a function counts too.
+upper layer; ``providers`` never import ``services``; the CLI stays headless; widgets (``ui``)
+reach the engine, settings and providers only through the view-models in ``model``. Imports
+are read with ``ast``, so an import hidden inside a function (or under ``TYPE_CHECKING``)
+counts too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ FORBIDDEN = {
     "providers": {"services", "model", "ui", "app", "cli"},
     "services": {"model", "ui", "app", "cli"},
     "model": {"ui", "app", "cli"},
+    "ui": {"services", "providers", "app", "cli"},  # the view-models are the only bridge
     "cli": {"model", "ui", "app"},  # the command line stays headless
 }
 HEADLESS = {"core", "providers", "services", "cli"}
@@ -86,12 +89,15 @@ def test_no_layer_imports_upward_or_qt_where_it_must_not():
         ("from retouchdesk.services import paths\n", "core must not import services"),
         ("from ..ui import window\n", "core must not import ui"),
         ("def f():\n    from retouchdesk.model import x\n", "core must not import model"),
+        ("from retouchdesk.services.engine import JobRequest\n", "ui must not import services"),
+        ("from ..providers import base\n", "ui must not import providers"),
     ],
 )
 def test_the_checker_catches_violations(tmp_path, monkeypatch, source, expected):
+    layer = expected.split()[0] if "must not" in expected else "core"
     fake_pkg = tmp_path / "retouchdesk"
-    (fake_pkg / "core").mkdir(parents=True)
-    (fake_pkg / "core" / "bad.py").write_text(source)
+    (fake_pkg / layer).mkdir(parents=True)
+    (fake_pkg / layer / "bad.py").write_text(source)
     monkeypatch.setattr(__import__(__name__, fromlist=["PACKAGE"]), "PACKAGE", fake_pkg)
     [problem] = violations()
     assert expected in problem

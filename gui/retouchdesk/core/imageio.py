@@ -53,7 +53,6 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 #: Formats results can be written in, and their file extensions.
 WRITE_FORMATS = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
-READ_FORMATS = ("jpeg", "png", "tiff", "webp", "heic", "bmp", "gif")
 _EXT_TO_FORMAT = {
     "jpg": "jpeg",
     "jpeg": "jpeg",

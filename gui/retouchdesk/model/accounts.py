@@ -190,6 +190,25 @@ class AccountsModel(QObject):
         )
         self._credits: dict[str, str] = {}
 
+    # -- the encrypted key file ---------------------------------------------------------------
+    @property
+    def locked(self) -> bool:
+        """True while the encrypted key file exists and its passphrase has not been given."""
+        store = self.store
+        if not isinstance(store, secrets.EncryptedFileStore):
+            return False
+        return not store.unlocked and store.path.exists()
+
+    def unlock(self) -> None:
+        """Open the encrypted key file (asks for the passphrase through the prompt)."""
+        if isinstance(self.store, secrets.EncryptedFileStore):
+            self.store.unlock()
+
+    def set_passphrase_prompt(self, ask: Callable[[bool], str | None]) -> None:
+        """``ask(creating)`` is called when the key file needs its passphrase."""
+        if isinstance(self.store, secrets.EncryptedFileStore):
+            self.store.set_passphrase_callback(ask)
+
     # -- what exists ------------------------------------------------------------------------
     @property
     def store_name(self) -> str:

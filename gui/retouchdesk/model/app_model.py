@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
 from retouchdesk.core.schema import ParamKind, ProviderSchema
+from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.model.compare import CompareModel
 from retouchdesk.model.document import DocumentModel
 from retouchdesk.model.jobs import JobsModel
@@ -23,6 +24,9 @@ from retouchdesk.model.photos import PhotosModel
 from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.model.thumbnails import ThumbnailCache
+
+if TYPE_CHECKING:
+    from retouchdesk.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ class AppModel(QObject):
     message = Signal(str)
     resumed = Signal(list)  # ids of jobs picked up from an earlier session
 
-    def __init__(self, runtime: Any, runner: TaskRunner | None = None) -> None:
+    def __init__(self, runtime: Runtime, runner: TaskRunner | None = None) -> None:
         super().__init__()
         from retouchdesk.services import paths
 
@@ -100,10 +104,46 @@ class AppModel(QObject):
         )
         self.jobs = JobsModel(self.engine, self.catalog, self.thumbs, parent=self)
         self.compare = CompareModel(self.session, self.runner, parent=self)
+        self._accounts: AccountsModel | None = None
         self.photos.current_changed.connect(self._current_changed)
         self.jobs.job_finished.connect(self._job_finished)
         self.session.message.connect(self.message)
         self.compare.message.connect(self.message)
+
+    @property
+    def accounts(self) -> AccountsModel:
+        """Keys, settings and credits of the providers; made on first use."""
+        if self._accounts is None:
+            rt = self.runtime
+            self._accounts = AccountsModel(
+                rt.settings, rt.secrets, rt.catalog, extras=rt.extras, parent=self
+            )
+        return self._accounts
+
+    def settings_applied(self) -> None:
+        """After the settings dialog's OK: providers are rebuilt with the new keys on next use.
+
+        A provider with jobs still running keeps going with the keys it started with.
+        """
+        busy = {r.provider for r in self.engine.jobs() if not r.state.terminal}
+        for prov in self.accounts.providers():
+            if prov.id in busy:
+                continue
+            old = self.runtime.forget_provider(prov.id)
+            if old is not None:
+                self.runner.spawn(old.aclose(), name=f"close-{prov.id}")
+        self.operation.refresh_statuses()
+
+    def provider_of_job(self, job_id: str) -> str | None:
+        rec = self.engine.get(job_id)
+        return rec.provider if rec is not None else None
+
+    def source_of_result(self, result: Path) -> Path | None:
+        """The photo a result file was made from (an upscale opened later reuses its mask)."""
+        for rec in self.engine.jobs():
+            if result in rec.results:
+                return self.session.original_of(rec.input_path)
+        return None
 
     def _setting(self, section: str, key: str, default: Any) -> Any:
         try:
@@ -178,13 +218,6 @@ class AppModel(QObject):
         self.runner.spawn(
             self._load_styles(param, deliver, page_token), name=f"styles:{param.name}"
         )
-
-    def has_style_listing(self) -> bool:
-        try:
-            prov = self.runtime.provider(self.operation.provider_id)
-        except Exception:
-            return False
-        return hasattr(prov, "list_styles")
 
     async def _load_styles(
         self, param: Any, deliver: Callable[..., None], page_token: str | None = None

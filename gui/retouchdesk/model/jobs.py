@@ -278,10 +278,6 @@ class JobsModel(QAbstractItemModel):
                 return self.index(node.children.index(job_id), 0, self.index(row, 0))
         return QModelIndex()
 
-    def index_of_batch(self, batch_id: str) -> QModelIndex:
-        node = self._batch_node.get(batch_id)
-        return self.index(self._top.index(node), 0) if node is not None else QModelIndex()
-
     def index(
         self,
         row: int,

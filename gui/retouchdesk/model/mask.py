@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,10 +291,6 @@ class MaskDocument(QObject):
         self._stroke_last = None
         self.commit()
 
-    @property
-    def stroking(self) -> bool:
-        return self._stroke_last is not None
-
     # -- shapes and whole-mask edits ------------------------------------------------------------
     def fill_polygon(self, points: Sequence[tuple[float, float]], erase: bool = False) -> QRect:
         """Fill (or erase) a closed polygon given in image pixels (lasso, polygon tool)."""
@@ -403,10 +399,6 @@ class MaskDocument(QObject):
         self.clear_history()
         self.size_changed.emit(width, height)
         self.changed.emit(self.rect())
-
-    def copy_for(self, width: int, height: int) -> np.ndarray:
-        """This mask for another photo: as is when the size matches, else resampled."""
-        return self._a.copy() if (width, height) == self.size else rescaled(self._a, width, height)
 
 
 def rescaled(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -552,14 +544,3 @@ class MaskTools(QObject):
         if (expand, feather) != (self._expand, self._feather):
             self._expand, self._feather = int(expand), float(feather)
             self.preview_changed.emit()
-
-
-def points_bounds(points: Iterable[tuple[float, float]]) -> QRect:
-    """The whole-pixel rectangle around ``points`` (for repainting a lasso outline)."""
-    pts = list(points)
-    if not pts:
-        return QRect()
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
-    x0, y0 = math.floor(min(xs)), math.floor(min(ys))
-    return QRect(x0, y0, math.ceil(max(xs)) - x0 + 1, math.ceil(max(ys)) - y0 + 1)

@@ -216,7 +216,6 @@ class SessionModel(QObject):
                 req_params,
                 {"options": options, "size": (downscale or {}).get(path)},
             )
-            extra = {"options": options} if options and _has_options(JobRequest) else {}
             request = JobRequest(
                 provider=om.provider_id,
                 operation=om.operation_id,
@@ -224,7 +223,7 @@ class SessionModel(QObject):
                 params=req_params,
                 output_dir=out_dir,
                 dedupe_key=key,
-                **extra,
+                options=dict(options or {}),
             )
             planned.append(Planned(path, request, self._same_work(key)))
         return planned
@@ -288,11 +287,6 @@ def work_key(
     }
     data = json.dumps(payload, sort_keys=True, default=str).encode()
     return "window:" + hashlib.sha256(data).hexdigest()
-
-
-def _has_options(request_type: Any) -> bool:
-    """JobRequest.options (job options such as protect-outside) exists in this engine."""
-    return "options" in getattr(request_type, "__dataclass_fields__", {})
 
 
 def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:

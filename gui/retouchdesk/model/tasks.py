@@ -5,7 +5,7 @@ exception until the task is collected. :class:`TaskRunner` keeps a strong refere
 task until it ends, reports every exception (to the log and to an error callback that the
 window turns into a status-bar sentence), and supports "preemptive" named tasks where a new
 request cancels the previous one of the same name (thumbnails of a photo that scrolled away,
-the image being opened when the user clicks another one). Lesson taken from FeelUOwn.
+the image being opened when the user clicks another one).
 """
 
 from __future__ import annotations

@@ -9,8 +9,6 @@ from __future__ import annotations
 from retouchdesk.providers.base import Provider
 from retouchdesk.services.registry import ProviderEnv
 
-# Each provider's factory is added below by the issue that implements the provider:
-#   def make_<id>(env: ProviderEnv) -> Provider: ...
 __all__ = ["Provider", "ProviderEnv"]
 
 

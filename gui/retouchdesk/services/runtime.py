@@ -96,21 +96,14 @@ class Runtime:
 
 
 def open_secret_store(settings: Settings | None = None, passphrase_callback: Any = None) -> Any:
-    """The secret store (OS keyring or encrypted file) when ``services.secrets`` works, else None.
+    """The secret store (OS keyring or encrypted file), or None when neither can open.
 
     The ``secrets.backend`` setting chooses the store; a store that cannot open is logged and
     skipped: the environment variables still provide secrets.
     """
-    try:
-        from retouchdesk.services import secrets
-    except ImportError:
-        return None
-    preference = None
-    if settings is not None:
-        try:
-            preference = settings.get("secrets", "backend")
-        except KeyError:  # an older settings module without that key
-            preference = None
+    from retouchdesk.services import secrets
+
+    preference = settings.get("secrets", "backend") if settings is not None else None
     try:
         return secrets.open_store(passphrase_callback, preference=preference)
     except Exception as exc:  # no keyring backend and no file: the environment still works

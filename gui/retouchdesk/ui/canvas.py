@@ -196,10 +196,6 @@ class Canvas(QGraphicsView):
         self._scene.addItem(item)
         return item
 
-    def remove_overlay(self, item: QGraphicsItem) -> None:
-        if item.scene() is self._scene:
-            self._scene.removeItem(item)
-
     def set_pan_enabled(self, enabled: bool) -> None:
         """Drag pans when enabled; a painting tool disables it (space-drag still pans)."""
         self._pan_enabled = enabled

@@ -192,7 +192,7 @@ class CompareView(QWidget):
         self.split_button.setText("Split")
         self.side_button = QToolButton()
         self.side_button.setText("Side by side")
-        # "Difference" (ui/mask_difference.py, by the mask engineer): what the provider changed.
+        # "Difference" (ui/mask_difference.py): what the provider changed.
         self.diff_button = QToolButton()
         self.diff_button.setText("Difference")
         self.diff_button.setToolTip("Show only what changed: unchanged pixels grey, changes glow")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -136,8 +136,8 @@ class MainWindow(QMainWindow):
     def _install_extensions(self) -> None:
         """Mask painter (tool bar + canvas layer + masked jobs) and account status.
 
-        Added by the mask/accounts engineer: ``ui/mask_painter.py`` and
-        ``ui/settings_dialog.py`` own these; they only use the window's public parts.
+        ``ui/mask_painter.py`` and ``ui/settings_dialog.py`` own these; they only use the
+        window's public parts.
         """
         from retouchdesk.ui import mask_painter, settings_dialog
 
@@ -829,16 +829,9 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def open_settings(self, provider_id: str = "") -> None:
-        try:
-            from retouchdesk.ui import settings_dialog
-        except ImportError:
-            self.show_message("Settings are not available in this build")
-            return
-        opener = getattr(settings_dialog, "open_settings", None)
-        if opener is None:
-            self.show_message("Settings are not available in this build")
-            return
-        opener(self, self.model.runtime, provider_id or None)
+        from retouchdesk.ui import settings_dialog
+
+        settings_dialog.open_settings(self, provider_id or None)
         self.model.operation.refresh_statuses()
 
     def about(self) -> None:
@@ -945,10 +938,6 @@ def _app_icon() -> QIcon:
     except FileNotFoundError:
         return QIcon()
     return QIcon(str(path)) if path.exists() else QIcon()
-
-
-def open_url(path: Path) -> QUrl:
-    return QUrl.fromLocalFile(str(path))
 
 
 __all__ = ["MainWindow", "QTimer"]

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt
@@ -20,7 +21,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSpinBox
 
 from retouchdesk.model.masking import MaskingModel
-from retouchdesk.services.masks import MaskLibrary
 from retouchdesk.ui.mask_layer import MaskLayer
 from retouchdesk.ui.mask_toolbar import MaskToolBar
 
@@ -41,7 +41,7 @@ class _SaveOnClose(QObject):
 class MaskPainter:
     """Owns the painter's pieces inside one main window."""
 
-    def __init__(self, window: Any, library: MaskLibrary | None = None) -> None:
+    def __init__(self, window: Any) -> None:
         self.window = window
         model = window.model
         try:
@@ -50,7 +50,7 @@ class MaskPainter:
             undo_mb = 256
         self.masking = MaskingModel(
             model.operation,
-            library or MaskLibrary(),
+            None,  # the mask library in the user's data folder
             runner=model.runner,
             undo_limit_bytes=max(8, undo_mb) * 1024 * 1024,
             parent=window,
@@ -95,15 +95,7 @@ class MaskPainter:
         self._close_filter = _SaveOnClose(self.masking, window)
         window.installEventFilter(self._close_filter)
         model.operation.operation_changed.connect(self._hint_for_operation)
-        session = model.session
-        if hasattr(session, "job_hook"):
-            session.job_hook = self.masking.prepare_job
-        if not engine_records_options():
-            self.protect_action.setEnabled(False)
-            self.protect_action.setToolTip(
-                "Protecting the outside of the mask needs job options, which this build's "
-                "job engine does not record yet"
-            )
+        model.session.job_hook = self.masking.prepare_job
         self._protect_changed()
         self._document_changed()
 
@@ -115,13 +107,9 @@ class MaskPainter:
             return
         self.masking.set_photo(img.path, (img.width, img.height), source=self._source_of(img.path))
 
-    def _source_of(self, photo: Any) -> Any:
+    def _source_of(self, photo: Path) -> Path | None:
         """The photo a result was made from (an upscale opened later reuses its mask)."""
-        model = self.window.model
-        for rec in model.engine.jobs():
-            if photo in rec.results:
-                return model.session.original_of(rec.input_path)
-        return None
+        return self.window.model.source_of_result(photo)
 
     def _document_changed(self) -> None:
         doc = self.masking.document
@@ -196,13 +184,6 @@ class MaskPainter:
             self.protect_action.setChecked(on)
         self.feather.setEnabled(on)
         self.feather_label.setEnabled(on)
-
-
-def engine_records_options() -> bool:
-    """True when the job engine records job options (``JobRequest.options``)."""
-    from retouchdesk.services.engine import JobRequest
-
-    return "options" in getattr(JobRequest, "__dataclass_fields__", {})
 
 
 def install(window: Any) -> MaskPainter:

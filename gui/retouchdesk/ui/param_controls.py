@@ -3,13 +3,13 @@
 Every control has the same small interface (``value``, ``set_value``, ``set_effective``,
 ``set_applicable`` and the ``edited`` signal) so that the parameter panel treats a toggle, a
 slider, a segmented choice, a text field, a file picker and a style picker alike. The factory
-is the only place that decides which widget a parameter gets (krita-ai-diffusion lesson).
+is the only place that decides which widget a parameter gets.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -481,9 +481,6 @@ class FileControl(ParamControl):
                     Qt.TransformationMode.SmoothTransformation,
                 )
             )
-
-
-StyleLoader = Callable[[Param], Awaitable[list[dict[str, Any]]]]
 
 
 class StyleControl(ParamControl):

@@ -647,18 +647,13 @@ class SettingsDialog(QDialog):
         lay.addLayout(foot)
         self.show_page(page or "output")
 
-    def _locked(self) -> bool:
-        store = self.model.store
-        path = getattr(store, "path", None)
-        return path is not None and not getattr(store, "unlocked", True) and path.exists()
-
     def _update_unlock(self) -> None:
-        self.unlock_button.setVisible(self._locked())
+        self.unlock_button.setVisible(self.model.locked)
 
     def unlock(self) -> bool:
         """Ask for the key file's passphrase; on success the pages show what is stored."""
         try:
-            self.model.store.unlock()  # type: ignore[union-attr]
+            self.model.unlock()
         except RetouchError as exc:
             self.error.setText(str(exc))
             return False
@@ -771,40 +766,21 @@ class CreditsLabel(QLabel):
         self.setVisible(bool(shown))
 
 
-def accounts_for(window: Any) -> AccountsModel:
-    """The window's AccountsModel, made on first use from its runtime."""
-    existing = getattr(window, "accounts", None)
-    if isinstance(existing, AccountsModel):
-        return existing
-    runtime = window.model.runtime
-    model = AccountsModel(
-        runtime.settings,
-        getattr(runtime, "secrets", None),
-        runtime.catalog,
-        extras=getattr(runtime, "extras", None),
-        parent=window,
-    )
-    window.accounts = model
-    return model
-
-
 def install(window: Any) -> AccountsModel:
     """Status-bar credits, the key-file passphrase prompt, and a first balance check.
 
     The start-up work (unlocking the key file, which may ask for the passphrase, then the
     balance) runs once the window is up, never inside its constructor.
     """
-    model = accounts_for(window)
-    store = model.store
-    if store is not None and hasattr(store, "set_passphrase_callback"):
-        store.set_passphrase_callback(lambda creating: _ask_on_gui_thread(window, creating))
+    model = window.model.accounts
+    model.set_passphrase_prompt(lambda creating: _ask_on_gui_thread(window, creating))
     label = CreditsLabel(model, window)
     window.statusBar().addPermanentWidget(label)
     window.credits_label = label
-    runner = getattr(window.model, "runner", None)
+    runner = window.model.runner
 
     def refresh(provider_id: str) -> None:
-        if runner is None or not model.has_credits(provider_id):
+        if not model.has_credits(provider_id):
             return
         try:
             configured = model.is_configured(provider_id)
@@ -816,25 +792,22 @@ def install(window: Any) -> AccountsModel:
             )
 
     def start() -> None:
-        locked = getattr(store, "path", None) is not None and not getattr(store, "unlocked", True)
         # Unlock once, so providers show as set up instead of "needs your key".
-        if locked and store.path.exists() and not _unlock(window, store):
+        if model.locked and not _unlock(window, model):
             return
         for prov in model.providers():
             refresh(prov.id)  # only those with credits and an account
 
     QTimer.singleShot(0, start)
-    jobs = getattr(window.model, "jobs", None)
-    engine = getattr(window.model, "engine", None)
-    if jobs is not None and engine is not None:
-        # A finished job has spent credits: show the new balance.
-        def finished(job_id: str, *_args: object) -> None:
-            rec = engine.get(job_id)
-            if rec is not None:
-                refresh(rec.provider)
 
-        jobs.job_finished.connect(finished)
-        jobs.job_failed.connect(finished)
+    # A finished job has spent credits: show the new balance.
+    def finished(job_id: str, *_args: object) -> None:
+        provider_id = window.model.provider_of_job(job_id)
+        if provider_id:
+            refresh(provider_id)
+
+    window.model.jobs.job_finished.connect(finished)
+    window.model.jobs.job_failed.connect(finished)
     return model
 
 
@@ -846,34 +819,21 @@ def _ask_on_gui_thread(window: Any, creating: bool) -> str | None:
     return ask_passphrase(window, creating)
 
 
-def _unlock(window: Any, store: Any) -> bool:
+def _unlock(window: Any, model: AccountsModel) -> bool:
     try:
-        store.unlock()
+        model.unlock()
     except RetouchError as exc:  # wrong passphrase, or the user declined
         window.show_message(str(exc))
         return False
-    operation = getattr(window.model, "operation", None)
-    if operation is not None:
-        operation.refresh_statuses()
+    window.model.operation.refresh_statuses()
     return True
 
 
-def open_settings(window: Any, runtime: Any, provider_id: str | None = None) -> int:
-    """File > Settings (and "add an account" links): the dialog over the window's runtime."""
-    model = accounts_for(window)
-    runner = getattr(window.model, "runner", None)
-    run: Runner = runner.spawn if runner is not None else _ensure_future
-    dialog = SettingsDialog(model, window, run=run, page=provider_id or "")
+def open_settings(window: Any, provider_id: str | None = None) -> int:
+    """File > Settings (and "add an account" links): the dialog over the window's accounts."""
+    app = window.model
+    dialog = SettingsDialog(app.accounts, window, run=app.runner.spawn, page=provider_id or "")
     result = dialog.exec()
     if result == QDialog.DialogCode.Accepted:
-        # Providers built with the old keys or addresses are rebuilt on next use; one with
-        # jobs still running keeps going with the keys it started with.
-        engine = getattr(runtime, "engine", None)
-        busy = {r.provider for r in engine.jobs() if not r.state.terminal} if engine else set()
-        for prov in model.providers():
-            if prov.id in busy or not hasattr(runtime, "forget_provider"):
-                continue
-            old = runtime.forget_provider(prov.id)
-            if old is not None and runner is not None:
-                runner.spawn(old.aclose(), name=f"close-{prov.id}")
+        app.settings_applied()
     return int(result)

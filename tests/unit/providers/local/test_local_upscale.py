@@ -53,7 +53,7 @@ def test_classic_sizes_are_exact(chelsea: np.ndarray, scale: int):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PHOTOS)
 def test_realesrgan_is_five_times_sharper_than_bicubic_within_3db(name: str):
-    # The criterion, on each whole test photo: 4x down, then 4x up (one ncnn call each,
+    # The acceptance bar, on each whole test photo: 4x down, then 4x up (one ncnn call each,
     # 5-20 s on this CPU). Measured: sharpness x10-x33, PSNR 0.1-2.9 dB below bicubic.
     orig, small = _pair(name)
     ctx = OpContext(tile_size=256)
