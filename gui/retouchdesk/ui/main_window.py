@@ -328,7 +328,7 @@ class MainWindow(QMainWindow):
             if img.isNull():
                 return
             dest = self.model.new_pasted_path()
-            if not img.save(str(dest), b"PNG"):
+            if not img.save(str(dest)):  # PNG: the suffix of a new pasted path
                 self.show_message(f"The pasted image cannot be saved to {dest.parent}")
                 return
             self.open_paths([dest])
