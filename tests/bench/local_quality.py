@@ -25,14 +25,17 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from retouchdesk.core import mask as masks
 from retouchdesk.providers.local import inpaint, skin
 from retouchdesk.providers.local.common import OpContext
-from retouchdesk.providers.local.metrics import hf_energy, psnr, sharpness, ssim
+from retouchdesk.providers.local.metrics import hf_energy, psnr, sharpness, ssim, texture_kept
 from retouchdesk.providers.local.upscale import ai_upscale_x4
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 OUT = Path(__file__).resolve().parent / "out"
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "packaging" / "screenshots"
+PM = inpaint.patchmatch_available()
 
 
 def load(name: str) -> np.ndarray:
@@ -97,32 +100,96 @@ def upscale_table(skip_ai: bool, sheet: list[np.ndarray]) -> None:
         )
 
 
-def holes_table(sheet: list[np.ndarray]) -> None:
-    print("\n== Object removal: PSNR inside the hole (dB), and seconds ==")
-    print(f"{'photo':<10} {'hole':>5} " + " ".join(f"{m:>14}" for m in inpaint.METHODS))
-    totals = {m: [] for m in inpaint.METHODS}
+def holes_table(sheet: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Hole PSNR and texture kept per method over synthetic holes; a contact sheet of them.
+
+    Returns the mean (PSNR dB, texture) of each method.
+    """
+    print("\n== Object removal: PSNR inside the hole (dB) / texture kept (0 smear .. 1) / s ==")
+    methods = [m for m in inpaint.METHODS if m in ("telea", "ns", "fsr") or PM]
+    print(f"{'photo':<10} {'hole':>5} " + " ".join(f"{m:>19}" for m in methods))
+    totals: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
+    contact: list[np.ndarray] = []
     for name in PHOTOS:
         orig = load(name)
         for i, frac in enumerate((0.01, 0.05, 0.15)):
             hole = holes(orig.shape[:2], frac, seed=7 + i)
             cells = []
-            for method in inpaint.METHODS:
+            fills = {}
+            for method in methods:
                 t = time.perf_counter()
                 filled = inpaint.fill_holes(orig, hole, method)
                 secs = time.perf_counter() - t
-                value = psnr(orig, filled, hole)
-                totals[method].append(value)
-                cells.append(f"{value:>6.2f} ({secs:4.2f}s)")
-                if name == "astronaut.png" and frac == 0.05:
-                    sheet_row = filled
-            print(f"{name[:-4]:<10} {frac:>5.0%} " + " ".join(f"{c:>14}" for c in cells))
-            if name == "astronaut.png" and frac == 0.05:
-                shown = orig.copy()
-                shown[hole > 0] = (0, 255, 0)
-                sheet.append(np.hstack([cv2.resize(a, (512, 512)) for a in (shown, sheet_row)]))
-    means = {m: float(np.mean(v)) for m, v in totals.items()}
-    print("mean     " + " ".join(f"{m}={v:.2f}" for m, v in means.items()))
-    print(f"best: {max(means, key=means.get)} (default: {inpaint.DEFAULT_METHOD})")
+                value, tex = psnr(orig, filled, hole), texture_kept(filled, orig, hole)
+                totals[method].append((value, tex, secs))
+                cells.append(f"{value:>6.2f} {tex:>4.2f} {secs:5.2f}s")
+                fills[method] = filled
+            print(f"{name[:-4]:<10} {frac:>5.0%} " + " ".join(f"{c:>19}" for c in cells))
+            if frac == 0.05:
+                contact.append(contact_row(orig, hole, fills))
+                if name == "astronaut.png":
+                    shown = orig.copy()
+                    shown[hole > 0] = (0, 255, 0)
+                    best = fills[inpaint.DEFAULT_METHOD]
+                    sheet.append(np.hstack([cv2.resize(a, (512, 512)) for a in (shown, best)]))
+    coffee = load("coffee.png")
+    spoon = spoon_mask(coffee.shape[:2])
+    fills = {m: inpaint.fill_holes(coffee, spoon, m) for m in methods}
+    contact.append(contact_row(coffee, spoon, fills))
+    means = {m: tuple(float(np.mean(c)) for c in zip(*v, strict=True)) for m, v in totals.items()}
+    print("\nmean over all holes:")
+    print(f"{'method':<11} {'PSNR dB':>8} {'texture':>8} {'seconds':>8}")
+    for m, (p, t, secs) in means.items():
+        print(f"{m:<11} {p:>8.2f} {t:>8.2f} {secs:>8.2f}")
+    best_diffusion = max(means[m][0] for m in ("telea", "ns", "fsr"))
+    default = means[inpaint.DEFAULT_METHOD]
+    print(
+        f"default {inpaint.DEFAULT_METHOD}: texture {default[1]:.2f} (target >= 0.5), hole PSNR "
+        f"{default[0] - best_diffusion:+.2f} dB against the best diffusion method (target >= -1)"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "object_removal_methods.png"
+    width = max(r.shape[1] for r in contact)
+    contact = [
+        np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in contact
+    ]
+    Image.fromarray(np.vstack(contact)).save(path)
+    print(f"contact sheet: {path}")
+    return {m: (v[0], v[1]) for m, v in means.items()}
+
+
+def spoon_mask(shape: tuple[int, int]) -> np.ndarray:
+    """A hand-drawn mask of the spoon in coffee.png (its bowl and handle, over the cup's rim)."""
+    m = np.zeros(shape, np.uint8)
+    cv2.ellipse(m, (366, 284), (44, 46), 20, 0, 360, 255, -1)
+    cv2.line(m, (372, 238), (410, 72), 255, 18)
+    return masks.expand(m, 4)
+
+
+def zoom_box(hole: np.ndarray) -> tuple[slice, slice]:
+    """A window around the largest hole with as much context again on each side."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats((hole > 0).astype(np.uint8))
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, 4]))]
+    side = int(max(w, h) * 2)
+    cx, cy = x + w // 2, y + h // 2
+    y0, x0 = max(0, cy - side // 2), max(0, cx - side // 2)
+    return slice(y0, min(hole.shape[0], y0 + side)), slice(x0, min(hole.shape[1], x0 + side))
+
+
+def contact_row(orig: np.ndarray, hole: np.ndarray, fills: dict[str, np.ndarray]) -> np.ndarray:
+    """One photo: before | mask | each method's result, around its largest hole, labelled."""
+    cells = [("before", orig), ("mask", np.dstack([hole] * 3)), *fills.items()]
+    win = zoom_box(hole)
+    out = []
+    for label, img in cells:
+        part = img[win]
+        h, w = part.shape[:2]
+        tile = cv2.resize(part, (round(w * 256 / h), 256), interpolation=cv2.INTER_CUBIC)
+        tile = np.ascontiguousarray(tile)
+        cv2.rectangle(tile, (0, 0), (8 + 11 * len(label), 22), (0, 0, 0), -1)
+        cv2.putText(tile, label, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        out.append(np.pad(tile, ((0, 4), (0, 4), (0, 0)), constant_values=255))
+    return np.hstack(out)
 
 
 def skin_figures(sheet: list[np.ndarray]) -> None:
@@ -162,11 +229,14 @@ def save_sheet(rows: list[np.ndarray]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-ai", action="store_true", help="leave Real-ESRGAN out (slow on CPU)")
+    ap.add_argument("--only-removal", action="store_true", help="the object removal table only")
     args = ap.parse_args(argv)
     sheet: list[np.ndarray] = []
-    upscale_table(args.skip_ai, sheet)
+    if not args.only_removal:
+        upscale_table(args.skip_ai, sheet)
     holes_table(sheet)
-    skin_figures(sheet)
+    if not args.only_removal:
+        skin_figures(sheet)
     print(f"\ncrop sheet: {save_sheet(sheet)}")
     return 0
 

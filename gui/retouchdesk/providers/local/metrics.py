@@ -6,6 +6,9 @@
 - Sharpness: variance of the Laplacian of the grey image.
 - High-frequency energy: mean squared difference from a Gaussian-blurred copy (sigma 2), the
   measure of skin texture that smoothing reduces.
+- Texture kept by a fill: the high-frequency energy inside a filled hole against a ring around
+  it, relative to the same ratio on the original; a smear scores near 0, a fill as busy as the
+  photo was there scores 1.
 """
 
 from __future__ import annotations
@@ -58,3 +61,28 @@ def hf_energy(a: np.ndarray, mask: np.ndarray | None = None, sigma: float = 2.0)
     if mask is not None:
         hf = hf[mask > 0]
     return float(np.mean(hf * hf)) if hf.size else 0.0
+
+
+def texture_kept(
+    result: np.ndarray, original: np.ndarray, hole: np.ndarray, ring_px: int = 12
+) -> float:
+    """How much of the photo's texture a fill of ``hole`` has, from 0 (a smear) to 1 (capped).
+
+    ``(hf(result, inside) / hf(result, ring)) / (hf(original, inside) / hf(original, ring))``
+    where hf is :func:`hf_energy`, ``inside`` is the hole less a 4 px band along its edge (a seam
+    there is high-frequency energy too and must not count as texture) and ``ring`` the band of
+    ``ring_px`` around the hole. Normalising by the ring makes the figure independent of how busy
+    the photo is around the hole; normalising by the original makes a flat sky that stays flat
+    score 1, not 0.
+    """
+    binary = (hole > 0).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    inside = cv2.erode(binary, k)
+    if not inside.any():
+        inside = binary
+    grown = cv2.dilate(binary, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1,) * 2))
+    ring = grown & (1 - binary)
+    eps = 1e-6
+    got = hf_energy(result, inside) / (hf_energy(result, ring) + eps)
+    want = hf_energy(original, inside) / (hf_energy(original, ring) + eps)
+    return float(min(1.0, got / (want + eps)))

@@ -11,7 +11,7 @@ import pytest
 from retouchdesk.core import mask as masks
 from retouchdesk.providers.local import inpaint, run_array
 from retouchdesk.providers.local.common import OpContext
-from retouchdesk.providers.local.metrics import psnr
+from retouchdesk.providers.local.metrics import psnr, texture_kept
 
 
 def _blob_mask(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -67,3 +67,42 @@ def test_crops_cover_each_hole_with_context():
     assert len(boxes) == 2
     for x0, y0, x1, y1 in boxes:
         assert x1 - x0 >= 40 and y1 - y0 >= 40
+
+
+def test_texture_measure_scores_a_smear_near_zero_and_the_truth_one(chelsea: np.ndarray):
+    sel = _blob_mask(chelsea.shape[:2], [(150, 180, 70, 60)])  # fur under the cat's chin
+    smear = chelsea.copy()
+    smear[sel > 0] = cv2.GaussianBlur(chelsea, (0, 0), 8)[sel > 0]
+    assert texture_kept(chelsea, chelsea, sel) == pytest.approx(1.0, abs=1e-6)
+    assert texture_kept(smear, chelsea, sel) < 0.1
+
+
+def test_default_fill_keeps_texture_that_diffusion_smears(chelsea: np.ndarray):
+    """The default method copies fur into a hole in fur; Telea and FSR leave a smooth patch."""
+    sel = _blob_mask(chelsea.shape[:2], [(150, 180, 70, 60)])
+    scores = {
+        m: texture_kept(inpaint.fill_holes(chelsea, sel, m), chelsea, sel)
+        for m in ("telea", "fsr", inpaint.DEFAULT_METHOD)
+    }
+    assert inpaint.DEFAULT_METHOD == "texture"
+    assert scores["texture"] >= 0.5, scores
+    assert scores["texture"] > 2 * max(scores["telea"], scores["fsr"]), scores
+
+
+def test_texture_fill_is_reproducible(coffee: np.ndarray):
+    sel = _blob_mask(coffee.shape[:2], [(60, 250, 50, 40)])
+    a = inpaint.fill_holes(coffee, sel, "texture")
+    b = inpaint.fill_holes(coffee, sel, "texture")
+    assert np.array_equal(a, b)
+
+
+def test_without_the_patchmatch_library_the_fill_falls_back_with_a_sentence(
+    coffee: np.ndarray, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(inpaint, "_patchmatch", lambda: None)
+    sel = _blob_mask(coffee.shape[:2], [(60, 250, 50, 40)])
+    ctx = OpContext()
+    out = run_array("object_removal", coffee, {"mask_array": sel, "method": "texture"}, ctx)
+    assert ctx.meta["method"] == "fsr"
+    assert any("pypatchmatch" in w for w in ctx.warnings)
+    assert not np.array_equal(out, coffee)

@@ -47,7 +47,7 @@ def test_every_operation_has_a_schema_and_defaults_validate():
     assert set(local.operations) == set(OPERATIONS)
     removal = local.operations["object_removal"]
     assert removal.required_inputs == ("image", "mask")
-    assert removal.param("method").default == "fsr"
+    assert removal.param("method").default == "texture"
     smoothing = local.operations["skin_smoothing"]
     for name in ("r_eye", "l_eye", "r_brow", "l_brow", "mouth", "u_lip", "l_lip", "nose"):
         assert smoothing.param(name).kind is ParamKind.BOOL
