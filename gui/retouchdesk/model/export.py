@@ -69,7 +69,13 @@ def export_result(result: Path, dest: Path, policy: imageio.OutputPolicy) -> Pat
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        # Our .part naming: a copy killed half-way is swept by the next write to the folder.
+        fd, name = imageio.create_temp(dest.parent, dest.stem)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{dest.name} cannot be written: {exc.strerror or exc}") from None
+    tmp = Path(name)
     try:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dest)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from retouchdesk.core import imageio
 from retouchdesk.core import mask as core_mask
 from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.errors import InputError
@@ -40,7 +40,8 @@ def _png_bytes(mask: np.ndarray) -> bytes:
 def _atomic_write(path: Path, data: bytes) -> Path:
     """Write through a unique temporary file: two saves of one mask may overlap in workers."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    # Our .part naming: what a killed save left is swept by the next save in the folder.
+    fd, tmp = imageio.create_temp(path.parent, path.stem)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

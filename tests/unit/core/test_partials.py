@@ -80,3 +80,24 @@ def test_each_folder_is_swept_once_per_process(tmp_path):
 
 def test_an_unreadable_folder_is_not_an_error(tmp_path):
     assert partials.sweep_now(tmp_path / "missing", started=time.time()) == []
+
+
+def test_mask_saves_use_our_names_and_sweep_what_a_killed_save_left(tmp_path):
+    import numpy as np
+
+    from retouchdesk.services.masks import MaskLibrary
+
+    lib = MaskLibrary(tmp_path / "masks")
+    photo = tmp_path / "cat.png"
+    target = lib.photo_path(photo)
+    target.parent.mkdir(parents=True)
+    leftover = _old(target.parent / f".{target.stem}.{_dead_pid()}-abcdef01.part")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 255
+
+    assert lib.save(photo, mask) == target
+
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert not leftover.exists()
+    with Image.open(target) as im:
+        assert np.array_equal(np.asarray(im), mask)
