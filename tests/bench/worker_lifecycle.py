@@ -73,7 +73,7 @@ def memory(folder: Path, size: int, tile: int) -> None:
         f"memory: tile {tile or budget.auto_tile_size()} ({'auto' if not tile else 'set'}), "
         f"{size}x{size} in {took:.1f} s; worker resident {idle / 2**20:.0f} MiB idle, "
         f"{after / 2**20:.0f} MiB after the job (heap trimmed); "
-        + (f"exited {exited + 0:.2f} s after the 2 s idle timeout" if exited else "STILL THERE")
+        + (f"gone {exited:.2f} s after the job (idle timeout 2 s)" if exited else "STILL THERE")
     )
     w.close()
 

@@ -56,10 +56,21 @@ def die_with_parent(parent_pid: int) -> str:
                 how = "pdeathsig"
         except (OSError, AttributeError):  # no libc symbol (musl static builds): watchdog only
             pass
-    if hasattr(os, "getppid") and os.getppid() != parent_pid and sys.platform != "win32":
+    if sys.platform != "win32" and os.getppid() != parent_pid and not _alive(parent_pid):
         os._exit(0)  # reparented already: the parent is gone
     _start_watchdog()
     return how
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a frozen app may put a launcher between parent and us)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _start_watchdog() -> None:

@@ -6,6 +6,7 @@ interrupted); what is checked is what ``ps`` would show: a process id that exist
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -292,3 +293,44 @@ def test_the_watchdog_alone_ends_a_worker_whose_parent_died(tmp_path):
     if took is None:
         os.kill(pid, signal.SIGKILL)
     assert took is not None, "the watchdog did not end the orphan"
+
+
+@linux_only
+async def test_cancel_from_the_engine_stops_the_worker_within_a_second(
+    tmp_path, monkeypatch, data_dir
+):
+    # The window's path: JobEngine.cancel on a running offline AI upscale.
+    from retouchdesk.core.jobs import EventKind, JobState
+    from retouchdesk.services.engine import JobRequest
+    from retouchdesk.services.runtime import build_runtime
+
+    monkeypatch.setenv("RETOUCHDESK_LOCAL_TILE_SIZE", "64")
+    rt = build_runtime(db_path=tmp_path / "jobs.sqlite3")
+    in_native = asyncio.Event()
+
+    def watch(ev):
+        if ev.kind is EventKind.PROGRESS and "upscal" in ev.message.lower():
+            in_native.set()
+
+    rt.engine.subscribe(watch)
+    rt.engine.start()
+    job = rt.engine.submit(
+        JobRequest(
+            "local", "upscale", _photo(tmp_path), {"scale": 4, "engine": "ai"}, tmp_path / "out"
+        )
+    )
+    try:
+        await asyncio.wait_for(in_native.wait(), 60)
+        await asyncio.sleep(0.5)
+        [pid] = rt.provider("local").worker_pids
+        start = time.monotonic()
+        rt.engine.cancel(job.id)
+        [rec] = await rt.engine.wait([job.id], timeout=10)
+        assert rec.state is JobState.CANCELLED
+        assert await asyncio.to_thread(wait_gone, pid, 5) is not None
+        ended = time.monotonic() - start
+        print(f"engine cancel -> job cancelled and worker process gone in {ended:.3f} s")
+        assert ended < 1.0
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    finally:
+        await rt.aclose()
