@@ -1,17 +1,43 @@
-"""Entry point: ``retouchdesk`` opens the window; ``retouchdesk <command>`` runs the CLI."""
+"""Entry point: ``retouchdesk [PHOTO...]`` opens the window; ``retouchdesk <command>`` runs the CLI.
+
+File managers start ``retouchdesk %F`` ("Open with"), so a first argument that is an existing
+file or folder opens the window with it; a known command name runs the CLI; anything else
+goes to the CLI too, whose usage message names the commands.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+
+def route(args: list[str]) -> str:
+    """ "version", "cli" or "window" for these arguments (no Qt imported)."""
+    if args[:1] in (["--version"], ["-V"]):
+        return "version"
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        return "window"
+    if args[0] in ("-h", "--help"):
+        return "cli"
+    from retouchdesk.cli import build_parser
+
+    commands = set()
+    for action in build_parser()._subparsers._group_actions:  # type: ignore[union-attr]
+        commands.update(getattr(action, "choices", {}) or {})
+    if args[0] in commands:
+        return "cli"
+    return "window" if Path(args[0]).exists() else "cli"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if (
-        args[:1] == ["--version"]
-        or (args and not args[0].startswith("-"))
-        or any(a in ("-h", "--help") for a in args[:1])
-    ):
+    way = route(args)
+    if way == "version":
+        from retouchdesk import APP_NAME, __version__
+
+        print(f"{APP_NAME} {__version__}")
+        return 0
+    if way == "cli":
         from retouchdesk.cli import main as cli_main
 
         return cli_main(args)
@@ -21,8 +47,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # A frozen bundle starts its spawned workers (the offline engine) through this executable.
-    import multiprocessing
-
-    multiprocessing.freeze_support()
     sys.exit(main())

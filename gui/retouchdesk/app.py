@@ -77,15 +77,16 @@ async def run_window(window: Any, files: list[Path] | None = None) -> int:
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="retouchdesk", description="Open the Retouch Desk window.")
-    p.add_argument(
-        "--open",
-        nargs="*",
-        type=Path,
-        default=[],
-        metavar="PHOTO",
-        help="photos or folders to open",
+    from retouchdesk import APP_NAME, __version__
+
+    p = argparse.ArgumentParser(
+        prog="retouchdesk",
+        description="Open the Retouch Desk window (with a command, run the CLI instead).",
     )
+    p.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="photos or folders")
+    p.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    # Older desktop entries started ``retouchdesk --open %F``: still understood.
+    p.add_argument("--open", nargs="*", type=Path, default=[], help=argparse.SUPPRESS)
     p.add_argument("--theme", choices=("system", "light", "dark"), default=None)
     # Benchmarks: print the wall-clock time at which the first window was shown, then quit.
     p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
@@ -147,10 +148,11 @@ def _run_app(args: argparse.Namespace, secrets: Any) -> int:
     if theme == "system":
         follow_system(app)
     window = build_window(_runtime_with(secrets.result()))
+    files = [*args.photos, *args.open]
     if args.startup_probe:
-        return _startup_probe(loop, window)
+        return _startup_probe(loop, window, files)
     with loop:
-        return loop.run_until_complete(run_window(window, args.open))
+        return loop.run_until_complete(run_window(window, files))
 
 
 def _theme_setting() -> str:
@@ -163,12 +165,17 @@ def _theme_setting() -> str:
         return "system"
 
 
-def _startup_probe(loop: Any, window: Any) -> int:
+def _startup_probe(loop: Any, window: Any, files: list[Path] | None = None) -> int:
     async def probe() -> None:
         window.show()
         await asyncio.sleep(0)  # one turn of the loop: the window has been laid out and shown
         print(f"shown {time.time():.6f} cpu {time.process_time():.3f}", flush=True)
         window.model.start()
+        if files:
+            window.open_paths(files)
+            photos = window.model.photos
+            names = ",".join(p.name for p in photos.paths)
+            print(f"opened {photos.rowCount()} {names}", flush=True)
         await window.model.aclose()
 
     with loop:

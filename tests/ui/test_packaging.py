@@ -21,14 +21,15 @@ def test_desktop_entry_launches_the_window_with_files():
     cp.read(PACKAGING / "retouchdesk.desktop", encoding="utf-8")
     entry = cp["Desktop Entry"]
     assert entry["Type"] == "Application"
-    assert entry["Exec"].split()[:2] == ["retouchdesk", "--open"]
+    assert entry["Exec"] == "retouchdesk %F"  # documented: `retouchdesk PHOTO...`
     assert "image/jpeg" in entry["MimeType"]
     assert (ROOT / "resources" / "icons" / f"{entry['Icon']}.svg").is_file()
-    # `retouchdesk --open` with no files (an empty %F) must still open the window.
+    # An empty %F opens the window; older entries' `--open` is still understood.
     from retouchdesk.app import _parse
 
-    assert _parse(["--open"]).open == []
-    assert _parse(["--open", "a.jpg", "b.png"]).open == [Path("a.jpg"), Path("b.png")]
+    assert _parse([]).photos == []
+    assert _parse(["a.jpg", "b.png"]).photos == [Path("a.jpg"), Path("b.png")]
+    assert _parse(["--open", "a.jpg"]).open == [Path("a.jpg")]
 
 
 def test_metainfo_names_existing_screenshots():
