@@ -30,7 +30,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,20 +37,11 @@ from typing import Any
 from retouchdesk import APP_NAME, __version__
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
+from retouchdesk.services import walk as _walk_module
 
-IMAGE_EXTENSIONS = {
-    ".jpg",
-    ".jpeg",
-    ".jpe",
-    ".png",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".heic",
-    ".heif",
-    ".bmp",
-}
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv"}
+# One walker and one list of photo types for the CLI and the window (services/walk.py).
+IMAGE_EXTENSIONS = set(_walk_module.IMAGE_EXTENSIONS)
+VIDEO_EXTENSIONS = set(_walk_module.VIDEO_EXTENSIONS)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -356,22 +346,7 @@ def collect_inputs(
     return items
 
 
-def _walk(
-    root: Path, exts: set[str], skip_dirs: tuple[str, ...], out: Path | None
-) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        # Never feed our own results back in: skip the output folder and hidden folders.
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and d not in skip_dirs
-            and (out is None or (here / d).absolute() != out)
-        )
-        for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in exts:
-                yield here / name
+_walk = _walk_module.walk
 
 
 def parse_sets(sets: list[str]) -> dict[str, str]:

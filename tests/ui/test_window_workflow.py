@@ -245,3 +245,65 @@ def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_
         qtbot.waitUntil(lambda: eng.get(job.id).state.terminal, timeout=60_000)
     finally:
         emu.stop()
+
+
+def test_a_dropped_shoot_is_walked_like_the_cli_walks_it(
+    qtbot, make_window, tmp_path: Path, monkeypatch
+):
+    """Item 15: photos in subfolders (day1/, DCIM/100CANON/) are found; retouched/, hidden
+    folders and earlier results are not; the CLI's walker finds exactly the same photos; a
+    huge tree is walked in the background with a count and a Stop button."""
+    import shutil
+
+    from PIL import Image
+
+    from retouchdesk import cli
+    from retouchdesk.model import opening
+
+    shoot = tmp_path / "shoot"
+    data = Path(__file__).resolve().parents[1] / "data"
+    layout = {
+        "day1/chelsea.png": "chelsea.png",
+        "day2/coffee.png": "coffee.png",
+        "card/DCIM/100CANON/IMG_0001.png": "astronaut.png",
+        "retouched/chelsea_old.png": "chelsea.png",  # results of earlier work
+        ".thumbs/coffee.png": "coffee.png",  # hidden
+    }
+    for rel, src in layout.items():
+        (shoot / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data / src, shoot / rel)
+    (shoot / "day1" / "notes.txt").write_text("not a photo")
+    w = make_window(plain_runtime())
+    from tests.ui.test_window import drop
+
+    drop(w, [shoot])
+    names = sorted(p.relative_to(shoot).as_posix() for p in w.model.photos.paths)
+    assert names == ["card/DCIM/100CANON/IMG_0001.png", "day1/chelsea.png", "day2/coffee.png"]
+    assert w.statusBar().currentMessage() == "Opened 3 photos from 3 folders"
+    # The same photos as `retouchdesk run shoot/` would process.
+    items = cli.collect_inputs([str(shoot)], None, skip_dirs=("retouched",))
+    assert sorted(i.path.resolve() for i in items) == sorted(w.model.photos.paths)
+
+    # A big tree: the walk moves to the background, counts, and Stop keeps what was found.
+    big = tmp_path / "archive"
+    dot = tmp_path / "dot.png"
+    Image.new("RGB", (4, 4), (120, 60, 30)).save(dot)
+    for d in range(12):
+        for i in range(25):
+            (big / f"roll{d:02d}").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dot, big / f"roll{d:02d}" / f"frame{i:02d}.png")
+    monkeypatch.setattr(opening, "BUDGET", 0.0)
+    assert w.open_paths([big]) == []  # not done yet: it goes on in the background
+    assert w.scan_stop_button.isVisible()
+    assert w.statusBar().currentMessage().startswith("Looking for photos…")
+    qtbot.mouseClick(w.scan_stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.scan_stop_button.isVisible(), timeout=10_000)
+    assert w.statusBar().currentMessage() == "Stopped looking: opened 1 photo"
+    assert w.model.photos.rowCount() == 4
+    # Without Stop, the whole tree arrives.
+    said: list[str] = []
+    w.statusBar().messageChanged.connect(said.append)
+    w.open_paths([big])
+    qtbot.waitUntil(lambda: not w.scan_stop_button.isVisible(), timeout=20_000)
+    assert w.model.photos.rowCount() == 3 + 300
+    assert "Opened 299 photos from 12 folders" in said

@@ -22,12 +22,11 @@ from PySide6.QtCore import (
 )
 
 from retouchdesk.model.thumbnails import ThumbnailCache
+from retouchdesk.services.walk import IMAGE_EXTENSIONS, find_photos
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
-)
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 SIZE_ROLE = Qt.ItemDataRole.UserRole + 2
 VERSIONS_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -38,19 +37,13 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to the photos directly inside them, sorted by name.
+def expand_paths(paths: list[Path], *, skip_dirs: tuple[str, ...] = ("retouched",)) -> list[Path]:
+    """Files as given, folders walked recursively (:func:`services.walk.find_photos`).
 
-    Folders are not searched recursively: a dropped folder of shoots would otherwise pull in
-    every earlier result subfolder (``retouched/``) as new inputs.
+    The window walks folders itself, a slice at a time (:class:`model.opening.FolderScan`);
+    this is the synchronous form for a few paths.
     """
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted((c for c in p.iterdir() if c.is_file() and is_image(c)), key=_key))
-        elif p.is_file() and is_image(p):
-            out.append(p)
-    return out
+    return list(find_photos(paths, skip_dirs=skip_dirs))
 
 
 def _key(p: Path) -> str:

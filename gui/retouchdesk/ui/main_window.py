@@ -117,6 +117,12 @@ class MainWindow(QMainWindow):
         for w in (self.info_label, self.pixel_label, self.zoom_label, self.jobs_label):
             w.setProperty("hint", True)
             sb.addPermanentWidget(w)
+        # A big folder tree is walked in the background: its way out, in sight.
+        self._scan: Any = None
+        self.scan_stop_button = QPushButton("Stop")
+        self.scan_stop_button.setToolTip("Stop looking for photos (keep those found so far)")
+        self.scan_stop_button.hide()
+        sb.addPermanentWidget(self.scan_stop_button)
         # After Discard: the way back, in sight (Ctrl+Z does the same).
         self.undo_discard_button = QPushButton("Undo discard")
         self.undo_discard_button.setObjectName("undoDiscard")
@@ -253,22 +259,66 @@ class MainWindow(QMainWindow):
         self.compare.closed.connect(self.close_compare)
         m.compare.discard_changed.connect(self._discard_changed)
         self.undo_discard_button.clicked.connect(self.undo_discard)
+        self.scan_stop_button.clicked.connect(self.stop_scan)
         self.canvas.zoom_changed.connect(self._zoom_changed)
         self.canvas.cursor_pixel_changed.connect(self._pixel)
 
     # -- opening -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> list[Path]:
-        new = self.model.photos.add_paths(paths)
+        """Open photos and folders (walked recursively, earlier results left out).
+
+        Returns the photos that were new; a folder tree too big to walk at once continues in
+        the background with a count and a Stop button, and returns [] here.
+        """
+        from retouchdesk.model.opening import FolderScan
+
         files = [p for p in paths if p.is_file()]
         for p in files + [p for p in paths if p.is_dir()]:
             self._add_recent(p)
-        if not new and not files:
+        if self._scan is not None:
+            self._scan.cancel()  # a new request replaces a scan still running
+        config = self.model.engine.config
+        earlier = frozenset(str(p.absolute()) for r in self.model.engine.jobs() for p in r.results)
+        scan = FolderScan(
+            paths,
+            skip_dirs=(config.output_subfolder or "retouched",),
+            earlier_results=earlier,
+            parent=self,
+        )
+        if scan.run_briefly():
+            return self._opened(paths, scan.found, stopped=False)
+        self._scan = scan
+        self.scan_stop_button.show()
+        self._scan_progress(len(scan.found))
+        scan.progress.connect(self._scan_progress)
+        scan.finished.connect(lambda found, stopped: self._opened(paths, found, stopped=stopped))
+        self.model.runner.spawn(scan.run_rest(self.model.runner), name="open-folders")
+        return []
+
+    def _scan_progress(self, n: int) -> None:
+        self.statusBar().showMessage(f"Looking for photos… {n:,} found so far", STATUS_TIMEOUT)
+
+    def stop_scan(self) -> None:
+        if self._scan is not None:
+            self._scan.cancel()
+
+    def _opened(self, paths: list[Path], found: list[Path], *, stopped: bool) -> list[Path]:
+        self._scan = None
+        self.scan_stop_button.hide()
+        new = self.model.photos.add_paths(found)
+        if not found:
             if paths:
                 self.show_message("No photos found in what was dropped")
             return new
         n = len(new)
-        if n:
-            self.show_message(f"Opened {n} photo{'s' if n != 1 else ''}")
+        folders = len({p.parent for p in found})
+        where = f" from {folders} folders" if folders > 1 else ""
+        if stopped:
+            self.show_message(f"Stopped looking: opened {n:,} photo{'s' if n != 1 else ''}")
+        elif n:
+            self.show_message(f"Opened {n:,} photo{'s' if n != 1 else ''}{where}")
+        else:
+            self.show_message("These photos are already open")
         return new
 
     def open_dialog(self) -> None:
