@@ -1,8 +1,8 @@
 """``retouchdesk account PROVIDER [--history N]``: a provider's credit balance and history.
 
-Works for any provider that declares ``Capability.CREDITS`` and offers ``balance()`` (and, for
-the history, ``history(limit)``); today that is YouCam. Credentials come from the settings as
-everywhere else (environment, then the secret store).
+Works for any provider whose schema says ``has_credits = true`` and that implements
+``Provider.balance()`` (and, for the history, ``history(limit)``); today that is YouCam.
+Credentials come from the settings as everywhere else (environment, then the secret store).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from retouchdesk.core.errors import ConfigurationError, RetouchError
-from retouchdesk.providers.base import Capability
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -38,6 +37,7 @@ def _amount(value: float) -> str:
 
 
 def _build(provider_id: str) -> tuple[Any, str]:
+    """The provider built from the saved settings, and its name; only one with credits."""
     from retouchdesk.services import registry
     from retouchdesk.services.runtime import load_full_catalog, open_secret_store, safe_lookup
     from retouchdesk.services.settings import Settings
@@ -47,7 +47,10 @@ def _build(provider_id: str) -> tuple[Any, str]:
     if secrets is not None:
         settings.set_secret_lookup(safe_lookup(secrets))
     catalog = load_full_catalog()
-    name = catalog.provider(provider_id).name
+    schema = catalog.provider(provider_id)
+    if not schema.has_credits:
+        raise ConfigurationError(f"{schema.name} has no credit balance to show")
+    name = schema.name
     provider = registry.build_provider(provider_id, registry.ProviderEnv(settings, catalog, {}))
     return provider, name
 
@@ -67,8 +70,6 @@ def run_account(args: argparse.Namespace, *, console: Console | None = None) -> 
     provider_id = str(args.provider).lower()
     history = max(0, int(getattr(args, "history", 0) or 0))
     provider, name = _build(provider_id)
-    if not provider.supports(Capability.CREDITS) or not hasattr(provider, "balance"):
-        raise ConfigurationError(f"{name} has no credit balance to show")
     try:
         balance, items = asyncio.run(_gather(provider, history))
     except RetouchError as exc:

@@ -220,7 +220,7 @@ class FakeProvider(Provider):
     def __init__(self, server: FakeServer) -> None:
         self.server = server
         script = server.script
-        caps = {Capability.CANCEL, Capability.PRICE, Capability.MASK}
+        caps: set[Capability] = set()
         if script["idempotent"]:
             caps.add(Capability.IDEMPOTENT_SUBMIT)
         if script["resume"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import keyring
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPlainTextEdit
 from retouchdesk.core.errors import AuthError
 from retouchdesk.core.schema import load_catalog
 from retouchdesk.model.accounts import NOT_AVAILABLE, AccountsModel
+from retouchdesk.providers.base import JobContext, Provider, SubmitResult
 from retouchdesk.services.secrets import EncryptedFileStore, KeyringStore
 from retouchdesk.services.settings import Settings
 from retouchdesk.ui.settings_dialog import CreditsLabel, SettingsDialog
@@ -198,28 +200,32 @@ def test_environment_wins_and_is_shown(make_dialog, monkeypatch) -> None:
     assert dlg.page("enhancor").status.text().startswith("✓")
 
 
-class _Fake:
-    """A stand-in provider: the real ones are tested against their emulators elsewhere."""
+class _Fake(Provider):
+    """A stand-in provider: the real ones are tested against their emulators elsewhere.
+
+    It overrides the optional features its ``mode`` offers; the others keep the base class's
+    neutral defaults, as a real provider without them does.
+    """
 
     def __init__(self, settings: Settings, mode: str) -> None:
         self.settings, self.mode, self.closed = settings, mode, False
-        if mode == "ok":
-            self.test_connection = self._ok
-        elif mode == "auth":
-            self.test_connection = self._auth
-        elif mode == "credits":
-            self.balance = self._balance
 
-    async def _ok(self) -> str:
-        assert self.settings.get("enhancor", "api_key") == ENHANCOR_KEY  # the typed, unsaved key
-        return "Account active."
+    async def submit(self, ctx: JobContext) -> SubmitResult:
+        raise AssertionError("the settings dialog never submits")
 
-    async def _auth(self) -> str:
-        key = self.settings.get("enhancor", "api_key")
-        raise AuthError(f"Enhancor refused the API key {key}")
+    async def test_connection(self) -> str | None:
+        if self.mode == "ok":
+            assert self.settings.get("enhancor", "api_key") == ENHANCOR_KEY  # typed, unsaved
+            return "Account active."
+        if self.mode == "auth":
+            key = self.settings.get("enhancor", "api_key")
+            raise AuthError(f"Enhancor refused the API key {key}")
+        return await super().test_connection()
 
-    async def _balance(self):
-        return SimpleNamespace(total=1250.0, nearest_expiry=None)
+    async def balance(self) -> Any:
+        if self.mode == "credits":
+            return SimpleNamespace(total=1250.0, nearest_expiry=None)
+        return await super().balance()
 
     async def aclose(self) -> None:
         self.closed = True

@@ -425,6 +425,7 @@ class Credential:
     required: bool = True
     help: str = ""
     alternative: str = ""  # credentials sharing a non-empty tag form one way to sign in
+    multiline: bool = False  # entered in a text box (a PEM private key)
 
 
 @dataclass(frozen=True)
@@ -438,6 +439,10 @@ class ProviderSchema:
     credentials: tuple[Credential, ...]
     operations: Mapping[str, Operation]
     api_fields: Mapping[str, str] = field(default_factory=dict)  # api key -> its type
+    factory: str = ""  # "module:function(ProviderEnv) -> Provider"
+    needs_hosting: bool = False  # inputs reach it only by URL, so the app hosts them
+    has_credits: bool = False  # a credit balance to show (Provider.balance)
+    lists_styles: bool = False  # Provider.list_styles fills its style parameters
 
 
 @dataclass(frozen=True)
@@ -499,6 +504,7 @@ def load_provider(path: Path) -> ProviderSchema:
             required=c.get("required", True),
             help=c.get("help", ""),
             alternative=c.get("alternative", ""),
+            multiline=c.get("multiline", False),
         )
         for c in grammar.check_list(data.get("credentials", []), grammar.CREDENTIAL, where)
     )
@@ -512,6 +518,10 @@ def load_provider(path: Path) -> ProviderSchema:
         credentials=creds,
         operations=ops,
         api_fields=api_fields,
+        factory=data.get("factory", ""),
+        needs_hosting=data.get("needs_hosting", False),
+        has_credits=data.get("has_credits", False),
+        lists_styles=data.get("lists_styles", False),
     )
 
 

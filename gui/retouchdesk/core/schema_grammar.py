@@ -54,6 +54,11 @@ PROVIDER = {
     "description": _k("text"),
     "homepage": _k("text"),
     "base_url": _k("text"),
+    # Provider facts the window needs before the provider can be built (it needs keys first).
+    "factory": _k("text"),  # "module:function" building the provider from settings
+    "needs_hosting": _k("bool"),  # takes inputs only by URL: the app hosts them (Enhancor)
+    "has_credits": _k("bool"),  # has a credit balance to show (YouCam)
+    "lists_styles": _k("bool"),  # style parameters can be filled from its catalogue
     "credentials": _k("list"),
     "api_fields": _k("table"),
     "operations": _k("list"),
@@ -66,6 +71,7 @@ CREDENTIAL = {
     "required": _k("bool"),
     "help": _k("text"),
     "alternative": _k("text"),
+    "multiline": _k("bool"),  # a PEM key and the like: a text box, not a line
 }
 
 OPERATION = {

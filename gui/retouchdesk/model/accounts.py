@@ -54,11 +54,6 @@ OUTPUT_FORMATS = (
     ("tiff", "TIFF (lossless)"),
     ("webp", "WebP"),
 )
-# The schemas do not flag these yet; the providers declare them as Capability.NEEDS_HOSTING and
-# Capability.CREDITS, but a provider can only be built once its keys exist, and these pages
-# must show before that.
-URL_INPUT_PROVIDERS = frozenset({"enhancor"})
-BALANCE_PROVIDERS = frozenset({"youcam"})
 _EXT = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
 
 
@@ -239,7 +234,7 @@ class AccountsModel(QObject):
                     help=c.help,
                     alternative=c.alternative,
                     default=str(s.default) if s.default else "",
-                    multiline="private_key" in c.key,
+                    multiline=c.multiline,
                 )
             )
         has_url = any(f.key == "base_url" for f in out)
@@ -270,11 +265,11 @@ class AccountsModel(QObject):
 
     def has_hosting(self, provider_id: str) -> bool:
         """Providers that take inputs only by URL, so the app must host them (Enhancor)."""
-        return provider_id in URL_INPUT_PROVIDERS
+        return self.catalog.provider(provider_id).needs_hosting
 
     def has_credits(self, provider_id: str) -> bool:
-        """Providers with a balance to show (``Capability.CREDITS``: YouCam)."""
-        return provider_id in BALANCE_PROVIDERS
+        """Providers with a balance to show (YouCam)."""
+        return self.catalog.provider(provider_id).has_credits
 
     # -- reading ----------------------------------------------------------------------------
     def state(self, f: CredentialField) -> FieldState:
@@ -359,7 +354,8 @@ class AccountsModel(QObject):
         if self.store is not None:
             secrets.remove_account(self.store, provider_id)
         if self.has_hosting(provider_id) and not any(
-            p != provider_id and self.is_configured(p) for p in URL_INPUT_PROVIDERS
+            p.id != provider_id and p.needs_hosting and self.is_configured(p.id)
+            for p in self.providers()
         ):
             # The storage keys were entered on this account's page and serve only URL-input
             # providers: with the last of them gone, they go too (the bucket name etc. stay).
@@ -412,13 +408,11 @@ class AccountsModel(QObject):
         provider = None
         try:
             provider = self._build(provider_id, self._trial_settings(typed))
-            check = getattr(provider, "test_connection", None)
-            if check is not None:
-                detail = await check()
+            detail = await provider.test_connection()
+            if detail is not None:
                 ok, text = True, f"Connected. {detail}".strip()
-            elif getattr(provider, "balance", None) is not None:
-                balance = await provider.balance()
-                credits = self._credit_text(balance)
+            elif self.has_credits(provider_id):
+                credits = self._credit_text(await provider.balance())
                 self._set_credits(provider_id, credits)
                 ok, text = True, f"Connected: {credits}."
             else:
@@ -450,11 +444,13 @@ class AccountsModel(QObject):
         """Ask the provider for its balance (saved settings); the text, or the reason not."""
         provider = None
         try:
+            if not self.has_credits(provider_id):
+                return ""
             provider = self._build(provider_id, self._trial_settings({}))
-            balance = getattr(provider, "balance", None)
+            balance = await provider.balance()
             if balance is None:
                 return ""
-            text = self._credit_text(await balance())
+            text = self._credit_text(balance)
         except RetouchError as exc:
             text = _scrub(f"Balance unavailable: {exc}", self._stored_secrets(provider_id))
         finally:

@@ -225,12 +225,12 @@ class AppModel(QObject):
         if param.kind is not ParamKind.STYLE:
             return
         try:
-            prov = self.runtime.provider(self.operation.provider_id)
-            lister = getattr(prov, "list_styles", None)
-            if lister is None:
+            provider_id = self.operation.provider_id
+            if not self.catalog.provider(provider_id).lists_styles:
                 deliver([], error="This provider does not list its styles; type a style id.")
                 return
-            items, next_token = await lister(param.style_source or param.name, page_token)
+            prov = self.runtime.provider(provider_id)
+            items, next_token = await prov.list_styles(param.style_source or param.name, page_token)
         except Exception as exc:
             deliver([], error=str(exc) or "The styles cannot be loaded now.")
             return

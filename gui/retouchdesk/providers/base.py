@@ -35,17 +35,15 @@ from retouchdesk.core.schema import Operation
 
 
 class Capability(StrEnum):
+    """What the job engine must know about a provider to drive, retry and resume its jobs.
+
+    Facts the window needs before a provider can be built (hosting, credits, styles) are in
+    its schema instead (``ProviderSchema.needs_hosting`` ...), since building needs keys.
+    """
+
     LOCAL = "local"  # runs on this machine: re-running after a crash is always safe
     RESUME = "resume"  # a submitted job can be polled again by its remote id after a restart
     IDEMPOTENT_SUBMIT = "idempotent_submit"  # submit reuses ctx.idempotency_key: safe to repeat
-    CANCEL = "cancel"  # the provider can stop a running job remotely
-    MASK = "mask"
-    REFERENCE = "reference"
-    BATCH = "batch"  # several inputs in one request
-    CREDITS = "credits"  # has a balance the account view can show
-    PRICE = "price"  # reports a cost per job
-    NEEDS_HOSTING = "needs_hosting"  # inputs must be reachable by URL (Enhancor)
-    STYLES = "styles"  # offers a style/template catalogue
 
 
 class RemoteState(StrEnum):
@@ -165,3 +163,25 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional step
         """Close network clients and worker processes."""
+
+    # -- optional features, with neutral defaults ---------------------------------------------
+    # A provider overrides the ones it offers; its schema says so where the window must know
+    # before building it (``has_credits``, ``lists_styles``).
+
+    async def test_connection(self) -> str | None:
+        """One cheap authenticated call; a short sentence of what it saw. None: no such call."""
+        return None
+
+    async def balance(self) -> Any:
+        """The credit balance (``total``, ``nearest_expiry``, ``credits``); None: no balance."""
+        return None
+
+    async def history(self, limit: int = 20) -> list[Any]:
+        """The last ``limit`` credit changes, newest first (``has_credits`` providers)."""
+        return []
+
+    async def list_styles(
+        self, style_source: str, page_token: str | None = None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a style catalogue and the next page's token (``lists_styles``)."""
+        return [], None

@@ -52,7 +52,7 @@ class CodeFormerProvider(Provider):
     id = "codeformer"
     # Re-sending is harmless (the user's own free server, nothing is queued or billed), so a
     # job interrupted during submit may be sent again after a restart.
-    capabilities = frozenset({Capability.BATCH, Capability.IDEMPOTENT_SUBMIT})
+    capabilities = frozenset({Capability.IDEMPOTENT_SUBMIT})
     max_concurrency = 1  # one GPU behind one Space: queueing here is kinder than there
 
     def __init__(

@@ -86,9 +86,7 @@ class EnhancorProvider(Provider):
     """The three Enhancor products; the operation's ``endpoint`` picks the product."""
 
     id = "enhancor"
-    capabilities = frozenset(
-        {Capability.RESUME, Capability.NEEDS_HOSTING, Capability.PRICE, Capability.MASK}
-    )
+    capabilities = frozenset({Capability.RESUME})
     max_concurrency = 4
 
     def __init__(

@@ -1,9 +1,10 @@
-"""Builds provider objects from settings: the one place that knows every provider.
+"""Builds provider objects from settings.
 
 Providers take plain configuration (URLs, keys, a hosting object) and never read settings
-themselves (``providers`` must not import ``services``). Each provider's factory is named here
-by a dotted path and imported lazily, so starting the app does not import every client.
-Tests add doubles with :func:`register`.
+themselves (``providers`` must not import ``services``). Each provider's schema names its
+factory (``factory = "module:function"`` in its TOML), imported lazily, so starting the app
+does not import every client and adding a provider needs no table here. Tests may replace a
+factory with :func:`register`.
 """
 
 from __future__ import annotations
@@ -30,37 +31,34 @@ class ProviderEnv:
 
 Factory = Callable[[ProviderEnv], Provider]
 
-# provider id -> "module:function"; each function takes a ProviderEnv and returns a Provider.
-_FACTORIES: dict[str, str | Factory] = {
-    "local": "retouchdesk.services.factories:make_local",
-    "enhancor": "retouchdesk.services.factories:make_enhancor",
-    "codeformer": "retouchdesk.services.factories:make_codeformer",
-    "adcreative": "retouchdesk.services.factories:make_adcreative",
-    "youcam": "retouchdesk.services.factories:make_youcam",
-}
+# provider id -> a factory that replaces the one its schema names (tests, plugins).
+_OVERRIDES: dict[str, str | Factory] = {}
 
 
 def register(provider_id: str, factory: str | Factory) -> None:
-    """Add or replace a provider factory (plugins, tests)."""
-    _FACTORIES[provider_id] = factory
+    """Use ``factory`` (a function or "module:function") for this provider id."""
+    _OVERRIDES[provider_id] = factory
 
 
 def unregister(provider_id: str) -> None:
-    _FACTORIES.pop(provider_id, None)
+    _OVERRIDES.pop(provider_id, None)
 
 
-def known_providers() -> list[str]:
-    return list(_FACTORIES)
+def known_providers(catalog: Catalog) -> list[str]:
+    """Ids of the providers that can be built: a factory in the schema or registered."""
+    named = [p.id for p in catalog.providers.values() if p.factory]
+    return named + [pid for pid in _OVERRIDES if pid not in named]
 
 
 def build_provider(provider_id: str, env: ProviderEnv) -> Provider:
     """Create the provider; raises ConfigurationError with a plain sentence when it cannot."""
-    try:
-        factory = _FACTORIES[provider_id]
-    except KeyError:
-        raise ConfigurationError(
-            f"Unknown provider '{provider_id}'; known: {', '.join(_FACTORIES)}"
-        ) from None
+    factory = _OVERRIDES.get(provider_id)
+    if factory is None:
+        schema = env.catalog.providers.get(provider_id)
+        factory = schema.factory if schema is not None else None
+    if not factory:
+        known = ", ".join(known_providers(env.catalog))
+        raise ConfigurationError(f"Unknown provider '{provider_id}'; known: {known}")
     if isinstance(factory, str):
         module, _, name = factory.partition(":")
         try:

@@ -47,7 +47,7 @@ def test_unknown_provider_is_a_plain_configuration_error(app_home: Path):
 def test_register_test_providers_with_explicit_ids():
     try:
         assert register_test_providers("other=tests.doubles.fake_provider:make") == ["other"]
-        assert "other" in registry.known_providers()
+        assert "other" in registry.known_providers(load_full_catalog())
     finally:
         registry.unregister("other")
 

@@ -29,7 +29,7 @@ class LocalProvider(Provider):
     """The built-in engine: no account, no network, work in ``workers`` processes."""
 
     id = "local"
-    capabilities = frozenset({Capability.LOCAL, Capability.MASK, Capability.CANCEL})
+    capabilities = frozenset({Capability.LOCAL})
 
     def __init__(
         self,

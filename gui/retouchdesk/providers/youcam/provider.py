@@ -115,18 +115,7 @@ class YouCamProvider(Provider):
     """Every YouCam task, both API generations (v1: client id + secret; v2: API key)."""
 
     id = "youcam"
-    capabilities = frozenset(
-        {
-            Capability.RESUME,
-            Capability.IDEMPOTENT_SUBMIT,
-            Capability.CANCEL,
-            Capability.MASK,
-            Capability.REFERENCE,
-            Capability.CREDITS,
-            Capability.PRICE,
-            Capability.STYLES,
-        }
-    )
+    capabilities = frozenset({Capability.RESUME, Capability.IDEMPOTENT_SUBMIT})
     max_concurrency = 4
 
     def __init__(
