@@ -307,3 +307,49 @@ def test_a_dropped_shoot_is_walked_like_the_cli_walks_it(
     qtbot.waitUntil(lambda: not w.scan_stop_button.isVisible(), timeout=20_000)
     assert w.model.photos.rowCount() == 3 + 300
     assert "Opened 299 photos from 12 folders" in said
+
+
+def test_time_is_estimated_before_and_counted_down_while_running(
+    qtbot, make_window, tmp_path: Path, photo_dir: Path, fake_runtime_factory
+):
+    """Item 11: the cost line says how long; a run of hours asks first; a running job says
+    how long is left; a measured speed replaces the schema's hint."""
+    from PIL import Image
+    from tests.ui.test_window_trust import _answer
+
+    from retouchdesk.model.jobs import COL_ELAPSED
+
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (6000, 4000), (128, 110, 90)).save(big, quality=80)
+    w = make_window(plain_runtime())
+    w.open_paths([big])
+    qtbot.waitUntil(lambda: w.model.thumbs.size(big.resolve()) == (6000, 4000), timeout=10_000)
+    om = w.model.operation
+    om.select("local.upscale")
+    om.set_value("scale", 4)
+    qtbot.waitUntil(lambda: "Time: about 2 h" in w.side.cost.text())
+    assert "(estimated)" in w.side.cost.text()
+    qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
+    asked = _answer(qtbot, w, "Cancel")
+    assert asked.startswith("Upscale on 1 photo will take about 2 h")
+    assert w.model.engine.jobs() == []
+    om.set_value("engine", "classic")
+    assert "Time: about 1 s" in w.side.cost.text() or "Time: about 12 s" in w.side.cost.text()
+
+    # A cloud job: no time claimed before any was measured; time left while it runs.
+    w2 = make_window(fake_runtime_factory(duration=3.0, poll_interval=0.05))
+    w2.open_paths([photo_dir / "coffee.png"])
+    w2.model.operation.select("fake.brighten")
+    qtbot.waitUntil(lambda: w2.model.thumbs.size((photo_dir / "coffee.png").resolve()))
+    assert "Time:" not in w2.side.cost.text()
+    w2.apply_current()
+    jobs = w2.model.jobs
+    qtbot.waitUntil(lambda: len(jobs.job_ids()) == 1, timeout=10_000)
+    jid = jobs.job_ids()[0]
+    qtbot.waitUntil(
+        lambda: "left" in (jobs.index_of(jid).siblingAtColumn(COL_ELAPSED).data() or ""),
+        timeout=10_000,
+    )
+    qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=20_000)
+    w2.side.refresh()
+    assert "(measured)" in w2.side.cost.text()

@@ -270,6 +270,9 @@ class CostHint:
     amount: float | None = None
     unit: str = ""
     text: str = ""
+    # Seconds per input megapixel where the time is known in advance (an expression over the
+    # parameters, e.g. "22 * scale * scale" for the offline AI upscaler); "" when unknown.
+    seconds_per_mp: str = ""
 
 
 @dataclass(frozen=True)
@@ -600,7 +603,10 @@ def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file:
             bit_depth=int(res.get("bit_depth", 8)),
         ),
         cost=CostHint(
-            amount=cost.get("amount"), unit=cost.get("unit", ""), text=cost.get("text", "")
+            amount=cost.get("amount"),
+            unit=cost.get("unit", ""),
+            text=cost.get("text", ""),
+            seconds_per_mp=str(cost.get("seconds_per_mp", "")),
         ),
         constraints=tuple(Constraint(c["expr"], c["message"]) for c in constraints),
         category=d.get("category", ""),

@@ -108,7 +108,12 @@ RESULT = {
     "bit_depth": _k("int"),
 }
 
-COST = {"amount": _k("number"), "unit": _k("text"), "text": _k("text")}
+COST = {
+    "amount": _k("number"),
+    "unit": _k("text"),
+    "text": _k("text"),
+    "seconds_per_mp": _k("text"),  # expression over the parameters (model/estimate.py)
+}
 
 CONSTRAINT = {"expr": _k("text", required=True), "message": _k("text", required=True)}
 

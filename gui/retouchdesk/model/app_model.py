@@ -199,6 +199,28 @@ class AppModel(QObject):
             dest, n = folder / f"{stem}_{n}.png", n + 1
         return dest
 
+    def estimate(self, photos: list[Path]) -> tuple[float | None, str]:
+        """Seconds the current operation would take on ``photos`` (None: unknown) and how
+        the figure was obtained ("measured" on earlier jobs, or "estimated" from the schema)."""
+        from retouchdesk.model import estimate
+
+        om = self.operation
+        if not om.operation_id:
+            return None, ""
+        try:
+            params = om.validated()
+        except Exception:
+            return None, ""
+
+        def size_of(path: Path) -> tuple[int, int] | None:
+            return self.thumbs.size(self.session.original_of(path)) or self.thumbs.size(path)
+
+        rate, how = estimate.seconds_per_mp(om.operation, params, self.engine.jobs(), size_of)
+        times = [estimate.job_seconds(rate, size_of(p)) for p in photos]
+        if rate is None or any(t is None for t in times):
+            return None, ""
+        return sum(t for t in times if t is not None), how
+
     def refresh_versions(self) -> None:
         for p in self.photos.paths:
             self.photos.set_versions(p, len(self.session.versions(p)))

@@ -62,6 +62,12 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def _left_text(seconds: float) -> str:
+    from retouchdesk.model.estimate import duration_text
+
+    return duration_text(seconds)
+
+
 def _cost_text(cost: float | None, unit: str) -> str:
     if cost is None:
         return ""
@@ -106,6 +112,7 @@ class JobsModel(QAbstractItemModel):
         self._top: list[_Node] = []
         self._batch_node: dict[str, _Node] = {}
         self._dirty: set[str] = set()
+        self._estimates: dict[str, float] = {}
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
         self._flush.setInterval(50)
@@ -119,6 +126,20 @@ class JobsModel(QAbstractItemModel):
         for rec in sorted(engine.jobs(), key=lambda r: r.created_at):
             self._insert(rec, announce=False)
         self._unsubscribe = engine.subscribe(self._on_event)
+
+    def set_estimate(self, job_id: str, seconds: float) -> None:
+        """How long this job should take (model.estimate): the row shows the time left."""
+        self._estimates[job_id] = seconds
+
+    def time_left(self, rec: JobRecord) -> float | None:
+        """Seconds left by the job's own progress, else by its estimate; None if unknown."""
+        if rec.state.terminal or not rec.started_at:
+            return None
+        elapsed = time.time() - rec.started_at
+        if rec.progress is not None and rec.progress >= 0.05:
+            return max(0.0, elapsed * (1 - rec.progress) / rec.progress)
+        estimate = self._estimates.get(rec.id)
+        return None if estimate is None else max(0.0, estimate - elapsed)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -360,6 +381,10 @@ class JobsModel(QAbstractItemModel):
         if role == PROGRESS_ROLE:
             if rec.state is JobState.DONE:
                 return 1.0
+            estimate = self._estimates.get(rec.id)
+            if rec.progress is None and estimate and rec.started_at and not rec.state.terminal:
+                # No progress from the worker: fill the bar by the estimate, never to the end.
+                return min(0.95, (time.time() - rec.started_at) / estimate)
             if rec.progress is None:
                 return (
                     -1.0 if rec.state not in (JobState.QUEUED,) and not rec.state.terminal else 0.0
@@ -399,7 +424,11 @@ class JobsModel(QAbstractItemModel):
 
                 return QColor(0xD9, 0x4F, 0x3D)
         elif col == COL_ELAPSED and display:
-            return format_elapsed(rec.elapsed)
+            left = self.time_left(rec)
+            text = format_elapsed(rec.elapsed)
+            if left is not None and left >= 1:
+                text += f" · {_left_text(left)} left"
+            return text
         elif col == COL_COST and display:
             unit = rec.cost_unit
             if not unit:

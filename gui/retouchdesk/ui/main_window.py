@@ -42,6 +42,7 @@ from retouchdesk.ui.job_panel import JobPanel
 from retouchdesk.ui.side_panel import SidePanel
 
 MAX_RECENT = 12
+SLOW_SECONDS = 120.0  # a run this long is announced before it starts
 STATUS_TIMEOUT = 6000
 OPEN_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 
@@ -250,6 +251,8 @@ class MainWindow(QMainWindow):
         m.jobs.job_failed.connect(self._job_failed)
         m.session.queued.connect(lambda _ids: self.jobs_dock.show())
         m.resumed.connect(lambda _ids: self.jobs_dock.show())  # never silently
+        self.side.estimator = self._estimate_current
+        m.thumbs.ready.connect(lambda _p: self.side.refresh())
         self.side.apply_requested.connect(self.apply_current)
         self.side.apply_all_requested.connect(self.apply_all)
         self.side.settings_requested.connect(self.open_settings)
@@ -463,6 +466,10 @@ class MainWindow(QMainWindow):
         self.info_label.setText("")
         self.pixel_label.setText("")
 
+    def _estimate_current(self) -> tuple[float | None, str]:
+        p = self.model.photos.current_path
+        return self.model.estimate([p]) if p is not None else (None, "")
+
     def _show_broken(self, reason: str) -> None:
         """The current photo cannot be read: say so in place of the photo; nothing to apply."""
         self.canvas.clear()
@@ -571,6 +578,24 @@ class MainWindow(QMainWindow):
         if not planned:
             return []
         run = [p.photo for p in planned]
+        seconds, how = self.model.estimate(run)
+        if seconds is not None and seconds >= SLOW_SECONDS:
+            from retouchdesk.model.estimate import duration_text
+
+            n = len(run)
+            where = " on this computer" if om.provider.kind == "local" else ""
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "A long job",
+                f"{op.label} on {n} photo{'s' if n != 1 else ''} will take "
+                f"{duration_text(seconds)} ({how}{where}).",
+                QMessageBox.StandardButton.Cancel,
+                self,
+            )
+            box.setInformativeText("You can keep working meanwhile, and cancel it in the job list.")
+            start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
+            if await self.ask(box) is not start:
+                return []
         if len(run) > 1 and op.cost.amount:
             text = om.cost_text(len(run))
             box = QMessageBox(
@@ -584,10 +609,15 @@ class MainWindow(QMainWindow):
             if clicked is not box.button(QMessageBox.StandardButton.Yes):
                 return []
         try:
-            return self.model.session.submit(planned)
+            ids = self.model.session.submit(planned)
         except RetouchError as exc:
             self.show_message(str(exc))
             return []
+        for job_id, photo in zip(ids, run, strict=False):
+            one, _ = self.model.estimate([photo])
+            if one is not None:
+                self.model.jobs.set_estimate(job_id, one)
+        return ids
 
     def _lacks_mask(self, planned: Any) -> bool:
         """The job would fail at once: its operation needs a mask and this photo has none."""

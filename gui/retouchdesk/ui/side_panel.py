@@ -47,6 +47,8 @@ class SidePanel(QWidget):
         self.model = model
         self._photo_count = 0
         self._photo_problem = ""
+        # () -> (seconds, "measured" | "estimated") for the current photo; set by the window.
+        self.estimator: Callable[[], tuple[float | None, str]] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 6)
         lay.setSpacing(4)
@@ -136,6 +138,7 @@ class SidePanel(QWidget):
         model.provider_changed.connect(self._sync)
         model.operation_changed.connect(self._sync)
         model.problem_changed.connect(self._update_state)
+        model.values_changed.connect(self._update_state)  # the time depends on the values
         model.statuses_changed.connect(self._fill_providers)
         self._sync()
 
@@ -206,6 +209,10 @@ class SidePanel(QWidget):
         self.description.setText(m.operation.description if m.operation_id else "")
         self._update_state()
 
+    def refresh(self) -> None:
+        """Recompute the cost and time line and the buttons (a photo's size became known)."""
+        self._update_state()
+
     @property
     def photo_problem(self) -> str:
         return self._photo_problem
@@ -243,7 +250,13 @@ class SidePanel(QWidget):
                 text = f"{cost.amount:g}{unit} per photo"
                 if n > 1:
                     text += f" · all {n}: {m.cost_text(n).split(' for ')[0]}"
-            self.cost.setText(f"Cost: {text}" if text else "")
+            line = f"Cost: {text}" if text else ""
+            seconds, how = self.estimator() if self.estimator is not None else (None, "")
+            if seconds is not None:
+                from retouchdesk.model.estimate import duration_text
+
+                line += f"\nTime: {duration_text(seconds)} for this photo ({how})"
+            self.cost.setText(line)
         has_photo = self._photo_count > 0
         self.apply_button.setEnabled(m.can_run and has_photo and not self._photo_problem)
         self.apply_all_button.setEnabled(m.can_run and self._photo_count > 1)
