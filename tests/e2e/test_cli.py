@@ -125,6 +125,7 @@ def test_config_shows_sources_and_masks_secrets(monkeypatch, capsys):
 # -- run -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_run_mirrors_folders_then_skips_what_is_done(tmp_path, env, server, data_dir):
     src = tmp_path / "shoot"
     top = make_photos(src, data_dir, 2)

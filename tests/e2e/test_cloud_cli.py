@@ -136,6 +136,7 @@ def expected_fields(provider: str, op_id: str, given: dict) -> dict:
 # -- Enhancor ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_enhancor_realistic_skin_local_receiver_with_webhook(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):
@@ -168,6 +169,7 @@ def test_enhancor_realistic_skin_local_receiver_with_webhook(
     assert_no_secrets(app_home, [ENH_KEY], r.stdout, r.stderr)
 
 
+@pytest.mark.slow
 def test_enhancor_v3_with_mask_through_s3_without_webhook(
     emulator, cli_env, app_home, data_dir, tmp_path, s3_bucket
 ):
@@ -253,6 +255,7 @@ def test_enhancor_general_upscaler_result_from_the_webhook(
     "fault",
     ["rate_limit", "burst_5xx", "dropped", "slow", "malformed", "expired_link"],
 )
+@pytest.mark.slow
 def test_enhancor_faults_are_survived_without_queueing_twice(
     emulator, cli_env, app_home, data_dir, tmp_path, fault
 ):
@@ -398,6 +401,7 @@ def adcreative_env(env, emu):
     )
 
 
+@pytest.mark.slow
 def test_adcreative_face_enhance_with_tokens_expiring_early(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):
@@ -468,6 +472,7 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow
 def test_debug_log_file_of_a_run_holds_no_secret(
     emulator, cli_env, app_home, data_dir, tmp_path, s3_bucket
 ):
@@ -496,6 +501,7 @@ def test_debug_log_file_of_a_run_holds_no_secret(
     assert_no_secrets(app_home, secrets, *outputs)
 
 
+@pytest.mark.slow
 def test_enhancor_job_resumes_after_the_cli_is_killed(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):

@@ -48,6 +48,7 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_every_local_operation_from_the_cli(tmp_path: Path, app_home: Path, data_dir: Path):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -99,6 +100,7 @@ def test_every_local_operation_from_the_cli(tmp_path: Path, app_home: Path, data
     assert before == {p.name: _sha(p) for p in photos.iterdir()}  # no original touched
 
 
+@pytest.mark.slow
 def test_no_face_fails_plainly_and_writes_nothing(tmp_path: Path, app_home: Path, data_dir: Path):
     out = tmp_path / "out"
     proc = _run(app_home, tmp_path, "--op", "skin_smoothing", str(data_dir / "chelsea.png"),

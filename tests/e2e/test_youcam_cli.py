@@ -96,6 +96,7 @@ def check_result(op_id: str, files: list[Path], inputs: Inputs) -> None:
         assert np.abs(a - b).mean() > 1  # variants differ
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gen", ["v1", "v2"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_every_task_runs_from_the_cli(emu, inputs, app_home, tmp_path, monkeypatch, gen, case):
@@ -141,6 +142,7 @@ def test_every_task_runs_from_the_cli(emu, inputs, app_home, tmp_path, monkeypat
             assert secret.encode() not in f.read_bytes(), f  # never written to disk
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gen", ["v1", "v2"])
 def test_cli_subprocess_and_account_command(emu, inputs, app_home, tmp_path, gen):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}

@@ -92,6 +92,7 @@ def test_strokes_align_on_the_window_canvas_at_two_zooms_and_after_pan(qtbot, wi
     assert not painter.layer.editing and w.undo_target is None
 
 
+@pytest.mark.slow
 def test_painted_mask_drives_offline_object_removal(qtbot, window) -> None:
     w = window
     om = w.model.operation
@@ -141,6 +142,7 @@ def test_masks_follow_the_photo(qtbot, window, photo_dir: Path) -> None:
     assert np.array_equal(masking.document.array, first)
 
 
+@pytest.mark.slow
 def test_protect_outside_keeps_every_outside_pixel(qtbot, window, photo_dir: Path) -> None:
     """A job that changes the whole photo, with "Protect outside": only the mask changes."""
     w = window

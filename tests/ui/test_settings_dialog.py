@@ -379,16 +379,6 @@ def test_status_bar_shows_the_youcam_balance(qtbot, make_window, emulator, monke
     assert w.credits_label.text().startswith("YouCam Online Editor: 750 credits")
 
 
-def test_every_schema_credential_has_a_matching_setting() -> None:
-    """A credential the schema calls secret must be a secret setting (read from the store)."""
-    from retouchdesk.services.settings import spec
-
-    for prov in load_catalog().providers.values():
-        for cred in prov.credentials:
-            s = spec(prov.id, cred.key)  # raises KeyError when missing from SPECS
-            assert s.secret == cred.secret, f"{prov.id}.{cred.key}: schema and SPECS disagree"
-
-
 async def test_stored_keys_are_scrubbed_from_test_messages(make_dialog, store) -> None:
     store.set("enhancor", "api_key", ENHANCOR_KEY)
     dlg = make_dialog(lambda pid, s: _Fake(s, "auth"))  # the fake echoes the key it was given

@@ -331,6 +331,7 @@ def test_restarted_window_shows_and_continues_a_job(
     assert b.mean() > a.mean() + 5  # the fake brightens: a real result, not a copy
 
 
+@pytest.mark.slow
 def test_classic_fallback_is_labelled_and_upscale_compares_on_one_grid(
     qtbot, make_window, photo_dir
 ):

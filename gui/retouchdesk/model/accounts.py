@@ -221,8 +221,8 @@ class AccountsModel(QObject):
         out: list[CredentialField] = []
         for c in prov.credentials:
             s = _spec_or_none(provider_id, c.key)
-            if s is None:  # a schema credential without a setting to keep it in: a dev error
-                log.warning("credential %s.%s has no entry in settings.SPECS", provider_id, c.key)
+            if s is None:  # its catalog was not loaded through load_full_catalog: a dev error
+                log.warning("credential %s.%s is not a known setting", provider_id, c.key)
                 continue
             out.append(
                 CredentialField(

@@ -27,7 +27,7 @@ from retouchdesk.core.schema import Catalog, load_catalog
 from retouchdesk.providers.base import Provider
 from retouchdesk.services import registry
 from retouchdesk.services.engine import EngineConfig, JobEngine
-from retouchdesk.services.settings import Settings
+from retouchdesk.services.settings import Settings, register_provider_settings
 from retouchdesk.services.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ def load_full_catalog(extra_dirs: list[Path] | None = None) -> Catalog:
     providers = dict(base.providers)
     for d in extra_dirs:
         providers.update(load_catalog(d).providers)
+    register_provider_settings(providers.values())  # their credentials become settings
     return Catalog(providers)
 
 

@@ -76,10 +76,10 @@ class SecretStore(Protocol):
 
 
 def secret_keys(section: str) -> list[str]:
-    """The secret settings of a provider section (from ``services.settings.SPECS``)."""
-    from retouchdesk.services.settings import SPECS
+    """The secret settings of a provider section (its schema's secret credentials)."""
+    from retouchdesk.services.settings import all_specs
 
-    return [s.key for s in SPECS if s.section == section and s.secret]
+    return [s.key for s in all_specs() if s.section == section and s.secret]
 
 
 def remove_account(store: SecretStore, section: str, keys: Iterable[str] | None = None) -> None:

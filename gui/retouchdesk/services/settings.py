@@ -1,6 +1,8 @@
 """One typed settings layer: a TOML file in the config folder, overridden by the environment.
 
-Every setting is declared once in :data:`SPECS` with its type, default and description.
+Every setting is declared once: the application's own in :data:`SPECS` with its type, default
+and description, and each provider's credentials in its schema (``[[credentials]]`` in
+``resources/providers/<id>.toml``), which become text settings of the provider's section.
 ``RETOUCHDESK_<SECTION>_<KEY>`` (upper case) wins over the file, so the CLI and CI can
 configure everything without a file. Secret settings are never written to the file: they are
 read from the environment or the secret store (``services.secrets``), and ``describe()``
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import tomli_w
 
 from retouchdesk.core.errors import ConfigurationError
+from retouchdesk.core.schema import ProviderSchema
 from retouchdesk.services import paths
 
 
@@ -65,23 +68,13 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("local", "workers", int, 1, "Worker processes of the offline engine"),
     _s("local", "idle_timeout", float, 60.0, "Seconds before an idle worker exits (0 = never)"),
     _s("enhancor", "base_url", str, "https://apireq.enhancor.ai", "Enhancor API host"),
-    _s("enhancor", "api_key", str, "", "Enhancor API key", secret=True),
     _s("enhancor", "poll_interval", float, 3.0, "Seconds between Enhancor status checks"),
-    _s("codeformer", "base_url", str, "", "Your CodeFormer server (e.g. a Hugging Face Space)"),
-    _s("codeformer", "token", str, "", "Bearer token of a private Space", secret=True),
     _s("codeformer", "read_timeout", float, 600.0, "Seconds to wait for a (waking) server"),
     _s("codeformer", "upload", str, "multipart", "multipart (files) or json (base64)"),
     _s("adcreative", "base_url", str, "https://api.adcreative.ai", "AdCreative API host"),
-    _s("adcreative", "application_id", str, "", "AdCreative application id (GUID)"),
-    _s("adcreative", "jwt_private_key", str, "", "AdCreative JWT private key", secret=True),
-    _s("adcreative", "api_key", str, "", "AdCreative API key", secret=True),
-    _s("adcreative", "api_secret", str, "", "AdCreative API secret", secret=True),
     _s("adcreative", "user_id", str, "", "Per-installation user GUID (generated)"),
     _s("adcreative", "poll_interval", float, 3.0, "Seconds between AdCreative progress checks"),
     _s("youcam", "base_url", str, "https://yce-api-01.perfectcorp.com", "YouCam API host"),
-    _s("youcam", "client_id", str, "", "YouCam v1 client id"),
-    _s("youcam", "client_secret", str, "", "YouCam v1 client secret", secret=True),
-    _s("youcam", "api_key", str, "", "YouCam v2 API key (sk-...)", secret=True),
     _s("youcam", "max_poll_gap", float, 3.0, "Longest wait between polls of a YouCam task (< 10)"),
     _s("youcam", "poll_budget", float, 80.0, "YouCam polls per minute shared by running tasks"),
     _s("hosting", "strategy", str, "local", "How Enhancor reaches inputs: local or s3"),
@@ -104,9 +97,35 @@ SPECS: tuple[SettingSpec, ...] = (
     _s("mask", "undo_mb", int, 256, "Memory for mask undo steps in MB (oldest go first)"),
 )
 _BY_NAME = {s.dotted: s for s in SPECS}
+_installed_loaded = False
+
+
+def register_provider_settings(providers: Iterable[ProviderSchema]) -> None:
+    """Make each credential a provider schema declares a text setting of its section."""
+    for prov in providers:
+        for c in prov.credentials:
+            s = SettingSpec(prov.id, c.key, str, "", f"{prov.name} {c.label}", c.secret)
+            _BY_NAME.setdefault(s.dotted, s)
+
+
+def _load_installed() -> None:
+    """The installed providers' credentials, read once from their schemas."""
+    global _installed_loaded
+    if not _installed_loaded:
+        _installed_loaded = True
+        from retouchdesk.core.schema import load_catalog
+
+        register_provider_settings(load_catalog().providers.values())
+
+
+def all_specs() -> list[SettingSpec]:
+    """Every setting: the application's and every known provider's credentials."""
+    _load_installed()
+    return list(_BY_NAME.values())
 
 
 def spec(section: str, key: str) -> SettingSpec:
+    _load_installed()
     try:
         return _BY_NAME[f"{section}.{key}"]
     except KeyError:
@@ -197,7 +216,7 @@ class Settings:
 
     def describe(self) -> Iterator[tuple[str, str, str]]:
         """(name, shown value, source) for every setting, secrets masked."""
-        for s in SPECS:
+        for s in all_specs():
             value, source = self.get_with_source(s.section, s.key)
             shown = mask(value) if s.secret else repr(value)
             yield s.dotted, shown, source

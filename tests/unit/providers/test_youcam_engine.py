@@ -56,6 +56,7 @@ async def busy_loop(stop: asyncio.Event, blocked: list[float]) -> None:
         await asyncio.sleep(0.01)  # a breath between slices, as a UI event loop has
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gen", ["v1", "v2"])
 async def test_batch_of_20_with_4_at_once_stays_alive_while_the_loop_is_busy(
     emulator, tmp_path, data_dir, gen
@@ -141,6 +142,7 @@ async def test_expired_token_is_renewed_transparently_during_a_batch(emulator, t
         assert out.mean() > src.mean() + 3  # lighting brightened the photo
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pause", [0.3, DROP_AFTER + 1.0])
 async def test_restart_resumes_the_running_task_and_never_pays_twice(
     emulator, tmp_path, data_dir, pause

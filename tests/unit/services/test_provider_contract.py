@@ -86,3 +86,19 @@ async def test_optional_features_come_from_the_base_class_and_the_schema(runtime
     assert not local_accounts.has_credits("codeformer")
     ok, text = await local_accounts.test_connection("local")
     assert (ok, text) == (False, NOT_AVAILABLE)
+
+
+def test_its_credentials_are_settings_read_from_the_environment_and_masked(runtime, tmp_path):
+    from retouchdesk.services.secrets import secret_keys
+    from retouchdesk.services.settings import spec
+
+    token = spec("tiny", "token")
+    assert token.secret and token.env_name == "RETOUCHDESK_TINY_TOKEN"
+    assert secret_keys("tiny") == ["token"]
+    settings = Settings(tmp_path / "s.toml", environ={"RETOUCHDESK_TINY_TOKEN": "tok-1234567"})
+    assert settings.get("tiny", "token") == "tok-1234567"
+    shown = dict((name, value) for name, value, _source in settings.describe())
+    assert shown["tiny.token"] == "******** (11 characters)"
+    assert "tok-1234567" not in str(shown)
+    with pytest.raises(ValueError, match="is a secret"):
+        settings.set("tiny", "token", "tok-1234567")  # never written to the settings file

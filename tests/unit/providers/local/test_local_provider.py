@@ -78,6 +78,7 @@ async def test_submit_runs_in_a_worker_process_and_returns_the_output(provider, 
     assert provider.worker_pids == [pid]
 
 
+@pytest.mark.slow
 async def test_event_loop_keeps_running_while_the_worker_works(provider, tmp_path):
     ticks = 0
 
@@ -95,6 +96,7 @@ async def test_event_loop_keeps_running_while_the_worker_works(provider, tmp_pat
     assert ticks >= 0.3 * elapsed / 0.02  # the loop stayed free (margin for a loaded CI box)
 
 
+@pytest.mark.slow
 async def test_errors_come_back_as_the_same_plain_errors(provider, tmp_path):
     with pytest.raises(InputError, match="no face found"):
         await provider.submit(_ctx(tmp_path, "skin_smoothing", "coffee.png", {}))

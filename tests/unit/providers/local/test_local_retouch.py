@@ -63,6 +63,7 @@ def test_strength_zero_is_identity_and_no_face_is_an_error(astronaut, coffee):
 # -- background ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_background_removal_cuts_out_the_person(astronaut):
     ctx = OpContext()
     out = run_array("background_removal", astronaut, {}, ctx)
@@ -84,6 +85,7 @@ def test_exact_user_mask_is_the_subject(chelsea):
     assert out[150, 200, 3] == 255 and out[10, 10, 3] == 0
 
 
+@pytest.mark.slow
 def test_background_blur_keeps_the_subject_and_softens_the_rest(astronaut, chelsea):
     out = run_array("background_blur", astronaut, {"intensity": 60}, OpContext())
     face = (slice(90, 150), slice(190, 250))

@@ -149,6 +149,7 @@ def test_grey_sixteen_bit_and_alpha_images_work(tmp_path: Path):
         assert abs(int(np.asarray(im)[..., 3].mean()) - 128) <= 1
 
 
+@pytest.mark.slow
 def test_background_removal_result_has_alpha(tmp_path: Path):
     out = tmp_path / "cut.png"
     run_operation("background_removal", DATA / "astronaut.png", {}, out)
