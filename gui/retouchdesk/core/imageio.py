@@ -28,7 +28,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from retouchdesk.core import exifdata, partials
+from retouchdesk.core import exifdata, handover, partials
 from retouchdesk.core.errors import InputError, OutputError
 from retouchdesk.core.schema import normalise_format
 
@@ -448,6 +448,9 @@ def load_pixels(path: Path | str) -> Pixels:
     tifffile too. Everything else is :func:`load_image`'s 8-bit RGB/RGBA.
     """
     path = Path(path)
+    if handover.is_handover(path):  # a worker's raw result: pixels only, already upright
+        arr = handover.load(path)
+        return Pixels(array=arr, meta=ImageMeta(bit_depth=arr.dtype.itemsize * 8), path=path)
     with _open(path) as im:
         meta = _meta_of(im, path)
     notes: list[str] = []
@@ -541,6 +544,13 @@ def load_array(path: Path | str, *, keep_16bit: bool = False) -> np.ndarray:
     """
     if keep_16bit:
         return load_pixels(path).array
+    if handover.is_handover(path):
+        arr = handover.load(path)
+        return (
+            arr
+            if arr.dtype == np.uint8
+            else ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        )
     return to_array(load_image(path).image)
 
 

@@ -97,7 +97,11 @@ def result_extension(source: Path, out: Output, policy: Any) -> str:
 
 
 def _has_alpha(path: Path) -> bool:
+    from retouchdesk.core import handover
+
     try:
+        if handover.is_handover(path):
+            return handover.has_alpha(path)
         from PIL import Image
 
         with Image.open(path) as im:

@@ -14,6 +14,7 @@ import contextlib
 import threading
 from typing import Any
 
+from retouchdesk.core import handover
 from retouchdesk.core.schema import ResultSpec
 from retouchdesk.providers.base import (
     Capability,
@@ -71,7 +72,8 @@ class LocalProvider(Provider):
         ctx.raise_if_cancelled()
         loop = asyncio.get_running_loop()
         params = _wire_params(ctx.params)
-        suffix = ".png"  # lossless hand-over to the engine, which writes the final format
+        # Raw pixels to the engine, which encodes once, in the output format (core.handover).
+        suffix = handover.SUFFIX
         out_path = ctx.work_dir / f"result_{ctx.operation.id}{suffix}"
 
         def on_progress(fraction: float | None, message: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from retouchdesk.core import imageio
+from retouchdesk.core import handover, imageio
 from retouchdesk.core import mask as masks
 from retouchdesk.core.errors import InputError, ParameterError
 from retouchdesk.core.schema import Inapplicable, Operation, ParamKind, load_catalog
@@ -132,7 +132,9 @@ def run_operation(
     ``params`` are raw values (CLI strings or Python values), validated against the schema;
     a mask parameter is a file path. ``progress(fraction, message)`` is called as work advances;
     ``cancelled()`` is polled between tiles and steps and raises
-    :class:`~retouchdesk.core.errors.Cancelled` when true. Returns a summary for the result's
+    :class:`~retouchdesk.core.errors.Cancelled` when true. An ``out_path`` ending in ``.npy`` gets
+    the raw pixels (:mod:`core.handover`, the worker's hand-over to the engine), any other the
+    encoded image with the photo's metadata. Returns a summary for the result's
     record: ``engine`` ("realesrgan", "classic" or "opencv"), ``warnings``, ``width``,
     ``height``, ``output`` and operation-specific figures. Raises InputError / ParameterError /
     ProviderError with a plain sentence; the source file is never written.
@@ -161,18 +163,31 @@ def run_operation(
         if p.kind is ParamKind.MASK and values.get(p.name):
             values["mask_array"] = masks.load_mask(values[p.name], loaded.size, resize=mask_resize)
     ctx.meta.setdefault("engine", "opencv")
+    loaded_at = time.monotonic()
     result = run_pixels(op_id, loaded.array, values, ctx, op.result.bit_depth)
     ctx.check()
     ctx.progress(0.99, "Saving the result")
-    written: dict[str, Any] = {}
-    imageio.save_result(
-        result,
-        source=image_path,
-        destination=out_path,
-        policy=policy or imageio.OutputPolicy(),
-        report=written,
-    )
-    ctx.meta["bit_depth"] = written.get("bit_depth", 8)
+    computed_at = time.monotonic()
+    if handover.is_handover(out_path):
+        # To the engine, which encodes once in the output format with the metadata.
+        handover.save(result, out_path)
+        ctx.meta["bit_depth"] = 16 if result.dtype == np.uint16 else 8
+    else:
+        written: dict[str, Any] = {}
+        imageio.save_result(
+            result,
+            source=image_path,
+            destination=out_path,
+            policy=policy or imageio.OutputPolicy(),
+            report=written,
+        )
+        ctx.meta["bit_depth"] = written.get("bit_depth", 8)
+    # Where the time went (tests/bench/local_speed.py reads these from the result record).
+    ctx.meta["timings"] = {
+        "load": round(loaded_at - started, 3),
+        "operation": round(computed_at - loaded_at, 3),
+        "save": round(time.monotonic() - computed_at, 3),
+    }
     summary: dict[str, Any] = {
         "operation": op_id,
         "output": str(out_path),

@@ -1,0 +1,45 @@
+"""The offline worker hands raw pixels to the engine, which encodes once: checked through the CLI.
+
+A 16-bit PNG stays 16-bit end to end (an 8-bit PNG hand-over would have lost the low byte) and
+the result record says where the time went.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_sixteen_bit_png_stays_sixteen_bit_through_the_worker(tmp_path: Path, data_dir: Path):
+    home = tmp_path / "home"
+    rgb = cv2.imread(str(data_dir / "chelsea.png"), cv2.IMREAD_COLOR)  # BGR, 8-bit
+    deep = rgb.astype(np.uint16) * 257 + np.uint16(77)  # low bytes a PNG of 8 bits cannot hold
+    src = tmp_path / "deep.png"
+    assert cv2.imwrite(str(src), deep)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
+    env.update(RETOUCHDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "-m", "retouchdesk", "run", "--provider", "local", "--op",
+         "color_correction", "--quiet", "-o", str(tmp_path / "out"), str(src)],
+        env=env, capture_output=True, text=True, timeout=150,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = (tmp_path / "out").iterdir()
+    out = cv2.imread(str(result), cv2.IMREAD_UNCHANGED)  # OpenCV, not the app's reader
+    assert result.suffix == ".png" and out.dtype == np.uint16 and out.shape == deep.shape
+    assert np.count_nonzero(out % 257)  # low bytes survived the hand-over
+    with sqlite3.connect(home / "data" / "jobs.sqlite3") as db:
+        (meta,) = db.execute("select result_meta from jobs").fetchone()
+    record = json.loads(meta)[str(result)]
+    assert record["bit_depth"] == 16
+    assert set(record["timings"]) == {"load", "operation", "save"}
