@@ -28,6 +28,14 @@ rm -rf "$work/dist" "$work/pyi" "$work/$name"
 "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
   --distpath "$work/dist" --workpath "$work/pyi" packaging/retouchdesk.spec
 
+# The interpreter comes from the build machine's Python with its debug symbols (libpython alone
+# is 23 MB of them); strip it and its extension modules. Wheels' own libraries are left as
+# they are: auditwheel patched them, and strip can break patched ELF files.
+if command -v strip >/dev/null; then
+  strip --strip-debug "$work"/dist/retouchdesk/_internal/libpython3*.so* \
+    "$work"/dist/retouchdesk/_internal/python3*/lib-dynload/*.so 2>/dev/null || true
+fi
+
 stage="$work/$name"
 mkdir -p "$stage/share/applications" "$stage/share/metainfo" "$stage/share/icons"
 mv "$work/dist/retouchdesk" "$stage/retouchdesk"
