@@ -32,7 +32,7 @@ for f in share/applications/retouchdesk.desktop \
          share/icons/hicolor/scalable/apps/retouchdesk.svg; do
   [ -f "$HOME/.local/$f" ] || fail "install.sh did not install ~/.local/$f"
 done
-grep -q "^Exec=$exe --open %F$" "$HOME/.local/share/applications/retouchdesk.desktop" \
+grep -q "^Exec=$exe %F$" "$HOME/.local/share/applications/retouchdesk.desktop" \
   || fail "the installed desktop entry does not start $exe with %F"
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$HOME/.local/share/applications/retouchdesk.desktop"
@@ -80,7 +80,7 @@ fi
 
 step "the window, offscreen, 5 s with a photo"
 set +e
-timeout -s TERM 5 "$exe" --open photo.png > window.out 2> window.err
+timeout -s TERM 5 "$exe" photo.png > window.out 2> window.err
 rc=$?
 set -e
 cat window.err
