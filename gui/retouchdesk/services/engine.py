@@ -62,13 +62,11 @@ from retouchdesk.providers.base import (
     Provider,
     RemoteState,
 )
-from retouchdesk.services import paths
+from retouchdesk.services import inputs, paths
 from retouchdesk.services.jobfiles import (
     check_output_dir,
     copy_atomic,
     file_size,
-    fitted_copy,
-    inspect_image,
     owner_alive,
     result_extension,
     save_image_result,
@@ -672,7 +670,8 @@ class JobEngine:
             outputs = await self._poll_until_done(rec, ctx, provider)
         else:
             self._transition(rec, JobState.PREPARING, message="checking the photo")
-            params, send = await self._prepare_input(rec, op)
+            local = provider.supports(Capability.LOCAL)
+            params, send = await self._prepare_input(rec, op, local)
             rec.params = _jsonable(params)
             ctx = self._context(rec, op, params)
             ctx.input_path = send
@@ -892,38 +891,41 @@ class JobEngine:
 
     # -- preparing and writing ------------------------------------------------------------
 
-    async def _prepare_input(self, rec: JobRecord, op: Operation) -> tuple[dict[str, Any], Path]:
+    async def _prepare_input(
+        self, rec: JobRecord, op: Operation, local: bool = False
+    ) -> tuple[dict[str, Any], Path]:
         """Check the parameters, then (in one worker-thread call) the files and folders.
 
         Returns the validated parameters and the file to send: the photo, or a downscaled copy
         when it breaks the operation's size limits and the job has the ``fit_limits`` option.
         """
         params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
-        send = await asyncio.to_thread(self._check_files, rec, op, params)
+        send = await asyncio.to_thread(self._check_files, rec, op, params, local)
         return params, send
 
-    def _check_files(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> Path:
-        """Runs in a worker thread: the photo, file parameters, output folder, scratch folder."""
+    def _check_files(
+        self, rec: JobRecord, op: Operation, params: dict[str, Any], local: bool = False
+    ) -> Path:
+        """Runs in a worker thread: the photo, file parameters, output folder, scratch folder.
+
+        The photo is checked and, for remote providers, replaced by an upright copy when
+        needed (:func:`services.inputs.prepare_image`).
+        """
         name = rec.input_path.name
         send = rec.input_path
         work_dir = self._work_dir(rec.id)
         if op.input_kind == "image":
-            info = inspect_image(rec.input_path)
-            problems = op.limits.problems(
-                width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
+            prepared = inputs.prepare_image(
+                rec.input_path,
+                op,
+                work_dir,
+                fit=bool(rec.options.get(FIT_LIMITS)),
+                local=local,
             )
-            if problems and rec.options.get(FIT_LIMITS) and op.limits.downscale_fixes(problems):
-                size = op.limits.fit_size(info.width, info.height)
-                work_dir.mkdir(parents=True, exist_ok=True)
-                send = fitted_copy(rec.input_path, size, work_dir)
-                copy = inspect_image(send)
-                problems = op.limits.problems(
-                    width=copy.width,
-                    height=copy.height,
-                    fmt=copy.format,
-                    size_bytes=copy.size_bytes,
-                )
-                self._sent_sizes[rec.id] = (copy.width, copy.height)
+            send = prepared.send
+            if prepared.sent_size is not None:
+                self._sent_sizes[rec.id] = prepared.sent_size
+            problems: list[str] = []
         else:
             size = file_size(rec.input_path)
             problems = op.limits.problems(
@@ -982,7 +984,9 @@ class JobEngine:
                     planned[str(index)] = str(dest)
                     rec.result_meta = {**meta, "_planned": dict(planned)}
                     self._touch(rec)
-                    written = Path(await self._save_one(rec, out, dest, policy, is_image))
+                    written = Path(
+                        await self._save_one(rec, out, dest, policy, is_image, report=extra)
+                    )
                 finally:
                     with self._reserve_lock:
                         self._reserved.discard(dest)
@@ -1043,8 +1047,15 @@ class JobEngine:
         return dest
 
     async def _save_one(
-        self, rec: JobRecord, out: Output, dest: Path, policy: Any, is_image: bool
+        self,
+        rec: JobRecord,
+        out: Output,
+        dest: Path,
+        policy: Any,
+        is_image: bool,
+        report: dict[str, Any] | None = None,
     ) -> Path:
+        """Write one result; ``report`` gets its format, bits per channel and notes."""
         try:
             if is_image:
                 return await asyncio.to_thread(
@@ -1053,6 +1064,7 @@ class JobEngine:
                     source=rec.input_path,
                     destination=dest,
                     policy=policy,
+                    report=report,
                 )
             return await asyncio.to_thread(copy_atomic, out.path, dest)
         except OSError as exc:

@@ -110,12 +110,24 @@ def _has_alpha(path: Path) -> bool:
         return False
 
 
-def save_image_result(result: Path, *, source: Path, destination: Path, policy: Any) -> Path:
-    """``imageio.save_result`` with the permissions of any file the user creates."""
+def save_image_result(
+    result: Path,
+    *,
+    source: Path,
+    destination: Path,
+    policy: Any,
+    report: dict[str, Any] | None = None,
+) -> Path:
+    """``imageio.save_result`` with the permissions of any file the user creates.
+
+    ``report`` receives the written format, bits per channel and notes (for the job record).
+    """
     from retouchdesk.core import imageio
 
     written = Path(
-        imageio.save_result(result, source=source, destination=destination, policy=policy)
+        imageio.save_result(
+            result, source=source, destination=destination, policy=policy, report=report
+        )
     )
     give_normal_mode(written)
     return written

@@ -1,0 +1,127 @@
+"""What a provider receives: the checked photo, or an upright copy it can use.
+
+Run in a worker thread by the job engine before anything is uploaded:
+
+1. **Refuse cheaply**: the size limits are checked from the header (a 571 KB file declaring
+   196 megapixels is refused before it costs 850 MB of decoding); only then is the photo
+   decoded once, so a damaged file fails here and not at the vendor.
+2. **Upright everywhere**: cloud services ignore the EXIF orientation tag, so every remote
+   provider (uploaded or URL-hosted, like Enhancor) receives an upright copy with the tag reset
+   whenever the photo is stored rotated. The copy is also made when the photo's format is one
+   the operation does not accept (a TIFF for Enhancor: PNG or JPEG instead), when it has 16 bits
+   (cloud services take 8), and when it must be downscaled to the operation's limits. The
+   offline engine reads every format itself and applies the orientation on load, so it gets
+   the photo as it is (or a downscaled upright copy), keeping 16 bits.
+
+Masks are drawn on the upright image, so they match the copy as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retouchdesk.core import imageio
+from retouchdesk.core.errors import InputError
+from retouchdesk.core.schema import Operation
+
+_LOSSLESS_SOURCES = frozenset({"png", "tiff", "bmp", "gif"})
+
+
+@dataclass
+class Prepared:
+    """The file to send and what was done to get it."""
+
+    send: Path
+    sent_size: tuple[int, int] | None = None  # set when a downscaled copy is sent
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local: bool) -> Prepared:
+    """Check ``path`` against ``op``'s limits and decide what to send (see the module text)."""
+    name = path.name
+    info = imageio.probe(path)  # header only
+    copy_format = None if local else _copy_format(info, op)
+    fmt_for_limits = copy_format or info.format
+    problems = op.limits.problems(
+        width=info.width, height=info.height, fmt=fmt_for_limits, size_bytes=info.size_bytes
+    )
+    size: tuple[int, int] | None = None
+    if problems and fit and op.limits.downscale_fixes(problems):
+        size = op.limits.fit_size(info.width, info.height)
+        problems = []  # the copy is checked below
+    if problems:
+        raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
+    _decode_check(path)
+    needs_copy = size is not None or (
+        not local and (info.orientation != 1 or copy_format != info.format or info.bit_depth > 8)
+    )
+    if not needs_copy:
+        return Prepared(send=path)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out_format = copy_format or _local_copy_format(info)
+    send, notes = upright_copy(path, work_dir, out_format, size=size, eight_bit=not local)
+    copy = imageio.probe(send)
+    problems = op.limits.problems(
+        width=copy.width, height=copy.height, fmt=copy.format, size_bytes=copy.size_bytes
+    )
+    if problems:
+        raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
+    return Prepared(send=send, sent_size=(copy.width, copy.height) if size else None, notes=notes)
+
+
+def _copy_format(info: imageio.ImageInfo, op: Operation) -> str:
+    """The format a remote provider gets: the photo's own when accepted and writable."""
+    accepted = [f for f in op.limits.formats if f in imageio.WRITE_FORMATS] or ["jpeg"]
+    if info.format in accepted:
+        return info.format
+    lossless = info.format in _LOSSLESS_SOURCES or info.has_alpha
+    for fmt in ("png", "jpeg", "webp", "tiff") if lossless else ("jpeg", "png", "webp", "tiff"):
+        if fmt in accepted:
+            return fmt
+    return accepted[0]
+
+
+def _local_copy_format(info: imageio.ImageInfo) -> str:
+    if info.format in imageio.WRITE_FORMATS:
+        return info.format
+    return "png" if info.format in _LOSSLESS_SOURCES or info.has_alpha else "jpeg"
+
+
+def _decode_check(path: Path) -> None:
+    """Decode once: a damaged file fails here, before any upload."""
+    from retouchdesk.services.jobfiles import inspect_image
+
+    inspect_image(path)
+
+
+def upright_copy(
+    source: Path,
+    folder: Path,
+    fmt: str,
+    *,
+    size: tuple[int, int] | None = None,
+    eight_bit: bool = True,
+) -> tuple[Path, list[str]]:
+    """``source`` upright (orientation applied, tag reset), maybe resized, in ``fmt``.
+
+    The copy carries the photo's metadata like any result (EXIF with orientation 1, ICC, XMP).
+    """
+    import cv2
+
+    pixels = imageio.load_pixels(source)
+    arr = pixels.array
+    if eight_bit and arr.dtype == np.uint16:
+        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if size is not None and size != pixels.size:
+        arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    if fmt == "jpeg" and arr.shape[2] == 4:
+        fmt = "png"  # keep the alpha the operation may need
+    kind = "fitted" if size is not None else "upright"
+    dest = folder / f"{source.stem}.{kind}.{imageio.extension_for(fmt)}"
+    report: dict = {}
+    policy = imageio.OutputPolicy(format=fmt, jpeg_quality=95)
+    imageio.save_result(arr, source=source, destination=dest, policy=policy, report=report)
+    return dest, list(pixels.notes) + list(report.get("notes", []))
