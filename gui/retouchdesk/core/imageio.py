@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
@@ -671,18 +671,25 @@ def save_result(
     destination: Path,
     policy: OutputPolicy | None = None,
     report: dict | None = None,
+    recipe: Any = None,
 ) -> Path:
     """Write ``result`` to ``destination`` atomically, with ``source``'s metadata; never onto it.
 
     ``result`` is a file, a Pillow image or an upright array (uint8, or uint16 for 16-bit
     results). The format comes from the destination's extension when it names one, else from
     ``policy``. ``report`` (a dict) receives the format, bits per channel and notes on what
-    was converted or left out. Returns ``destination``. See :mod:`core.resultwrite`.
+    was converted or left out. ``recipe`` (a :class:`core.recipe.Recipe`) goes into the XMP
+    as the result's provenance. Returns ``destination``. See :mod:`core.resultwrite`.
     """
     from retouchdesk.core import resultwrite
 
     return resultwrite.save(
-        result, source=Path(source), destination=Path(destination), policy=policy, report=report
+        result,
+        source=Path(source),
+        destination=Path(destination),
+        policy=policy,
+        report=report,
+        recipe=recipe,
     )
 
 

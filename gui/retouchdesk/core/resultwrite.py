@@ -37,6 +37,7 @@ def save(
     destination: Path,
     policy: imageio.OutputPolicy | None = None,
     report: dict[str, Any] | None = None,
+    recipe: Any = None,
 ) -> Path:
     """See :func:`core.imageio.save_result`."""
     policy = policy or imageio.OutputPolicy()
@@ -76,6 +77,11 @@ def save(
     if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
         tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
     xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
+    if recipe is not None:
+        from retouchdesk.core import recipe as core_recipe
+
+        # Our own provenance, written even when the source's XMP is not kept.
+        xmp = core_recipe.merge_xmp(xmp, recipe)
 
     if fmt == "tiff":
         compression = tiffwrite.NONE if meta.compression == "raw" else tiffwrite.DEFLATE

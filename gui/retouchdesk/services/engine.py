@@ -1059,12 +1059,13 @@ class JobEngine:
         try:
             if is_image:
                 return await asyncio.to_thread(
-                    save_image_result,
+                    _save_with_recipe,
                     out.path,
-                    source=rec.input_path,
-                    destination=dest,
-                    policy=policy,
-                    report=report,
+                    rec.input_path,
+                    dest,
+                    policy,
+                    job_recipe(rec),
+                    report,
                 )
             return await asyncio.to_thread(copy_atomic, out.path, dest)
         except OSError as exc:
@@ -1072,6 +1073,51 @@ class JobEngine:
                 f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
                 f"{exc.strerror or exc}"
             ) from None
+
+
+# Job option: the chain of steps that makes this result (core.recipe), written into its XMP.
+RECIPE = "recipe"
+
+
+def job_recipe(rec: JobRecord) -> Any:
+    """The recipe to write into the job's results: the option, or this one step."""
+    from retouchdesk.core import recipe as core_recipe
+
+    data = rec.options.get(RECIPE)
+    if isinstance(data, dict):
+        try:
+            return core_recipe.from_dict(data)
+        except RetouchError:
+            log.warning("job %s: its recipe option is unreadable; one step recorded", rec.id)
+    step = core_recipe.Step(rec.provider, rec.operation, _recipe_params(rec.params))
+    return core_recipe.Recipe([step], source_name=rec.input_path.name)
+
+
+def _save_with_recipe(
+    result: Path, source: Path, dest: Path, policy: Any, recipe: Any, report: dict | None
+) -> Path:
+    """Runs in a worker thread: a one-step recipe learns its source's digest here."""
+    from retouchdesk.core import recipe as core_recipe
+
+    if not recipe.source_sha256:
+        with contextlib.suppress(OSError):
+            recipe.source_sha256 = core_recipe.file_sha256(source)
+    return save_image_result(
+        result, source=source, destination=dest, policy=policy, report=report, recipe=recipe
+    )
+
+
+def _recipe_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters fit for provenance: file paths (masks, references) become their names."""
+    return {
+        k: (Path(v).name if isinstance(v, Path) or _looks_like_path(v) else v)
+        for k, v in params.items()
+        if v is not None
+    }
+
+
+def _looks_like_path(v: Any) -> bool:
+    return isinstance(v, str) and os.sep in v and Path(v).is_absolute()
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

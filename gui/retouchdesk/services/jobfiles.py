@@ -117,6 +117,7 @@ def save_image_result(
     destination: Path,
     policy: Any,
     report: dict[str, Any] | None = None,
+    recipe: Any = None,
 ) -> Path:
     """``imageio.save_result`` with the permissions of any file the user creates.
 
@@ -126,7 +127,12 @@ def save_image_result(
 
     written = Path(
         imageio.save_result(
-            result, source=source, destination=destination, policy=policy, report=report
+            result,
+            source=source,
+            destination=destination,
+            policy=policy,
+            report=report,
+            recipe=recipe,
         )
     )
     give_normal_mode(written)
