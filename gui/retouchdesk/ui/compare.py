@@ -7,7 +7,9 @@ always show the same part of the photo on both sides.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -157,7 +159,27 @@ class SideBySide(QSplitter):
     def set_pair(self, before: DisplayImage, after: DisplayImage) -> None:
         self.left.set_image(before.levels, before.width, before.height, before.has_alpha)
         self.right.set_image(after.levels, after.width, after.height, after.has_alpha)
-        self._follow(self.left, self.right)
+        self.fit()
+
+    # The view actions (Ctrl+0, Ctrl+1, zoom in/out) act on both halves through the left one.
+    def fit(self) -> None:
+        """Each half shows its whole image (same framing: they follow each other)."""
+        self.left.fit()
+        self.right.fit()
+
+    def actual_size(self) -> None:
+        self.left.actual_size()
+
+    def zoom_in(self) -> None:
+        self.left.zoom_in()
+
+    def zoom_out(self) -> None:
+        self.left.zoom_out()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        # Fitted while hidden, the halves had no size yet: fit again at the real size.
+        QTimer.singleShot(0, self.fit)
 
     def _follow(self, src: Canvas, dst: Canvas) -> None:
         if self._syncing or src.photo.is_empty() or dst.photo.is_empty():
@@ -253,6 +275,11 @@ class CompareView(QWidget):
         model.versions_changed.connect(self._fill)
         model.sides_changed.connect(self._show)
         model.chosen.connect(self._show_kept)  # the buttons act on the new pick at once
+
+    def view(self) -> Any:
+        """What the View menu's zoom actions act on: the split canvas, both halves, or the
+        difference canvas."""
+        return self.stack.currentWidget()
 
     def _fill(self) -> None:
         for combo in (self.left_combo, self.right_combo):

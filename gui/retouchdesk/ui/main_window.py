@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from retouchdesk import APP_NAME
 from retouchdesk.core.errors import RetouchError
+from retouchdesk.core.jobs import JobState
 from retouchdesk.model.app_model import AppModel
 from retouchdesk.model.photos import IMAGE_SUFFIXES
 from retouchdesk.ui.canvas import Canvas
@@ -132,9 +133,11 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.undo_discard_button)
 
         self._quit_confirmed = False
+        self._started = time.time()
         self._build_actions()
         self._connect()
         self._install_extensions()
+        self._update_enabled()
         self._restore()
         self._update_title()
         self._update_jobs_label()
@@ -202,11 +205,15 @@ class MainWindow(QMainWindow):
         edit.addAction(self._action("Reset Parameters", self.model.operation.reset_all))
 
         view = mb.addMenu("&View")
-        c = self.canvas
-        view.addAction(self._action("Zoom &In", c.zoom_in, SK.ZoomIn))
-        view.addAction(self._action("Zoom &Out", c.zoom_out, SK.ZoomOut))
-        view.addAction(self._action("&Fit", c.fit, "Ctrl+0"))
-        view.addAction(self._action("&100%", c.actual_size, "Ctrl+1"))
+        # Zoom acts on what is shown: the photo, or the compare view's canvases.
+        self.view_actions = [
+            self._action("Zoom &In", lambda: self._shown_view().zoom_in(), SK.ZoomIn),
+            self._action("Zoom &Out", lambda: self._shown_view().zoom_out(), SK.ZoomOut),
+            self._action("&Fit", lambda: self._shown_view().fit(), "Ctrl+0"),
+            self._action("&100%", lambda: self._shown_view().actual_size(), "Ctrl+1"),
+        ]
+        for act in self.view_actions:
+            view.addAction(act)
         view.addSeparator()
         self.compare_action = self._action(
             "&Compare Before/After", self.toggle_compare, "C", context=self.centre
@@ -221,16 +228,31 @@ class MainWindow(QMainWindow):
         view.addAction(self.fullscreen_action)
 
         photo = mb.addMenu("&Photo")
-        photo.addAction(self._action("&Apply", self.apply_current, "Ctrl+Return"))
-        photo.addAction(self._action("Apply to &All", self.apply_all, "Ctrl+Shift+Return"))
+        self.apply_action = self._action("&Apply", self.apply_current, "Ctrl+Return")
+        self.apply_all_action = self._action("Apply to &All", self.apply_all, "Ctrl+Shift+Return")
+        photo.addAction(self.apply_action)
+        photo.addAction(self.apply_all_action)
         photo.addSeparator()
-        photo.addAction(
-            self._action("&Next Photo", lambda: self._step(1), "Right", context=self.centre)
+        self.next_action = self._action(
+            "&Next Photo", lambda: self._step(1), "Right", context=self.centre
         )
-        photo.addAction(
-            self._action("&Previous Photo", lambda: self._step(-1), "Left", context=self.centre)
+        self.previous_action = self._action(
+            "&Previous Photo", lambda: self._step(-1), "Left", context=self.centre
         )
-        photo.addAction(self._action("&Close Photo", self.close_photo, SK.Close))
+        self.close_photo_action = self._action("&Close Photo", self.close_photo, SK.Close)
+        for act in (self.next_action, self.previous_action, self.close_photo_action):
+            photo.addAction(act)
+        # What needs an open photo looks (and is) unavailable without one.
+        self.photo_actions = [
+            *self.view_actions,
+            self.compare_action,
+            self.save_action,
+            self.apply_action,
+            self.apply_all_action,
+            self.next_action,
+            self.previous_action,
+            self.close_photo_action,
+        ]
 
         help_ = mb.addMenu("&Help")
         help_.addAction(self._action(f"&About {APP_NAME}", self.about))
@@ -519,6 +541,21 @@ class MainWindow(QMainWindow):
         self.filmstrip.setVisible(n > 0)  # an empty strip is just a dark band
         if n == 0:
             self.stack.setCurrentWidget(self.empty)
+        self._update_enabled()
+        # Badges count every result on disk, from this session or an earlier one.
+        self.model.refresh_versions()
+
+    def _update_enabled(self) -> None:
+        n = self.model.photos.rowCount()
+        for act in self.photo_actions:
+            act.setEnabled(n > 0)
+        self.apply_all_action.setEnabled(n > 1)
+        painter = getattr(self, "mask_painter", None)
+        if painter is not None:
+            painter.toolbar.setEnabled(n > 0)
+
+    def _shown_view(self) -> Any:
+        return self.compare.view() if self.stack.currentWidget() is self.compare else self.canvas
 
     def _zoom_changed(self, _z: float) -> None:
         self.zoom_label.setText(f"{self.canvas.pixel_zoom * 100:.0f}%")
@@ -818,8 +855,14 @@ class MainWindow(QMainWindow):
         parts = []
         if c["live"]:
             parts.append(f"{c['live']} in progress")
-        if c["failed"]:
-            parts.append(f"{c['failed']} failed")
+        # Failures of this session only: yesterday's are in the job list, not news.
+        failed = sum(
+            1
+            for r in self.model.engine.jobs()
+            if r.state is JobState.FAILED and (r.finished_at or r.updated_at) >= self._started
+        )
+        if failed:
+            parts.append(f"{failed} failed")
         self.jobs_label.setText(" · ".join(parts))
 
     # -- compare -------------------------------------------------------------------------------
