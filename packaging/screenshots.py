@@ -1,9 +1,11 @@
 """Render the screenshots used by the README and the AppStream metainfo.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [--theme dark|light]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py \
+        [--theme dark|light] [--size 1280x720|1920x1080]
 
 Writes ``packaging/screenshots/{main_window,enhancor_skin,batch_running,before_after}.png``
-from the real window: real photos from ``tests/data``, the real offline engine doing real
+(1600 x 900, the AppStream set) or, with ``--size``, the same four into
+``packaging/screenshots/<size>-<theme>/``, from the real window: real photos from ``tests/data``, the real offline engine doing real
 work, an isolated app home in a temporary folder. The Enhancor panel is shown as a configured
 account would see it (a placeholder key in this process's environment; nothing is sent).
 """
@@ -38,6 +40,7 @@ def save(window, name: str) -> Path:
 
     QApplication.processEvents()
     path = OUT / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(path))
     print(f"wrote {path.relative_to(ROOT)}")
     return path
@@ -113,7 +116,13 @@ async def shoot(window, shoot_dir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--theme", choices=("dark", "light"), default="dark")
+    parser.add_argument("--size", default="", help="WIDTHxHEIGHT, e.g. 1280x720")
     args = parser.parse_args()
+    global OUT, SIZE
+    if args.size:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        SIZE = (w, h)
+        OUT = OUT / f"{w}x{h}-{args.theme}"
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="rd-shots-"))
     os.environ["RETOUCHDESK_HOME"] = str(home / "home")

@@ -106,3 +106,71 @@ def test_side_by_side_fits_each_half_and_ctrl0_fits_it_again(
     w.compare.setFocus()
     qtbot.keyClick(w.compare, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: whole_image_shown(side.left) and whole_image_shown(side.right))
+
+
+def test_at_1280x720_the_photo_gets_the_height_and_the_tool_bar_fits(qtbot, make_window, photo_dir):
+    """Item 22: a laptop screen shows the photo large and the whole mask tool bar; a wide
+    screen does not stretch the tool bar's sliders."""
+    w = make_window(plain_runtime())
+    w.resize(1280, 720)
+    w.open_paths([photo_dir])
+    qtbot.waitUntil(lambda: w.model.document.image is not None)
+    qtbot.wait(100)
+    assert w.canvas.viewport().height() >= 340
+    bar = w.mask_painter.toolbar
+    feather = w.mask_painter.feather
+    assert feather.isVisible()
+    right = feather.mapTo(bar, feather.rect().topRight()).x()
+    assert right <= bar.width()
+    # The Retouch panel keeps the full height: the job list sits under the photo only.
+    assert w.jobs_dock.geometry().right() < w.side_dock.geometry().left()
+    w.resize(1920, 1080)
+    qtbot.wait(100)
+    for box in (bar.size_box, bar.hardness_box):
+        assert box.width() <= box.sizeHint().width() + 2
+
+
+def test_small_words_are_right(qtbot, make_window, fake_runtime_factory, photo_dir):
+    """Item 17: '1 credit', 'Queued again', a cancelled batch's empty bar, a wide enough
+    passphrase prompt, the About box naming installed packages, whole file names."""
+    from importlib import metadata
+
+    from retouchdesk.core.jobs import JobState
+    from retouchdesk.model.jobs import COL_STATE, PROGRESS_ROLE, counted
+    from retouchdesk.ui.about import versions
+    from retouchdesk.ui.settings_dialog import PASSPHRASE_TITLE, passphrase_dialog
+
+    assert counted(1, "credits") == "1 credit"
+    assert counted(2, "credits") == "2 credits"
+    assert counted(1, "credits per second") == "1 credit per second"
+    w = make_window(fake_runtime_factory(duration=5.0, poll_interval=0.05))
+    w.open_paths([photo_dir])
+    w.model.operation.select("fake.brighten")
+    ids = run(qtbot, w.model.session.queue(w.model.photos.paths))
+    eng, jobs = w.model.engine, w.model.jobs
+    batch = eng.get(ids[0]).batch_id
+    for j in ids:
+        eng.cancel(j)
+    qtbot.waitUntil(lambda: all(eng.get(j).state is JobState.CANCELLED for j in ids))
+    batch_row = jobs.index_of(ids[0]).parent()
+    assert jobs.batch_records(batch)  # the batch row stands for these jobs
+    assert batch_row.data(PROGRESS_ROLE) == 0.0
+    # Retry before the engine picks the job up again: it reads "Queued again".
+    rec = eng.get(ids[0])
+    rec.state, rec.message = JobState.QUEUED, "queued again"
+    assert jobs.index_of(ids[0]).siblingAtColumn(COL_STATE).data() == "Queued again"
+    rec.state, rec.message = JobState.CANCELLED, "cancelled"
+    # The passphrase prompt is wide enough for its title next to the window buttons.
+    dialog = passphrase_dialog(w, "Enter the passphrase of your encrypted key file:")
+    title = dialog.fontMetrics().horizontalAdvance(PASSPHRASE_TITLE)
+    assert dialog.minimumWidth() >= title + 200
+    # The About box names only packages that are installed, under their own names.
+    for name, version in versions().items():
+        if name not in ("Python", "Qt"):
+            assert metadata.version(name) == version
+    # A file name's line in the filmstrip holds the font's descenders (underscores).
+    from PySide6.QtGui import QFontMetrics
+
+    fm = QFontMetrics(w.filmstrip.font())
+    cell = w.filmstrip.visualRect(w.model.photos.index(0))
+    assert cell.height() >= 60 + fm.height()

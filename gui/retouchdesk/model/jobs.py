@@ -68,12 +68,21 @@ def _left_text(seconds: float) -> str:
     return duration_text(seconds)
 
 
+def counted(amount: float, unit: str) -> str:
+    """'1 credit', '2 credits', '1 credit per second': the unit agrees with the amount."""
+    if amount == 1 and unit:
+        first, _, rest = unit.partition(" ")
+        if first.endswith("s") and not first.endswith("ss"):
+            unit = " ".join(x for x in (first[:-1], rest) if x)
+    return f"{amount:g} {unit}".strip()
+
+
 def _cost_text(cost: float | None, unit: str) -> str:
     if cost is None:
         return ""
     if cost == 0:
         return "Free"
-    return f"{cost:g} {unit}".strip()
+    return counted(cost, unit)
 
 
 @dataclass
@@ -451,7 +460,9 @@ class JobsModel(QAbstractItemModel):
                 return f"{word} · result discarded"
             return word if n <= 1 else f"{word} ({n} results)"
         msg = rec.message
-        if msg and msg.lower() != word.lower() and not rec.state.terminal:
+        if msg and not rec.state.terminal:
+            if msg.lower().startswith(word.lower()):
+                return msg[:1].upper() + msg[1:]  # "Queued again", not "Queued · queued again"
             return f"{word} · {msg}"
         return word
 
@@ -467,9 +478,13 @@ class JobsModel(QAbstractItemModel):
         if role == STATE_ROLE:
             return "done" if finished == n else "running"
         if role == PROGRESS_ROLE:
+            # Work done: a cancelled job adds nothing (a fully cancelled batch is no full bar).
             total = 0.0
             for r in recs:
-                total += 1.0 if r.state.terminal else (r.progress or 0.0)
+                if r.state in (JobState.DONE, JobState.FAILED):
+                    total += 1.0
+                elif not r.state.terminal:
+                    total += r.progress or 0.0
             return total / n if n else 0.0
         if role != Qt.ItemDataRole.DisplayRole and not (
             role == Qt.ItemDataRole.ToolTipRole and col == COL_STATE

@@ -7,7 +7,16 @@ from importlib import metadata
 
 from retouchdesk import APP_NAME, __version__
 
-PARTS = ("PySide6", "qasync", "httpx", "Pillow", "numpy", "opencv-python-headless", "keyring")
+# Each part under the distribution names that provide it; the one installed is named.
+PARTS = (
+    ("PySide6", "PySide6-Essentials"),
+    ("qasync",),
+    ("httpx",),
+    ("Pillow",),
+    ("numpy",),
+    ("opencv-contrib-python-headless", "opencv-python-headless", "opencv-python"),
+    ("keyring",),
+)
 
 
 def versions() -> dict[str, str]:
@@ -15,18 +24,13 @@ def versions() -> dict[str, str]:
     from PySide6 import QtCore
 
     out["Qt"] = QtCore.qVersion()
-    for name in PARTS:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            alt = {
-                "opencv-python-headless": "opencv-contrib-python-headless",
-                "PySide6": "PySide6-Essentials",
-            }.get(name)
+    for names in PARTS:
+        for name in names:
             try:
-                out[name] = metadata.version(alt) if alt else "not installed"
+                out[name] = metadata.version(name)
+                break
             except metadata.PackageNotFoundError:
-                out[name] = "not installed"
+                continue
     return out
 
 

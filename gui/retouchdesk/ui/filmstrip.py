@@ -15,8 +15,7 @@ from PySide6.QtWidgets import (
 
 from retouchdesk.model.photos import ERROR_ROLE, VERSIONS_ROLE, PhotosModel
 
-CELL = QSize(124, 112)
-THUMB = 92
+CELL = QSize(112, 96)  # compact: at 1280 x 720 the photo needs the height
 BROKEN = QColor(0xD9, 0x4F, 0x3D)  # the job panel's "failed" red
 
 
@@ -42,7 +41,14 @@ class FilmstripDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Highlight))
             painter.drawRoundedRect(r, 5, 5)
-        thumb_box = QRect(r.left(), r.top() + 3, r.width(), THUMB)
+        f = painter.font()
+        f.setPointSizeF(max(7.0, f.pointSizeF() - 1))
+        painter.setFont(f)
+        fm = painter.fontMetrics()
+        # The name's line is a whole line of the font (underscores and descenders included);
+        # the thumbnail takes what is left.
+        text_h = fm.height() + 2
+        thumb_box = QRect(r.left(), r.top() + 3, r.width(), r.height() - text_h - 5)
         pm = index.data(Qt.ItemDataRole.DecorationRole)
         if pm is not None and not pm.isNull():
             s = pm.size().scaled(thumb_box.size() - QSize(8, 0), Qt.AspectRatioMode.KeepAspectRatio)
@@ -61,20 +67,17 @@ class FilmstripDelegate(QStyledItemDelegate):
             f.setPointSizeF(f.pointSizeF() / 2)
             painter.setFont(f)
             painter.drawText(
-                thumb_box.adjusted(0, THUMB - 26, 0, 0), Qt.AlignmentFlag.AlignCenter, "Can't read"
+                thumb_box.adjusted(0, thumb_box.height() - 26, 0, 0),
+                Qt.AlignmentFlag.AlignCenter,
+                "Can't read",
             )
         else:
             painter.setPen(pal.color(QPalette.ColorRole.Mid))
             painter.drawText(thumb_box, Qt.AlignmentFlag.AlignCenter, "…")
-        text_rect = QRect(
-            r.left() + 4, thumb_box.bottom() + 1, r.width() - 8, r.bottom() - thumb_box.bottom()
-        )
+        text_rect = QRect(r.left() + 4, r.bottom() - text_h, r.width() - 8, text_h)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.WindowText
         painter.setPen(pal.color(role))
-        f = painter.font()
-        f.setPointSizeF(max(7.0, f.pointSizeF() - 1))
-        painter.setFont(f)
-        name = painter.fontMetrics().elidedText(
+        name = fm.elidedText(
             str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
             Qt.TextElideMode.ElideMiddle,
             text_rect.width(),

@@ -107,7 +107,10 @@ class MainWindow(QMainWindow):
         self.jobs_dock.setObjectName("jobsDock")
         self.jobs_dock.setWidget(self.jobs)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
-        self.resizeDocks([self.jobs_dock], [190], Qt.Orientation.Vertical)
+        # The Retouch panel keeps the full height on the right; the job list sits under the
+        # photo only, low by default: at 1280 x 720 the photo needs the height.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.jobs_dock], [150], Qt.Orientation.Vertical)
         self.resizeDocks([self.side_dock], [360], Qt.Orientation.Horizontal)
 
         # -- status bar -------------------------------------------------------------------------

@@ -71,6 +71,7 @@ class MaskPainter:
         self.feather = QSpinBox()
         self.feather.setRange(0, 200)
         self.feather.setSuffix(" px")
+        self.feather.setFixedWidth(66)
         self.feather.setValue(round(self.masking.protect_feather))
         self.feather.setToolTip("Soft edge of the protected area, inside the mask")
         self.feather.valueChanged.connect(

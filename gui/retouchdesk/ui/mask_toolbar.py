@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolBar,
@@ -70,16 +71,20 @@ class _LabeledSlider(QWidget):
         self.label = QLabel(caption)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(lo, hi)
-        self.slider.setFixedWidth(90)
+        self.slider.setFixedWidth(64)
         self.spin = QSpinBox()
         self.spin.setRange(lo, hi)
         self.spin.setSuffix(suffix)
         self.spin.setKeyboardTracking(False)
+        self.spin.setFixedWidth(66)
         for w in (self.label, self.slider, self.spin):
             w.setToolTip(tip)
             lay.addWidget(w)
         self.slider.valueChanged.connect(self.spin.setValue)
         self.spin.valueChanged.connect(self.slider.setValue)
+        # Its natural width, no more: a wide window must not stretch it, nor a narrow one
+        # push the tool bar's last items (Feather) out of sight.
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     def set_value(self, value: int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):

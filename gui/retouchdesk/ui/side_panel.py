@@ -59,6 +59,14 @@ class SidePanel(QWidget):
         self.provider_combo.setObjectName("providerCombo")
         self.operation_combo = QComboBox()
         self.operation_combo.setObjectName("operationCombo")
+        # Long provider or operation names must not widen the dock (it jumped with each
+        # provider): the combos take the dock's width, their lists show the full names.
+        for combo in (self.provider_combo, self.operation_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
+            combo.view().setMinimumWidth(260)
         row = QHBoxLayout()
         row.addWidget(self.provider_combo, 2)
         row.addWidget(self.operation_combo, 3)
@@ -246,8 +254,9 @@ class SidePanel(QWidget):
             elif cost.amount == 0:
                 text = "Free"
             else:
-                unit = f" {cost.unit}" if cost.unit else ""
-                text = f"{cost.amount:g}{unit} per photo"
+                from retouchdesk.model.jobs import counted
+
+                text = f"{counted(cost.amount, cost.unit)} per photo"
                 if n > 1:
                     text += f" · all {n}: {m.cost_text(n).split(' for ')[0]}"
             line = f"Cost: {text}" if text else ""
