@@ -96,6 +96,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log_to_file()
     from retouchdesk.providers.http import install_log_redaction
 
     install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
@@ -106,6 +107,37 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="retouchdesk-secrets") as pool:
         secrets = pool.submit(_open_secrets)
         return _run_app(args, secrets)
+
+
+LOG_FILE = "retouchdesk.log"
+
+
+def log_to_file() -> Path | None:
+    """Keep a log file (the README's logs folder): what went wrong, for a bug report.
+
+    Rotated at 1 MB, three old files kept; the secret-redacting filter is added to it like
+    to every handler. None when the folder cannot be written (the app runs anyway).
+    """
+    from logging.handlers import RotatingFileHandler
+
+    from retouchdesk import __version__
+    from retouchdesk.services import paths
+
+    try:
+        path = paths.log_dir() / LOG_FILE
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, logging.INFO) if root.level else logging.INFO)
+    for h in root.handlers:
+        if h is not handler and not isinstance(h, RotatingFileHandler):
+            h.setLevel(max(h.level, logging.WARNING))  # the terminal stays quiet
+    logging.getLogger("retouchdesk").info("Retouch Desk %s started (window)", __version__)
+    return path
 
 
 def _open_secrets() -> Any:

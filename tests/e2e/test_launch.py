@@ -49,6 +49,9 @@ def test_photos_on_the_command_line_open_in_the_window(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "opened 2 chelsea.png,coffee.png" in proc.stdout
+    # Issue 13 item 16: the log file the README promises is written.
+    log = tmp_path / "logs" / "retouchdesk.log"
+    assert log.is_file() and "Retouch Desk" in log.read_text(encoding="utf-8")
 
 
 def test_the_desktop_entry_exec_line_opens_files(tmp_path):

@@ -174,3 +174,33 @@ def test_small_words_are_right(qtbot, make_window, fake_runtime_factory, photo_d
     fm = QFontMetrics(w.filmstrip.font())
     cell = w.filmstrip.visualRect(w.model.photos.index(0))
     assert cell.height() >= 60 + fm.height()
+
+
+def test_open_and_show_in_folder_say_where_the_file_is_without_a_launcher(
+    qtbot, make_window, photo_dir, fake_runtime_factory
+):
+    """Item 16: with no desktop launcher (this offscreen session has none), Open and Show in
+    folder say where the result is and copy its path; a pasted image says where it went."""
+    from PySide6.QtGui import QGuiApplication, QImage
+
+    w = make_window(fake_runtime_factory(duration=0.05, poll_interval=0.02))
+    photo = photo_dir / "coffee.png"
+    w.open_paths([photo])
+    w.model.operation.select("fake.brighten")
+    (jid,) = run(qtbot, w.model.session.queue([photo]))
+    qtbot.waitUntil(lambda: w.model.engine.get(jid).state.terminal, timeout=20_000)
+    result = w.model.engine.get(jid).results[0]
+    panel = w.jobs
+    panel.view.setCurrentIndex(w.model.jobs.index_of(jid))
+    for button, words in ((panel.open_button, "open"), (panel.reveal_button, "show")):
+        QGuiApplication.clipboard().clear()
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        said = w.statusBar().currentMessage()
+        assert words in said and str(result) in said
+        assert QGuiApplication.clipboard().text() == str(result)
+    img = QImage(32, 24, QImage.Format.Format_RGB32)
+    img.fill(Qt.GlobalColor.darkCyan)
+    QGuiApplication.clipboard().setImage(img)
+    w.paste_action.trigger()
+    pasted = w.model.photos.paths[-1]
+    assert str(pasted) in w.statusBar().currentMessage()

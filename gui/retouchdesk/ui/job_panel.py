@@ -218,13 +218,13 @@ class JobPanel(QWidget):
 
     def open_result(self) -> None:
         path = self._result_of_selection()
-        if path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if path is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            self.message.emit(no_launcher(path, "No program is set up to open"))
 
     def reveal_result(self) -> None:
         path = self._result_of_selection()
-        if path is not None:
-            reveal_in_file_manager(path)
+        if path is not None and not reveal_in_file_manager(path):
+            self.message.emit(no_launcher(path, "No file manager could show"))
 
     def _compare(self) -> None:
         jid = self._done_selected()
@@ -254,18 +254,30 @@ class JobPanel(QWidget):
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
 
-def reveal_in_file_manager(path: Path) -> None:
-    """Show ``path`` selected in the platform's file manager (its folder where unsupported)."""
+def no_launcher(path: Path, what: str) -> str:
+    """The sentence when the desktop cannot open a file: where it is (and on the clipboard)."""
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().setText(str(path))
+    return f"{what} {path.name}: it is at {path} (path copied)"
+
+
+def reveal_in_file_manager(path: Path) -> bool:
+    """Show ``path`` selected in the platform's file manager (its folder where unsupported).
+
+    False when nothing could be opened (no desktop session, no file manager): the caller
+    says where the file is instead of failing silently.
+    """
     import subprocess
     import sys
 
     try:
         if sys.platform == "darwin":
             subprocess.Popen(["open", "-R", str(path)])
-            return
+            return True
         if sys.platform == "win32":
             subprocess.Popen(["explorer", f"/select,{path}"])
-            return
+            return True
         # freedesktop file managers implement ShowItems over D-Bus; fall back to the folder.
         from PySide6.QtDBus import QDBusConnection, QDBusMessage
 
@@ -281,7 +293,7 @@ def reveal_in_file_manager(path: Path) -> None:
             and QDBusConnection.sessionBus().call(msg).type()
             != QDBusMessage.MessageType.ErrorMessage
         ):
-            return
+            return True
     except Exception:  # no D-Bus / module: open the folder instead
         pass
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))

@@ -410,6 +410,8 @@ class MainWindow(QMainWindow):
                 self.show_message(f"The pasted image cannot be saved to {dest.parent}")
                 return
             self.open_paths([dest])
+            # The app's data folder is hidden: say where the image (and its results) went.
+            self.show_message(f"Pasted image saved as {dest}; its results go beside it")
             return
         self.show_message("The clipboard holds no image")
 
@@ -428,8 +430,6 @@ class MainWindow(QMainWindow):
 
     def filmstrip_menu_for(self, row: int) -> QMenu:
         """The photo's menu: its versions (each opens the compare view), folder, close."""
-        from retouchdesk.ui.job_panel import reveal_in_file_manager
-
         photos = self.model.photos
         path = photos.paths[row]
         menu = QMenu(self)
@@ -442,10 +442,16 @@ class MainWindow(QMainWindow):
             act = sub.addAction(f"{label} · {prov} · {when}")
             act.setToolTip(str(rec.results[0]))
             act.triggered.connect(lambda _=False, j=rec.id: self.show_compare(j))
-        menu.addAction("Show in Folder").triggered.connect(lambda: reveal_in_file_manager(path))
+        menu.addAction("Show in Folder").triggered.connect(lambda: self.reveal(path))
         menu.addSeparator()
         menu.addAction("Close Photo").triggered.connect(lambda: photos.remove_row(row))
         return menu
+
+    def reveal(self, path: Path) -> None:
+        from retouchdesk.ui.job_panel import no_launcher, reveal_in_file_manager
+
+        if not reveal_in_file_manager(path):
+            self.show_message(no_launcher(path, "No file manager could show"))
 
     def _filmstrip_menu(self, pos: Any) -> None:
         index = self.filmstrip.indexAt(pos)
