@@ -61,7 +61,7 @@ def task_posts(emu, since: int) -> list[Any]:
 
 def sent_fields(req, gen: str) -> dict[str, Any]:
     if gen == "v1":
-        return req.json["payload"]["actions"][0]["params"]
+        return req.json["payload"]["actions"][0].get("params", {})  # absent when empty
     return {k: v for k, v in req.json.items() if k not in ("request_id",) and "file" not in k}
 
 
@@ -110,6 +110,10 @@ def test_every_task_runs_from_the_cli(emu, inputs, app_home, tmp_path, monkeypat
     sets = [x for k, v in params.items() for x in ("--set", f"{k}={v}")]
     args = ["run", "--quiet", "--provider", "youcam", "--op", op_id, *sets]
     code = cli.main([*args, "-o", str(out), str(getattr(inputs, source))])
+    if gen == "v1" and op.id == "background_change":
+        # v1 answers only a foreground mask (issue 12 row 4): refused before any upload.
+        assert code != 0 and not task_posts(emu, since)
+        return
     assert code == 0
     files = sorted(p for p in out.rglob("*") if p.is_file())
     check_result(op_id, files, inputs)

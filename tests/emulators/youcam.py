@@ -14,7 +14,15 @@ What it enforces, as the seed and api-reference section 4 describe:
 * a task not polled for ``drop_after`` seconds (10 by default) is dropped: later polls answer
   400 ``InvalidTaskId`` and nothing is charged.
 * credits: buckets with expiries, spent nearest-expiry first when a task succeeds;
-  ``CreditInsufficiency`` when a new task costs more than is left; a paged history.
+  ``CreditInsufficiency`` when a new task costs more than is left; a paged history. Balance
+  and history live only under ``/s2s/v1.0/client/...`` and take either generation's bearer (a
+  v1 access token or a v2 ``sk-`` key), the balance as ``{"status", "results": [...]}``: how
+  Perfect Corp's own client calls them (github.com/YouCam-API/skills,
+  ``skills/*/scripts/constants.py``, ``api-fallback.yaml``, ``youcam_api.get_credits``).
+  ``/s2s/v2.0/client/credit`` does not exist (404).
+* the v2 price list ``/s2s/v2.0/credit/feature-cost`` is paged (``page_size``,
+  ``starting_token`` -> ``next_token``) and wrapped in ``result`` (same source,
+  ``youcam_api.get_feature_cost``); ``sku_page_cap`` answers fewer per page than asked.
 * per-token rate limit (``rate_limit`` requests per minute) with 429 and ``Retry-After``.
 * paged style groups/styles (v1) and templates (v2) with real PNG thumbnails.
 * real output images (OpenCV/Pillow processing; the offline engine's ``run_operation`` where it
@@ -125,15 +133,15 @@ def _features() -> dict[str, Feature]:
         Feature("object_removal", "object-removal", "generative-fill", 1, {}, {},
                 {"src_ids": (1, 1), "mask_ids": (1, 1)}, {"msk_file_id": "one"}),
         Feature("sod", "sod", "sod", 1, {}, {}, SRC),
+        # v1 Background Change / Blur: the v1 document's run-task schemas list only src_ids and
+        # the action id, and the result is a foreground mask (seed youcam-online-editor.txt).
         Feature("bg_replace", "bg-replace", "bg-replace", 4,
-                {"type": P("str", False, values=("prompt", "template")),
-                 "prompt": P("str", False, max_len=500), **{k: P(v.type) for k, v in
-                                                            V1_STYLE.items()}},
+                {},
                 {"type": P("str", True, values=("prompt", "template")),
                  "prompt": P("str", False, max_len=500), "template_id": P("str")},
                 SRC, styles=True),
         Feature("bg_blur", "bg-blur", "bg-blur", 1,
-                {"intensity": P("int", False, 0, 100)}, {"intensity": P("int", False, 0, 100)},
+                {}, {"intensity": P("int", False, 0, 100)},
                 SRC),
         Feature("colorize", "colorize", "colorize", 2, {}, {}, SRC, variants=4),
         Feature("lighting", "lighting", "lighting", 2, {}, {}, SRC, min_side=256),
@@ -166,7 +174,7 @@ def _features() -> dict[str, Feature]:
         Feature("face_detect", "face-swap/pre-process", "face-swap/pre-process", 0, {}, {},
                 SRC),
         Feature("face_swap", "face-swap", "face-swap", 1,
-                {"face_mapping": P("mapping", True)}, {"face_mapping": P("mapping", True)},
+                {"face_mapping": P("mapping", True)}, {"face_mapping": P("mapping_v2", True)},
                 {"src_ids": (1, 1), "ref_ids": (1, 3)}, {"ref_file_ids": "many"}),
         Feature("video_sr", "video-enhance", "video-sr", 1,
                 {"dst_duration": P("int", True, 1, 60)}, {"dst_duration": P("int", True, 1, 60)},
@@ -176,6 +184,7 @@ def _features() -> dict[str, Feature]:
 
 
 FEATURES = _features()
+V1_MASK_ONLY = ("bg_blur", "bg_replace")
 BY_V1 = {f.v1: f for f in FEATURES.values() if f.v1}
 BY_V2 = {f.v2: f for f in FEATURES.values()}
 # File-upload slugs of v1 (``file/<slug>``): every task slug, face swap's steps share one.
@@ -257,8 +266,10 @@ class YouCamEmulator(Emulator):
         clock_skew: float = 300.0,
         min_face_width: int = 128,
         result_ttl: float = 7200.0,
+        sku_page_cap: int | None = None,
     ) -> None:
         super().__init__(time_scale=time_scale, result_ttl=result_ttl)
+        self.sku_page_cap = sku_page_cap  # a server may answer fewer SKUs than asked for
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
         der = self._key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -396,10 +407,14 @@ class YouCamEmulator(Emulator):
 
     # -- credits -----------------------------------------------------------------------------
 
-    @route("GET", r"/s2s/(?P<ver>v1\.0|v2\.0)/client/credit")
-    def credit(self, rec: Recorded, ver: str) -> Response:
-        gen = ver[:2]
-        _account, err = self._authorise(rec, gen)
+    def _either(self, rec: Recorded) -> tuple[str | None, Response | None]:
+        """A v2 ``sk-`` key or a v1 access token (the account-level calls take both)."""
+        auth = rec.header("authorization") or ""
+        return self._authorise(rec, "v2" if auth.startswith("Bearer sk-") else "v1")
+
+    @route("GET", r"/s2s/v1\.0/client/credit")
+    def credit(self, rec: Recorded) -> Response:
+        _account, err = self._either(rec)
         if err:
             return err
         with self._state:
@@ -407,14 +422,11 @@ class YouCamEmulator(Emulator):
                 {"id": c.id, "type": c.type, "amount": c.amount, "expiry": c.expiry_ms}
                 for c in self.credits
             ]
-        if gen == "v1":
-            return json_response({"status": 200, "results": items})
-        return self._ok(gen, {"credits": items})
+        return json_response({"status": 200, "results": items})
 
-    @route("GET", r"/s2s/(?P<ver>v1\.0|v2\.0)/client/credit/history")
-    def credit_history(self, rec: Recorded, ver: str) -> Response:
-        gen = ver[:2]
-        _account, err = self._authorise(rec, gen)
+    @route("GET", r"/s2s/v1\.0/client/credit/history")
+    def credit_history(self, rec: Recorded) -> Response:
+        _account, err = self._either(rec)
         if err:
             return err
         try:
@@ -434,7 +446,7 @@ class YouCamEmulator(Emulator):
             start = ids.index(int(token))
         page = items[start : start + size]
         nxt = str(items[start + size]["id"]) if start + size < len(items) else ""
-        return self._ok(gen, {"next_token": nxt, "history": page})
+        return self._ok("v1", {"next_token": nxt, "history": page})
 
     @route("GET", "/s2s/v2.0/credit/feature-cost")
     def feature_cost(self, rec: Recorded) -> Response:
@@ -446,12 +458,24 @@ class YouCamEmulator(Emulator):
                 "description": f.name.replace("_", " "),
                 "amount": f.cost,
                 "unit": "per 2 seconds" if f.name == "video_sr" else "per image",
+                "proc_unit": "2s" if f.name == "video_sr" else "image",
                 "run_task_url": f"{self.url}/s2s/v2.0/task/{f.v2}",
             }
             for f in FEATURES.values()
             if f.cost
         ]
-        return self._ok("v2", {"skus": skus})
+        try:
+            size = int(rec.arg("page_size", "20") or 20)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 100:
+            return self._err(400, "page_size must be 1-100", "InvalidParameters")
+        size = min(size, self.sku_page_cap or size)
+        start = int(rec.arg("starting_token") or 0)
+        nxt = str(start + size) if start + size < len(skus) else ""
+        return json_response(
+            {"status": 200, "result": {"skus": skus[start : start + size], "next_token": nxt}}
+        )
 
     def _charge(self, task: Task) -> None:
         cost = task.feature.cost
@@ -611,6 +635,20 @@ class YouCamEmulator(Emulator):
                     isinstance(m, dict)
                     and set(m) == {"index", "position"}
                     and all(isinstance(m[k], int) and m[k] >= 0 for k in m)
+                    for m in v
+                ),
+                # v2: [{src_face_index, ref_file_id, ref_face_index}] (GUESSES.md: one public
+                # source, a v2 client that reports InvalidParameters for anything else).
+                "mapping_v2": isinstance(v, list)
+                and bool(v)
+                and all(
+                    isinstance(m, dict)
+                    and set(m) == {"src_face_index", "ref_file_id", "ref_face_index"}
+                    and isinstance(m["ref_file_id"], str)
+                    and all(
+                        isinstance(m[k], int) and not isinstance(m[k], bool) and m[k] >= 0
+                        for k in ("src_face_index", "ref_face_index")
+                    )
                     for m in v
                 ),
             }[p.type]
@@ -937,6 +975,15 @@ class YouCamEmulator(Emulator):
 
     def _check_mapping(self, task: Task) -> None:
         refs = task.files.get("ref_ids") or task.files.get("ref_file_ids") or []
+        if task.gen == "v2":
+            plain = []
+            for m in task.params["face_mapping"]:
+                if m["ref_file_id"] not in refs:
+                    raise Invalid("face_mapping ref_file_id is not one of ref_file_ids")
+                plain.append(
+                    {"index": refs.index(m["ref_file_id"]), "position": m["src_face_index"]}
+                )
+            task.params = {**task.params, "face_mapping": plain}  # the renderer's v1 form
         for m in task.params["face_mapping"]:
             if m["index"] >= len(refs):
                 raise Invalid("face_mapping index names a missing reference image")
@@ -1030,7 +1077,11 @@ class YouCamEmulator(Emulator):
         ]
         if f.name == "face_detect":
             return [], faces
-        outs = render(f.name, img, params, mask=mask, refs=refs, faces=faces)
+        if task.gen == "v1" and f.name in V1_MASK_ONLY:
+            assert img is not None
+            outs = [(_subject(img) * 255).astype(np.uint8)]  # the foreground mask
+        else:
+            outs = render(f.name, img, params, mask=mask, refs=refs, faces=faces)
         return [(_encode(o, suffix), suffix, ctype) for o in outs], faces
 
 

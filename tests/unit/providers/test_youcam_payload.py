@@ -40,7 +40,7 @@ def test_v1_body_has_request_id_file_sets_and_one_action():
         "request_id": 7,
         "payload": {
             "file_sets": {"src_ids": ["S"], "mask_ids": ["M"]},
-            "actions": [{"id": 0, "params": {}}],
+            "actions": [{"id": 0}],
         },
     }
     sod = op("background_removal")

@@ -291,8 +291,11 @@ async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, 
     [detect] = emu.received("/s2s/v2.0/task/face-swap/pre-process", "POST")
     [swap] = emu.received("/s2s/v2.0/task/face-swap", "POST")
     assert set(detect.json) == {"src_file_id", "request_id"}
-    assert swap.json["face_mapping"] == [{"index": 0, "position": 1}]
     assert len(swap.json["ref_file_ids"]) == 1
+    # v2's own mapping (issue 12 row 3): source face 1 gets the first face of reference 0.
+    assert swap.json["face_mapping"] == [
+        {"src_face_index": 1, "ref_file_id": swap.json["ref_file_ids"][0], "ref_face_index": 0}
+    ]
     out = np.asarray(Image.open(done.outputs[0].path).convert("RGB"), np.float32)
     src = np.asarray(Image.open(inputs.two_faces).convert("RGB"), np.float32)
     (lx1, ly1, lx2, ly2), (rx1, ry1, rx2, ry2) = (f["bbox"] for f in ctx.remote["faces"])

@@ -199,25 +199,35 @@ class YouCamClient:
 
     # -- calls ------------------------------------------------------------------------------
 
+    # Both generations use the v1.0 credit paths with their own bearer (a v2 API key too):
+    # Perfect Corp's own client, github.com/YouCam-API/skills (skills/*/scripts/constants.py
+    # DEFAULT_API_BALANCE_PATH, api-fallback.yaml credit.balance_path / history_path), reads
+    # ``results`` from the balance. There is no /s2s/v2.0/client/credit.
+    CREDIT_PATH = "/s2s/v1.0/client/credit"
+    CREDIT_HISTORY_PATH = "/s2s/v1.0/client/credit/history"
+    # Same source (DEFAULT_API_FEAT_COST_PATH, youcam_api.get_feature_cost): paged with
+    # page_size=20 and starting_token -> next_token, the list under ``skus``.
+    FEATURE_COST_PATH = "/s2s/v2.0/credit/feature-cost"
+    FEATURE_COST_PAGE = 20
+    MAX_PAGES = 50  # a server that keeps answering the same token must not loop forever
+
     async def credits(self) -> list[dict[str, Any]]:
-        path = "/s2s/v1.0/client/credit" if self.gen == V1 else "/s2s/v2.0/client/credit"
-        data = await self.call("GET", path, action="reading the credit balance")
-        if isinstance(data, dict):
-            data = data.get("credits") or data.get("results") or []
-        return list(data or [])
+        data = await self.call("GET", self.CREDIT_PATH, action="reading the credit balance")
+        if isinstance(data, dict):  # tolerant: a wrapped list under either name
+            data = data.get("results") or data.get("credits") or []
+        return [c for c in (data or []) if isinstance(c, dict)]
 
     async def credit_history(
         self, page_size: int = PAGE_SIZE_HISTORY, token: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        path = (
-            "/s2s/v1.0/client/credit/history"
-            if self.gen == V1
-            else "/s2s/v2.0/client/credit/history"
-        )
         params: dict[str, Any] = {"page_size": max(1, min(PAGE_SIZE_HISTORY, page_size))}
         if token:
             params["starting_token"] = token
-        data = await self.call("GET", path, action="reading the credit history", params=params)
+        data = await self.call(
+            "GET", self.CREDIT_HISTORY_PATH, action="reading the credit history", params=params
+        )
+        if not isinstance(data, dict):
+            return [], None
         return list(data.get("history") or []), data.get("next_token") or None
 
     async def create_uploads(self, slug: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -321,11 +331,28 @@ class YouCamClient:
         return list(data.get("templates") or []), data.get("next_token")
 
     async def feature_costs(self) -> list[dict[str, Any]]:
-        """v2's price list: ``[{description, amount, unit, run_task_url}]`` (v1 has none)."""
+        """v2's price list, every page: ``[{description, amount, unit, run_task_url}]`` (v1
+        has none)."""
         if self.gen == V1:
             return []
-        data = await self.call("GET", "/s2s/v2.0/credit/feature-cost", action="reading prices")
-        return list(data.get("skus") or []) if isinstance(data, dict) else []
+        skus: list[dict[str, Any]] = []
+        token: str | None = None
+        seen: set[str] = set()
+        for _ in range(self.MAX_PAGES):
+            params: dict[str, Any] = {"page_size": self.FEATURE_COST_PAGE}
+            if token:
+                params["starting_token"] = token
+            data = await self.call(
+                "GET", self.FEATURE_COST_PATH, action="reading prices", params=params
+            )
+            if not isinstance(data, dict):
+                break
+            skus.extend(s for s in data.get("skus") or [] if isinstance(s, dict))
+            token = data.get("next_token") or None
+            if not token or token in seen:
+                break
+            seen.add(token)
+        return skus
 
     async def download(self, url: str) -> bytes:
         """A result or thumbnail (absolute URL, no credentials sent)."""

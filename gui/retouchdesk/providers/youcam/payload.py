@@ -181,7 +181,10 @@ def build_body(
             file_sets["src_ids"] = [src_id]
         for name, file_id in files.items():
             file_sets.setdefault(wire[name]["v1"], []).append(file_id)
-        payload: dict[str, Any] = {"actions": [{"id": 0, "params": fields}]}
+        # The v1 document's action is ``{id}``; ``params`` only when the task takes any (the
+        # run-task schemas of e.g. Background Blur / Change list no params at all).
+        action: dict[str, Any] = {"id": 0, "params": fields} if fields else {"id": 0}
+        payload: dict[str, Any] = {"actions": [action]}
         if file_sets:
             payload = {"file_sets": file_sets, **payload}
         if op.api.get("output_ext"):
@@ -201,3 +204,21 @@ def build_body(
     # honours it (as v1 does) never charges a resent submission twice.
     body["request_id"] = request_id
     return body
+
+
+def v2_face_mapping(pairs: list[dict[str, int]], ref_file_ids: list[str]) -> list[dict[str, Any]]:
+    """v1's ``[{index, position}]`` in v2's words: ``[{src_face_index, ref_file_id,
+    ref_face_index}]``, naming each reference by its uploaded file id (the body's
+    ``ref_file_ids`` holds the same ids) and using the first face of each reference.
+
+    Source: a public v2 client that sends this shape and gets ``InvalidParameters`` for v1's
+    (one source only; listed in resources/providers/GUESSES.md).
+    """
+    return [
+        {
+            "src_face_index": m["position"],
+            "ref_file_id": ref_file_ids[m["index"]],
+            "ref_face_index": 0,
+        }
+        for m in pairs
+    ]

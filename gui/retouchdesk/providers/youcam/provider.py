@@ -40,7 +40,7 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
-from retouchdesk.providers.youcam import errors, files, payload, styles, watch
+from retouchdesk.providers.youcam import errors, files, foreground, payload, styles, watch
 from retouchdesk.providers.youcam.api import V1, Credentials, YouCamClient
 
 log = logging.getLogger("retouchdesk.youcam")
@@ -213,6 +213,15 @@ class YouCamProvider(Provider):
 
     async def prepare(self, ctx: JobContext) -> None:
         op = ctx.operation
+        if self.gen == V1 and op.id == "background_change":
+            # v1 answers only a foreground mask (seed: run-task schema without prompt or
+            # template); nothing to replace the background with: refuse before any upload.
+            raise ProviderError(
+                "Background Change needs a YouCam v2 API key: with a v1 sign-in YouCam "
+                "returns only a cut-out mask, not a new background",
+                retryable=False,
+                code="unsupported",
+            )
         prepared = await asyncio.to_thread(self._prepare_all, ctx)
         remote = ctx.remote
         remote.setdefault("gen", self.gen)
@@ -292,11 +301,14 @@ class YouCamProvider(Provider):
         if op.api.get("detect"):
             refs = [n for n in ("ref_file", "ref_file_2", "ref_file_3") if ctx.file_param(n)]
             faces = ctx.remote.get("faces") or []
-            return {
-                "face_mapping": payload.parse_face_mapping(
-                    str(values.get("face_mapping") or ""), len(refs), len(faces)
-                )
-            }
+            pairs = payload.parse_face_mapping(
+                str(values.get("face_mapping") or ""), len(refs), len(faces)
+            )
+            if self.gen == V1:
+                return {"face_mapping": pairs}
+            fids = ctx.remote.get("files", {})
+            ref_ids = [str(fids.get(n, {}).get("file_id", "")) for n in refs]
+            return {"face_mapping": payload.v2_face_mapping(pairs, ref_ids)}
         if op.input_kind == "video" and values.get("dst_duration") is None:
             duration = float(ctx.remote.get("duration") or 0)
             return {"dst_duration": max(1, round(duration))}
@@ -363,7 +375,16 @@ class YouCamProvider(Provider):
         async def collect(data: dict[str, Any]) -> list[Output]:
             if phase == "detect":
                 return []  # the faces are in the answer itself
-            return await self._download(data, work_dir, suffix, op)
+            outputs = await self._download(data, work_dir, suffix, op)
+            if self.gen == V1 and op.api.get("v1_result") == "mask":
+                intensity = float(ctx.params.get("intensity", 50) or 0)
+                for out in outputs:
+                    assert out.path is not None
+                    if await asyncio.to_thread(
+                        foreground.blur_background, ctx.input_path, out.path, intensity
+                    ):
+                        out.meta["blurred_locally"] = True  # v1 answered a foreground mask
+            return outputs
 
         async def run() -> None:
             await watch.watch(w, self.client.task_status, collect, self.policy, self.pacer)
@@ -568,7 +589,8 @@ class YouCamProvider(Provider):
         out: dict[str, float] = {}
         for sku in skus:
             path = str(sku.get("run_task_url") or "").rstrip("/")
-            slug = path.split("/s2s/v2.0/task/")[-1] if "/task/" in path else path
+            # Any version ("/s2s/v2.1/task/hair-transfer" exists): YouCam-API/skills slug_of.
+            slug = path.split("/task/")[-1] if "/task/" in path else path
             try:
                 out[slug] = float(sku.get("amount"))
             except (TypeError, ValueError):
