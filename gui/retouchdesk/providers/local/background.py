@@ -2,7 +2,10 @@
 
 GrabCut is seeded by the detected face: a generous head-and-shoulders box is "probably
 subject", the face itself "surely subject", everything outside the box "surely background".
-Without a face (a cat, a cup) a centred box is the seed. The user's mask refines it: white is
+Without a face (a cat, a cup) the seed is a subject prior: focus (the sharp part before a
+defocused background), fine-grained saliency and a weak centre prior. The result record says
+whether the cut is believable (``subject_sure``, ``subject_separation``) and a warning asks for
+a painted mask when it is not. The user's mask refines it: white is
 surely subject; with ``mask_mode = exact`` the mask is the subject. GrabCut runs on a copy at
 most ``_WORK_SIDE`` pixels long (it is iterative and slow) and its mask is brought back to full
 size with a guided filter, which snaps the edge to the photo's own edges (hair, shoulders).
@@ -61,8 +64,8 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
             core_small = cv2.resize(core, (sw, sh), interpolation=cv2.INTER_NEAREST)
             gc[core_small > 0] = cv2.GC_FGD
     else:
-        mx, my = int(sw * 0.08), int(sh * 0.08)
-        gc[my : sh - my, mx : sw - mx] = cv2.GC_PR_FGD
+        prior = subject_prior(small)
+        gc[:] = _seeds_from_prior(prior)
         ctx.meta["faces"] = 0
     if user is not None and not masks.is_empty(user):
         user_small = cv2.resize(user, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -76,7 +79,9 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
         cv2.grabCut(bgr, gc, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK if i == 0 else cv2.GC_EVAL)
         ctx.progress(0.1 + 0.6 * (i + 1) / iterations, "Finding the subject")
     fg = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-    fg = _fill_holes(_largest_parts(fg))
+    fg = _fill_holes(_largest_parts(fg), max_fraction=0.05)
+    if user is None or masks.is_empty(user):
+        _judge(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), fg, bool(found), ctx)
     alpha = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
     radius = max(2, int(max(h, w) / 300))
     guide = cv2.cvtColor(color, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -85,6 +90,99 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     else:  # opencv without contrib: a plain blur of the edge
         alpha = cv2.GaussianBlur(alpha, (0, 0), radius / 2)
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    """``x`` stretched to 0..1 between its 2nd and 98th percentiles."""
+    x = x.astype(np.float32)
+    lo, hi = np.percentile(x, 2), np.percentile(x, 98)
+    return np.clip((x - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+
+
+def subject_prior(rgb: np.ndarray) -> np.ndarray:
+    """float32 0..1 per pixel: how likely it is to be the main subject, without a face.
+
+    Three cues, each cheap on the working copy: focus (the local energy of the Laplacian: a
+    subject is usually the sharp part, the background defocused), fine-grained saliency
+    (centre-surround contrast, OpenCV contrib's ``saliency`` module when present) and a centre
+    prior (photographers centre their subject more often than not).
+    """
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    focus = _norm(np.sqrt(cv2.GaussianBlur(lap * lap, (0, 0), side / 40)))
+    cues = [(focus, 0.65)]
+    if hasattr(cv2, "saliency"):
+        detector = cv2.saliency.StaticSaliencyFineGrained_create()
+        ok, sal = detector.computeSaliency(
+            cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        )
+        if ok:
+            cues.append((_norm(cv2.GaussianBlur(sal.astype(np.float32), (0, 0), side / 50)), 0.35))
+    total = sum(wt for _, wt in cues)
+    prior = sum(c * wt for c, wt in cues) / total
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    centre = np.exp(-(((xx - w / 2) / (0.45 * w)) ** 2 + ((yy - h / 2) / (0.45 * h)) ** 2))
+    return (prior * (0.75 + 0.25 * centre)).astype(np.float32)
+
+
+def _seeds_from_prior(prior: np.ndarray) -> np.ndarray:
+    """GrabCut labels from the prior: its Otsu foreground, generously grown, is probably
+    subject and its core surely; the least likely sixth of the photo is surely background (a
+    clean sample for the background's colours); GrabCut decides the rest by colour."""
+    h, w = prior.shape
+    p8 = to_uint8(prior * 255.0)
+    t, region = cv2.threshold(p8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    region = _fill_holes(_largest_parts(region), max_fraction=0.2)
+    gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
+    k = max(3, int(min(h, w) * 0.15)) | 1
+    grown = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    gc[grown > 0] = cv2.GC_PR_FGD
+    core = cv2.erode(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    gc[(core > 0) & (p8 > min(254, t + (255 - t) // 3))] = cv2.GC_FGD
+    gc[(p8 <= np.percentile(p8, 16)) & (region == 0)] = cv2.GC_BGD
+    return gc
+
+
+def _judge(rgb: np.ndarray, fg: np.ndarray, faces: bool, ctx: OpContext) -> None:
+    """Say when the subject found is doubtful and a painted mask would help.
+
+    A cut is believable when subject and background differ in colour (Bhattacharyya distance
+    of their Lab histograms >= 0.4) or in focus (the subject's Laplacian energy >= 4x the
+    background's: a sharp subject before a defocused background). On this repository's photos
+    the cat scores 11.7x in focus, the cup 0.43 in colour; a crop of the bare table 0.29 and
+    2.8x, uniform noise 0.07 and 1.0x. ``subject_separation`` >= 1 is sure.
+    """
+    sel = fg > 0
+    fraction = float(sel.mean())
+    reasons = []
+    separation = 0.0
+    if fraction < 0.03:
+        reasons.append("almost nothing stood out as a subject")
+    elif fraction > 0.9:
+        reasons.append("almost the whole photo looked like the subject")
+    else:
+        lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab)
+
+        def hist(m: np.ndarray) -> np.ndarray:
+            hh = cv2.calcHist([lab], [0, 1, 2], m.astype(np.uint8), [8, 8, 8], [0, 256] * 3)
+            return cv2.normalize(hh, hh, 1, 0, cv2.NORM_L1)
+
+        colour = cv2.compareHist(hist(sel), hist(~sel), cv2.HISTCMP_BHATTACHARYYA)
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        energy = cv2.Laplacian(grey, cv2.CV_32F) ** 2
+        focus = float(energy[sel].mean()) / (float(energy[~sel].mean()) + 1e-6)
+        separation = max(colour / 0.4, float(np.log(max(focus, 1.0)) / np.log(4.0)))
+        if separation < 1.0 and not faces:
+            reasons.append("it hardly differs from the background in colour or sharpness")
+    ctx.meta["subject_separation"] = round(separation, 2)
+    ctx.meta["subject_sure"] = not reasons
+    if reasons:
+        ctx.warn(
+            f"{ctx.source_name}: not sure what the subject is ({reasons[0]}); paint over the "
+            "subject (white) in a mask for a better result"
+        )
 
 
 def _largest_parts(fg: np.ndarray) -> np.ndarray:
