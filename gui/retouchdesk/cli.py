@@ -5,6 +5,9 @@ Commands:
 * ``retouchdesk ops [PROVIDER[.OP]]``: every operation and its parameters, from the schemas.
 * ``retouchdesk run --provider P --op O --set k=v ... FILES_OR_FOLDERS -o OUT``: a batch with
   live progress and a summary; exit code 0 only when every file succeeded.
+* ``retouchdesk run --recipe CHAIN.toml FILES_OR_FOLDERS -o OUT``: a recipe's steps in order
+  on every photo, resumable step by step (``cli_recipe``).
+* ``retouchdesk recipe RESULT``: the recipe written into a result's XMP, as TOML.
 * ``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database.
 * ``retouchdesk config``: the effective settings and where each one comes from.
 * ``retouchdesk account PROVIDER [--history N]``: balance and history (``cli_account``).
@@ -65,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         "again skips what is done and resumes what was interrupted.",
     )
     run.add_argument("--provider", "-p", help="provider id (default: general.default_provider)")
-    run.add_argument("--op", required=True, help="operation id (see `retouchdesk ops`)")
+    run.add_argument("--op", help="operation id (see `retouchdesk ops`)")
+    run.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="CHAIN.toml",
+        help="run a recipe's steps in order on every photo (instead of --op)",
+    )
     run.add_argument(
         "--set",
         dest="sets",
@@ -108,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", choices=[s.value for s in JobState], help="only jobs in this state"
     )
     jobs.set_defaults(func=cmd_jobs)
+
+    rec = sub.add_parser(
+        "recipe", help="print the recipe written into a result file's XMP, as TOML"
+    )
+    rec.add_argument("result", type=Path, metavar="RESULT")
+    rec.set_defaults(func=_cmd_recipe)
 
     cfg = sub.add_parser("config", help="show the effective settings and their sources")
     # Keys for headless use (retouchdesk/cli_secrets.py): the value comes from stdin.
@@ -326,6 +341,8 @@ class Item:
     walked: bool = False  # found in a folder (not named on the command line)
     detail: str = ""
     results: list[Path] = field(default_factory=list)
+    params: dict[str, Any] | None = None  # this input's own parameters (a recipe's masks)
+    options: dict[str, Any] = field(default_factory=dict)  # added to the batch's job options
 
 
 def collect_inputs(
@@ -377,11 +394,27 @@ def dedupe_key(item: Item, provider: str, op: str, params: dict[str, Any], extra
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _cmd_recipe(args: argparse.Namespace) -> int:
+    from retouchdesk.cli_recipe import cmd_recipe
+
+    return cmd_recipe(args)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from retouchdesk.core import naming
     from retouchdesk.core.schema import Inapplicable
     from retouchdesk.services.runtime import build_runtime
 
+    if args.recipe is not None:
+        from retouchdesk.cli_recipe import cmd_run_recipe
+
+        if args.op or args.sets:
+            _err("--recipe runs the recipe's own steps: leave out --op and --set")
+            return EXIT_USAGE
+        return cmd_run_recipe(args)
+    if not args.op:
+        _err("Say what to run: --op OPERATION, or --recipe CHAIN.toml")
+        return EXIT_USAGE
     rt = build_runtime()
     try:
         provider = args.provider or rt.settings.get("general", "default_provider")
@@ -418,7 +451,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_batch(
-    rt: Any, op: Any, params: dict[str, Any], template: str, fmt: str, items: list[Item], args
+    rt: Any,
+    op: Any,
+    params: dict[str, Any],
+    template: str,
+    fmt: str,
+    items: list[Item],
+    args,
+    *,
+    close: bool = True,
 ) -> int:
     from retouchdesk.services.engine import JobRequest
 
@@ -442,7 +483,10 @@ async def _run_batch(
         if not item.path.exists():
             item.status, item.detail = "missing", f"{item.path}: no such file or folder"
             continue
-        item.key = dedupe_key(item, op.provider, op.id, params, extra)
+        if item.status != "pending":  # a recipe's photo that cannot run this step
+            continue
+        item_params = params if item.params is None else item.params
+        item.key = dedupe_key(item, op.provider, op.id, item_params, extra)
         if item.key in seen:  # the same photo listed twice (a file and its folder)
             item.status, item.detail = "skipped", "listed twice"
             continue
@@ -465,11 +509,11 @@ async def _run_batch(
                     provider=op.provider,
                     operation=op.id,
                     input_path=item.path,
-                    params=dict(params),
+                    params=dict(item_params),
                     output_dir=item.out_dir,
                     name_template=template,
                     dedupe_key=item.key,
-                    options=dict(options),
+                    options={**options, **item.options},
                 ),
             )
         )
@@ -517,7 +561,8 @@ async def _run_batch(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
         unsubscribe()
-        await rt.aclose()
+        if close:
+            await rt.aclose()
     for job_id, item in by_job.items():
         rec = engine.get(job_id)
         if rec is not None:
