@@ -197,7 +197,11 @@ def test_environment_wins_and_is_shown(make_dialog, monkeypatch) -> None:
     w = _field(dlg, "enhancor", "enhancor", "api_key")
     assert not w.isEnabled() and "RETOUCHDESK_ENHANCOR_API_KEY" in w.placeholderText()
     assert w.text() == ""
-    assert dlg.page("enhancor").status.text().startswith("✓")
+    status = dlg.page("enhancor").status.text()
+    assert status.startswith("✓")
+    # Issue 13 item 19: the key comes from the environment, not from a key file or keyring.
+    assert "from the environment: RETOUCHDESK_ENHANCOR_API_KEY" in status
+    assert "key file" not in status and "keyring" not in status
 
 
 class _Fake(Provider):
@@ -402,7 +406,9 @@ def test_unlock_button_for_a_locked_key_file(qtbot, app_home: Path) -> None:
     dlg = SettingsDialog(AccountsModel(settings, locked, load_catalog()))
     qtbot.addWidget(dlg)
     assert not dlg.unlock_button.isHidden()
-    assert "Not set up" in dlg.page("enhancor").status.text()
+    # Issue 13 item 19: locked is not "not set up" (that invited typing the key again).
+    status = dlg.page("enhancor").status.text()
+    assert "Not set up" not in status and "key file is locked" in status
     assert dlg.unlock()
     assert dlg.unlock_button.isHidden()
     assert dlg.page("enhancor").status.text().startswith("✓ Set up")

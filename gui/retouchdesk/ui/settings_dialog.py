@@ -367,9 +367,32 @@ class ProviderPage(QWidget):
     def refresh_status(self) -> None:
         text = self.model.status_text(self.provider_id)
         ok = text == "Set up"
-        where = f" (keys in the {_store_short(self.model)})" if ok else ""
+        where = ""
+        if ok:
+            where = self._where_keys_are()
+        elif self.model.locked:
+            # Not "not set up": the keys may well be in the file; entering them again would
+            # only make a second copy.
+            text = "The key file is locked: click Unlock keys… to use the keys stored in it."
         self.status.setText(("✓ " if ok else "") + text + where)
         self.status.setStyleSheet(OK_STYLE if ok else WARN_STYLE)
+
+    def _where_keys_are(self) -> str:
+        """' (keys in the system keyring)', or the environment variables they come from."""
+        stored = [
+            f.spec
+            for f in self.fields.values()
+            if f.spec.secret and self.model.state(f.spec).stored
+        ]
+        env = [s.env_name for s in stored if self.model.state(s).from_environment]
+        if not stored:
+            return ""
+        if len(env) == len(stored):
+            return f" (from the environment: {', '.join(env)})"
+        store = _store_short(self.model)
+        if env:
+            return f" (keys in the {store}; {', '.join(env)} from the environment)"
+        return f" (keys in the {store})"
 
     def _status_changed(self, provider_id: str) -> None:
         if provider_id == self.provider_id:
