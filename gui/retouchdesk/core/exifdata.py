@@ -68,7 +68,9 @@ def _encodes(group: int | None, tag: int, value: Any) -> bool:
 
 
 #: Tags whose value must be one of a few codes; anything else confuses readers (libtiff).
-_ENUMS = {None: {296: (1, 2, 3), ORIENTATION: tuple(range(1, 9))}}
+_ENUMS: dict[int | None, dict[int, tuple[int, ...]]] = {
+    None: {296: (1, 2, 3), ORIENTATION: tuple(range(1, 9))}
+}
 
 
 def _keep(tags: dict[int, Any], group: int | None, out: dict[int, Any], skip: set[int]) -> int:

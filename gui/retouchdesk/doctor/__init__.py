@@ -41,8 +41,9 @@ def render(results: Iterable[CheckResult], *, color: bool | None = None) -> str:
     results = list(results)
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    colored = bool(color)
     width = max((len(r.area) for r in results), default=0)
-    lines = [f"{_mark(r, color)} {r.area:<{width}}  {r.name}: {r.detail}" for r in results]
+    lines = [f"{_mark(r, colored)} {r.area:<{width}}  {r.name}: {r.detail}" for r in results]
     return "\n".join(lines)
 
 

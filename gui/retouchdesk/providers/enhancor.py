@@ -300,11 +300,12 @@ class EnhancorProvider(Provider):
             state, progress=fraction, message=message, cost=cost, next_poll=self.poll_interval
         )
 
-    def _done(self, ctx: JobContext, url: str, cost: float | None, how: str) -> PollResult:
+    def _done(self, ctx: JobContext, url: str | None, cost: float | None, how: str) -> PollResult:
+        assert url, "called only once a result link is known"
         suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
         if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
             suffix = ".png"
-        meta = {"request_id": ctx.remote_id}
+        meta: dict[str, Any] = {"request_id": ctx.remote_id}
         if cost is None:
             cost = _number(ctx.remote.get("cost"))
         if cost is not None:

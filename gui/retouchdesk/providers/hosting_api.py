@@ -19,11 +19,16 @@ from typing import Any, Protocol, runtime_checkable
 class Hosting(Protocol):
     """File hosting and webhook reception for one application instance."""
 
-    #: A short name for messages ("local receiver", "S3 storage").
-    description: str
-    #: True when a vendor on the internet can fetch the URLs (S3, or a receiver behind a
-    #: public tunnel); False for a bare loopback receiver, enough only for local emulators.
-    public: bool
+    @property
+    def description(self) -> str:
+        """A short name for messages ("local receiver", "S3 storage")."""
+        ...
+
+    @property
+    def public(self) -> bool:
+        """True when a vendor on the internet can fetch the URLs (S3, or a receiver behind a
+        public tunnel); False for a bare loopback receiver, enough only for local emulators."""
+        ...
 
     async def publish(self, job_id: str, path: Path, *, role: str = "input") -> str:
         """Make ``path`` reachable and return its URL (unguessable, valid while the job is

@@ -98,7 +98,7 @@ class JobPanel(QWidget):
         st = self.style()
         SP = QStyle.StandardPixmap
 
-        def button(text: str, icon: SP, tip: str) -> QToolButton:
+        def button(text: str, icon: QStyle.StandardPixmap, tip: str) -> QToolButton:
             b = QToolButton()
             b.setText(text)
             b.setIcon(st.standardIcon(icon))

@@ -368,9 +368,9 @@ class MainWindow(QMainWindow):
 
     def recent(self) -> list[str]:
         value = self.qsettings.value("recent", [])
-        if isinstance(value, str):
+        if isinstance(value, str):  # QSettings gives a one-item list back as a string
             value = [value]
-        return [str(v) for v in (value or [])]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def _add_recent(self, path: Path) -> None:
         items = [str(path)] + [r for r in self.recent() if r != str(path)]
@@ -766,8 +766,8 @@ class MainWindow(QMainWindow):
                     f"Run the other {len(fresh)}", QMessageBox.ButtonRole.AcceptRole
                 )
         rerun = box.addButton("Run again", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(show or box.button(QMessageBox.StandardButton.Cancel))
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(show or cancel)
         clicked = await self.ask(box)
         if clicked is rerun:
             return planned

@@ -23,6 +23,7 @@ B E L P R tools, X brush/eraser, H show/hide, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -425,7 +426,7 @@ class MaskLayer(QGraphicsObject):
                 return self._doc.redo
             return None
         tools = self._tools
-        simple = {
+        simple: dict[int, Callable[[], object]] = {
             Qt.Key.Key_BracketLeft: tools.shrink,
             Qt.Key.Key_BracketRight: tools.grow,
             Qt.Key.Key_BraceLeft: lambda: tools.set_hardness(tools.hardness - 0.1),

@@ -165,7 +165,10 @@ class NumberControl(ParamControl):
             self.spin = QDoubleSpinBox(self)
             self.spin.setRange(-1e12, 1e12)
             self.spin.setDecimals(_decimals(param.step))
-        self.spin.setSingleStep(param.step or (1 if self.is_int else 0.1))
+        if isinstance(self.spin, QSpinBox):
+            self.spin.setSingleStep(max(1, round(param.step or 1)))
+        else:
+            self.spin.setSingleStep(param.step or 0.1)
         if param.unit:
             self.spin.setSuffix(f" {param.unit}")
         self.spin.setKeyboardTracking(False)
@@ -216,7 +219,7 @@ class NumberControl(ParamControl):
         cur = self.spin.value()
         self._setting = True
         try:
-            if self.is_int:
+            if isinstance(self.spin, QSpinBox):
                 self.spin.setRange(int(lo), int(hi))
             else:
                 self.spin.setRange(lo, hi)
@@ -258,7 +261,10 @@ class NumberControl(ParamControl):
         v = self._min + pos * step
         v = min(v, self._max) if self._max is not None else v
         blocked = self.spin.blockSignals(True)
-        self.spin.setValue(round(v) if self.is_int else v)
+        if isinstance(self.spin, QSpinBox):
+            self.spin.setValue(round(v))
+        else:
+            self.spin.setValue(v)
         self.spin.blockSignals(blocked)
         self._emit()
 

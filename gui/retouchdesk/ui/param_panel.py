@@ -296,7 +296,8 @@ class ParamPanel(QScrollArea):
         self.rebuilt.emit()
 
     def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
-        if new is not None and self.widget() is not None and self.widget().isAncestorOf(new):
+        content = self.widget()
+        if new is not None and content is not None and content.isAncestorOf(new):
             self.ensureWidgetVisible(new, 10, 24)
 
     def focus_widgets(self) -> list[QWidget]:

@@ -76,7 +76,8 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     iterations = 5
     for i in range(iterations):
         ctx.check()
-        cv2.grabCut(bgr, gc, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK if i == 0 else cv2.GC_EVAL)
+        mode = cv2.GC_INIT_WITH_MASK if i == 0 else cv2.GC_EVAL
+        cv2.grabCut(bgr, gc, None, bgd, fgd, 1, mode)  # pyright: ignore[reportArgumentType, reportCallIssue]
         ctx.progress(0.1 + 0.6 * (i + 1) / iterations, "Finding the subject")
     fg = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
     fg = _fill_holes(_largest_parts(fg), max_fraction=0.05)
@@ -187,7 +188,9 @@ def _judge(rgb: np.ndarray, fg: np.ndarray, faces: bool, ctx: OpContext) -> None
 
 def _largest_parts(fg: np.ndarray) -> np.ndarray:
     """Drop specks: keep components at least 5% the size of the largest one, fill holes."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((fg > 0).astype(np.uint8), 8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (fg > 0).astype(np.uint8), connectivity=8
+    )
     if n <= 2:
         return fg
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -199,7 +202,7 @@ def _largest_parts(fg: np.ndarray) -> np.ndarray:
 def _fill_holes(fg: np.ndarray, max_fraction: float = 0.02) -> np.ndarray:
     """Fill background islands enclosed by the subject (a badge, a shadow in a fold)."""
     bg = (fg == 0).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, 4)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, connectivity=4)
     h, w = fg.shape
     out = fg.copy()
     for i in range(1, n):

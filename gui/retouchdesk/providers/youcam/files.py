@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -119,7 +120,7 @@ def downscale_input(op: Operation, path: Path | str, dest: Path | str) -> Path:
     if not check.can_downscale or check.fit is None:
         raise InputError(check.sentence() if check.problems else f"{Path(path).name} already fits")
     im = imageio.load_image(path).image
-    im = im.resize(check.fit, Image.LANCZOS)
+    im = im.resize(check.fit, Image.Resampling.LANCZOS)
     dest = Path(dest)
     fmt = "PNG" if "png" in op.limits.formats and im.mode in ("RGBA", "LA") else "JPEG"
     if fmt == "JPEG":
@@ -211,7 +212,7 @@ class ResultIndex:
         self.path = path
         self._lock = threading.Lock()
 
-    def _load(self) -> dict[str, dict[str, object]]:
+    def _load(self) -> dict[str, dict[str, Any]]:
         try:
             return json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):

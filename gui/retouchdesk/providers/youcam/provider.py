@@ -592,8 +592,8 @@ class YouCamProvider(Provider):
             # Any version ("/s2s/v2.1/task/hair-transfer" exists): YouCam-API/skills slug_of.
             slug = path.split("/task/")[-1] if "/task/" in path else path
             try:
-                out[slug] = float(sku.get("amount"))
-            except (TypeError, ValueError):
+                out[slug] = float(sku["amount"])
+            except (KeyError, TypeError, ValueError):  # no price, null or not a number
                 continue
         return out
 

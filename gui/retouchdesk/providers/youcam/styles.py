@@ -55,7 +55,7 @@ async def list_page(
 ) -> tuple[list[StyleItem], str | None]:
     """One page of styles of ``slug`` and the token of the next page (None at the end)."""
     if client.gen != V1:
-        raw, nxt = await client.templates(slug, token)
+        raw, next_token = await client.templates(slug, token)
         items = [
             StyleItem(
                 id=str(t.get("id")),
@@ -65,7 +65,7 @@ async def list_page(
             )
             for t in raw
         ]
-        return items, nxt or None
+        return items, next_token or None
     state = _decode(token)
     while True:
         groups, gnext = await client.style_groups(slug, state["g"])
