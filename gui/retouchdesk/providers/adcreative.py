@@ -451,6 +451,39 @@ class AdCreativeProvider(Provider):
 
     # -- account view -------------------------------------------------------------------------
 
+    async def probe(self, path: str, params: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """One request as it answered: (HTTP status, JSON as sent, None if not JSON). For
+        ``retouchdesk doctor``; the token call is sent without a bearer, the rest with one."""
+        client = self._api()
+        if path == "/api/v1/Authorization/GenerateJwtToken":
+            response = await http.send(
+                client,
+                "POST",
+                path,
+                vendor=VENDOR,
+                action="signing in",
+                check=False,
+                json={"applicationId": self.application_id, "jwtPrivateKey": self._jwt_private_key},
+                headers={"Content-Type": "application/json; x-api-version=1.0"},
+            )
+        else:
+            token = await self._access_token()
+            response = await http.send(
+                client,
+                "GET",
+                path,
+                vendor=VENDOR,
+                action="checking the account",
+                check=False,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        await response.aread()
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
     async def test_connection(self) -> str:
         """Sign in (application id + private key) and list the jobs (key + secret)."""
         jobs = await self.all_progresses()

@@ -169,6 +169,28 @@ class YouCamClient:
             return self.unwrap(body)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def probe(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """One authorised request as it answered: (HTTP status, JSON body or None). For
+        ``retouchdesk doctor``, which checks the shapes the other calls rely on."""
+        token = await self._bearer()
+        resp = await http.send(
+            self.client,
+            method,
+            path,
+            vendor=errors.VENDOR,
+            action="checking the account",
+            check=False,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        await resp.aread()
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, None
+
     async def _check(self, resp: httpx.Response, action: str) -> Any:
         await resp.aread()
         if resp.status_code >= 400:
