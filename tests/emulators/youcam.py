@@ -581,6 +581,20 @@ class YouCamEmulator(Emulator):
             stored = self.files.get(file_id or "")
         if stored is None or not rec.arg("X-Amz-Signature"):
             return raw_response(b"<Error><Code>NoSuchUpload</Code></Error>", "application/xml", 404)
+        signed = {k.lower() for k in stored.headers}
+        unsigned = sorted(k for k in rec.headers if k.startswith("x-amz-") and k not in signed)
+        if unsigned:
+            # What S3 answers a presigned (SigV4) PUT carrying an x-amz-* header it did not
+            # sign: 403 AccessDenied, "There were headers present in the request which were not
+            # signed", the names in <HeadersNotSigned>.
+            self.rejected_puts += 1
+            body = (
+                "<Error><Code>AccessDenied</Code><Message>There were headers present in the "
+                "request which were not signed</Message><HeadersNotSigned>"
+                + ", ".join(unsigned)
+                + "</HeadersNotSigned></Error>"
+            ).encode()
+            return raw_response(body, "application/xml", 403)
         wrong = [k for k, v in stored.headers.items() if (rec.header(k) or "") != v]
         if rec.header("authorization"):
             wrong.append("Authorization (not signed)")

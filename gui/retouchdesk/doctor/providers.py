@@ -44,11 +44,31 @@ async def provider_checks(runtime: Any, names: Iterable[str]) -> list[CheckResul
 
 
 async def check_provider(name: str, provider: Any) -> list[CheckResult]:
-    """The live checks of one built provider, one result per check."""
-    checks = _CHECKS.get(name)
+    """The live checks of one built provider, one result per check. A provider without
+    vendor checks here (an extra one, or a stand-in under a vendor's id) gets its own
+    ``test_connection`` as the one check."""
+    checks = _checks_for(name, provider)
     if checks is None:
         return [await _run(name, "connection", lambda: _generic(provider))]
-    return [await _run(name, label, check) for label, check in checks(provider)]
+    return [await _run(name, label, check) for label, check in checks]
+
+
+async def shape_checks(name: str, provider: Any) -> list[CheckResult]:
+    """Only the vendor checks (nothing for other providers): for the Settings dialog, which
+    has already made the provider's own connection test."""
+    checks = _checks_for(name, provider) or []
+    return [await _run(name, label, check) for label, check in checks]
+
+
+def _checks_for(name: str, provider: Any) -> list[tuple[str, Check]] | None:
+    entry = _CHECKS.get(name)
+    if entry is None:
+        return None
+    module, cls_name, build = entry
+    import importlib
+
+    cls = getattr(importlib.import_module(module), cls_name)
+    return build(provider) if isinstance(provider, cls) else None
 
 
 async def _run(area: str, label: str, check: Check) -> CheckResult:
@@ -285,9 +305,9 @@ def _dump(body: Any) -> str:
         return ""
 
 
-_CHECKS: dict[str, Callable[[Any], list[tuple[str, Check]]]] = {
-    "youcam": _youcam,
-    "codeformer": _codeformer,
-    "enhancor": _enhancor,
-    "adcreative": _adcreative,
+_CHECKS: dict[str, tuple[str, str, Callable[[Any], list[tuple[str, Check]]]]] = {
+    "youcam": ("retouchdesk.providers.youcam", "YouCamProvider", _youcam),
+    "codeformer": ("retouchdesk.providers.codeformer", "CodeFormerProvider", _codeformer),
+    "enhancor": ("retouchdesk.providers.enhancor", "EnhancorProvider", _enhancor),
+    "adcreative": ("retouchdesk.providers.adcreative", "AdCreativeProvider", _adcreative),
 }

@@ -417,6 +417,12 @@ class AccountsModel(QObject):
                 ok, text = True, f"Connected: {credits}."
             else:
                 ok, text = False, NOT_AVAILABLE
+            if ok:  # the doctor's live checks: did the vendor change an answer's shape?
+                from retouchdesk.doctor.providers import shape_checks
+
+                failed = [r for r in await shape_checks(provider_id, provider) if not r.ok]
+                if failed:
+                    ok, text = False, f"{text} But {failed[0].name}: {failed[0].detail}."
         except RetouchError as exc:
             ok, text = False, str(exc)
         except Exception as exc:  # a bug in a provider must not take the dialog down

@@ -156,3 +156,26 @@ async def test_v1_background_change_is_refused_before_any_upload(emulator, tmp_p
         await prov.aclose()
     assert not info.value.retryable
     assert not [r for r in emu.received() if "/file" in r.path or r.method == "PUT"]
+
+
+async def test_a_presigned_put_with_an_unsigned_amz_header_is_refused_like_s3(emulator, tmp_path):
+    emu = emulator("youcam", **FAST)
+    prov = make_provider(emu, "v2", tmp_path / "cache")
+    try:
+        [slot] = await prov.io.run(
+            prov.client.create_uploads(
+                "enhance", [{"content_type": "image/png", "file_name": "a.png", "file_size": 3}]
+            )
+        )
+        request = dict(slot["requests"][0])
+        url, headers = request["url"], dict(request["headers"])
+        r = httpx.put(url, content=b"abc", headers={**headers, "x-amz-acl": "public-read"})
+        assert r.status_code == 403 and b"<HeadersNotSigned>x-amz-acl<" in r.content
+        request["headers"] = {**headers, "x-amz-acl": "public-read"}
+        with pytest.raises(ProviderError, match="storage refused the upload") as info:
+            await prov.io.run(prov.client.put_file(request, b"abc"))
+        assert info.value.status == 403
+        await prov.io.run(prov.client.put_file(slot["requests"][0], b"abc"))  # as returned: ok
+    finally:
+        await prov.aclose()
+    assert emu.rejected_puts == 2
