@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from tests.ui.test_window import plain_runtime
 from tests.ui.test_window_trust import _qimage_rgb
@@ -353,3 +354,33 @@ def test_time_is_estimated_before_and_counted_down_while_running(
     qtbot.waitUntil(lambda: jobs.record(jid).state.terminal, timeout=20_000)
     w2.side.refresh()
     assert "(measured)" in w2.side.cost.text()
+
+
+@pytest.mark.slow  # a real offline background blur (GrabCut): ~15 s on a loaded 2-core CPU
+def test_background_blur_without_a_face_says_to_paint_the_subject(
+    qtbot, make_window, photo_dir: Path
+):
+    """Item 13: a cat has no human face; the result says the subject was a guess and how to
+    do better (paint it), in the compare view, the status bar and the job's row."""
+    from retouchdesk.model.jobs import COL_STATE
+
+    w = make_window(plain_runtime())
+    w.open_paths([photo_dir / "chelsea.png"])
+    om = w.model.operation
+    om.select("local.background_blur")
+    qtbot.waitUntil(w.side.apply_button.isEnabled)
+    qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
+    eng = w.model.engine
+    qtbot.waitUntil(lambda: len(eng.jobs()) == 1, timeout=10_000)
+    (job,) = eng.jobs()
+    qtbot.waitUntil(lambda: eng.get(job.id).state.terminal, timeout=120_000)
+    rec = eng.get(job.id)
+    assert rec.state.name == "DONE", rec.error
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is w.compare, timeout=10_000)
+    qtbot.waitUntil(lambda: w.compare.note.isVisible(), timeout=10_000)
+    assert "No face was found" in w.compare.note.text()
+    assert "paint over the subject" in w.compare.note.text()
+    assert "paint over the subject" in w.statusBar().currentMessage()
+    row = w.model.jobs.index_of(job.id).siblingAtColumn(COL_STATE)
+    assert row.data() == "Done · see the note"
+    assert "paint over the subject" in row.data(Qt.ItemDataRole.ToolTipRole)

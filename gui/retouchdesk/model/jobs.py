@@ -62,6 +62,33 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+GUESSED_SUBJECT = (
+    "No face was found, so the subject was guessed from focus and contrast. If the wrong "
+    "part stayed sharp, paint over the subject (Paint mask) and apply again."
+)
+
+
+def result_notes(rec: JobRecord, result: Path | None = None) -> list[str]:
+    """What the photographer should know about a result: the engine's warnings, and that a
+    subject was guessed without a face (a pet, a product) when no mask guided it."""
+    out: list[str] = []
+    metas = (rec.result_meta or {}).items()
+    for path, meta in metas:
+        if result is not None and path != str(result):
+            continue
+        meta = meta or {}
+        for w in meta.get("warnings") or ():
+            if w and str(w) not in out:
+                out.append(str(w))
+        guessed = "subject_sure" in meta and meta.get("faces", 1) == 0
+        if guessed and not rec.params.get("mask") and GUESSED_SUBJECT not in out:
+            out.append(GUESSED_SUBJECT)
+    return out
+
+
+_notes = result_notes
+
+
 def _left_text(seconds: float) -> str:
     from retouchdesk.model.estimate import duration_text
 
@@ -427,6 +454,9 @@ class JobsModel(QAbstractItemModel):
             if display:
                 return self._state_text(rec)
             if role == Qt.ItemDataRole.ToolTipRole:
+                notes = _notes(rec)
+                if notes:
+                    return "\n".join(notes)
                 return rec.error or rec.message or STATE_WORDS[rec.state]
             if role == Qt.ItemDataRole.ForegroundRole and rec.state is JobState.FAILED:
                 from PySide6.QtGui import QColor
@@ -458,6 +488,10 @@ class JobsModel(QAbstractItemModel):
             n = len(rec.results)
             if n and not any(p.exists() for p in rec.results):
                 return f"{word} · result discarded"
+            if _notes(rec):
+                return (
+                    f"{word} · see the note" if n <= 1 else f"{word} ({n} results) · see the note"
+                )
             return word if n <= 1 else f"{word} ({n} results)"
         msg = rec.message
         if msg and not rec.state.terminal:

@@ -254,6 +254,14 @@ class CompareView(QWidget):
         for b in (self.keep_button, self.discard_button, self.close_button):
             bar.addWidget(b)
         lay.addLayout(bar)
+        # What the engine was unsure about for the shown result, where the user looks.
+        self.note = QLabel()
+        self.note.setObjectName("resultNote")
+        self.note.setWordWrap(True)
+        self.note.setContentsMargins(10, 2, 10, 4)
+        self.note.setStyleSheet("color: #E0A030;")
+        self.note.hide()
+        lay.addWidget(self.note)
         self.stack = QStackedWidget()
         self.split = SplitCanvas()
         self.side = SideBySide()
@@ -308,7 +316,17 @@ class CompareView(QWidget):
         self.diff.set_pair(m.left, m.right)
         self._show_kept()
 
+    def _show_note(self) -> None:
+        v = self.model.right_version
+        rec = self.model.session.engine.get(v.job_id) if v is not None and v.job_id else None
+        from retouchdesk.model.jobs import result_notes
+
+        notes = result_notes(rec, v.path) if rec is not None and v is not None else []
+        self.note.setText("⚠ " + " ".join(notes) if notes else "")
+        self.note.setVisible(bool(notes))
+
     def _show_kept(self) -> None:
+        self._show_note()
         v = self.model.right_version
         is_result = v is not None and v.job_id is not None
         kept = bool(is_result and v is not None and v.kept)

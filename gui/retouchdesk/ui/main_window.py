@@ -846,7 +846,14 @@ class MainWindow(QMainWindow):
         if rec is None:
             return
         photo = self.model.session.original_of(rec.input_path)
-        self.show_message(f"{photo.name}: done, {rec.results[0].name if rec.results else ''}")
+        from retouchdesk.model.jobs import result_notes
+
+        notes = result_notes(rec)
+        if notes:
+            # What the engine was unsure about (no face found for the subject...), in words.
+            self.statusBar().showMessage(f"{photo.name}: done. {notes[0]}", STATUS_TIMEOUT * 3)
+        else:
+            self.show_message(f"{photo.name}: done, {rec.results[0].name if rec.results else ''}")
         # A single job on the photo being looked at: show the result right away.
         if (
             rec.batch_id is None
