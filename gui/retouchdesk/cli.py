@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="soft edge inside the protected mask (default 8)",
     )
     run.add_argument("--force", action="store_true", help="process again files already done")
+    run.add_argument(
+        "--resend-unconfirmed",
+        action="store_true",
+        help=(
+            "send again the photos whose earlier submission is unconfirmed (its answer was "
+            "lost); the provider may then run and charge them twice"
+        ),
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -477,8 +485,13 @@ async def _run_batch(
         extra["protect"] = options["protect_outside"]  # a protected run is another result
     requests: list[tuple[Item, JobRequest]] = []
     resume_ids: list[str] = []
+    resend_ids: list[str] = []
     by_job: dict[str, Item] = {}
     seen: set[str] = set()
+    # Planning and claiming are one database transaction: a second identical command started
+    # at the same instant waits here, then finds these jobs and their live owner ("busy").
+    planning = contextlib.ExitStack()
+    planning.enter_context(rt.store.exclusive())
     for item in items:
         if not item.path.exists():
             item.status, item.detail = "missing", f"{item.path}: no such file or folder"
@@ -500,6 +513,8 @@ async def _run_batch(
         if previous is not None and not previous.state.terminal:
             item.job_id = previous.id
             resume_ids.append(previous.id)
+            if previous.state is JobState.UNCONFIRMED and getattr(args, "resend_unconfirmed", 0):
+                resend_ids.append(previous.id)
             by_job[previous.id] = item
             continue
         requests.append(
@@ -535,8 +550,8 @@ async def _run_batch(
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        with view:
-            resumed = set(engine.start(resume=resume_ids))
+        with view, planning:
+            resumed = set(engine.start(resume=resume_ids, resend=resend_ids))
             for job_id in resume_ids:
                 if job_id not in resumed:  # another live process is running it right now
                     item = by_job.pop(job_id)
@@ -552,9 +567,10 @@ async def _run_batch(
                 for rec, (item, _) in zip(engine.batch_jobs(batch_id), requests, strict=True):
                     item.job_id = rec.id
                     by_job[rec.id] = item
+            planning.close()  # the jobs are claimed: other processes may plan now
             for job_id in resume_ids:
                 if job_id in by_job:
-                    view.resumed(by_job[job_id])
+                    view.resumed(by_job[job_id], resend=job_id in resend_ids)
             view.refresh_totals(engine, by_job)
             await engine.wait(list(by_job))
     finally:
@@ -570,6 +586,13 @@ async def _run_batch(
             item.results = list(rec.results)
             item.detail = rec.error or ""
     view.summary()
+    unconfirmed = [i for i in items if i.status == JobState.UNCONFIRMED.value]
+    if unconfirmed:
+        view.note(
+            f"{len(unconfirmed)} photo{'s' if len(unconfirmed) != 1 else ''} unconfirmed: the "
+            "provider may already have the job. Run the same command again later to pick up a "
+            "late answer, or add --resend-unconfirmed to send again (it may be charged twice)."
+        )
     if interrupted:
         return EXIT_INTERRUPTED
     ok = all(i.status in ("done", "skipped") for i in items)
@@ -634,8 +657,11 @@ class BatchView:
         self._line(f"busy    {item.detail}")
         self.progress.update(self.task, completed=self._completed())
 
-    def resumed(self, item: Item) -> None:
-        self._line(f"resuming {item.path.name} (interrupted earlier)")
+    def resumed(self, item: Item, *, resend: bool = False) -> None:
+        if resend:
+            self._line(f"sending {item.path.name} again (its earlier submission is unconfirmed)")
+        else:
+            self._line(f"resuming {item.path.name} (interrupted earlier)")
 
     def refresh_totals(self, engine: Any, by_job: dict[str, Item]) -> None:
         self.progress.update(self.task, completed=self._completed())
@@ -656,7 +682,9 @@ class BatchView:
             return
         if ev.kind is EventKind.MESSAGE:
             self._line(f"{name}: {ev.message}")
-        if ev.state.terminal and ev.kind is EventKind.STATE:
+        # A parked job (unconfirmed, stalled) is settled once its sentence comes with it.
+        settled = ev.state.terminal or (ev.state.settled and bool(ev.error))
+        if settled and ev.kind is EventKind.STATE:
             self._fractions.pop(ev.job_id, None)
             self._finished += 1
             rec: JobRecord | None = engine.get(ev.job_id)
@@ -665,9 +693,13 @@ class BatchView:
                 self._line(f"done    {name} -> {shown}")
             elif ev.state is JobState.FAILED:
                 self._line(f"FAILED  {ev.error or name}")
+            elif ev.state is JobState.UNCONFIRMED:
+                self._line(f"UNCONFIRMED {ev.error}")
+            elif ev.state is JobState.STALLED:
+                self._line(f"STALLED {ev.error}")
             else:
                 self._line(f"cancelled {name}")
-        elif not ev.state.terminal:
+        elif not settled:
             self._fractions[ev.job_id] = min(0.99, ev.progress or 0.0)
             self.progress.update(self.task, description=f"{name} ({ev.state.value})")
         self.progress.update(self.task, completed=self._completed())

@@ -24,10 +24,22 @@ class JobState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The submission may have reached the provider but its answer never arrived (a reset, a
+    # 502, a kill in flight): it is never sent again by itself; a late answer (Enhancor's
+    # webhook) adopts it, or the user resends it knowing it may be paid twice.
+    UNCONFIRMED = "unconfirmed"
+    # The provider holds the job (it has a remote id) but it did not finish within the job
+    # deadline, or the provider could not be reached: the next run polls it again.
+    STALLED = "stalled"
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more happens in this run: terminal, or waiting for the user or a re-run."""
+        return self in TERMINAL or self in PARKED
 
     @property
     def remote(self) -> bool:
@@ -36,6 +48,8 @@ class JobState(StrEnum):
 
 
 TERMINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+#: Not finished, not running: resumed by the next run (stalled) or by the user (unconfirmed).
+PARKED = frozenset({JobState.UNCONFIRMED, JobState.STALLED})
 ORDER = (
     JobState.QUEUED,
     JobState.PREPARING,
@@ -55,6 +69,19 @@ def check_transition(old: JobState, new: JobState) -> None:
         return
     if new is JobState.QUEUED and old in (JobState.FAILED, JobState.CANCELLED):
         return  # the user pressed Retry
+    if new is JobState.QUEUED and old is JobState.UNCONFIRMED:
+        return  # the user chose to resend despite a possible double charge
+    if new in PARKED and not old.terminal:
+        return
+    if old is JobState.UNCONFIRMED and new is JobState.SUBMITTED:
+        return  # a late answer (webhook) named the remote job
+    if old is JobState.STALLED and new in (
+        JobState.SUBMITTED,
+        JobState.RUNNING,
+        JobState.DOWNLOADING,
+        JobState.DONE,
+    ):
+        return  # resumed by its remote id
     if old in ORDER and new in ORDER and ORDER.index(new) > ORDER.index(old):
         return
     raise ValueError(f"job cannot go from {old} to {new}")

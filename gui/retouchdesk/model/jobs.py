@@ -46,6 +46,8 @@ STATE_WORDS = {
     JobState.DONE: "Done",
     JobState.FAILED: "Failed",
     JobState.CANCELLED: "Cancelled",
+    JobState.UNCONFIRMED: "Unconfirmed",
+    JobState.STALLED: "Stalled",
 }
 
 

@@ -16,6 +16,8 @@ The engine drives every job through the same calls, whatever the provider:
 4. ``fetch(ctx, outputs)`` (state *downloading*): bring the outputs into ``ctx.work_dir``. The
    engine then writes them next to the photo with metadata, atomically.
 5. ``cancel(ctx)``: best effort at the provider; the engine marks the job cancelled anyway.
+6. ``adopt(ctx)``: for a submission whose answer never arrived, the remote id a late answer
+   (Enhancor's webhook) carries; the engine never re-sends such a job by itself.
 
 Providers raise :mod:`retouchdesk.core.errors` exceptions; retry decisions are the engine's.
 No Qt here, ever.
@@ -44,6 +46,7 @@ class Capability(StrEnum):
     LOCAL = "local"  # runs on this machine: re-running after a crash is always safe
     RESUME = "resume"  # a submitted job can be polled again by its remote id after a restart
     IDEMPOTENT_SUBMIT = "idempotent_submit"  # submit reuses ctx.idempotency_key: safe to repeat
+    ADOPT = "adopt"  # a late answer (webhook) can name the job of an unconfirmed submission
 
 
 class RemoteState(StrEnum):
@@ -157,6 +160,15 @@ class Provider(abc.ABC):
             else:
                 raise NotImplementedError(f"{self.id} must download URL outputs itself")
         return out
+
+    async def adopt(self, ctx: JobContext) -> str | None:
+        """The remote id of an unconfirmed submission, if a late answer named it.
+
+        Called repeatedly (``Capability.ADOPT``) while a job whose submit answer was lost
+        waits; also after a restart, so a provider should make its late-answer channel (the
+        job's webhook route) ready again here.
+        """
+        return None
 
     async def cancel(self, ctx: JobContext) -> None:  # noqa: B027 - optional step
         """Stop the job at the provider if it can; the engine cancels locally regardless."""

@@ -8,9 +8,10 @@ multipart (field ``image``, repeated for a batch, parameters as form fields) or 
 
 A sleeping Space answers 503 (an HTML page) for up to minutes while it starts, so ``prepare``
 waits for ``/api/health`` with the status "waking up", and the process call has a long read
-timeout. Re-sending the process call is harmless (the server is the user's own and free), so
-it is marked safe to retry after a dropped connection; but an error answer from the server's
-own code (``{"status": "error"}``, which a Flask handler that catches ``Exception`` sends with
+timeout. Re-sending the process call is harmless (the server is the user's own and free), but
+the transport never repeats it: one photo is sent at most twice per job (an unexplained 500
+here, a dropped connection through the engine's ``services.retry_policy``); and an error answer
+from the server's own code (``{"status": "error"}``, which a Flask handler that catches ``Exception`` sends with
 HTTP 500) is final for the photo: it is never re-sent by the transport or the engine, only
 split out of a batch once (see :meth:`CodeFormerProvider.process_each`).
 """
@@ -28,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 from PIL import Image
@@ -78,6 +78,7 @@ class CodeFormerProvider(Provider):
         self.health_interval = health_interval
         self._retry = retry
         self._client: httpx.AsyncClient | None = None
+        self._downloads = http.Downloads(self.base_url, self._api, retry=retry)
 
     def _api(self) -> httpx.AsyncClient:
         if not self.base_url:
@@ -238,8 +239,7 @@ class CodeFormerProvider(Provider):
                 "/api/process",
                 vendor=VENDOR,
                 action="restoring the photo",
-                safe=True,  # the user's own free server: processing twice costs nothing
-                check=False,
+                check=False,  # never repeated by the transport: sends are counted here
                 **kwargs,
             )
             await response.aread()
@@ -258,7 +258,9 @@ class CodeFormerProvider(Provider):
                 )
             except ProviderError as exc:
                 if response.status_code == 500:  # twice: the photo is the likely cause
-                    raise ProviderError(str(exc), retryable=False, status=500) from None
+                    raise ProviderError(
+                        str(exc), retryable=False, status=500, code=http.VENDOR_ANSWER
+                    ) from None
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -286,13 +288,8 @@ class CodeFormerProvider(Provider):
             raise ProviderError("The CodeFormer server sent a result without an image")
         # Results may be relative to the server; download now, they are not kept for long.
         try:
-            r = await http.send(
-                self._api(),
-                "GET",
-                urljoin(self.base_url + "/", url),
-                vendor=VENDOR,
-                action="downloading the result",
-            )
+            # Only the configured server's origin gets the token (one helper, all providers).
+            r = await self._downloads.get(url, vendor=VENDOR)
         except ProviderError as exc:
             if exc.status not in (403, 404, 410):
                 raise
@@ -306,6 +303,7 @@ class CodeFormerProvider(Provider):
         return Output(data=r.content, suffix=".png", meta=meta)
 
     async def aclose(self) -> None:
+        await self._downloads.aclose()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -86,7 +86,8 @@ class EnhancorProvider(Provider):
     """The three Enhancor products; the operation's ``endpoint`` picks the product."""
 
     id = "enhancor"
-    capabilities = frozenset({Capability.RESUME})
+    # ADOPT: the webhook names the request of an unconfirmed submission.
+    capabilities = frozenset({Capability.RESUME, Capability.ADOPT})
     max_concurrency = 4
 
     def __init__(
@@ -108,7 +109,10 @@ class EnhancorProvider(Provider):
         self._retry = retry
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        self._downloader: httpx.AsyncClient | None = None
+        # Result links live on another host (a CDN): the helper never sends them the API key.
+        self._downloads = http.Downloads(
+            self.base_url, self._api, retry=self._retry, timeout=self._timeout
+        )
         self._hosted: dict[str, dict[str, str]] = {}  # job id -> URLs handed to Enhancor
 
     # -- clients ------------------------------------------------------------------------------
@@ -127,14 +131,6 @@ class EnhancorProvider(Provider):
                 secrets=[self.api_key],
             )
         return self._client
-
-    def _files(self) -> httpx.AsyncClient:
-        # Result links live on another host (a CDN): never send them the API key.
-        if self._downloader is None:
-            self._downloader = http.make_client(
-                "", headers={"Accept": "*/*"}, retry=self._retry, timeout=self._timeout
-            )
-        return self._downloader
 
     def _hosting(self) -> Hosting:
         if self.hosting is None:
@@ -177,10 +173,29 @@ class EnhancorProvider(Provider):
         mask = ctx.file_param("mask_image_url")
         if mask is not None:
             urls["mask_url"] = await hosting.publish(ctx.job_id, mask, role="mask")
-        urls["webhook_url"] = await hosting.webhook_url(ctx.job_id)
+        urls["webhook_url"] = await self._webhook_url(hosting, ctx)
         self._hosted[ctx.job_id] = urls
         ctx.remote["hosting"] = getattr(hosting, "description", "hosting")
         ctx.checkpoint()
+
+    async def _webhook_url(self, hosting: Hosting, ctx: JobContext) -> str:
+        """The job's webhook URL; its route token is kept with the job, so that after a
+        restart (on a fixed receiver port) a late webhook still finds an unconfirmed job."""
+        url = await hosting.webhook_url(ctx.job_id, token=ctx.remote.get("hook"))
+        ctx.remote["hook"] = url.rstrip("/").rpartition("/")[2]
+        return url
+
+    async def adopt(self, ctx: JobContext) -> str | None:
+        """The request id a late webhook brought for a submission whose answer was lost."""
+        if self.hosting is None:
+            return None
+        if ctx.remote.get("hook") and ctx.job_id not in self._hosted:
+            # After a restart: open the job's webhook route again under its old token.
+            await self._webhook_url(self.hosting, ctx)
+            self._hosted[ctx.job_id] = {}
+        hook = self.hosting.webhook_result(ctx.job_id)
+        request_id = (hook or {}).get("request_id")
+        return str(request_id) if request_id else None
 
     def hosted_urls(self, job_id: str) -> dict[str, str]:
         """The URLs handed to Enhancor for a job (input, mask, webhook), while it is active."""
@@ -208,7 +223,7 @@ class EnhancorProvider(Provider):
         return body
 
     async def submit(self, ctx: JobContext) -> SubmitResult:
-        if ctx.job_id not in self._hosted:  # restarted after prepare: host the files again
+        if not self._hosted.get(ctx.job_id):  # restarted after prepare: host the files again
             await self.prepare(ctx)
         body = self.request_body(ctx)
         url = self._endpoint(ctx, "queue")
@@ -332,31 +347,12 @@ class EnhancorProvider(Provider):
         return out
 
     async def _download(self, ctx: JobContext, url: str) -> bytes:
-        """The result's bytes; an expired link is renewed once through /status."""
-        try:
-            return await self._get_image(url)
-        except ProviderError as exc:
-            if exc.status not in (400, 401, 403, 404, 410):
-                raise
-        log.info("result link refused, asking Enhancor for a fresh one")
-        poll = await self.poll(ctx)
-        fresh = poll.outputs[0].url if poll.outputs else None
-        if fresh and fresh != url:
-            try:
-                return await self._get_image(fresh)
-            except ProviderError:
-                pass
-        await self._release(ctx)
-        raise ProviderError(
-            "The result link from Enhancor expired before the image could be downloaded",
-            retryable=False,
-            code="expired",
-        )
+        """The result's bytes. A refused or expired link raises: the engine then asks the
+        status again (Enhancor hands out a fresh link each time) and downloads again."""
+        return await self._get_image(url)
 
     async def _get_image(self, url: str) -> bytes:
-        response = await http.send(
-            self._files(), "GET", url, vendor=VENDOR, action="downloading the result"
-        )
+        response = await self._downloads.get(url, vendor=VENDOR)
         data = response.content
         if not _is_image(data):
             raise ProviderError(
@@ -377,10 +373,10 @@ class EnhancorProvider(Provider):
                 log.warning("could not release hosted files: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
-        for client in (self._client, self._downloader):
-            if client is not None:
-                await client.aclose()
-        self._client = self._downloader = None
+        await self._downloads.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
 
     # -- helpers ------------------------------------------------------------------------------
 

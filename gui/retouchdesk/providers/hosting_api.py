@@ -36,8 +36,9 @@ class Hosting(Protocol):
         role again replaces the earlier file."""
         ...
 
-    async def webhook_url(self, job_id: str) -> str:
-        """The URL the vendor should POST the job's completion to."""
+    async def webhook_url(self, job_id: str, *, token: str | None = None) -> str:
+        """The URL the vendor should POST the job's completion to; ``token`` reopens the
+        route a previous run gave the job (its last path segment)."""
         ...
 
     def webhook_result(self, job_id: str) -> dict[str, Any] | None:

@@ -61,6 +61,10 @@ NO_RETRIES = "retouchdesk.no_retries"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 #: Statuses that say the server did not act on the request: safe to send again, any method.
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: Statuses a gateway answers for a server behind it (which may have acted on the request).
+GATEWAY_STATUSES = frozenset({502, 504})
+#: ``ProviderError.code`` of an error body: the vendor answered, whatever the HTTP status.
+VENDOR_ANSWER = "vendor_answer"
 #: Statuses retried for idempotent (or marked safe) requests.
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 
@@ -146,8 +150,15 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             last = attempt >= policy.max_attempts
             try:
                 response = await self.inner.handle_async_request(request)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # The connection never opened: the server cannot have seen the request.
+            except (
+                httpx.ConnectError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+                httpx.WriteError,
+                httpx.WriteTimeout,
+            ) as exc:
+                # The connection never opened, or the request was never sent whole (a server
+                # answering 413 early cuts the upload): the server cannot have acted on it.
                 if last:
                     raise
                 await self._wait(request, attempt, policy.delay(attempt), type(exc).__name__)
@@ -269,7 +280,7 @@ async def send(
     try:
         response = await client.request(method, url, extensions=extensions, **kwargs)
     except httpx.TransportError as exc:
-        reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.WriteError)
         resendable = safe or method.upper() in IDEMPOTENT_METHODS
         raise transport_error(
             exc, vendor=vendor, action=action, may_have_reached=reached and not resendable
@@ -348,6 +359,19 @@ async def check_response(
         )
     if status >= 500:
         retryable = status in NOT_PROCESSED_STATUSES or may_resend(response.request)
+        answered = status not in NOT_PROCESSED_STATUSES | GATEWAY_STATUSES and is_error_body(
+            response
+        )
+        if answered:
+            # The vendor's own answer (Flask's ``jsonify(...), 500``): it processed the request
+            # and failed; one plain sentence with its words.
+            raise ProviderError(
+                f"{vendor} failed during {action}{said}" if said else
+                f"{vendor} had a server error (HTTP {status}) during {action}",
+                retryable=False,
+                status=status,
+                code=VENDOR_ANSWER,
+            )  # fmt: skip
         raise ProviderError(
             f"{vendor} had a server error (HTTP {status}) during {action}{said}",
             retryable=retryable,
@@ -357,6 +381,19 @@ async def check_response(
     raise ProviderError(
         f"{vendor} rejected {action} (HTTP {status}){said}", retryable=False, status=status
     )
+
+
+def is_error_body(response: httpx.Response) -> bool:
+    """The body is a JSON error answer (``{"status": "error"}``, ``{"error": ...}``)."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    state = str(lowered.get("status", "")).lower()
+    return state in ("error", "failed", "failure") or bool(lowered.get("error"))
 
 
 def _status_error(status: int, response: httpx.Response, sentence: str) -> ProviderError:
@@ -371,7 +408,10 @@ def _status_error(status: int, response: httpx.Response, sentence: str) -> Provi
     if status == 404:
         return RemoteJobLost(sentence, status=status)
     retryable = status >= 500 and (status in NOT_PROCESSED_STATUSES or may_resend(response.request))
-    return ProviderError(sentence, retryable=retryable, retry_after=after, status=status)
+    code = VENDOR_ANSWER if status >= 500 and status not in GATEWAY_STATUSES else None
+    return ProviderError(
+        sentence, retryable=retryable and code is None, retry_after=after, status=status, code=code
+    )
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -433,6 +473,12 @@ def vendor_message(detail: str, messages: Mapping[str, str] | None) -> str:
 
 def json_body(response: httpx.Response, *, vendor: str, action: str) -> Any:
     """The decoded JSON of a 2xx response, or a retryable error for a malformed body."""
+    if not response.content.strip():
+        raise ProviderError(
+            f"{vendor} sent an empty answer during {action}",
+            retryable=may_resend(response.request),
+            code="empty",
+        )
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -441,6 +487,96 @@ def json_body(response: httpx.Response, *, vendor: str, action: str) -> Any:
             retryable=may_resend(response.request),
             code="malformed",
         ) from None
+
+
+# -- downloads -------------------------------------------------------------------------------
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an absolute URL, default ports made explicit."""
+    parts = httpx.URL(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.host, port
+
+
+class Downloads:
+    """The one way providers fetch result files: credentials go only to the API's origin.
+
+    A result URL on the configured base URL's own origin (a relative path, or the same scheme,
+    host and port) is fetched with the provider's authenticated client; any other URL (a CDN,
+    a presigned bucket, a host a compromised answer names) with a plain client that carries no
+    key, token or cookie. Statuses become ``core.errors`` exceptions like every other call.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api: Callable[[], httpx.AsyncClient],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api = api
+        self._retry = retry
+        self._timeout = timeout
+        self._plain: httpx.AsyncClient | None = None
+
+    def resolve(self, url: str) -> str:
+        """``url`` made absolute against the base URL."""
+        return str(httpx.URL(self.base_url + "/").join(url))
+
+    def credentialed(self, url: str) -> bool:
+        """True when ``url`` is on the API's own origin (it may see the credentials)."""
+        return bool(self.base_url) and origin(self.resolve(url)) == origin(self.base_url)
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        if self.credentialed(url):
+            return self._api()
+        if self._plain is None:
+            self._plain = make_client(
+                "", headers={"Accept": "*/*"}, retry=self._retry, timeout=self._timeout
+            )
+        return self._plain
+
+    async def get(
+        self, url: str, *, vendor: str, action: str = "downloading the result"
+    ) -> httpx.Response:
+        """GET a result file (bounded retries in the transport; errors as ``core.errors``)."""
+        try:
+            return await self._get(url, vendor=vendor, action=action)
+        except ProviderError as exc:
+            if exc.status not in (401, 403, 404, 410):
+                raise
+            # A refused or expired result link says nothing about the account's key: the job
+            # is done at the vendor, and asking its status again gives a fresh link.
+            raise ProviderError(
+                f"{vendor} refused the result link (HTTP {exc.status}); it may have expired",
+                retryable=True,
+                status=exc.status,
+                code="link",
+            ) from None
+
+    async def _get(self, url: str, *, vendor: str, action: str) -> httpx.Response:
+        absolute = self.resolve(url)
+        for _ in range(5):
+            client = self._client_for(absolute)
+            if not self.credentialed(absolute):
+                return await send(client, "GET", absolute, vendor=vendor, action=action)
+            # On the API's origin, but a redirect elsewhere must not carry the key along
+            # (httpx drops only Authorization, not x-api-key): follow redirects by hand.
+            response = await send(
+                client, "GET", absolute, vendor=vendor, action=action, follow_redirects=False
+            )
+            if not response.is_redirect:
+                return response
+            absolute = str(response.url.join(response.headers.get("Location", "")))
+        raise ProviderError(f"{vendor} redirected {action} too many times", retryable=True)
+
+    async def aclose(self) -> None:
+        if self._plain is not None:
+            await self._plain.aclose()
+            self._plain = None
 
 
 # -- redaction -------------------------------------------------------------------------------

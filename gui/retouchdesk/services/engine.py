@@ -12,9 +12,11 @@ of :mod:`retouchdesk.providers.base`. Design points:
 * **Resume**: :meth:`start` picks up unfinished rows: remote jobs with a ``remote_id`` resume
   polling (``Capability.RESUME``); a job whose submission may have reached the provider is sent
   again only when that is safe (``IDEMPOTENT_SUBMIT`` with the same key, or ``LOCAL``);
-  otherwise it fails with a sentence saying it was not re-sent to avoid paying twice.
-* **Retries**: retryable :class:`ProviderError` s are retried per step with exponential
-  backoff, jitter and the server's ``Retry-After``; a MESSAGE event says so.
+  otherwise it is ``unconfirmed``: never sent again by itself, adopted when a late answer
+  names its remote job (``Provider.adopt``), resent only by :meth:`resend_unconfirmed`.
+* **Retries**: decided by meaning in :mod:`services.retry_policy` (one place); a job the
+  vendor holds is never abandoned for a transient fault, only ``stalled`` after the job
+  deadline; a MESSAGE event names every wait.
 * **Concurrency**: one semaphore per provider (``Provider.max_concurrency``, overridable by the
   ``engine.concurrency`` setting).
 * **Never on the loop thread**: probing, image writing and folder checks run in
@@ -29,7 +31,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import shutil
 import socket
 import threading
@@ -61,8 +62,10 @@ from retouchdesk.providers.base import (
     PollResult,
     Provider,
     RemoteState,
+    SubmitResult,
 )
 from retouchdesk.services import inputs, paths
+from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.jobfiles import (
     check_output_dir,
     copy_atomic,
@@ -82,6 +85,17 @@ ProviderGetter = Callable[[str], Provider]
 
 # Job option: send a downscaled copy when the photo breaks the operation's size limits.
 FIT_LIMITS = "fit_limits"
+# Key in ``JobRecord.remote``: how many times the engine has called ``submit`` for the job.
+SENDS = "engine_sends"
+
+
+class _Parked(Exception):
+    """Ends a job's run without ending the job: ``unconfirmed`` or ``stalled``."""
+
+    def __init__(self, state: JobState, sentence: str) -> None:
+        super().__init__(sentence)
+        self.state = state
+        self.sentence = sentence
 
 
 @dataclass
@@ -115,6 +129,8 @@ class EngineConfig:
     max_attempts: int = 4
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    job_deadline: float = 3600.0  # one run follows a remote job this long, then it is stalled
+    unconfirmed_wait: float = 120.0  # how long an unconfirmed job waits for a late answer
     concurrency: dict[str, int] = field(default_factory=dict)  # overrides per provider
     output_dir: str = ""
     output_subfolder: str = "retouched"
@@ -134,6 +150,8 @@ class EngineConfig:
             max_attempts=max(1, int(g("engine", "max_attempts"))),
             backoff_base=float(g("engine", "backoff_base")),
             backoff_max=float(g("engine", "backoff_max")),
+            job_deadline=float(g("engine", "job_deadline")),
+            unconfirmed_wait=float(g("engine", "unconfirmed_wait")),
             concurrency=parse_concurrency(g("engine", "concurrency")),
             live=settings,
         )
@@ -222,6 +240,7 @@ class JobEngine:
         # The first failure to write the job database (a full disk): jobs end in memory with
         # its sentence and resume from their last durable state at the next run.
         self.store_error: StoreError | None = None
+        self._adopting: set[str] = set()  # unconfirmed jobs waiting for a late answer
 
     # -- public API -----------------------------------------------------------------------
 
@@ -260,11 +279,14 @@ class JobEngine:
     def batch_jobs(self, batch_id: str) -> list[JobRecord]:
         return [r for r in self._records.values() if r.batch_id == batch_id]
 
-    def start(self, *, resume: bool | Iterable[str] = True) -> list[str]:
+    def start(
+        self, *, resume: bool | Iterable[str] = True, resend: Iterable[str] = ()
+    ) -> list[str]:
         """Start running (needs a running loop); resume unfinished jobs of earlier runs.
 
         ``resume`` True picks up every unfinished job in the store, False none, or an
         iterable of job ids picks up only those (the CLI resumes only its own batch).
+        ``resend`` names unconfirmed jobs among them to send again (``--resend-unconfirmed``).
         Returns the ids of the resumed jobs.
         """
         asyncio.get_running_loop()  # fail early and clearly outside a loop
@@ -288,15 +310,19 @@ class JobEngine:
             candidates.append(rec.id)
         self._pending.clear()
         # A job another live process is running (the window while a CLI batch runs, or the
-        # other way round) is left to it: two processes must never drive the same job.
-        owners = self.store.owners(candidates) if candidates else {}
-        self.busy_elsewhere = {
-            i: owner for i, owner in owners.items() if owner_alive(owner, self.owner)
-        }
-        resumed = [i for i in candidates if i not in self.busy_elsewhere]
-        if resumed:
-            self.store.set_owner(resumed, self.owner)
+        # other way round) is left to it: two processes must never drive the same job. The
+        # check and the claim are one transaction, so two processes cannot both win.
+        resumed, self.busy_elsewhere = self.store.claim(
+            candidates, self.owner, lambda owner: owner_alive(owner, self.owner)
+        )
         for job_id in resumed:
+            fresh = self.store.get(job_id)  # another process may have moved it meanwhile
+            if fresh is not None:
+                self._records[job_id] = fresh
+        again = set(resend)
+        for job_id in resumed:
+            if job_id in again and self.resend_unconfirmed(job_id):
+                continue  # the user accepted a possible double charge (CLI option)
             self._spawn(job_id, resume=True)
         return resumed
 
@@ -338,6 +364,26 @@ class JobEngine:
             self._pending.add(job_id)
         return True
 
+    def resend_unconfirmed(self, job_id: str) -> bool:
+        """Send an unconfirmed job again: the user accepts that it may be paid twice.
+
+        The first submission may have reached the provider, so this is never automatic; the
+        CLI's ``--resend-unconfirmed`` and the window's Resend call it.
+        """
+        rec = self._records.get(job_id)
+        if rec is None or rec.state is not JobState.UNCONFIRMED:
+            return False
+        rec.submit_started = False
+        rec.remote_id = None
+        rec.remote = {}
+        rec.idempotency_key = uuid.uuid4().hex
+        self._transition(rec, JobState.QUEUED, message="sent again at your request")
+        if self._started:
+            self._spawn(job_id, resume=False)
+        else:
+            self._pending.add(job_id)
+        return True
+
     def remove(self, job_id: str) -> bool:
         """Forget a job (cancelling it first if it runs); result files are kept."""
         rec = self._records.get(job_id)
@@ -353,11 +399,12 @@ class JobEngine:
     async def wait(
         self, job_ids: Iterable[str] | None = None, *, timeout: float | None = None
     ) -> list[JobRecord]:
-        """Wait until the given jobs (default: every live job) are done, failed or cancelled."""
+        """Wait until the given jobs (default: every live job) are done, failed or cancelled,
+        or parked (``unconfirmed``, ``stalled``) until the user or the next run acts."""
         ids = (
             list(job_ids)
             if job_ids is not None
-            else [r.id for r in self._records.values() if not r.state.terminal]
+            else [r.id for r in self._records.values() if not r.state.settled]
         )
         events = [self._done_event(i) for i in ids if i in self._records]
         if events:
@@ -472,14 +519,14 @@ class JobEngine:
                 new,
                 progress=rec.progress,
                 message=rec.message,
-                error=rec.error if new is JobState.FAILED else None,
+                error=rec.error if new is JobState.FAILED or new.settled else None,
                 results=tuple(rec.results),
                 batch_id=rec.batch_id,
             )
         )
         ev = self._done_events.get(rec.id)
         if ev is not None:
-            if new.terminal:
+            if new.settled and rec.id not in self._adopting:
                 ev.set()
             else:
                 ev.clear()
@@ -573,7 +620,7 @@ class JobEngine:
         if ev is None:
             ev = self._done_events[job_id] = asyncio.Event()
             rec = self._records.get(job_id)
-            if rec is not None and rec.state.terminal:
+            if rec is not None and rec.state.settled and job_id not in self._tasks:
                 ev.set()
         return ev
 
@@ -627,6 +674,8 @@ class JobEngine:
             await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
         except Cancelled:
             await self._finish_cancelled(rec, provider, self._contexts.get(job_id))
+        except _Parked as parked:
+            self._park(rec, parked.state, parked.sentence)
         except (CreditsExhausted, AuthError, ConfigurationError) as exc:
             self._fail(rec, exc)
             self._stop_batch(rec, exc)
@@ -638,8 +687,12 @@ class JobEngine:
                 rec, f"{rec.input_path.name}: unexpected error ({type(exc).__name__}: {exc})"
             )
         finally:
+            self._adopting.discard(job_id)
             self._contexts.pop(job_id, None)
             self._sent_sizes.pop(job_id, None)
+            ev = self._done_events.get(job_id)
+            if ev is not None and rec.state.settled:
+                ev.set()
             if rec.state.terminal:
                 self._cancel_requested.discard(job_id)
                 await self._cleanup(rec)
@@ -647,11 +700,15 @@ class JobEngine:
     async def _drive(self, rec: JobRecord, op: Operation, provider: Provider, resume: bool) -> None:
         """The call sequence of providers.base, from wherever the job stands."""
         ctx: JobContext | None = None
-        poll_only = False
+        follow = False
         if resume and rec.state is not JobState.QUEUED:
             decision = self._resume_decision(rec, provider)
             if decision == "poll":
-                poll_only = True
+                follow = True
+            elif decision == "adopt":
+                ctx = await self._resume_context(rec, op)
+                await self._await_late_answer(rec, ctx, provider, self._unconfirmed_sentence(rec))
+                follow = True
             elif decision == "restart":
                 rec.submit_started = False  # set again right before the new submit
                 if provider.supports(Capability.LOCAL):
@@ -661,13 +718,11 @@ class JobEngine:
                 raise ProviderError(decision)
         if rec.state.terminal:
             return
-        if poll_only:
-            params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
-            work_dir = self._work_dir(rec.id)
-            await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
-            ctx = self._context(rec, op, params)
-            self._message(rec, "resuming after a restart")
-            outputs = await self._poll_until_done(rec, ctx, provider)
+        if follow:
+            if ctx is None:
+                ctx = await self._resume_context(rec, op)
+                self._message(rec, "resuming after a restart")
+            files = await self._follow(rec, ctx, provider, None)
         else:
             self._transition(rec, JobState.PREPARING, message="checking the photo")
             local = provider.supports(Capability.LOCAL)
@@ -676,19 +731,14 @@ class JobEngine:
             ctx = self._context(rec, op, params)
             ctx.input_path = send
             self._transition(rec, JobState.UPLOADING, message="preparing the upload")
-            await self._attempt(rec, ctx, lambda: provider.prepare(ctx))
+            await self._prepare_step(rec, ctx, provider)
             ctx.raise_if_cancelled()
-            rec.submit_started = True  # persisted before the call: it may reach the provider
-            rec.remote = ctx.remote
-            if provider.supports(Capability.LOCAL):
-                self._transition(rec, JobState.RUNNING, message="working")  # a rerun is free
-            else:
-                self._touch(rec)
-            submitted = await self._attempt(rec, ctx, lambda: provider.submit(ctx))
+            submitted = await self._submit_step(rec, ctx, provider)
             if submitted.cost is not None:
                 rec.cost = submitted.cost
             if submitted.outputs is not None:
-                outputs = submitted.outputs
+                self._transition(rec, JobState.DOWNLOADING, message="downloading the result")
+                files = await self._fetch_once(rec, ctx, provider, submitted.outputs)
             else:
                 if not submitted.remote_id:
                     raise ProviderError(
@@ -697,20 +747,24 @@ class JobEngine:
                 rec.remote_id = ctx.remote_id = submitted.remote_id
                 rec.remote = ctx.remote
                 self._transition(rec, JobState.SUBMITTED, message="submitted")
-                outputs = await self._poll_until_done(rec, ctx, provider)
-        self._transition(rec, JobState.DOWNLOADING, message="downloading the result")
-        files = await self._attempt(rec, ctx, lambda: provider.fetch(ctx, outputs))
+                files = await self._follow(rec, ctx, provider, None)
         ctx.raise_if_cancelled()
         await self._write_results(rec, op, files)
         self._transition(rec, JobState.DONE, message="done")
 
+    async def _resume_context(self, rec: JobRecord, op: Operation) -> JobContext:
+        params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
+        work_dir = self._work_dir(rec.id)
+        await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
+        return self._context(rec, op, params)
+
     def _resume_decision(self, rec: JobRecord, provider: Provider) -> str:
-        """ "poll", "restart", or the sentence the job fails with."""
+        """ "poll", "restart", "adopt" (unconfirmed), or the sentence the job fails with."""
         name = rec.input_path.name
         label = self._provider_label(rec.provider)
         if provider.supports(Capability.LOCAL):
             return "restart"  # local work is free and repeatable
-        if rec.state.remote and rec.remote_id:
+        if rec.remote_id and (rec.state.remote or rec.state is JobState.STALLED):
             if provider.supports(Capability.RESUME):
                 return "poll"
             return (
@@ -721,10 +775,175 @@ class JobEngine:
             return "restart"
         if provider.supports(Capability.IDEMPOTENT_SUBMIT):
             return "restart"  # same idempotency key: the provider will not run it twice
+        return "adopt"
+
+    def _unconfirmed_sentence(self, rec: JobRecord) -> str:
+        label = self._provider_label(rec.provider)
         return (
-            f"{name} was not sent again after the restart, to avoid paying twice: its "
-            f"submission may have reached {label}; check your {label} account, then press Retry"
+            f"{rec.input_path.name}: the answer to its submission never arrived, so {label} may "
+            f"or may not have the job; it was not sent again to avoid paying twice. Run again "
+            f"with --resend-unconfirmed (or press Resend) to send it anyway, which may charge "
+            f"you twice"
         )
+
+    # -- steps, with the retry policy -----------------------------------------------------
+
+    async def _prepare_step(self, rec: JobRecord, ctx: JobContext, provider: Provider) -> None:
+        """Upload or host the input; safe to repeat, so retryable errors are retried."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await provider.prepare(ctx)
+                return
+            except ProviderError as exc:
+                verdict = policy.prepare(exc, tries=tries, max_attempts=self.config.max_attempts)
+                if verdict is not policy.Verdict.RETRY:
+                    raise
+                await self._wait_retry(rec, ctx, tries, exc)
+
+    async def _submit_step(
+        self, rec: JobRecord, ctx: JobContext, provider: Provider
+    ) -> SubmitResult:
+        """Start the job; what a failure means is :func:`retry_policy.submission`'s call."""
+        idempotent = provider.supports(Capability.IDEMPOTENT_SUBMIT)
+        local = provider.supports(Capability.LOCAL)
+        tries = 0
+        while True:
+            tries += 1
+            sends = int(rec.remote.get(SENDS, 0)) + 1
+            ctx.remote[SENDS] = sends
+            rec.submit_started = True  # persisted before the call: it may reach the provider
+            rec.remote = ctx.remote
+            if local:
+                self._transition(rec, JobState.RUNNING, message="working")  # a rerun is free
+            else:
+                self._touch(rec)
+            try:
+                return await provider.submit(ctx)
+            except ProviderError as exc:
+                if local:
+                    verdict = policy.prepare(
+                        exc, tries=tries, max_attempts=self.config.max_attempts
+                    )
+                else:
+                    verdict = policy.submission(
+                        exc,
+                        idempotent=idempotent,
+                        sends=sends,
+                        tries=tries,
+                        max_attempts=self.config.max_attempts,
+                    )
+                if verdict is policy.Verdict.UNCONFIRMED:
+                    log.info("submission of %s unconfirmed: %s", rec.id, exc)
+                    await self._await_late_answer(
+                        rec, ctx, provider, self._unconfirmed_sentence(rec)
+                    )
+                    assert ctx.remote_id
+                    return SubmitResult(remote_id=ctx.remote_id)
+                if verdict is not policy.Verdict.RETRY:
+                    raise
+                if policy.not_processed(exc):
+                    ctx.remote[SENDS] = sends - 1  # the vendor did nothing with it
+                await self._wait_retry(rec, ctx, tries, exc)
+
+    async def _await_late_answer(
+        self, rec: JobRecord, ctx: JobContext, provider: Provider, sentence: str
+    ) -> None:
+        """An unconfirmed submission: wait a while for the vendor to name the job (a late
+        webhook), then park it as ``unconfirmed``. Returns only when the job was adopted,
+        with ``ctx.remote_id`` set and the job ``submitted``."""
+        rec.error = None  # the sentence comes when the job is parked, if nothing answers
+        self._transition(rec, JobState.UNCONFIRMED, message="unconfirmed: waiting for an answer")
+        wait = self.config.unconfirmed_wait if provider.supports(Capability.ADOPT) else 0.0
+        deadline = time.monotonic() + wait
+        self._adopting.add(rec.id)
+        try:
+            while True:
+                remote_id = await provider.adopt(ctx) if wait > 0 else None
+                if remote_id:
+                    rec.remote_id = ctx.remote_id = remote_id
+                    rec.remote = ctx.remote
+                    rec.error = None
+                    self._transition(rec, JobState.SUBMITTED, message="adopted from a late answer")
+                    return
+                if time.monotonic() >= deadline:
+                    raise _Parked(JobState.UNCONFIRMED, sentence)
+                ctx.raise_if_cancelled()
+                await asyncio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        finally:
+            self._adopting.discard(rec.id)
+
+    async def _fetch_once(
+        self, rec: JobRecord, ctx: JobContext, provider: Provider, outputs: list[Output]
+    ) -> list[Output]:
+        """Bring a synchronous job's outputs in (data in the answer, or a short-lived URL)."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await provider.fetch(ctx, outputs)
+            except ProviderError as exc:
+                if not exc.retryable or tries >= self.config.max_attempts:
+                    raise
+                await self._wait_retry(rec, ctx, tries, exc)
+
+    async def _follow(
+        self, rec: JobRecord, ctx: JobContext, provider: Provider, outputs: list[Output] | None
+    ) -> list[Output]:
+        """Poll a job the vendor holds until it is done, then download its outputs.
+
+        Nothing transient ends it: a failed poll is tried again, a failed download asks the
+        status again (a fresh result link) and downloads again. After ``job_deadline``
+        seconds of this run the job is parked as ``stalled``; the next run picks it up.
+        """
+        deadline = time.monotonic() + self.config.job_deadline
+        failures = 0
+        while True:
+            ctx.raise_if_cancelled()
+            try:
+                if outputs is None:
+                    outputs = await self._poll_until_done(rec, ctx, provider)
+                if rec.state is not JobState.DOWNLOADING:
+                    self._transition(rec, JobState.DOWNLOADING, message="downloading the result")
+                return await provider.fetch(ctx, outputs)
+            except ProviderError as exc:
+                if policy.remote(exc) is not policy.Verdict.KEEP:
+                    raise
+                outputs = None  # ask the status again: it may carry a fresh result link
+                failures += 1
+                left = deadline - time.monotonic()
+                label = self._provider_label(rec.provider)
+                if left <= 0:
+                    raise _Parked(
+                        JobState.STALLED,
+                        f"{rec.input_path.name}: {label} has not delivered job {rec.remote_id} "
+                        f"yet ({str(exc).rstrip('. ')}); it is kept, run the command again "
+                        f"to pick it up",
+                    ) from None
+                delay = min(left, self._backoff(failures, exc.retry_after))
+                self._message(
+                    rec,
+                    f"{str(exc).rstrip('. ')}; asking {label} again in {_seconds(delay)} s",
+                )
+                await asyncio.sleep(delay)
+
+    async def _wait_retry(
+        self, rec: JobRecord, ctx: JobContext, tries: int, exc: ProviderError
+    ) -> None:
+        delay = self._backoff(tries, exc.retry_after)
+        rec.attempts += 1
+        limited = isinstance(exc, RateLimited) or exc.status == 429
+        reason = "rate limited" if limited else str(exc).rstrip(". ")
+        self._message(rec, f"{reason}, retrying in {_seconds(delay)} s")
+        await asyncio.sleep(delay)
+        ctx.raise_if_cancelled()
+
+    def _park(self, rec: JobRecord, state: JobState, sentence: str) -> None:
+        """Leave the job for the user (unconfirmed) or the next run (stalled)."""
+        if rec.state.terminal:
+            return
+        self._transition(rec, state, message=str(state), error=sentence)
 
     def _context(self, rec: JobRecord, op: Operation, params: dict[str, Any]) -> JobContext:
         work_dir = self._work_dir(rec.id)  # created by _check_files or _drive
@@ -766,39 +985,17 @@ class JobEngine:
             self._work_root = self.config.work_root or paths.cache_dir() / "jobs"
         return self._work_root / job_id
 
-    async def _attempt(
-        self, rec: JobRecord, ctx: JobContext, call: Callable[[], Awaitable[T]]
-    ) -> T:
-        """Run one provider step, retrying retryable errors with backoff and Retry-After."""
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                return await call()
-            except ProviderError as exc:
-                if not exc.retryable or tries >= self.config.max_attempts:
-                    raise
-                delay = self._backoff(tries, exc.retry_after)
-                rec.attempts += 1
-                limited = isinstance(exc, RateLimited) or exc.status == 429
-                reason = "rate limited" if limited else str(exc).rstrip(". ")
-                self._message(rec, f"{reason}, retrying in {_seconds(delay)} s")
-                await asyncio.sleep(delay)
-                ctx.raise_if_cancelled()
-
     def _backoff(self, tries: int, retry_after: float | None) -> float:
-        if retry_after is not None and retry_after >= 0:
-            # The server knows best; a little jitter keeps parallel jobs from stampeding.
-            return min(retry_after, 3600.0) * (1.0 + random.random() * 0.1)
-        base = min(self.config.backoff_max, self.config.backoff_base * 2 ** (tries - 1))
-        return base * (0.5 + random.random() * 0.5)  # "equal jitter"
+        return policy.backoff(
+            tries, retry_after, base=self.config.backoff_base, cap=self.config.backoff_max
+        )
 
     async def _poll_until_done(
         self, rec: JobRecord, ctx: JobContext, provider: Provider
     ) -> list[Output]:
         while True:
             ctx.raise_if_cancelled()
-            res: PollResult = await self._attempt(rec, ctx, lambda: provider.poll(ctx))
+            res: PollResult = await provider.poll(ctx)
             if res.cost is not None:
                 rec.cost = res.cost
             if res.state is RemoteState.RUNNING and rec.state is JobState.SUBMITTED:
@@ -806,7 +1003,10 @@ class JobEngine:
             if res.state is RemoteState.DONE:
                 return list(res.outputs)
             if res.state is RemoteState.FAILED:
-                raise ProviderError(res.error or f"{provider.id} could not process the photo")
+                raise ProviderError(
+                    res.error or f"{provider.id} could not process the photo",
+                    code=policy.REMOTE_FAILED,
+                )
             if res.progress is not None or res.message:
                 self._progress(rec, res.progress, res.message)
             await asyncio.sleep(max(0.0, res.next_poll))

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,7 @@ class JobStore:
         self.path = path or default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of _tx (exclusive() holds the outer transaction)
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=5.0, isolation_level=None, check_same_thread=False
@@ -254,16 +255,30 @@ class JobStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: takes the write lock at once, so counters never race."""
+        """An IMMEDIATE transaction: takes the write lock at once, so counters never race.
+
+        Nested use (inside :meth:`exclusive`) joins the outer transaction.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
         with self._lock, self._guard("written"):
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
+                self._depth = 0
                 # SQLite may have rolled back already (a full disk does): nothing to undo then.
                 with suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 raise
+            self._depth = 0
             self._db.execute("COMMIT")
 
     @contextmanager
@@ -273,6 +288,31 @@ class JobStore:
             yield
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc, doing) from None
+
+    @contextmanager
+    def exclusive(self) -> Iterator[JobStore]:
+        """Hold the database's write lock: another process's planning waits until the end.
+
+        The CLI plans a batch (find earlier jobs by key, insert new ones, claim the ones to
+        resume) inside this, so two identical commands started at once cannot both queue the
+        same photo: the second sees the first one's rows and their live owner.
+        """
+        with self._tx():
+            yield self
+
+    def claim(
+        self, job_ids: Iterable[str], owner: str, alive: Callable[[str | None], bool]
+    ) -> tuple[list[str], dict[str, str | None]]:
+        """Atomically take the jobs no live process owns; returns (claimed, busy owners)."""
+        ids = list(job_ids)
+        if not ids:
+            return [], {}
+        with self._tx() as db:
+            owners = self.owners(ids)
+            busy = {i: o for i, o in owners.items() if alive(o)}
+            claimed = [i for i in ids if i not in busy]
+            db.executemany("UPDATE jobs SET owner = ? WHERE id = ?", [(owner, i) for i in claimed])
+        return claimed, busy
 
     # -- jobs -----------------------------------------------------------------------------
 

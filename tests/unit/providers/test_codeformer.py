@@ -142,8 +142,14 @@ async def test_above_the_size_limit_the_html_413_is_a_sentence(emulator, data_di
     cf = emulator("codeformer", max_body=50_000, too_large="html")
     p = CodeFormerProvider(base_url=cf.url, retry=FAST)
     try:
-        with pytest.raises(ProviderError) as info:
-            await p.process([data_dir / "astronaut.png"], {})
+        # The stdlib emulator answers 413 and closes before reading the upload, so a send
+        # may see a reset instead (issue 12); the answer arrives within a few sends.
+        for _ in range(12):
+            with pytest.raises(ProviderError) as info:
+                await p.process([data_dir / "astronaut.png"], {})
+            if info.value.status == 413:
+                break
+            assert info.value.code == "ambiguous"
     finally:
         await p.aclose()
     assert info.value.status == 413
@@ -178,11 +184,16 @@ async def test_private_space_token(emulator, data_dir):
 
 
 async def test_faults_are_survived(cf, provider, data_dir):
+    """503 (not processed) is retried inside the call; a dropped answer is not: the engine's
+    retry policy decides on a second send (at most two per job, services.retry_policy)."""
     cf.faults.status(503, times=2, path="/api/process", body=b"<html>busy</html>")
     cf.faults.drop(path="/api/process", after=True)
+    with pytest.raises(ProviderError) as info:
+        await provider.process([data_dir / "coffee.png"], {"upscale": 1})
+    assert info.value.code == "ambiguous"
+    assert cf.count("/api/process") == 3
     (out,) = await provider.process([data_dir / "coffee.png"], {"upscale": 1})
     assert Image.open(io.BytesIO(out.data)).size == (600, 400)
-    assert cf.count("/api/process") == 4
 
 
 async def test_vendor_error_message_and_malformed_answer(cf, provider, data_dir):
@@ -195,7 +206,8 @@ async def test_vendor_error_message_and_malformed_answer(cf, provider, data_dir)
     cf.faults.malformed(path="/api/process", times=4)
     with pytest.raises(ProviderError, match="unreadable answer") as info:
         await provider.process([data_dir / "coffee.png"], {"upscale": 1})
-    assert info.value.retryable
+    assert info.value.code == "malformed"  # the engine may send it once more, not the transport
+    assert cf.count("/api/process") == 2
 
 
 async def test_expired_result_url_is_a_clear_retryable_error(cf, provider, data_dir):

@@ -88,7 +88,7 @@ async def test_post_is_not_resent_after_a_500(echo, client):
         await http.send(client, "POST", "/queue", vendor="Echo", action="submitting the job")
     assert echo.count("/queue") == 1
     assert not info.value.retryable
-    assert str(info.value).startswith("Echo had a server error (HTTP 500) during submitting")
+    assert str(info.value) == "Echo failed during submitting the job: Injected fault"
 
 
 async def test_post_marked_safe_is_retried(echo, client):

@@ -135,16 +135,26 @@ async def test_rate_limits_are_retried_with_a_message(tmp_path, server, photo):
     assert len(server.requests()) == 3 and len(server.created()) == 1
 
 
-async def test_retryable_errors_give_up_after_max_attempts(tmp_path, server, photo):
-    server.set_script(poll_errors=100)
-    rt = build_fake_runtime(tmp_path / "jobs.sqlite3", max_attempts=3)
+async def test_poll_faults_never_abandon_the_remote_job(tmp_path, server, photo):
+    """Polls failing past the job deadline park the job as stalled, never failed; the next
+    run polls the same remote job again and finishes it (one job at the vendor)."""
+    server.set_script(poll_errors=1000)
+    db = tmp_path / "jobs.sqlite3"
+    rt = build_fake_runtime(db, max_attempts=3, job_deadline=0.4)
     rt.engine.start()
     job = rt.engine.submit(req(photo, tmp_path / "out"))
-    [done] = await rt.engine.wait([job.id], timeout=20)
+    [parked] = await rt.engine.wait([job.id], timeout=20)
     await rt.aclose()
-    assert done.state is JobState.FAILED
-    assert done.error == "astronaut.png: Fake Cloud is busy (503)"
-    assert done.attempts == 2
+    assert parked.state is JobState.STALLED
+    assert parked.remote_id and parked.error.startswith("astronaut.png: Fake Cloud has not")
+    assert "run the command again" in parked.error
+    server.set_script(poll_errors=0)
+    rt2 = build_fake_runtime(db)
+    assert rt2.engine.start() == [job.id]
+    [done] = await rt2.engine.wait([job.id], timeout=20)
+    await rt2.aclose()
+    assert done.state is JobState.DONE and done.remote_id == parked.remote_id
+    assert len(server.created()) == 1
 
 
 def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(tmp_path):
@@ -293,10 +303,24 @@ async def test_interrupted_submit_is_not_resent_without_idempotency(tmp_path, se
     rt2.engine.start()
     [done] = await rt2.engine.wait([job.id], timeout=20)
     await rt2.aclose()
-    assert done.state is JobState.FAILED
-    assert "was not sent again" in done.error and "avoid paying twice" in done.error
+    assert done.state is JobState.UNCONFIRMED
+    assert "was not sent again to avoid paying twice" in done.error
+    assert "--resend-unconfirmed" in done.error and "charge you twice" in done.error
     assert done.error.startswith("astronaut.png")
     assert len(server.requests()) == 1
+
+    # A plain re-run and Retry leave it alone; only the explicit resend sends it again.
+    rt3 = build_fake_runtime(db)
+    rt3.engine.start()
+    [again] = await rt3.engine.wait([job.id], timeout=20)
+    assert again.state is JobState.UNCONFIRMED and not rt3.engine.retry(job.id)
+    assert len(server.requests()) == 1
+    server.set_script(submit_delay=0, idempotent=False)
+    assert rt3.engine.resend_unconfirmed(job.id)
+    [sent] = await rt3.engine.wait([job.id], timeout=20)
+    await rt3.aclose()
+    assert sent.state is JobState.DONE, sent.error
+    assert len(server.requests()) == 2
 
 
 async def test_job_not_yet_submitted_restarts_from_queued(tmp_path, server, photo):

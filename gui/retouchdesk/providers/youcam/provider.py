@@ -31,6 +31,7 @@ from retouchdesk.core.errors import (
     RemoteJobLost,
 )
 from retouchdesk.core.schema import Operation, ParamKind
+from retouchdesk.providers import http
 from retouchdesk.providers.base import (
     Capability,
     JobContext,
@@ -150,6 +151,7 @@ class YouCamProvider(Provider):
         self.results = files.ResultIndex(self.cache_dir / "results.json")
         self._io: watch.IoLoop | None = None
         self._watches: dict[str, watch.TaskWatch] = {}
+        self._dl: http.Downloads | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -159,13 +161,26 @@ class YouCamProvider(Provider):
             self._io = watch.IoLoop()
         return self._io
 
+    def _downloads(self) -> http.Downloads:
+        # Made on the I/O loop that uses it; credentials only ever go to the API's origin.
+        if self._dl is None:
+            self._dl = http.Downloads(self.client.base_url, lambda: self.client.client)
+        return self._dl
+
     def next_request_id(self) -> int:
         return int(self._next_counter())
 
     async def aclose(self) -> None:
         io, self._io = self._io, None
         if io is not None:
-            await asyncio.to_thread(io.close, self.client.aclose())
+            dl, self._dl = self._dl, None
+
+            async def close_clients() -> None:
+                if dl is not None:
+                    await dl.aclose()
+                await self.client.aclose()
+
+            await asyncio.to_thread(io.close, close_clients())
         self._watches.clear()
 
     def watches(self) -> dict[str, watch.TaskWatch]:
@@ -437,13 +452,7 @@ class YouCamProvider(Provider):
         outputs = []
         many = len(found) > 1
         for i, (url, dst_id) in enumerate(found):
-            resp = await self.client.client.get(url)
-            if resp.status_code >= 400:
-                raise ProviderError(
-                    f"The YouCam result link stopped working (HTTP {resp.status_code}); "
-                    "run the task again",
-                    retryable=False,
-                )
+            resp = await self._downloads().get(url, vendor=errors.VENDOR)
             ext = Path(urlsplit(url).path).suffix.lower()
             ext = ext if ext in (".jpg", ".jpeg", ".png", ".mp4", ".mov") else suffix
             path = work_dir / f"youcam_{i}{ext}"
@@ -487,6 +496,23 @@ class YouCamProvider(Provider):
                     code="InvalidTaskId",
                 )
             ctx.progress(None, "YouCam dropped the task; sending it again")
+            slug = self._slug(ctx.operation) if phase == "task" else ctx.operation.api["detect"]
+            extra = self._extra(ctx) if phase == "task" else {}
+            await self._start(ctx, phase, slug, extra)
+            return PollResult(RemoteState.RUNNING, message="sent again", next_poll=quick)
+        if w.status == watch.FAULT and w.fault is not None:
+            raise w.fault  # the engine polls again (a fresh watch) until the job's deadline
+        if (
+            w.status == watch.ERROR
+            and w.error_code in errors.RETRYABLE_ENGINE_ERRORS
+            and int(remote.get("engine_retries", 0)) < MAX_RESTARTS
+        ):
+            # A transient engine error (the list YouCam documents): run the task again under
+            # a new request id; a task that ended in an error is not charged.
+            remote["engine_retries"] = int(remote.get("engine_retries", 0)) + 1
+            remote.pop(phase, None)
+            ctx.checkpoint()
+            ctx.progress(None, f"{errors.engine_error(w.error_code)}: sending it again")
             slug = self._slug(ctx.operation) if phase == "task" else ctx.operation.api["detect"]
             extra = self._extra(ctx) if phase == "task" else {}
             await self._start(ctx, phase, slug, extra)

@@ -27,6 +27,9 @@ log = logging.getLogger("retouchdesk.youcam")
 T = TypeVar("T")
 
 RUNNING, SUCCESS, ERROR, LOST = "running", "success", "error", "lost"
+#: Polling or downloading failed in a way that does not end the task (a 401, a refused result
+#: link): the provider hands ``TaskWatch.fault`` to the engine, which polls again later.
+FAULT = "fault"
 _RUNNING_WORDS = {"running", "processing", "pending", "queued", "queuing", "in_progress"}
 
 
@@ -133,6 +136,7 @@ class TaskWatch:
     last_poll: float = field(default_factory=time.monotonic)
     max_gap_seen: float = 0.0
     outputs: list[Any] = field(default_factory=list)  # set by ``collect`` on success
+    fault: ProviderError | None = None  # when status is FAULT
     task: asyncio.Task[None] | None = None
     future: concurrent.futures.Future[None] | None = None  # the poller, seen from outside
     done: threading.Event = field(default_factory=threading.Event)
@@ -183,7 +187,7 @@ async def watch(
                 return
             except ProviderError as exc:
                 if not exc.retryable and exc.code != "ambiguous":
-                    w.status, w.error = ERROR, str(exc)
+                    w.status, w.error, w.fault = FAULT, str(exc), exc
                     return
                 w.message = "connection problem, polling again"
                 log.info("youcam poll of %s failed: %s", w.task_id[:8], exc)
@@ -198,7 +202,9 @@ async def watch(
                 try:
                     w.outputs = await collect(data)
                 except ProviderError as exc:
-                    w.status, w.error = ERROR, str(exc)
+                    # The task succeeded; only its result link failed: ask the status again
+                    # (fresh links) in the next poll rather than give the paid result up.
+                    w.status, w.error, w.fault = FAULT, str(exc), exc
                     return
                 w.status, w.message = SUCCESS, ""
                 return

@@ -61,8 +61,8 @@ class HostingService:
     async def publish(self, job_id: str, path: Path, *, role: str = "input") -> str:
         return await self.files.publish(job_id, path, role=role)
 
-    async def webhook_url(self, job_id: str) -> str:
-        return await self.receiver.webhook_url(job_id)
+    async def webhook_url(self, job_id: str, *, token: str | None = None) -> str:
+        return await self.receiver.webhook_url(job_id, token=token)
 
     def webhook_result(self, job_id: str) -> dict[str, Any] | None:
         return self.receiver.webhook_result(job_id)

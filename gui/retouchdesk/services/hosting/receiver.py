@@ -171,11 +171,13 @@ class LocalReceiver:
         entry.files[role] = token
         return f"{self.base_url}/files/{token}"
 
-    async def webhook_url(self, job_id: str) -> str:
+    async def webhook_url(self, job_id: str, *, token: str | None = None) -> str:
         await self.start()
         entry = self._jobs.setdefault(job_id, _JobEntry())
         if entry.hook_token is None:
-            entry.hook_token = secrets.token_urlsafe(32)
+            # A token from an earlier run keeps the URL the vendor already has (a restart).
+            usable = token and len(token) >= 32 and token not in self._hooks
+            entry.hook_token = token if usable else secrets.token_urlsafe(32)
             self._hooks[entry.hook_token] = job_id
         return f"{self.base_url}/hooks/{entry.hook_token}"
 
