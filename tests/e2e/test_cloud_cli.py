@@ -162,7 +162,8 @@ def test_enhancor_realistic_skin_local_receiver_with_webhook(
         assert v3_only not in body
     assert img_url.startswith("http://127.0.0.1:") and "/files/" in img_url
     assert emu.fetched == [img_url]  # the image really came from the app's receiver
-    assert [(url, status) for url, _, status in emu.webhooks] == [(hook, 200)]
+    # 200, or 404 when polling finished the job first and its route was closed.
+    assert [(url, status in (200, 404)) for url, _, status in emu.webhooks] == [(hook, True)]
     (row,) = job_rows(app_home)
     assert row["state"] == "done" and row["cost"] == 480
     assert len(emu.jobs) == 1

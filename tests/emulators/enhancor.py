@@ -26,7 +26,8 @@ Errors use the shapes third-party clients see: ``{"error": {"message": ...}}`` (
 ``{"error": "..."}`` for a few). Options (``create(**options)``): ``api_key``, ``time_scale``,
 ``step`` (seconds per state), ``strict``, ``send_webhook``, ``status_result`` (False: /status
 never carries ``result``, the webhook is the only way), ``fail_jobs`` (number of next jobs that
-end FAILED), ``result_ttl``.
+end FAILED), ``result_ttl``, ``webhook_retries`` (deliveries tried again, ``step`` apart, while
+the receiver does not answer 200, as webhook senders commonly do).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class EnhancorEmulator(Emulator):
         status_result: bool = True,
         fail_jobs: int = 0,
         result_ttl: float = 3600.0,
+        webhook_retries: int = 0,
     ) -> None:
         super().__init__(time_scale=time_scale, result_ttl=result_ttl)
         self.api_key = api_key
@@ -104,6 +106,7 @@ class EnhancorEmulator(Emulator):
         self.send_webhook = send_webhook
         self.status_result = status_result
         self.fail_jobs = fail_jobs
+        self.webhook_retries = webhook_retries
         self.jobs: dict[str, Job] = {}
         self.webhooks: list[tuple[str, dict[str, Any], int | None]] = []  # url, body, status
         self.fetched: list[str] = []  # every URL the "server" downloaded
@@ -274,7 +277,7 @@ class EnhancorEmulator(Emulator):
         url = self.results.publish(output, ".png", "image/png")
         self._webhook(job, {"request_id": job.id, "result": url, "status": "success"})
 
-    def _webhook(self, job: Job, payload: dict[str, Any]) -> None:
+    def _webhook(self, job: Job, payload: dict[str, Any], tries: int = 0) -> None:
         if not self.send_webhook:
             return
         url = job.body["webhookUrl"]
@@ -285,6 +288,8 @@ class EnhancorEmulator(Emulator):
             status = None
         job.webhook_status = status
         self.webhooks.append((url, payload, status))
+        if status != 200 and tries < self.webhook_retries:
+            self.later(self.step, lambda: self._webhook(job, payload, tries + 1))
 
     # -- inspection ---------------------------------------------------------------------------
 

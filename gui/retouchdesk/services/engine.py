@@ -854,11 +854,13 @@ class JobEngine:
         webhook), then park it as ``unconfirmed``. Returns only when the job was adopted,
         with ``ctx.remote_id`` set and the job ``submitted``."""
         rec.error = None  # the sentence comes when the job is parked, if nothing answers
-        self._transition(rec, JobState.UNCONFIRMED, message="unconfirmed: waiting for an answer")
-        wait = self.config.unconfirmed_wait if provider.supports(Capability.ADOPT) else 0.0
-        deadline = time.monotonic() + wait
-        self._adopting.add(rec.id)
+        self._adopting.add(rec.id)  # before the transition: waiters must not see it settled
         try:
+            self._transition(
+                rec, JobState.UNCONFIRMED, message="unconfirmed: waiting for an answer"
+            )
+            wait = self.config.unconfirmed_wait if provider.supports(Capability.ADOPT) else 0.0
+            deadline = time.monotonic() + wait
             while True:
                 remote_id = await provider.adopt(ctx) if wait > 0 else None
                 if remote_id:
