@@ -10,10 +10,11 @@ A sleeping Space answers 503 (an HTML page) for up to minutes while it starts, s
 waits for ``/api/health`` with the status "waking up", and the process call has a long read
 timeout. Re-sending the process call is harmless (the server is the user's own and free), but
 the transport never repeats it: one photo is sent at most twice per job (an unexplained 500
-here, a dropped connection through the engine's ``services.retry_policy``); and an error answer
-from the server's own code (``{"status": "error"}``, which a Flask handler that catches ``Exception`` sends with
-HTTP 500) is final for the photo: it is never re-sent by the transport or the engine, only
-split out of a batch once (see :meth:`CodeFormerProvider.process_each`).
+here, a dropped connection through the engine's ``services.retry_policy``); and an error
+answer from the server's own code (``{"status": "error"}``, which a Flask handler that catches
+``Exception`` sends with HTTP 500) is final for the photo: it is never re-sent by the
+transport or the engine, only split out of a batch once
+(see :meth:`CodeFormerProvider.process_each`).
 """
 
 from __future__ import annotations
