@@ -57,6 +57,7 @@ DEFAULT_SCRIPT: dict[str, Any] = {
     "idempotent": True,  # declare IDEMPOTENT_SUBMIT (and honour the key)
     "resume": True,  # declare RESUME
     "sync": False,  # submit() returns the result directly
+    "lose_submit_answers": 0,  # the first N created jobs' answers are lost (a reset)
     "max_concurrency": 2,
 }
 
@@ -248,6 +249,11 @@ class FakeProvider(Provider):
         )
         if script["submit_delay"]:
             await asyncio.sleep(float(script["submit_delay"]))  # the response is slow to come
+        if len(self.server.created()) <= int(script["lose_submit_answers"]):
+            raise ProviderError(
+                "The connection to Fake Cloud was lost during submitting the job",
+                code="ambiguous",
+            )  # the job exists at the server; its answer never arrives
         if script["sync"]:
             while True:
                 status = await asyncio.to_thread(self.server.status, rid)

@@ -579,5 +579,9 @@ class JobsModel(QAbstractItemModel):
     def retry(self, ids: list[str]) -> int:
         return sum(bool(self.engine.retry(j)) for j in ids)
 
+    def resend_unconfirmed(self, ids: list[str]) -> int:
+        """Send unconfirmed jobs again; the caller has warned of a possible double charge."""
+        return sum(bool(self.engine.resend_unconfirmed(j)) for j in ids)
+
     def remove(self, ids: list[str]) -> int:
         return sum(bool(self.engine.remove(j)) for j in ids)

@@ -120,6 +120,11 @@ class JobPanel(QWidget):
         self.retry_button = button(
             "Retry", SP.SP_BrowserReload, "Run failed or cancelled jobs again"
         )
+        self.resend_button = button(
+            "Resend",
+            SP.SP_MessageBoxWarning,
+            "Send unconfirmed jobs again (their first submission may be charged too)",
+        )
         self.cancel_button = button("Cancel", SP.SP_BrowserStop, "Stop the selected jobs")
         self.remove_button = button(
             "Remove", SP.SP_TrashIcon, "Remove from the list (result files are kept)"
@@ -155,6 +160,7 @@ class JobPanel(QWidget):
 
         self.cancel_button.clicked.connect(lambda: self._count(model.cancel, "cancelled"))
         self.retry_button.clicked.connect(lambda: self._count(model.retry, "queued again"))
+        self.resend_button.clicked.connect(self.resend_unconfirmed)
         self.remove_button.clicked.connect(lambda: self._count(model.remove, "removed"))
         self.clear_button.clicked.connect(self.clear_finished)
         self.open_button.clicked.connect(self.open_result)
@@ -166,6 +172,26 @@ class JobPanel(QWidget):
         model.dataChanged.connect(self._update_buttons)
         model.rowsInserted.connect(self._rows_inserted)
         self._update_buttons()
+
+    def resend_unconfirmed(self) -> None:
+        """Ask, naming the possible double charge, then send the unconfirmed jobs again."""
+        from PySide6.QtWidgets import QMessageBox
+
+        recs = [r for r in (self.model.record(j) for j in self.selected_ids()) if r]
+        ids = [r.id for r in recs if r.state is JobState.UNCONFIRMED]
+        if not ids:
+            return
+        costs = [r.cost for r in recs if r.id in ids and r.cost]
+        cost = f" (about {sum(costs):g} credits each time)" if costs else ""
+        answer = QMessageBox.question(
+            self,
+            "Send again?",
+            f"The provider may already have {len(ids)} of these job(s): their first "
+            f"submission got no answer. Sending again may charge you twice{cost}. "
+            "Check the provider's dashboard first. Send again?",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._count(self.model.resend_unconfirmed, "sent again")
 
     # -- selection ------------------------------------------------------------------------------
     def selected_ids(self) -> list[str]:
@@ -191,6 +217,7 @@ class JobPanel(QWidget):
         self.retry_button.setEnabled(
             any(r.state in (JobState.FAILED, JobState.CANCELLED) for r in recs)
         )
+        self.resend_button.setEnabled(any(r.state is JobState.UNCONFIRMED for r in recs))
         self.remove_button.setEnabled(bool(recs))
         has_result = any(r.results for r in recs)
         self.open_button.setEnabled(has_result)
@@ -245,6 +272,7 @@ class JobPanel(QWidget):
             self.open_button,
             self.reveal_button,
             self.retry_button,
+            self.resend_button,
             self.cancel_button,
             self.remove_button,
         ):
