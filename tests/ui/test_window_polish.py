@@ -124,6 +124,17 @@ def test_at_1280x720_the_photo_gets_the_height_and_the_tool_bar_fits(qtbot, make
     assert right <= bar.width()
     # The Retouch panel keeps the full height: the job list sits under the photo only.
     assert w.jobs_dock.geometry().right() < w.side_dock.geometry().left()
+    # Item 17: the Retouch dock keeps its width whichever provider is picked.
+    width = w.side_dock.width()
+    for op in (
+        "enhancor.realistic_skin",
+        "youcam.hairstyle",
+        "codeformer.restore",
+        "local.upscale",
+    ):
+        w.model.operation.select(op)
+        qtbot.wait(20)
+        assert w.side_dock.width() == width, op
     w.resize(1920, 1080)
     qtbot.wait(100)
     for box in (bar.size_box, bar.hardness_box):

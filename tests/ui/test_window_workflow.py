@@ -223,6 +223,10 @@ def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_
         control = w.side.params.controls["template_id"]
         qtbot.mouseClick(control.browse, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: control.grid.count() > 0, timeout=30_000)
+        # Item 17: the open style grid fits the panel; its button is not cut off.
+        panel = w.side.params
+        right = control.browse.mapTo(panel.viewport(), control.browse.rect().topRight()).x()
+        assert right <= panel.viewport().width()
         first = control.grid.item(0)
         first.setSelected(True)
         assert om.value("template_id") and w.side.apply_button.isEnabled()

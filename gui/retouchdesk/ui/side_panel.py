@@ -78,14 +78,14 @@ class SidePanel(QWidget):
 
         self.banner = QFrame()
         self.banner.setObjectName("banner")
-        b_lay = QHBoxLayout(self.banner)
+        b_lay = QVBoxLayout(self.banner)
         b_lay.setContentsMargins(8, 6, 8, 6)
         self.banner_text = QLabel()
         self.banner_text.setWordWrap(True)
         self.banner_button = QPushButton("Add account…")
         self.banner_button.setProperty("small", True)
         b_lay.addWidget(self.banner_text, 1)
-        b_lay.addWidget(self.banner_button, 0, Qt.AlignmentFlag.AlignTop)
+        b_lay.addWidget(self.banner_button, 0, Qt.AlignmentFlag.AlignRight)
         self.banner.hide()
         top.addWidget(self.banner)
 
@@ -238,7 +238,9 @@ class SidePanel(QWidget):
         m = self.model
         status = m.status(m.provider_id) if m.provider_id else None
         if status is not None and not status.ready:
-            self.banner_text.setText(status.reason)
+            # A long variable name (RETOUCHDESK_CODEFORMER_BASE_URL) is one word: let it
+            # break after its underscores, or it widens the whole dock.
+            self.banner_text.setText(status.reason.replace("_", "_\u200b"))
             self.banner.show()
         else:
             self.banner.hide()
