@@ -38,7 +38,12 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
-def create_app(results_dir: Path, *, max_body: int | None = None) -> Flask:
+def create_app(
+    results_dir: Path, *, max_body: int | None = None, max_pixels: int | None = None
+) -> Flask:
+    """``max_pixels``: larger images fail the way a GPU that runs out of memory does (a
+    RuntimeError inside the handler), for photos the client can read but the server cannot
+    process."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.config["SEEN"] = []
@@ -76,6 +81,8 @@ def create_app(results_dir: Path, *, max_body: int | None = None) -> Flask:
             results = []
             for name, raw in images:
                 img = Image.open(io.BytesIO(raw)).convert("RGB")
+                if max_pixels is not None and img.width * img.height > max_pixels:
+                    raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
                 img = img.resize((img.width * upscale, img.height * upscale), Image.LANCZOS)
                 img = img.filter(ImageFilter.UnsharpMask(2, int(150 * (1 - fidelity)) + 20, 2))
                 filename = f"api_result_{uuid.uuid4().hex}.png"
