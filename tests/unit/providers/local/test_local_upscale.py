@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retouchdesk.core.errors import Cancelled, ProviderError
+from retouchdesk.core.errors import Cancelled, ParameterError, ProviderError
 from retouchdesk.providers.local import run_array
 from retouchdesk.providers.local import upscale as up
 from retouchdesk.providers.local.common import OpContext
@@ -79,7 +79,11 @@ def test_strips_report_progress_and_match_a_single_call(astronaut: np.ndarray):
     seen: list[float] = []
     ctx = OpContext(tile_size=32, progress_fn=lambda f, m: seen.append(f or 0.0))
     strips = up.ai_upscale_x4(rgb, ctx)
-    assert len(seen) == 2 and seen[-1] == 1.0  # 56 rows at tile 32: two strips of 28 rows
+    assert seen == [0.0, 0.5, 1.0]  # 56 rows at tile 32: two rows of tiles, 32 and 24 high
+    # Exactly the tiles of a bare call, no extra padded ones: the same pixels.
+    bare = up.load_engine(-1, 32)
+    with up._quiet_native():
+        assert np.array_equal(strips, bare.process(rgb))
     whole = up.ai_upscale_x4(rgb, OpContext(tile_size=64))  # one call, no strips
     diff = np.abs(strips.astype(int) - whole.astype(int))
     assert diff.mean() < 3.0  # no visible seams between strips
@@ -128,3 +132,17 @@ def test_fallback_to_classic_says_so_once(
 def test_device_choice():
     assert up.gpu_id("cpu") == -1 and up.gpu_id("1") == 1
     assert up.gpu_id("auto") in (-1, 0)
+
+
+@pytest.mark.slow
+def test_the_models_the_wheel_ships_are_offered(astronaut: np.ndarray):
+    rgb = np.ascontiguousarray(astronaut[200:240, 200:248])
+    bicubic = cv2.resize(rgb, (96, 80), interpolation=cv2.INTER_CUBIC)
+    for model, label in (("fast", "realesr-animevideov3"), ("anime", "realesrgan-x4plus-anime")):
+        ctx = OpContext(tile_size=64)
+        out = run_array("upscale", rgb, {"scale": 2, "engine": "ai", "model": model}, ctx)
+        assert out.shape == (80, 96, 3) and ctx.meta["model"] == label
+        assert psnr(bicubic, out) > 20  # the same picture, not noise
+    with pytest.raises(ParameterError) as err:
+        run_array("upscale", rgb, {"scale": 2, "engine": "ai", "model": "x9"}, OpContext())
+    assert err.value.parameter == "model"
