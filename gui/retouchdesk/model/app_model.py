@@ -18,9 +18,11 @@ from retouchdesk.core.schema import ParamKind, ProviderSchema
 from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.model.compare import CompareModel
 from retouchdesk.model.document import DocumentModel
+from retouchdesk.model.history import HistoryModel
 from retouchdesk.model.jobs import JobsModel
 from retouchdesk.model.operation import OperationModel, ProviderStatus
 from retouchdesk.model.photos import PhotosModel
+from retouchdesk.model.recipe_run import RecipeRunModel
 from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.model.thumbnails import ThumbnailCache
@@ -104,9 +106,15 @@ class AppModel(QObject):
         )
         self.jobs = JobsModel(self.engine, self.catalog, self.thumbs, parent=self)
         self.compare = CompareModel(self.session, self.runner, parent=self)
+        self.history = HistoryModel(self.session, parent=self)
+        self.recipes = RecipeRunModel(self.session, self.runner, parent=self)
         self._accounts: AccountsModel | None = None
         self.photos.current_changed.connect(self._current_changed)
         self.jobs.job_finished.connect(self._job_finished)
+        self.jobs.job_failed.connect(self.recipes.job_failed)
+        self.history.working_changed.connect(self._working_changed)
+        self.history.message.connect(self.message)
+        self.recipes.message.connect(self.message)
         self.session.message.connect(self.message)
         self.compare.message.connect(self.message)
 
@@ -176,14 +184,32 @@ class AppModel(QObject):
         self.runner.shutdown()
 
     def _current_changed(self, path: str) -> None:
-        self.document.open(Path(path) if path else None)
+        photo = Path(path) if path else None
+        self.history.set_photo(photo)
+        self.document.open(self.session.working_input(photo) if photo else None)
+
+    def _working_changed(self, path: str) -> None:
+        """The canvas shows the working version of the current photo."""
+        photo = Path(path)
+        if photo == self.photos.current_path:
+            self.document.open(self.session.working_input(photo))
+
+    def shown_file(self, photo: Path) -> Path:
+        """The file the canvas shows for ``photo``: its working version."""
+        return self.session.working_input(photo)
+
+    def photo_of_shown(self, path: Path) -> Path:
+        """The photo whose working version is ``path`` (masks belong to the photo)."""
+        return self.session.photo_for_file(path)
 
     def _job_finished(self, job_id: str) -> None:
         rec = self.engine.get(job_id)
         if rec is None:
             return
-        photo = self.session.original_of(rec.input_path)
+        photo = self.session.photo_of_job(rec)
         self.photos.set_versions(photo, len(self.session.versions(photo)))
+        self.history.job_finished(rec, advance=self.recipes.owns(job_id))
+        self.recipes.job_finished(job_id)
 
     def new_pasted_path(self) -> Path:
         """A new PNG path for an image pasted from the clipboard (kept in the data folder)."""

@@ -98,6 +98,10 @@ class SessionModel(QObject):
         # (photo, input file, params) -> (params, job options); set by the mask painter
         # (model.masking.MaskingModel.prepare_job) to freeze masks and protect-outside.
         self.job_hook: Callable[[Path, Path, dict[str, Any]], tuple[dict, dict]] | None = None
+        # The working version of each photo (a job id; absent: the original). The next
+        # Apply on the photo continues from it (model.history drives it).
+        self.working: dict[Path, str] = {}
+        self._digests: dict[tuple[Path, int, int], str] = {}
 
     # -- originals of downscaled copies ------------------------------------------------------
     def _read_index(self) -> dict[str, str]:
@@ -138,27 +142,104 @@ class SessionModel(QObject):
         """The photo a job's input stands for (itself, or the original of a downscaled copy)."""
         return Path(self._originals.get(str(input_path), str(input_path)))
 
+    def version_rows(self) -> dict[str, tuple[Path, str | None]]:
+        """Job id -> (photo, parent job id) of every recorded version (the job database)."""
+        store = getattr(self.engine, "store", None)
+        return store.versions() if store is not None else {}
+
+    def photo_of_job(self, rec: JobRecord, rows: dict | None = None) -> Path:
+        """The photo a job made a version of (a chained job's input is an earlier result)."""
+        rows = self.version_rows() if rows is None else rows
+        row = rows.get(rec.id)
+        return row[0] if row is not None else self.original_of(rec.input_path)
+
+    def parent_of(self, job_id: str, rows: dict | None = None) -> str | None:
+        rows = self.version_rows() if rows is None else rows
+        row = rows.get(job_id)
+        return row[1] if row is not None else None
+
     def versions(self, photo: Path) -> list[JobRecord]:
         """Finished results of ``photo`` in the order they were asked for: its versions.
 
         Ordered by queueing time, not finishing time, so that two jobs sent one after the
-        other keep their places however the provider schedules them.
+        other keep their places however the provider schedules them. Chained results (made
+        from an earlier version) count for the photo the chain started from.
         """
+        rows = self.version_rows()
         out = [
             r
             for r in self.engine.jobs()
             if r.state is JobState.DONE
             and r.results
-            and self.original_of(r.input_path) == photo
+            and self.photo_of_job(r, rows) == photo
             and any(p.exists() for p in r.results)  # a result moved to the trash is no version
         ]
         return sorted(out, key=lambda r: r.created_at)
+
+    def working_file(self, photo: Path) -> Path | None:
+        """The file of ``photo``'s working version, or None when it is the original."""
+        job_id = self.working.get(photo)
+        rec = self.engine.get(job_id) if job_id else None
+        if rec is None or rec.state is not JobState.DONE:
+            return None
+        return next((p for p in rec.results if p.exists()), None)
+
+    def working_input(self, photo: Path) -> Path:
+        """What the next operation on ``photo`` starts from: its working version."""
+        return self.working_file(photo) or photo
+
+    def photo_for_file(self, path: Path) -> Path:
+        """The photo whose working version ``path`` is (the photo itself otherwise)."""
+        for photo in self.working:
+            if self.working_file(photo) == path:
+                return photo
+        return path
+
+    def source_digest(self, photo: Path) -> str:
+        """SHA-256 of a photo's file (cached per size and time), for the recipe's provenance."""
+        from retouchdesk.core.recipe import file_sha256
+
+        try:
+            st = photo.stat()
+        except OSError:
+            return ""
+        key = (photo, st.st_size, st.st_mtime_ns)
+        if key not in self._digests:
+            self._digests[key] = file_sha256(photo)
+        return self._digests[key]
+
+    def chain_option(
+        self, photo: Path, parent_id: str | None, provider: str, operation: str, params: dict
+    ) -> dict[str, Any]:
+        """The job option writing the chain (parent's steps + this one) into the result.
+
+        Runs in a worker thread (it hashes the photo).
+        """
+        from retouchdesk.core import recipe as core_recipe
+        from retouchdesk.services import recipes
+
+        parent = self.engine.get(parent_id) if parent_id else None
+        earlier = recipes.recipe_of(parent) if parent is not None else None
+        step = recipes.step_for(self.engine.catalog, provider, operation, params)
+        if step.mask:
+            step.mask = Path(step.mask).stem  # a frozen mask's name is its digest, never a path
+        chain = core_recipe.Recipe(
+            [*(earlier.steps if earlier else []), step],
+            earlier.name if earlier else "",
+            self.source_digest(photo),
+            photo.name,
+        )
+        return recipes.recipe_option(chain)
 
     # -- queueing ------------------------------------------------------------------------------
     async def check_inputs(self, paths: list[Path]) -> list[InputCheck]:
         """Probe every photo (header only, in a worker) against the operation's limits."""
         op = self.operation.operation
-        return await self.runner.in_thread(_check_all, paths, op.limits)
+        inputs = [self.working_input(p) for p in paths]
+        checks = await self.runner.in_thread(_check_all, inputs, op.limits)
+        for check, photo in zip(checks, paths, strict=True):
+            check.path = photo  # the caller knows photos; a chain probes the working version
+        return checks
 
     async def queue(
         self,
@@ -197,24 +278,32 @@ class SessionModel(QObject):
         params = dict(values) if values is not None else om.validated()
         planned: list[Planned] = []
         for path in paths:
-            src = path
-            out_dir = None
+            parent_id = self.working.get(path)
+            working = self.working_file(path)
+            if working is None:
+                parent_id = None
+            src = working or path
+            out_dir = default_output_dir(path, self.engine.config) if working else None
             if downscale and path in downscale:
-                fmt = _accepted_format(path, om.operation.limits)
+                fmt = _accepted_format(src, om.operation.limits)
                 src = await self.runner.in_thread(
-                    _downscale_copy, path, downscale[path], self.copies_dir, fmt
+                    _downscale_copy, src, downscale[path], self.copies_dir, fmt
                 )
                 self._remember(src, path)
                 out_dir = default_output_dir(path, self.engine.config)
             req_params, options = params, {}
             if self.job_hook is not None:
                 req_params, options = await self.runner.in_thread(self.job_hook, path, src, params)
+            chain = await self.runner.in_thread(
+                self.chain_option, path, parent_id, om.provider_id, om.operation_id, req_params
+            )
+            options = {**(options or {}), **chain}
             key = work_key(
                 om.provider_id,
                 om.operation_id,
                 path,
                 req_params,
-                {"options": options, "size": (downscale or {}).get(path)},
+                {"options": options, "size": (downscale or {}).get(path), "input": str(src)},
             )
             request = JobRequest(
                 provider=om.provider_id,
@@ -225,7 +314,7 @@ class SessionModel(QObject):
                 dedupe_key=key,
                 options=dict(options or {}),
             )
-            planned.append(Planned(path, request, self._same_work(key)))
+            planned.append(Planned(path, request, self._same_work(key), parent_id))
         return planned
 
     def _same_work(self, key: str) -> JobRecord | None:
@@ -239,6 +328,14 @@ class SessionModel(QObject):
             return rec if rec.results and all(p.exists() for p in rec.results) else None
         return rec if not rec.state.terminal else None
 
+    def record_versions(self, rows: list[tuple[str, Path, str | None]]) -> None:
+        """Write each queued job's place in its photo's version tree to the job database."""
+        store = getattr(self.engine, "store", None)
+        if store is None:
+            return
+        for job_id, photo, parent_id in rows:
+            store.add_version(job_id, photo, parent_id)
+
     def submit(self, planned: list[Planned]) -> list[str]:
         """Queue the planned jobs (one is a job, several a batch); returns their ids."""
         if not planned:
@@ -250,6 +347,7 @@ class SessionModel(QObject):
         else:
             batch = self.engine.submit_batch(requests)
             ids = [r.id for r in self.engine.batch_jobs(batch)]
+        self.record_versions([(i, p.photo, p.parent_id) for i, p in zip(ids, planned, strict=True)])
         n = len(ids)
         self.message.emit(
             f"Queued {om.operation.label} for {n} photo{'s' if n != 1 else ''}"
@@ -266,6 +364,7 @@ class Planned:
     photo: Path
     request: Any  # services.engine.JobRequest
     previous: JobRecord | None = None
+    parent_id: str | None = None  # the version this job continues from (None: the original)
 
 
 def work_key(

@@ -87,19 +87,22 @@ def recipe_of(rec: JobRecord) -> core_recipe.Recipe | None:
 
 def step_of(catalog: Catalog, rec: JobRecord) -> core_recipe.Step:
     """One job as a recipe step: parameters without file paths, masks as a role."""
+    return step_for(catalog, rec.provider, rec.operation, rec.params)
+
+
+def step_for(
+    catalog: Catalog, provider: str, operation: str, params: dict[str, Any]
+) -> core_recipe.Step:
+    """A step from a job's parameters; a mask parameter becomes role ``photo`` + its file."""
     try:
-        op = catalog.operation(rec.provider, rec.operation)
+        op = catalog.operation(provider, operation)
         names = set(mask_params(op))
     except Exception:  # a provider that is gone: keep what the job recorded
         names = set()
-    params = {k: v for k, v in rec.params.items() if k not in names and v is not None}
-    has_mask = any(rec.params.get(n) for n in names)
+    kept = {k: v for k, v in params.items() if k not in names and v is not None}
+    masks = [str(params[n]) for n in names if params.get(n)]
     return core_recipe.Step(
-        rec.provider,
-        rec.operation,
-        params,
-        "photo" if has_mask else "none",
-        str(next(rec.params[n] for n in names if rec.params.get(n))) if has_mask else "",
+        provider, operation, kept, "photo" if masks else "none", masks[0] if masks else ""
     )
 
 

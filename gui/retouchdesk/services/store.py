@@ -25,7 +25,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -69,6 +69,17 @@ _MIGRATIONS: dict[int, str] = {
     2: "ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
     # The process running a job ("host:pid"), so two processes never run the same job.
     3: "ALTER TABLE jobs ADD COLUMN owner TEXT",
+    # Versions of a photo as a tree: each job's photo and the version it continued from
+    # (NULL: the original). Written when the job is queued, so a chain survives a crash.
+    4: """
+    CREATE TABLE IF NOT EXISTS versions (
+        job_id TEXT PRIMARY KEY,
+        photo TEXT NOT NULL,
+        parent_id TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS versions_photo ON versions(photo);
+    """,
 }
 
 _COLUMNS = (
@@ -402,6 +413,23 @@ class JobStore:
         with self._lock, self._guard("read"):
             row = self._db.execute("SELECT dedupe_key FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return row[0] if row else None
+
+    # -- versions -------------------------------------------------------------------------
+
+    def add_version(self, job_id: str, photo: Path, parent_id: str | None) -> None:
+        """Record that ``job_id`` makes a version of ``photo`` continuing from ``parent_id``."""
+        with self._lock, self._guard("written"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO versions (job_id, photo, parent_id, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (job_id, str(photo), parent_id, time.time()),
+            )
+
+    def versions(self) -> dict[str, tuple[Path, str | None]]:
+        """Every recorded version: job id -> (photo, parent job id or None)."""
+        with self._lock, self._guard("read"):
+            rows = self._db.execute("SELECT job_id, photo, parent_id FROM versions").fetchall()
+        return {r[0]: (Path(r[1]), r[2]) for r in rows}
 
     # -- counters -------------------------------------------------------------------------
 

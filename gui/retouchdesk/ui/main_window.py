@@ -152,10 +152,11 @@ class MainWindow(QMainWindow):
         ``ui/mask_painter.py`` and ``ui/settings_dialog.py`` own these; they only use the
         window's public parts.
         """
-        from retouchdesk.ui import mask_painter, settings_dialog
+        from retouchdesk.ui import history_panel, mask_painter, settings_dialog
 
         self.mask_painter = mask_painter.install(self)
         settings_dialog.install(self)
+        self.history = history_panel.install(self)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(
@@ -481,7 +482,7 @@ class MainWindow(QMainWindow):
             return
         self.side.set_photo_problem("")
         doc = self.model.document.image
-        if doc is not None and doc.path == p:
+        if doc is not None and doc.path == self.model.shown_file(p):
             # The model opened the document before this slot ran, and a cached decode is
             # already on the canvas: a placeholder now would replace the real pixels for good.
             self._image_ready()
@@ -531,7 +532,8 @@ class MainWindow(QMainWindow):
 
     def _image_ready(self) -> None:
         img = self.model.document.image
-        if img is None or img.path != self.model.photos.current_path:
+        current = self.model.photos.current_path
+        if img is None or current is None or img.path != self.model.shown_file(current):
             return
         self.side.set_photo_problem("")
         self.canvas.set_image(img.levels, img.width, img.height, img.has_alpha)
@@ -956,13 +958,22 @@ class MainWindow(QMainWindow):
         ):
             self.undo_discard()
             return
-        if target is not None:
+        if target is not None and target.can_undo():
             target.undo()
+            return
+        # Not painting (or nothing painted to undo): step back through the working versions.
+        history = getattr(self, "history_undo", None)
+        if history is not None and history.undo():
+            self.close_compare()
 
     def _redo(self) -> None:
         target = getattr(self, "undo_target", None)
-        if target is not None:
+        if target is not None and target.can_redo():
             target.redo()
+            return
+        history = getattr(self, "history_undo", None)
+        if history is not None and history.redo():
+            self.close_compare()
 
     def _fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -106,7 +106,9 @@ class MaskPainter:
         if img is None:
             self.masking.set_photo(None, None)
             return
-        self.masking.set_photo(img.path, (img.width, img.height), source=self._source_of(img.path))
+        # A working version (a result continued from) is painted as its photo's mask.
+        photo = self.window.model.photo_of_shown(img.path)
+        self.masking.set_photo(photo, (img.width, img.height), source=self._source_of(img.path))
 
     def _source_of(self, photo: Path) -> Path | None:
         """The photo a result was made from (an upscale opened later reuses its mask)."""

@@ -145,3 +145,27 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path):
     old = s.get("old")
     assert old.state is JobState.DONE and old.options == {} and old.params == {}
     s.close()
+
+
+def test_a_version_3_database_gains_the_version_tree(tmp_path: Path):
+    """Schema 4: the versions table is added to an existing database and survives a reopen."""
+    path = tmp_path / "j.sqlite3"
+    db = sqlite3.connect(path)
+    for v in (1, 2, 3):
+        for statement in store_mod._MIGRATIONS[v].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    s = JobStore(path)
+    assert s.schema_version == SCHEMA_VERSION >= 4
+    s.add_version("a", Path("/p/photo.jpg"), None)
+    s.add_version("b", Path("/p/photo.jpg"), "a")
+    s.close()
+    again = JobStore(path)
+    assert again.versions() == {
+        "a": (Path("/p/photo.jpg"), None),
+        "b": (Path("/p/photo.jpg"), "a"),
+    }
+    again.close()
