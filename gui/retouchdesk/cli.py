@@ -423,7 +423,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.op:
         _err("Say what to run: --op OPERATION, or --recipe CHAIN.toml")
         return EXIT_USAGE
-    rt = build_runtime()
+    rt = build_runtime(lazy_secrets=True)  # an offline job never opens the keyring
     try:
         provider = args.provider or rt.settings.get("general", "default_provider")
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,22 @@ def safe_lookup(store: Any):
     return lookup
 
 
+def _lazy_lookup(settings: Settings, passphrase_callback: Any = None):
+    """A secret lookup that opens the store at its first call (once, even if it fails)."""
+    opened: list[Any] = []
+    lock = threading.Lock()
+
+    def lookup(section: str, key: str) -> str | None:
+        with lock:  # providers may be built from worker threads
+            if not opened:
+                store = open_secret_store(settings, passphrase_callback)
+                opened.append(safe_lookup(store) if store is not None else None)
+        found = opened[0]
+        return found(section, key) if found is not None else None
+
+    return lookup
+
+
 def register_test_providers(spec: str | None = None) -> list[str]:
     """Register the provider factories named in ``RETOUCHDESK_TEST_PROVIDERS`` (tests only)."""
     spec = os.environ.get(TEST_PROVIDERS_ENV, "") if spec is None else spec
@@ -165,14 +182,24 @@ def build_runtime(
     engine_config: EngineConfig | None = None,
     extras: dict[str, Any] | None = None,
     passphrase_callback: Any = None,
+    lazy_secrets: bool = False,
 ) -> Runtime:
-    """Build the runtime from settings; every argument replaces one part (tests)."""
+    """Build the runtime from settings; every argument replaces one part (tests).
+
+    With ``lazy_secrets`` (the headless ``run`` command) the secret store is opened only when a
+    secret is first looked up and not already in the environment: detecting the OS keyring
+    costs over half a second, which an offline job or a key given in the environment never
+    needs. ``Runtime.secrets`` then stays None (nothing there writes secrets).
+    """
     secrets = None
     if settings is None:
         settings = Settings()
-        secrets = open_secret_store(settings, passphrase_callback)
-        if secrets is not None:
-            settings.set_secret_lookup(safe_lookup(secrets))
+        if lazy_secrets:
+            settings.set_secret_lookup(_lazy_lookup(settings, passphrase_callback))
+        else:
+            secrets = open_secret_store(settings, passphrase_callback)
+            if secrets is not None:
+                settings.set_secret_lookup(safe_lookup(secrets))
     register_test_providers()
     return Runtime(
         settings=settings,
