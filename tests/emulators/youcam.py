@@ -267,8 +267,11 @@ class YouCamEmulator(Emulator):
         min_face_width: int = 128,
         result_ttl: float = 7200.0,
         sku_page_cap: int | None = None,
+        engine_errors: tuple[str, ...] = (),
     ) -> None:
         super().__init__(time_scale=time_scale, result_ttl=result_ttl)
+        # The next tasks end with these engine error codes, one each (transient-error tests).
+        self.engine_errors = list(engine_errors)
         self.sku_page_cap = sku_page_cap  # a server may answer fewer SKUs than asked for
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
         der = self._key.public_key().public_bytes(
@@ -1023,6 +1026,11 @@ class YouCamEmulator(Emulator):
                 task.dropped = True  # nobody polled: the engine does not process the task
                 return
             task.started = time.monotonic()
+            injected = self.engine_errors.pop(0) if self.engine_errors else None
+        if injected:
+            with self._state:
+                task.status, task.error = "error", injected
+            return
         try:
             outputs, faces = self._process(task)
         except EngineError as exc:

@@ -284,3 +284,46 @@ def test_unknown_emulator_name():
 
     with pytest.raises(ValueError, match="no emulator named 'nope'"):
         load("nope")
+
+
+class Redirector(Echo):
+    """Echo plus a result path that redirects to another host (a CDN)."""
+
+    target = ""
+
+    @route("GET", "/redirect")
+    def redirect(self, rec: Recorded) -> Response:
+        return Response(302, b"", "text/plain", {"Location": self.target})
+
+
+async def test_downloads_send_credentials_only_to_the_api_origin():
+    """Issue 10 item 6: one download helper for every provider; a result URL on another host
+    (absolute, or reached by a redirect from the API host) never sees the key or token."""
+    api, cdn = Redirector().start(), Echo().start()
+    headers = {"Authorization": "Bearer hf_secret_token_123", "x-api-key": "key-secret-456"}
+    client = http.make_client(api.url, headers=headers, retry=FAST)
+    downloads = http.Downloads(api.url, lambda: client, retry=FAST)
+    try:
+        own = api.results.publish(b"own", ".png")
+        other = cdn.results.publish(b"cdn", ".png")
+        api.target = cdn.results.publish(b"via redirect", ".png")
+        assert (await downloads.get(own, vendor="Echo")).content == b"own"
+        assert (await downloads.get("/" + own.split("/", 3)[3], vendor="Echo")).content == b"own"
+        assert (await downloads.get(other, vendor="Echo")).content == b"cdn"
+        assert (await downloads.get("/redirect", vendor="Echo")).content == b"via redirect"
+        api.results.expire_all()
+        with pytest.raises(ProviderError) as info:
+            await downloads.get(own, vendor="Echo")
+    finally:
+        await downloads.aclose()
+        await client.aclose()
+        api.stop()
+        cdn.stop()
+    assert info.value.retryable and info.value.code == "link" and info.value.status == 403
+    assert str(info.value) == "Echo refused the result link (HTTP 403); it may have expired"
+    on_api = [r for r in api.received() if r.path.startswith("/_results/")]
+    assert len(on_api) == 3 and all(r.header("x-api-key") == "key-secret-456" for r in on_api)
+    on_cdn = cdn.received()
+    assert len(on_cdn) == 2
+    for r in on_cdn:
+        assert r.header("authorization") is None and r.header("x-api-key") is None

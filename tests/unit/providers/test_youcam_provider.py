@@ -433,3 +433,25 @@ async def test_v2_price_list_matches_the_schema_cost_hints(emulator, tmp_path):
         if o.api["v2"] in costs and o.input_kind != "video":
             assert costs[o.api["v2"]] == o.cost.amount, o.id
     assert costs["hair-style"] == 1 and costs["bg-replace"] == 4
+
+
+async def test_a_transient_engine_error_is_retried_and_a_final_one_is_not(
+    emulator, tmp_path, inputs
+):
+    """YouCam's declared transient engine errors (RETRYABLE_ENGINE_ERRORS) start the task
+    again; an error about the photo itself ends the job with its sentence (issue 10)."""
+    emu = emulator("youcam", engine_errors=("error_inference",), **FAST)
+    prov = make_provider(emu, "v2", tmp_path / "cache")
+    try:
+        ctx = make_context(op("photo_enhance"), inputs.portrait, {"scale": 2}, tmp_path / "w")
+        done = await drive(prov, ctx, max_wait=0.1)
+        [out] = done.outputs
+        assert Image.open(out.path).size == (1024, 1024)
+        assert ctx.remote["engine_retries"] == 1
+        emu.engine_errors.append("error_no_face")
+        ctx2 = make_context(op("photo_enhance"), inputs.portrait, {"scale": 2}, tmp_path / "w2")
+        with pytest.raises(AssertionError, match="YouCam found no face in the photo"):
+            await drive(prov, ctx2, max_wait=0.1)
+    finally:
+        await prov.aclose()
+    assert len(emu.tasks) == 3  # two for the first photo (one errored), one for the second
