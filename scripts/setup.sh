@@ -13,6 +13,9 @@ pkgs=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-
       libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libvulkan1)
 # The tests also validate the desktop entry and the AppStream metainfo with the real tools.
 [ "$what" = test ] && pkgs+=(desktop-file-utils appstream)
+# The type checker (pyright, from the test extra) runs on node; without a node binary it would
+# try to download one.
+if [ "$what" = test ] && ! command -v node >/dev/null 2>&1; then pkgs+=(nodejs); fi
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do

@@ -15,10 +15,10 @@ from typing import TextIO, cast
 
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.services import secrets
-from retouchdesk.services.settings import Settings, spec
+from retouchdesk.services.settings import Settings, SettingSpec, spec
 
 
-def _terminal_passphrase(stdin: TextIO):  # -> secrets.PassphraseCallback | None
+def _terminal_passphrase(stdin: TextIO) -> secrets.PassphraseCallback | None:
     if not stdin.isatty():
         return None
 
@@ -32,7 +32,7 @@ def _terminal_passphrase(stdin: TextIO):  # -> secrets.PassphraseCallback | None
     return ask
 
 
-def _secret_spec(name: str):  # -> SettingSpec
+def _secret_spec(name: str) -> SettingSpec:
     section, _, key = name.partition(".")
     try:
         s = spec(section, key)

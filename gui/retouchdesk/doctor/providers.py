@@ -260,8 +260,8 @@ def _adcreative(p: Any) -> list[tuple[str, Check]]:
                 f"AdCreative refused the application id or private key (HTTP {status})"
             )
         plain = dotnet_plain(body)
-        _expect(status == 200 and isinstance(plain, dict) and plain.get("accessToken")
-                and plain.get("accessTokenExpiration"), "no accessToken and accessTokenExpiration",
+        _expect(bool(status == 200 and isinstance(plain, dict) and plain.get("accessToken")
+                and plain.get("accessTokenExpiration")), "no accessToken and accessTokenExpiration",
                 plain)  # fmt: skip
         return f"HTTP 200: access token received{net(body)}"
 

@@ -40,7 +40,7 @@ from retouchdesk.core import naming
 from retouchdesk.core.errors import ConfigurationError, RetouchError
 from retouchdesk.core.schema import Catalog, ProviderSchema
 from retouchdesk.services import registry, secrets
-from retouchdesk.services.settings import Settings, spec
+from retouchdesk.services.settings import Settings, SettingSpec, spec
 
 log = logging.getLogger(__name__)
 
@@ -538,7 +538,7 @@ class AccountsModel(QObject):
         return str(path)
 
 
-def _spec_or_none(section: str, key: str):  # -> SettingSpec | None
+def _spec_or_none(section: str, key: str) -> SettingSpec | None:
     try:
         return spec(section, key)
     except KeyError:

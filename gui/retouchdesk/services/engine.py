@@ -1258,6 +1258,7 @@ class JobEngine:
         report: dict[str, Any] | None = None,
     ) -> Path:
         """Write one result; ``report`` gets its format, bits per channel and notes."""
+        assert out.path is not None, "fetch() leaves every output in a file"
         try:
             if is_image:
                 return await asyncio.to_thread(

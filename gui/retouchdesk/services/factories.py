@@ -6,8 +6,16 @@ values, so that ``providers`` never depends on ``services``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from retouchdesk.providers.base import Provider
 from retouchdesk.services.registry import ProviderEnv
+
+if TYPE_CHECKING:  # imported lazily at run time: start-up does not load every client
+    import httpx
+
+    from retouchdesk.providers.hosting_api import Hosting
+    from retouchdesk.providers.http import RetryPolicy
 
 __all__ = ["Provider", "ProviderEnv"]
 
@@ -25,7 +33,7 @@ def make_local(env: ProviderEnv) -> Provider:
     )
 
 
-def retry_policy(env: ProviderEnv):  # -> providers.http.RetryPolicy
+def retry_policy(env: ProviderEnv) -> RetryPolicy:
     """The HTTP retry policy of every cloud client, from the ``network.*`` settings."""
     from retouchdesk.providers.http import RetryPolicy
 
@@ -37,7 +45,7 @@ def retry_policy(env: ProviderEnv):  # -> providers.http.RetryPolicy
     )
 
 
-def http_timeout(env: ProviderEnv):  # -> httpx.Timeout
+def http_timeout(env: ProviderEnv) -> httpx.Timeout:
     """Explicit timeouts of the cloud clients; the read timeout is ``network.read_timeout``."""
     import httpx
 
@@ -45,7 +53,7 @@ def http_timeout(env: ProviderEnv):  # -> httpx.Timeout
     return httpx.Timeout(connect=10.0, read=read, write=max(read, 120.0), pool=30.0)
 
 
-def shared_hosting(env: ProviderEnv):  # -> providers.hosting_api.Hosting
+def shared_hosting(env: ProviderEnv) -> Hosting:
     """The hosting service of ``env.extras`` (put there by the runtime), built on first use."""
     from retouchdesk.services.hosting import build_hosting, hosting_config
 

@@ -21,7 +21,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core.jobs import EventKind, JobEvent
 from retouchdesk.core.schema import Catalog, load_catalog
@@ -30,6 +30,9 @@ from retouchdesk.services import registry
 from retouchdesk.services.engine import EngineConfig, JobEngine
 from retouchdesk.services.settings import Settings, register_provider_settings
 from retouchdesk.services.store import JobStore
+
+if TYPE_CHECKING:  # imported when a store is opened: keyring and cryptography are slow to load
+    from retouchdesk.services.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class Runtime:
     catalog: Catalog
     store: JobStore
     engine: JobEngine = field(init=False)
-    secrets: Any = None  # services.secrets.SecretStore when available
+    secrets: SecretStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     engine_config: EngineConfig | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)

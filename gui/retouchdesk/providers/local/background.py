@@ -115,7 +115,7 @@ def subject_prior(rgb: np.ndarray) -> np.ndarray:
     focus = _norm(np.sqrt(cv2.GaussianBlur(lap * lap, (0, 0), side / 40)))
     cues = [(focus, 0.65)]
     if hasattr(cv2, "saliency"):
-        detector = cv2.saliency.StaticSaliencyFineGrained_create()
+        detector = cv2.saliency.StaticSaliencyFineGrained_create()  # pyright: ignore[reportAttributeAccessIssue]
         ok, sal = detector.computeSaliency(
             cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
         )
@@ -196,7 +196,7 @@ def _largest_parts(fg: np.ndarray) -> np.ndarray:
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(n, dtype=bool)
     keep[1:] = areas >= 0.05 * areas.max()
-    return np.where(keep[labels], 255, 0).astype(np.uint8)
+    return np.where(keep[np.asarray(labels, dtype=np.intp)], 255, 0).astype(np.uint8)
 
 
 def _fill_holes(fg: np.ndarray, max_fraction: float = 0.02) -> np.ndarray:

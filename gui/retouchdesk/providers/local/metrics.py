@@ -81,7 +81,7 @@ def texture_kept(
     if not inside.any():
         inside = binary
     grown = cv2.dilate(binary, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1,) * 2))
-    ring = np.asarray(grown) & (1 - binary)
+    ring = np.asarray(grown, dtype=np.uint8) & (1 - binary)
     eps = 1e-6
     got = hf_energy(result, inside) / (hf_energy(result, ring) + eps)
     want = hf_energy(original, inside) / (hf_energy(original, ring) + eps)

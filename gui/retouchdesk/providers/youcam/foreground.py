@@ -42,7 +42,7 @@ def blur_background(photo: Path, result: Path, intensity: float) -> bool:
         src.load()
         rgb = ImageOps.exif_transpose(src).convert("RGB")  # upright, as it was uploaded
     if mask.size != rgb.size:
-        mask = mask.resize(rgb.size, Image.BILINEAR)
+        mask = mask.resize(rgb.size, Image.Resampling.BILINEAR)
     radius = (0.5 + float(intensity) / 6.0) * max(rgb.size) / 1000.0
     blurred = rgb.filter(ImageFilter.GaussianBlur(max(0.1, radius)))
     out = Image.composite(rgb, blurred, mask)  # white = foreground keeps the photo
