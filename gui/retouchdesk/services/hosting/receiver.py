@@ -176,8 +176,8 @@ class LocalReceiver:
         entry = self._jobs.setdefault(job_id, _JobEntry())
         if entry.hook_token is None:
             # A token from an earlier run keeps the URL the vendor already has (a restart).
-            usable = token and len(token) >= 32 and token not in self._hooks
-            entry.hook_token = token if usable else secrets.token_urlsafe(32)
+            usable = token if token and len(token) >= 32 and token not in self._hooks else None
+            entry.hook_token = usable or secrets.token_urlsafe(32)
             self._hooks[entry.hook_token] = job_id
         return f"{self.base_url}/hooks/{entry.hook_token}"
 
