@@ -214,6 +214,35 @@ def test_unconfirmed_is_never_resent_by_a_rerun_only_on_request(
     assert_one_good_result(out, photo)
 
 
+@pytest.mark.slow
+def test_a_rerun_adopts_an_unconfirmed_job_from_its_late_webhook(
+    emulator, proxy, cli_env, app_home, data_dir, tmp_path
+):
+    """The webhook comes after the first run gave up waiting: a plain re-run (same fixed
+    receiver port, the job's webhook route reopened under its old token) adopts it."""
+    emu = emulator("enhancor", api_key=ENH_KEY, time_scale=1.0, step=1.0, webhook_retries=20)
+    px = proxy(emu.url)
+    px.after("reset", path=QUEUE)
+    photo = data_dir / "coffee.png"
+    out = tmp_path / "out"
+    env = env_for(
+        cli_env,
+        px.url,
+        RETOUCHDESK_ENGINE_UNCONFIRMED_WAIT="0.5",
+        RETOUCHDESK_RECEIVER_PORT=str(free_port()),
+    )
+    first = upscale(env, [photo], out, cwd=tmp_path)
+    assert first.returncode == 1 and "UNCONFIRMED" in first.stderr
+    assert job_rows(app_home)[0]["state"] == "unconfirmed"
+    env["RETOUCHDESK_ENGINE_UNCONFIRMED_WAIT"] = "20"
+    second = upscale(env, [photo], out, cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(emu.jobs) == 1 and px.forwarded(QUEUE) == 1
+    assert_one_good_result(out, photo)
+    (row,) = job_rows(app_home)
+    assert row["state"] == "done" and row["remote_id"] in emu.jobs
+
+
 # -- kill -9 and two runs at once -------------------------------------------------------------
 
 
