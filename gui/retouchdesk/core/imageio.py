@@ -672,6 +672,7 @@ def save_result(
     policy: OutputPolicy | None = None,
     report: dict | None = None,
     recipe: Any = None,
+    icc_override: bytes | None = None,
 ) -> Path:
     """Write ``result`` to ``destination`` atomically, with ``source``'s metadata; never onto it.
 
@@ -679,7 +680,8 @@ def save_result(
     results). The format comes from the destination's extension when it names one, else from
     ``policy``. ``report`` (a dict) receives the format, bits per channel and notes on what
     was converted or left out. ``recipe`` (a :class:`core.recipe.Recipe`) goes into the XMP
-    as the result's provenance. Returns ``destination``. See :mod:`core.resultwrite`.
+    as the result's provenance; ``icc_override`` labels converted pixels (an export). Returns
+    ``destination``. See :mod:`core.resultwrite`.
     """
     from retouchdesk.core import resultwrite
 
@@ -690,6 +692,7 @@ def save_result(
         policy=policy,
         report=report,
         recipe=recipe,
+        icc_override=icc_override,
     )
 
 

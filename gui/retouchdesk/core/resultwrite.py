@@ -38,8 +38,13 @@ def save(
     policy: imageio.OutputPolicy | None = None,
     report: dict[str, Any] | None = None,
     recipe: Any = None,
+    icc_override: bytes | None = None,
 ) -> Path:
-    """See :func:`core.imageio.save_result`."""
+    """See :func:`core.imageio.save_result`.
+
+    ``icc_override`` labels the pixels with this profile instead of the source's (an export
+    converted to sRGB or Display P3); it is written whatever ``policy.keep_icc`` says.
+    """
     policy = policy or imageio.OutputPolicy()
     if imageio.same_file(source, destination) or (
         isinstance(result, Path | str) and imageio.same_file(Path(result), destination)
@@ -72,7 +77,7 @@ def save(
     if jpeg_original is not None and (jpeg_original.mode == "L") != grey:
         jpeg_original = None
     size = (int(arr.shape[1]), int(arr.shape[0]))
-    icc = _icc_for(meta, grey, policy, notes)
+    icc = icc_override if icc_override is not None else _icc_for(meta, grey, policy, notes)
     tags = None
     if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
         tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)

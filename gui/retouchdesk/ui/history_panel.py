@@ -101,11 +101,13 @@ class HistoryPanel(QWidget):
     def _text(it: VersionItem) -> str:
         mark = "▶ " if it.working else ""
         pin = " ★" if it.pinned else ""
-        indent = "   " * max(0, it.depth - 1)
+        # A child is drawn under its parent with a hook, so siblings read as branches.
+        indent = "    " * max(0, it.depth - 2) + ("↳ " if it.depth > 1 else "")
         if it.job_id is None:
             return f"{mark}Original{pin}"
         cost = f" · {it.cost}" if it.cost else ""
-        return f"{indent}{mark}{it.operation}{pin}\n{indent}{it.provider}{cost}"
+        pad = " " * (len(indent) + (1 if indent else 0))
+        return f"{indent}{mark}{it.operation}{pin}\n{pad}{it.provider}{cost}"
 
     @staticmethod
     def _tooltip(it: VersionItem) -> str:
