@@ -83,7 +83,7 @@ def _env(app_home: Path) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
     e.update(
         RETOUCHDESK_HOME=str(app_home),
-        RETOUCHDESK_LOCAL_TILE_SIZE="64",  # one small ncnn call: seconds, about 1.3 GB
+        RETOUCHDESK_LOCAL_TILE_SIZE="64",  # 64-px ncnn tiles of a 160-px crop: seconds of work each, about 1.3 GB
         PYTHONPATH=os.pathsep.join(filter(None, [str(GUI), str(REPO), e.get("PYTHONPATH", "")])),
         COLUMNS="200",
     )
@@ -93,7 +93,7 @@ def _env(app_home: Path) -> dict[str, str]:
 def _photo(folder: Path, data_dir: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     p = folder / "cat.png"
-    Image.open(data_dir / "chelsea.png").crop((150, 50, 214, 114)).save(p)
+    Image.open(data_dir / "chelsea.png").crop((100, 20, 260, 180)).save(p)
     return p
 
 
@@ -129,7 +129,7 @@ def test_kill_9_of_the_cli_during_an_ai_upscale(tmp_path, app_home, data_dir):
     results = list(out.glob("cat*.png"))
     assert len(results) == 1, results
     with Image.open(results[0]) as im:
-        assert im.size == (256, 256)
+        assert im.size == (640, 640)
     assert _leftovers(out, app_home) == []
     assert "Traceback" not in again.stderr
 
@@ -193,5 +193,5 @@ def test_kill_9_of_the_windowless_engine_mid_job_then_it_resumes(tmp_path, app_h
     jobs = [line.split() for line in again.stdout.splitlines() if line.startswith("JOB")]
     assert len(jobs) == 1 and jobs[0][1] == "done", again.stdout
     with Image.open(jobs[0][2]) as im:
-        assert im.size == (256, 256)
+        assert im.size == (640, 640)
     assert _leftovers(out, app_home) == []
