@@ -67,26 +67,20 @@ def _encodes(group: int | None, tag: int, value: Any) -> bool:
     return True
 
 
-#: Tags whose value must be one of a few codes; anything else confuses readers (libtiff).
-_ENUMS: dict[int | None, dict[int, tuple[int, ...]]] = {
-    None: {296: (1, 2, 3), ORIENTATION: tuple(range(1, 9))}
-}
-
-
 def _keep(tags: dict[int, Any], group: int | None, out: dict[int, Any], skip: set[int]) -> int:
     skipped = 0
-    enums = _ENUMS.get(group, {})
     for tag, value in tags.items():
         if tag in skip:
-            continue
-        if tag in enums and value not in enums[tag]:
-            skipped += 1
             continue
         if _encodes(group, tag, value):
             out[tag] = value
         else:
             skipped += 1
     return skipped
+
+
+#: First-directory tags whose value must be one of a few codes: libtiff rejects others.
+ENUMS: dict[int, tuple[int, ...]] = {296: (1, 2, 3), ORIENTATION: tuple(range(1, 9))}
 
 
 def _sub_ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:

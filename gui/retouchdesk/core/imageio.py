@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import os
 import re
 import warnings
@@ -50,6 +51,9 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 # app skips such parts itself (tag by tag, first frame) and says so in the result's record; a
 # process-wide filter (thread-safe, unlike catch_warnings) keeps them off the terminal.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+# tifffile logs what it tolerates in odd files (wrong strip counts...) as warnings; Python's
+# last-resort handler would print them. What matters reaches the user as a sentence or a note.
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 #: Formats results can be written in, and their file extensions.
 WRITE_FORMATS = {"jpeg": "jpg", "png": "png", "tiff": "tif", "webp": "webp"}
@@ -105,6 +109,7 @@ class ImageMeta:
     mode: str = ""
     exif_tags: exifdata.CleanExif | None = None  # descriptive tags only, malformed ones skipped
     compression: str = ""  # TIFF: raw, tiff_lzw, tiff_adobe_deflate, jpeg, ...
+    compression_code: int = 0  # TIFF: the Compression tag's value
     frames: int = 1
 
     @property
@@ -246,7 +251,8 @@ def _unidentified(path: Path) -> InputError:
 def _damaged(path: Path, exc: BaseException) -> InputError:
     """A decoding failure: a valid file in an unsupported variant, or a damaged one."""
     text = str(exc)
-    if text.lower().startswith("unsupported") or "unknown compression" in text.lower():
+    lower = text.lower()
+    if lower.startswith("unsupported") or "unknown compression" in lower or "palette size" in lower:
         return unsupported(path, text)
     reason = "the file is truncated" if "truncat" in text.lower() else text
     return InputError(f"{path.name}: the image is damaged and cannot be read ({reason})")
@@ -309,7 +315,15 @@ def _has_alpha(im: Image.Image) -> bool:
 def probe(path: Path | str) -> ImageInfo:
     """Size (upright), format, mode, alpha and bit depth from the header, without decoding."""
     path = Path(path)
-    with _open(path) as im:
+    try:
+        im = _open(path)
+    except InputError as exc:
+        # a TIFF or BMP layout Pillow does not know may still be readable
+        info = _tiff_probe(path) or (_bmp_probe(path) if _bmp_layout(exc) else None)
+        if info is None:
+            raise
+        return info
+    with im:
         orientation = _orientation(im)
         w, h = im.size
         if orientation in (5, 6, 7, 8):
@@ -379,6 +393,8 @@ def _normalise(
         arr8 = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
         notes.append("converted from 16-bit greyscale to 8 bits")
         return Image.fromarray(arr8, "L").convert("RGB"), icc
+    if mode in ("L", "1") and "transparency" in im.info:
+        return im.convert("RGBA"), icc  # tRNS in a grey PNG: a colour key, kept as alpha
     # L, 1, YCbCr, LAB, HSV: a plain conversion is exact enough for display and processing.
     # A grey profile is kept: the writer folds a neutral result back to grey (meta.grey).
     return im.convert("RGB"), icc if _icc_space(icc) in ("RGB", "GRAY") else None
@@ -400,6 +416,7 @@ def _meta_of(im: Image.Image, path: Path) -> ImageMeta:
         mode=im.mode,
         exif_tags=tags,
         compression=str(im.info.get("compression", "")),
+        compression_code=int(getattr(im, "tag_v2", {}).get(259, 0) or 0),
         frames=_frames(im),
     )
 
@@ -451,11 +468,20 @@ def load_pixels(path: Path | str) -> Pixels:
     if handover.is_handover(path):  # a worker's raw result: pixels only, already upright
         arr = handover.load(path)
         return Pixels(array=arr, meta=ImageMeta(bit_depth=arr.dtype.itemsize * 8), path=path)
-    with _open(path) as im:
-        meta = _meta_of(im, path)
+    try:
+        with _open(path) as im:
+            meta = _meta_of(im, path)
+    except InputError as exc:
+        # layouts only tifffile / OpenCV read
+        other = _tiff_only(path) or (_bmp_only(path) if _bmp_layout(exc) else None)
+        if other is None:
+            raise
+        return other
     notes: list[str] = []
     arr = None
-    if meta.bit_depth == 16 and meta.format in ("png", "tiff"):
+    if meta.mode in _INT_GREY_MODES:
+        arr = _read_int_grey(path)
+    elif meta.bit_depth == 16 and meta.format in ("png", "tiff"):
         arr = _read_16bit(path, meta)
     if arr is not None:
         if meta.frames > 1:
@@ -463,14 +489,46 @@ def load_pixels(path: Path | str) -> Pixels:
         arr = np.ascontiguousarray(apply_orientation(arr, meta.orientation))
         return Pixels(array=arr, meta=meta, path=path, notes=notes)
     try:
+        if meta.format == "tiff" and meta.compression_code in _TIFFFILE_CODECS:
+            raise InputError(path.name)  # decoded by tifffile below, never by libtiff
         loaded = load_image(path)
     except InputError:
-        arr = _read_tiff_fallback(path, meta) if meta.format == "tiff" else None
+        arr = _tiff_pixels(path) if meta.format == "tiff" else None
+        if meta.format == "bmp":
+            arr = _bmp_pixels(path)
         if arr is None:
             raise
         arr = np.ascontiguousarray(apply_orientation(arr, meta.orientation))
         return Pixels(array=arr, meta=meta, path=path, notes=notes)
     return Pixels(array=to_array(loaded.image), meta=loaded.meta, path=path, notes=loaded.notes)
+
+
+_INT_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "I;16S"})
+
+
+def _read_int_grey(path: Path) -> np.ndarray | None:
+    """Integer greyscale (12/16/32-bit, Pillow's I and I;16 modes) as exact 16-bit samples.
+
+    The stored numbers are kept as they are when they fit 0..65535 (a 12-bit scan stays
+    0..4095, as every other reader shows it); a grey colour key (PNG tRNS) becomes alpha.
+    Other ranges (negative, beyond 16 bits) go through the 8-bit path, which scales them.
+    """
+    try:
+        with _open(path) as im:
+            if _frames(im) > 1:
+                im.seek(0)
+            im.load()
+            values = np.asarray(im, dtype=np.int64)
+            key = im.info.get("transparency")
+    except Exception:
+        return None
+    if values.ndim != 2 or values.size == 0 or values.min() < 0 or values.max() > 65535:
+        return None
+    grey = values.astype(np.uint16)
+    if isinstance(key, int):
+        alpha = np.where(values == key, 0, 65535).astype(np.uint16)
+        return _as_colour(np.dstack([grey, alpha]))
+    return _as_colour(grey)
 
 
 def _as_colour(arr: np.ndarray) -> np.ndarray | None:
@@ -503,12 +561,184 @@ def _read_16bit(path: Path, meta: ImageMeta) -> np.ndarray | None:
         return None
 
 
-def _read_tiff_fallback(path: Path, meta: ImageMeta) -> np.ndarray | None:
-    """First page of a TIFF Pillow cannot decode (WebP/Zstd/JPEG XL compression), 8-bit."""
+def _tiff_page_facts(path: Path) -> dict | None:
+    """Header facts of a TIFF's first page as tifffile reads them (None: not a TIFF to it)."""
+    if _signature(path) != "TIFF":
+        return None
     try:
-        return _tiff_first_page(path, want=np.uint8)
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            tags = {t.code: t.value for t in page.tags}
+            orientation = tags.get(274, 1)
+            return {
+                "width": int(page.imagewidth),
+                "height": int(page.imagelength),
+                "samples": int(page.samplesperpixel),
+                "bits": int(page.bitspersample),
+                "compression": getattr(page.compression, "name", str(page.compression)),
+                "photometric": getattr(page.photometric, "name", str(page.photometric)),
+                "orientation": orientation if isinstance(orientation, int) else 1,
+                "icc": bytes(tags[34675]) if 34675 in tags else None,
+                "frames": len(tif.pages),
+            }
     except Exception:
         return None
+
+
+def _tiff_probe(path: Path) -> ImageInfo | None:
+    facts = _tiff_page_facts(path)
+    if facts is None:
+        return None
+    w, h, orientation = facts["width"], facts["height"], facts["orientation"]
+    if not 1 <= orientation <= 8:
+        orientation = 1
+    if w <= 0 or h <= 0:
+        return None
+    if w * h > MAX_PIXELS:
+        raise InputError(
+            f"{path.name}: the image is too large ({w}x{h} = {w * h / 1e6:.0f} megapixels, "
+            f"the limit is {MAX_PIXELS / 1e6:.0f}); it may be a decompression bomb"
+        )
+    if orientation in (5, 6, 7, 8):
+        w, h = h, w
+    return ImageInfo(
+        path=path,
+        width=w,
+        height=h,
+        format="tiff",
+        size_bytes=path.stat().st_size,
+        mode=f"{facts['photometric']} {facts['samples']}x{facts['bits']}-bit",
+        has_alpha=facts["samples"] in (2, 4),
+        bit_depth=facts["bits"],
+        orientation=orientation,
+    )
+
+
+def check_decodes(path: Path | str) -> None:
+    """Decode the first frame once; raise the sentence that says why it cannot be read.
+
+    A TIFF that Pillow cannot decode but tifffile can (WebP, Zstandard or JPEG XL compression,
+    layouts Pillow does not know) passes; one tifffile parses but cannot decode is "a kind of
+    image Retouch Desk cannot open", never "damaged".
+    """
+    path = Path(path)
+    try:
+        with _open(path) as im:
+            if _tifffile_codec(im):
+                raise OSError("compression not in Pillow's libtiff")
+            if _frames(im) > 1:
+                im.seek(0)
+            im.load()
+        return
+    except InputError as exc:
+        error = exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        error = _damaged(path, exc)
+    except MemoryError:
+        raise InputError(f"{path.name}: not enough memory to open this image") from None
+    if _bmp_layout(error) and _bmp_pixels(path) is not None:
+        return
+    facts = _tiff_page_facts(path)
+    if facts is None:
+        raise error
+    if _tiff_pixels(path) is not None:
+        return
+    if "too large" in str(error) or "damaged" not in str(error):
+        raise error
+    photometric, compression = facts["photometric"], facts["compression"]
+    raise unsupported(
+        path, f"a TIFF layout it does not read: {photometric.lower()}, {compression.lower()}"
+    )
+
+
+#: TIFF compressions Pillow's libtiff is usually built without (JPEG 2000, LERC, Zstandard,
+#: WebP, JPEG XL): such pages go straight to tifffile, so libtiff never prints its complaint.
+_TIFFFILE_CODECS = frozenset({34712, 34887, 50000, 50001, 50002, 52546})
+
+
+def _tifffile_codec(im: Image.Image) -> bool:
+    tags = getattr(im, "tag_v2", None)
+    return tags is not None and tags.get(259) in _TIFFFILE_CODECS
+
+
+def _tiff_pixels(path: Path) -> np.ndarray | None:
+    """The first page via tifffile, 16- or 8-bit (not yet upright), or None."""
+    for want in (np.uint16, np.uint8):
+        try:
+            arr = _tiff_first_page(path, want=want)
+        except Exception:
+            arr = None
+        if arr is not None:
+            return arr
+    return None
+
+
+def _bmp_pixels(path: Path) -> np.ndarray | None:
+    """A BMP layout Pillow does not decode (32-bit bit fields) through OpenCV, as RGB."""
+    if _signature(path) != "BMP":
+        return None
+    try:
+        import cv2
+
+        # OpenCV prints its decoder errors on stderr; the user gets our sentence instead
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        arr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+    except Exception:
+        return None
+    if arr is None or arr.ndim != 3:
+        return None
+    return np.ascontiguousarray(arr[:, :, ::-1])
+
+
+def _bmp_layout(error: BaseException) -> bool:
+    """Pillow refused a valid BMP only for its bit-field layout (OpenCV reads those)."""
+    return "BMP bitfields layout" in str(error)
+
+
+def _bmp_probe(path: Path) -> ImageInfo | None:
+    arr = _bmp_pixels(path)
+    if arr is None:
+        return None
+    return ImageInfo(
+        path=path,
+        width=int(arr.shape[1]),
+        height=int(arr.shape[0]),
+        format="bmp",
+        size_bytes=path.stat().st_size,
+        mode="RGB",
+        has_alpha=False,
+        bit_depth=8,
+    )
+
+
+def _bmp_only(path: Path) -> Pixels | None:
+    arr = _bmp_pixels(path)
+    if arr is None:
+        return None
+    meta = ImageMeta(format="bmp", mode="RGB", exif_tags=exifdata.CleanExif())
+    return Pixels(array=arr, meta=meta, path=path, notes=[])
+
+
+def _tiff_only(path: Path) -> Pixels | None:
+    """A TIFF Pillow cannot open at all, read by tifffile (its ICC profile kept)."""
+    facts = _tiff_page_facts(path)
+    arr = _tiff_pixels(path) if facts is not None else None
+    if facts is None or arr is None:
+        return None
+    orientation = facts["orientation"] if 1 <= facts["orientation"] <= 8 else 1
+    meta = ImageMeta(
+        icc=facts["icc"],
+        format="tiff",
+        orientation=orientation,
+        bit_depth=facts["bits"],
+        mode="L" if facts["samples"] in (1, 2) else "RGB",
+        frames=facts["frames"],
+        exif_tags=exifdata.CleanExif(),
+    )
+    arr = np.ascontiguousarray(apply_orientation(arr, orientation))
+    return Pixels(array=arr, meta=meta, path=path, notes=[])
 
 
 def _tiff_first_page(path: Path, *, want: type) -> np.ndarray | None:

@@ -65,8 +65,11 @@ def write_tiff(
     if exif is not None:
         # Descriptive first-directory tags (Make, Model, DateTime, Artist, Copyright...)
         for tag, value in exif.ifd0.items():
-            if tag not in exifdata.STRUCTURAL:
-                ifd[tag] = value
+            if tag in exifdata.STRUCTURAL:
+                continue
+            if tag in exifdata.ENUMS and value not in exifdata.ENUMS[tag]:
+                continue  # e.g. ResolutionUnit 65535: libtiff refuses the whole tag
+            ifd[tag] = value
     tags: dict[int, tuple[int, Any]] = {
         256: (TiffTags.LONG, w),
         257: (TiffTags.LONG, h),

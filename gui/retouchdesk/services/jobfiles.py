@@ -27,18 +27,7 @@ def inspect_image(path: Path) -> Any:
     from retouchdesk.core import imageio
 
     info = imageio.probe(path)
-    try:
-        with imageio.open_image(path) as im:
-            im.load()
-    except InputError:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        reason = "the file is truncated" if "truncated" in str(exc) else str(exc)
-        raise InputError(
-            f"{path.name}: the image is damaged and cannot be read ({reason})"
-        ) from None
-    except MemoryError:
-        raise InputError(f"{path.name}: not enough memory to open this image") from None
+    imageio.check_decodes(path)
     return info
 
 

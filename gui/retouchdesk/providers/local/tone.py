@@ -54,6 +54,9 @@ def white_balance_gains(rgb: np.ndarray) -> np.ndarray:
 def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
     """The ``color_correction`` operation, on 8- or 16-bit pixels (the result has the same)."""
     strength = scale01(params.get("strength", 80))
+    if strength == 0.0:
+        ctx.progress(1.0, "Colours unchanged (strength 0)")
+        return rgb.copy()  # exactly the photo, as the slider promises, without the work
     # 16-bit pixels are worked on in the same 0..255 float scale, without rounding to 8 bits
     scale = 257.0 if rgb.dtype == np.uint16 else 1.0
     color = rgb[:, :, :3].astype(np.float32) / scale if scale != 1.0 else rgb[:, :, :3]
