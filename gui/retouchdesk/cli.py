@@ -8,6 +8,7 @@ Commands:
 * ``retouchdesk run --recipe CHAIN.toml FILES_OR_FOLDERS -o OUT``: a recipe's steps in order
   on every photo, resumable step by step (``cli_recipe``).
 * ``retouchdesk recipe RESULT``: the recipe written into a result's XMP, as TOML.
+* ``retouchdesk export FILES -o OUT --format F ...``: versions for delivery (``cli_export``).
 * ``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database.
 * ``retouchdesk config``: the effective settings and where each one comes from.
 * ``retouchdesk account PROVIDER [--history N]``: balance and history (``cli_account``).
@@ -146,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     acc.set_defaults(func=cmd_account)
 
     from retouchdesk.cli_doctor import add_parser as add_doctor
+    from retouchdesk.cli_export import add_parser as add_export
 
     add_doctor(sub)
+    add_export(sub)
     return parser
 
 
