@@ -152,11 +152,12 @@ class MainWindow(QMainWindow):
         ``ui/mask_painter.py`` and ``ui/settings_dialog.py`` own these; they only use the
         window's public parts.
         """
-        from retouchdesk.ui import history_panel, mask_painter, settings_dialog
+        from retouchdesk.ui import export_dialog, history_panel, mask_painter, settings_dialog
 
         self.mask_painter = mask_painter.install(self)
         settings_dialog.install(self)
         self.history = history_panel.install(self)
+        self.exporter = export_dialog.install(self)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(
