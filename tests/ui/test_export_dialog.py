@@ -24,10 +24,10 @@ def test_export_dialog_writes_what_it_shows(qtbot, make_window, photo_dir: Path,
     d.format.setCurrentIndex(d.format.findData("jpeg"))
     ok = d.buttons.button(QDialogButtonBox.StandardButton.Ok)
     # 16 bits cannot be picked for JPEG; TIFF takes it.
-    assert not d.depth.model().item(1).isEnabled()
+    assert not d.bits.model().item(1).isEnabled()
     d.format.setCurrentIndex(d.format.findData("tiff"))
-    assert d.depth.model().item(1).isEnabled()
-    d.depth.setCurrentIndex(1)
+    assert d.bits.model().item(1).isEnabled()
+    d.bits.setCurrentIndex(1)
     d.long_side.setValue(200)
     d.template.setText("{stem}-{bad}")
     assert not ok.isEnabled() and "{bad}" in d.problem.text()
@@ -48,7 +48,7 @@ def test_export_dialog_writes_what_it_shows(qtbot, make_window, photo_dir: Path,
     assert d.windowTitle() == "Export 2 pinned versions"
     assert d.format.currentData() == "tiff" and d.long_side.value() == 200
     d.format.setCurrentIndex(d.format.findData("webp"))
-    assert d.depth.currentData() == 8  # dropped back to 8 bits for WebP
+    assert d.bits.currentData() == 8  # dropped back to 8 bits for WebP
     d.template.setText("{n}-{stem}")
     qtbot.mouseClick(
         d.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -49,7 +50,7 @@ class ExportDialog(QDialog):
         self.format = _combo(_FORMATS)
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
-        self.depth = _combo([("8 bits per channel", 8), ("16 bits per channel", 16)])
+        self.bits = _combo([("8 bits per channel", 8), ("16 bits per channel", 16)])
         self.long_side = QSpinBox()
         self.long_side.setRange(0, 30000)
         self.long_side.setSpecialValueText("Keep the size")
@@ -75,7 +76,7 @@ class ExportDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Format", self.format)
         form.addRow("Quality", self.quality)
-        form.addRow("Bit depth", self.depth)
+        form.addRow("Bit depth", self.bits)
         form.addRow("Long side", self.long_side)
         form.addRow("Output sharpening", self.sharpen)
         form.addRow("Colour space", self.colour)
@@ -91,7 +92,7 @@ class ExportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
         self._load()
-        for w in (self.format, self.depth, self.colour, self.metadata):
+        for w in (self.format, self.bits, self.colour, self.metadata):
             w.currentIndexChanged.connect(self._update)
         self.template.textChanged.connect(self._update)
         self._update()
@@ -100,7 +101,7 @@ class ExportDialog(QDialog):
         return ExportOptions(
             format=self.format.currentData(),
             quality=self.quality.value(),
-            bit_depth=int(self.depth.currentData()),
+            bit_depth=int(self.bits.currentData()),
             long_side=self.long_side.value(),
             sharpen=round(self.sharpen.value(), 2),
             colour=self.colour.currentData(),
@@ -116,12 +117,11 @@ class ExportDialog(QDialog):
         lossy = fmt in ("jpeg", "webp")
         self.quality.setEnabled(lossy)
         # 16 bits only where the container holds them: the choice is greyed out, not refused.
-        model = self.depth.model()
-        item = model.item(1) if hasattr(model, "item") else None
-        if item is not None:
-            item.setEnabled(not lossy)
-        if lossy and self.depth.currentData() == 16:
-            self.depth.setCurrentIndex(0)
+        model = self.bits.model()
+        if isinstance(model, QStandardItemModel) and model.item(1) is not None:
+            model.item(1).setEnabled(not lossy)
+        if lossy and self.bits.currentData() == 16:
+            self.bits.setCurrentIndex(0)
         problems = self.options().problems()
         self.problem.setText(problems[0] if problems else "")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problems)
@@ -136,7 +136,7 @@ class ExportDialog(QDialog):
         default = ExportOptions()
         _select(self.format, q.value("export/format", default.format))
         self.quality.setValue(int(q.value("export/quality", default.quality)))
-        _select(self.depth, int(q.value("export/bit_depth", default.bit_depth)))
+        _select(self.bits, int(q.value("export/bit_depth", default.bit_depth)))
         self.long_side.setValue(int(q.value("export/long_side", default.long_side)))
         self.sharpen.setValue(float(q.value("export/sharpen", default.sharpen)))
         _select(self.colour, q.value("export/colour", default.colour))
