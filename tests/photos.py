@@ -34,20 +34,7 @@ def _desc(text: str) -> bytes:
     )
 
 
-def prophoto_icc() -> bytes:
-    """A ProPhoto-like RGB display profile (ICC v2.1, matrix/TRC)."""
-    gamma = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(1.8 * 256)) + b"\0\0"
-    tags = [
-        (b"desc", _desc("Test ProPhoto RGB")),
-        (b"cprt", b"text\0\0\0\0" + b"No copyright, test profile\0"),
-        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
-        (b"rXYZ", _xyz(0.7977, 0.2880, 0.0)),
-        (b"gXYZ", _xyz(0.1352, 0.7119, 0.0)),
-        (b"bXYZ", _xyz(0.0313, 0.0001, 0.8249)),
-        (b"rTRC", gamma),
-        (b"gTRC", gamma),
-        (b"bTRC", gamma),
-    ]
+def _profile(space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
     offset = 128 + 4 + 12 * len(tags)
     table, data = b"", b""
     for sig, body in tags:
@@ -59,7 +46,9 @@ def prophoto_icc() -> bytes:
         struct.pack(">I", size)
         + b"\0\0\0\0"  # preferred CMM
         + bytes([2, 0x10, 0, 0])  # version 2.1
-        + b"mntrRGB XYZ "
+        + b"mntr"
+        + space
+        + b"XYZ "
         + struct.pack(">6H", 2026, 12, 2, 12, 0, 0)
         + b"acsp"
         + b"\0" * 4  # platform
@@ -76,6 +65,37 @@ def prophoto_icc() -> bytes:
     )
     assert len(header) == 128
     return header + body
+
+
+def grey_icc() -> bytes:
+    """A grey display profile (gamma 2.2), like the "Gray Gamma 2.2" Photoshop embeds."""
+    gamma = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    return _profile(
+        b"GRAY",
+        [
+            (b"desc", _desc("Test Gray Gamma 2.2")),
+            (b"cprt", b"text\0\0\0\0" + b"No copyright, test profile\0"),
+            (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+            (b"kTRC", gamma),
+        ],
+    )
+
+
+def prophoto_icc() -> bytes:
+    """A ProPhoto-like RGB display profile (ICC v2.1, matrix/TRC)."""
+    gamma = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(1.8 * 256)) + b"\0\0"
+    tags = [
+        (b"desc", _desc("Test ProPhoto RGB")),
+        (b"cprt", b"text\0\0\0\0" + b"No copyright, test profile\0"),
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", _xyz(0.7977, 0.2880, 0.0)),
+        (b"gXYZ", _xyz(0.1352, 0.7119, 0.0)),
+        (b"bXYZ", _xyz(0.0313, 0.0001, 0.8249)),
+        (b"rTRC", gamma),
+        (b"gTRC", gamma),
+        (b"bTRC", gamma),
+    ]
+    return _profile(b"RGB ", tags)
 
 
 def stored_pattern(width: int, height: int) -> np.ndarray:
