@@ -127,7 +127,9 @@ def _record(home: Path) -> dict:
     return next(iter(json.loads(meta).values()))
 
 
-def removal_24mp(repeat: int) -> None:
+def removal_24mp(
+    repeat: int, app_gui: Path | None = None, methods: list[str] | None = None
+) -> None:
     """Object removal on 24 MP through the real CLI process against a bare script.
 
     The bare script decodes the JPEG, runs ``cv2.inpaint`` (Telea) on the whole photo and
@@ -146,13 +148,14 @@ def removal_24mp(repeat: int) -> None:
         f"{'overhead s':>10}  worker load/operation/save s"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "gui")
+    # --app-gui runs another checkout's gui/ (a "before" figure) under the same harness.
+    env["PYTHONPATH"] = str(app_gui or Path(__file__).resolve().parents[2] / "gui")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         src = tmp / "big.jpg"
         Image.fromarray(big).save(src, quality=92)
         mask_path = masks.save_mask(sel, tmp / "mask.png")
-        for method in ("telea", inpaint.DEFAULT_METHOD):
+        for method in methods or ["telea", inpaint.DEFAULT_METHOD]:
             bare_t, app_t, fills, overheads, worker = [], [], [], [], []
             for i in range(repeat):
                 home = tmp / f"home_{method}_{i}"
@@ -172,9 +175,10 @@ def removal_24mp(repeat: int) -> None:
                     )  # fmt: skip
                     (bare_t if key == "bare" else app_t).append(time.perf_counter() - t)
                 rec = _record(home)
-                fills.append(rec["fill_seconds"])
-                overheads.append(app_t[-1] - rec["fill_seconds"])
-                worker.append(rec["timings"])
+                fill = rec.get("fill_seconds", float("nan"))  # not recorded before 2026-12
+                fills.append(fill)
+                overheads.append(app_t[-1] - fill)
+                worker.append(rec.get("timings", {"load": 0, "operation": 0, "save": 0}))
             med = statistics.median
             b, a = med(bare_t), med(app_t)
             tm = worker[app_t.index(sorted(app_t)[len(app_t) // 2])]
@@ -226,13 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ai", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--part", choices=["all", "upscale", "models", "removal", "ops"], default="all")
+    ap.add_argument("--app-gui", type=Path, help="the gui/ folder of another checkout (before)")
+    ap.add_argument("--methods", nargs="*", help="removal methods (default: telea and default)")
     args = ap.parse_args(argv)
     if not args.skip_ai and args.part in ("all", "upscale"):
         upscale_speed(args.repeat)
     if not args.skip_ai and args.part in ("all", "models"):
         model_speed()
     if args.part in ("all", "removal"):
-        removal_24mp(args.repeat)
+        removal_24mp(args.repeat, args.app_gui, args.methods)
     if args.part in ("all", "ops"):
         other_ops(args.repeat)
     return 0

@@ -142,6 +142,30 @@ def _boxes(hole: np.ndarray, width: int, height: int) -> list[tuple[int, int, in
     return [tuple(b) for b in boxes]  # type: ignore[misc]
 
 
+def _expand_near(hole: np.ndarray, px: int) -> np.ndarray:
+    """``masks.expand(hole, px)``, dilating only around the selected parts.
+
+    A 5 % mask on 24 megapixels is mostly empty photo: dilating the whole frame cost more than
+    a Telea fill. Each part's bounding box (found on a reduced copy, as in :func:`_boxes`) is
+    dilated with a margin of ``px`` + its rounding, which gives the same pixels.
+    """
+    if px <= 0:
+        return masks.expand(hole, px)
+    h, w = hole.shape
+    k = max(1, int(np.ceil(np.sqrt(w * h / 1_000_000))))
+    if k == 1:
+        return masks.expand(hole, px)
+    small = cv2.resize(hole, (-(-w // k), -(-h // k)), interpolation=cv2.INTER_AREA)
+    out = hole.copy()
+    m = px + 2 * k
+    for x, y, bw, bh in masks.components(small, threshold=0):
+        x0, y0 = max(0, x * k - m), max(0, y * k - m)
+        x1, y1 = min(w, (x + bw) * k + m), min(h, (y + bh) * k + m)
+        grown = masks.expand(np.ascontiguousarray(hole[y0:y1, x0:x1]), px)
+        np.maximum(out[y0:y1, x0:x1], grown, out=out[y0:y1, x0:x1])
+    return out
+
+
 def _work_scales(
     hole: np.ndarray, boxes: list[tuple[int, int, int, int]], method: str
 ) -> list[float]:
@@ -280,7 +304,7 @@ def remove_object(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     radius = int(params.get("radius", 5))
     hole = masks.binary(sel, 0)
     if expand_px:
-        hole = masks.expand(hole, expand_px)
+        hole = _expand_near(hole, expand_px)
     ctx.progress(0.02, f"Removing with {method}")
 
     def alpha_of(crop_hole: np.ndarray) -> np.ndarray:

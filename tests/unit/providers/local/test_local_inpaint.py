@@ -106,3 +106,10 @@ def test_without_the_patchmatch_library_the_fill_falls_back_with_a_sentence(
     assert ctx.meta["method"] == "fsr"
     assert any("pypatchmatch" in w for w in ctx.warnings)
     assert not np.array_equal(out, coffee)
+
+
+def test_local_expansion_equals_expanding_the_whole_frame():
+    sel = _blob_mask((2400, 3000), [(10, 10, 300, 200), (2600, 2100, 390, 290), (1400, 900, 7, 5)])
+    sel[1200, 2990:] = 255  # a thin line at the edge
+    assert np.array_equal(inpaint._expand_near(sel, 6), masks.expand(sel, 6))
+    assert np.array_equal(inpaint._expand_near(sel, 25), masks.expand(sel, 25))
