@@ -116,6 +116,8 @@ def load_engine(gpuid: int, tilesize: int, network: str = esrgan.MODEL_NAME, sca
                     engine = esrgan.Upscaler(
                         gpuid=gpuid, tilesize=tilesize, network=network, scale=scale
                     )
+            except FileNotFoundError as exc:  # one network missing: the others may still load
+                raise ProviderError(f"The AI upscaler cannot load this model ({exc})") from None
             except Exception as exc:  # ImportError, OSError, RuntimeError (no such device)
                 _unavailable = f"The AI upscaler cannot load ({type(exc).__name__}: {exc})"
                 raise ProviderError(_unavailable) from None
