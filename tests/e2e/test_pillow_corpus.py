@@ -304,6 +304,8 @@ async def test_every_pillow_image_gives_an_exact_result_or_one_sentence(
             problems.append(f"{name}: ended {rec.state.value}")
             continue
         kinds["result"] += 1
+        if src.suffix.lower() in (".tif", ".tiff"):
+            kinds["tiff_result"] += 1
         problems += _check_result(name, Source(src), Path(rec.results[0]), kept)
     by_name = {_rel(r.input_path): r for r in records}
     for name in MUST_GIVE_RESULT:
@@ -432,10 +434,14 @@ def _pct(a: int, b: int) -> str:
 
 def _summary(kinds: Counter, kept: Counter, total: int) -> str:
     sentences = total - kinds["result"]
-    by_kind = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()) if k != "result")
+    by_kind = ", ".join(
+        f"{k} {v}" for k, v in sorted(kinds.items()) if k not in ("result", "tiff_result")
+    )
+    tiffs = sum(1 for p in FILES if p.suffix.lower() in (".tif", ".tiff"))
     return (
         f"Pillow corpus, {total} files through an identity job: {kinds['result']} results, "
-        f"{sentences} sentences ({by_kind}); pixels checked on {kept['pixel_checked']} "
+        f"{sentences} sentences ({by_kind}); TIFF results {kinds['tiff_result']} of {tiffs}; "
+        f"pixels checked on {kept['pixel_checked']} "
         f"lossless results; ICC kept {_pct(kept['icc_kept'], kept['icc_sources'])} "
         f"({kept['icc_kept']}/{kept['icc_sources']}), EXIF tags kept "
         f"{_pct(kept['exif_kept'], kept['exif_tags'])} ({kept['exif_kept']}/{kept['exif_tags']}), "

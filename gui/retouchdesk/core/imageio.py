@@ -1,16 +1,20 @@
 """Image input and output: open any photo the app accepts, write results safely.
 
-Reading: JPEG, PNG (8 and 16 bit), TIFF, WebP and HEIC/HEIF (through pillow-heif). EXIF
-orientation is applied on load, so every pixel coordinate in the app (canvas, masks, providers)
-is in the upright image. CMYK, greyscale, palette and alpha images are normalised to 8-bit RGB or
-RGBA (``load_image``); :func:`load_array` keeps 16 bits per channel when asked, for operations
-that can use them. Decompression bombs, 0-byte, truncated, corrupt and non-image files are refused
-with one plain :class:`InputError` sentence that names the file.
+Reading: JPEG, PNG (8 and 16 bit), TIFF, WebP, BMP, GIF and HEIC/HEIF (through pillow-heif).
+EXIF orientation is applied on load, so every pixel coordinate in the app (canvas, masks,
+providers) is in the upright image. :func:`load_image` gives 8-bit RGB/RGBA for display;
+:func:`load_pixels` gives the pixels for processing and keeps 16 bits per channel (tifffile and
+imagecodecs read 16-bit TIFF/PNG, which Pillow cannot hold) and integer greyscale exactly. TIFF
+layouts Pillow's libtiff lacks (WebP, Zstandard, JPEG XL compression) are read by tifffile, BMP
+bit-field layouts by OpenCV. Multipage and animated files give their first frame, with a note.
+Decompression bombs, 0-byte, truncated, corrupt and non-image files are refused with one plain
+:class:`InputError` sentence that names the file and tells "damaged" (it starts like an image
+but cannot be parsed) from "a kind of image Retouch Desk cannot open" (valid, unsupported).
 
-Writing: :func:`save_result` writes atomically (temporary file in the destination folder, then
-``os.replace``), never onto the source, and carries the source's metadata: EXIF (with the
-orientation reset to 1 because the pixels are already upright, pixel dimensions updated and GPS
-dropped unless kept), the ICC profile and XMP (its orientation reset too).
+Writing: :func:`save_result` (see :mod:`core.resultwrite`) writes atomically (temporary file in
+the destination folder, then ``os.replace``), never onto the source, in the right format and bit
+depth, with the source's metadata: descriptive EXIF cleaned tag by tag (orientation reset to 1,
+pixel size updated, GPS dropped unless kept), the ICC profile and XMP (its orientation reset).
 """
 
 from __future__ import annotations

@@ -31,23 +31,6 @@ def inspect_image(path: Path) -> Any:
     return info
 
 
-def fitted_copy(source: Path, size: tuple[int, int], folder: Path) -> Path:
-    """A copy of ``source`` resized to ``size`` (upright, metadata carried) in ``folder``."""
-    from PIL import Image
-
-    from retouchdesk.core import imageio
-
-    loaded = imageio.load_image(source)
-    small = loaded.image.resize(size, Image.Resampling.LANCZOS)
-    policy = imageio.OutputPolicy(jpeg_quality=95)
-    has_alpha = small.mode in _ALPHA_MODES
-    ext = imageio.extension_for(
-        imageio.output_format(policy, loaded.meta.format, has_alpha=has_alpha)
-    )
-    dest = folder / f"{source.stem}.fitted.{ext}"
-    return Path(imageio.save_result(small, source=source, destination=dest, policy=policy))
-
-
 def file_size(path: Path) -> int:
     try:
         return path.stat().st_size

@@ -213,3 +213,22 @@ def test_a_remote_provider_gets_an_upright_copy_and_the_offline_engine_the_photo
         src, catalog.operation("local", "color_correction"), tmp_path, fit=False, local=True
     )
     assert local.send == src  # it applies the orientation itself, keeping 16 bits where any
+
+
+def test_a_cmyk_tiff_with_a_long_header_to_jpeg_has_no_traceback(tmp_path: Path):
+    # 20000 one-row strips: 160 KB of strip offsets and counts that used to be copied as "EXIF"
+    src = tmp_path / "press.tif"
+    cmyk = np.zeros((20000, 8, 4), np.uint8)
+    cmyk[:, :, 1] = 200
+    fake_profile = b"\0" * 16 + b"CMYK" + b"\0" * 80_000  # a large (unusable) CMYK profile
+    tifffile.imwrite(src, cmyk, photometric="separated", rowsperstrip=1, iccprofile=fake_profile)
+    dest = tmp_path / "press.jpg"
+    report: dict = {}
+    policy = imageio.OutputPolicy(format="jpeg")
+    imageio.save_result(
+        imageio.load_pixels(src).array, source=src, destination=dest, policy=policy, report=report
+    )
+    with Image.open(dest) as im:
+        im.load()
+        assert im.size == (8, 20000) and im.mode == "RGB"
+        assert len(im.info.get("exif", b"")) < 1000  # no copied TIFF header
