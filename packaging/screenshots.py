@@ -3,11 +3,13 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py \
         [--theme dark|light] [--size 1280x720|1920x1080]
 
-Writes ``packaging/screenshots/{main_window,enhancor_skin,batch_running,before_after}.png``
-(1600 x 900, the AppStream set) or, with ``--size``, the same four into
-``packaging/screenshots/<size>-<theme>/``, from the real window: real photos from ``tests/data``, the real offline engine doing real
-work, an isolated app home in a temporary folder. The Enhancor panel is shown as a configured
-account would see it (a placeholder key in this process's environment; nothing is sent).
+Writes ``packaging/screenshots/{main_window,enhancor_skin,batch_running,before_after,
+compare_grid}.png`` (1600 x 900, the AppStream set) or, with ``--size``, the same into
+``packaging/screenshots/<size>-<theme>/``, from the real window: real photos from
+``tests/data``, the real offline engine doing real work, the vendor emulators of
+``tests/emulators`` on loopback for the Try On grid (``--only compare_grid`` renders that
+one alone), an isolated app home in a temporary folder. The Enhancor panel is shown as a
+configured account would see it (a placeholder key in this process's environment; nothing is sent).
 """
 
 from __future__ import annotations
@@ -110,6 +112,79 @@ async def shoot(window, shoot_dir: Path) -> None:
     split.set_split(0.5)
     await asyncio.sleep(0.3)
     save(window, "before_after")
+    window.close_compare()
+    await shoot_compare_grid(window)
+    await m.aclose()
+
+
+async def shoot_compare_grid(window) -> None:
+    """5. Try On…: the portrait sent to four services (the vendor emulators of tests/emulators
+    on loopback, and the offline engine), their results side by side, zoomed on the face."""
+    from PySide6.QtCore import QPointF
+
+    m = window.model
+    m.photos.set_current_row(0)
+    await wait_for(lambda: m.document.image is not None)
+    hook = window.try_on
+    dlg = hook.open_dialog()
+    dlg.set_checked(list(TRY_ON))
+    dlg.accept()
+    await wait_for(lambda: hook.model.run is not None and hook.model.run.finished, timeout=300)
+    await wait_for(lambda: all(not c.canvas.photo.is_empty() for c in hook.grid.cells))
+    await asyncio.sleep(0.3)
+    hook.grid.fit()
+    await asyncio.sleep(0.2)
+    first = hook.grid.cells[0].canvas
+    w, h = first.photo.size
+    first.set_view(first.fit_zoom() * 1.8, QPointF(w * 0.45, h * 0.33))
+    await asyncio.sleep(0.3)
+    save(window, "compare_grid")
+
+
+TRY_ON = (
+    "enhancor.realistic_skin",
+    "codeformer.restore",
+    "adcreative.face_enhance",
+    "local.skin_smoothing",
+)
+
+
+def start_emulators() -> list:
+    """The cloud vendors' emulators (tests/emulators) on loopback, with fake credentials in
+    this process's environment: the Try On grid shows real results, nothing leaves the host."""
+    sys.path.insert(0, str(ROOT))
+    from tests.emulators import load
+
+    adc = {
+        "application_id": "4f7d8a9c-b5e6-4d3e-b7a9-d5c3e1b7a4f6",
+        "jwt_private_key": "screenshot-jwt",
+        "api_key": "screenshot-key",
+        "api_secret": "screenshot-secret",
+    }
+    enh = load("enhancor", api_key="screenshot-placeholder", time_scale=0.05).start()
+    cf = load("codeformer", time_scale=0.05, token="screenshot-token").start()
+    ad = load("adcreative", time_scale=0.05, **adc).start()
+    os.environ.update(
+        RETOUCHDESK_ENHANCOR_BASE_URL=enh.url,
+        RETOUCHDESK_HOSTING_STRATEGY="local",
+        RETOUCHDESK_ENHANCOR_POLL_INTERVAL="0.1",
+        RETOUCHDESK_CODEFORMER_BASE_URL=cf.url,
+        RETOUCHDESK_CODEFORMER_TOKEN="screenshot-token",
+        RETOUCHDESK_ADCREATIVE_BASE_URL=ad.url,
+        RETOUCHDESK_ADCREATIVE_POLL_INTERVAL="0.1",
+        **{f"RETOUCHDESK_ADCREATIVE_{k.upper()}": v for k, v in adc.items()},
+    )
+    return [enh, cf, ad]
+
+
+async def shoot_only_grid(window, shoot_dir: Path) -> None:
+    m = window.model
+    window.resize(*SIZE)
+    window.show()
+    m.start()
+    window.open_paths([shoot_dir])
+    await wait_for(lambda: m.photos.thumbnails_ready() and m.document.image is not None)
+    await shoot_compare_grid(window)
     await m.aclose()
 
 
@@ -117,6 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--theme", choices=("dark", "light"), default="dark")
     parser.add_argument("--size", default="", help="WIDTHxHEIGHT, e.g. 1280x720")
+    parser.add_argument("--only", choices=("compare_grid",), help="render this one only")
     args = parser.parse_args()
     global OUT, SIZE
     if args.size:
@@ -146,9 +222,15 @@ def main() -> int:
     apply_theme(app, args.theme)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    emulators = start_emulators()
     window = build_window(build_runtime(settings=Settings()))
     with loop:
-        loop.run_until_complete(shoot(window, shoot_dir))
+        if args.only == "compare_grid":
+            loop.run_until_complete(shoot_only_grid(window, shoot_dir))
+        else:
+            loop.run_until_complete(shoot(window, shoot_dir))
+    for emu in emulators:
+        emu.stop()
     shutil.rmtree(home, ignore_errors=True)
     return 0
 

@@ -526,9 +526,15 @@ class JobsModel(QAbstractItemModel):
             role == Qt.ItemDataRole.ToolTipRole and col == COL_STATE
         ):
             return None
+        # A Try On run: one photo, several operations (model.try_on).
+        tried = len({r.op_key for r in recs}) > 1
         if col == COL_PHOTO:
+            if tried:
+                return f"Try on: {recs[0].input_path.name}"
             return f"Batch of {n} photo{'s' if n != 1 else ''}"
         if col == COL_OP:
+            if tried:
+                return f"{n} operations"
             return " · ".join(self._op_label(recs[0])) if recs else ""
         if col == COL_STATE:
             text = f"{done} of {n} done"

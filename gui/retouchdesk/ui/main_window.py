@@ -152,12 +152,19 @@ class MainWindow(QMainWindow):
         ``ui/mask_painter.py`` and ``ui/settings_dialog.py`` own these; they only use the
         window's public parts.
         """
-        from retouchdesk.ui import export_dialog, history_panel, mask_painter, settings_dialog
+        from retouchdesk.ui import (
+            compare_grid,
+            export_dialog,
+            history_panel,
+            mask_painter,
+            settings_dialog,
+        )
 
         self.mask_painter = mask_painter.install(self)
         settings_dialog.install(self)
         self.history = history_panel.install(self)
         self.exporter = export_dialog.install(self)
+        self.try_on = compare_grid.install(self)  # Try On… and its grid (issue 14 item 3)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(
@@ -567,7 +574,10 @@ class MainWindow(QMainWindow):
             painter.toolbar.setEnabled(n > 0)
 
     def _shown_view(self) -> Any:
-        return self.compare.view() if self.stack.currentWidget() is self.compare else self.canvas
+        shown = self.stack.currentWidget()
+        if shown is self.compare:
+            return self.compare.view()
+        return shown if hasattr(shown, "zoom_in") else self.canvas  # the Try On grid zooms too
 
     def _zoom_changed(self, _z: float) -> None:
         self.zoom_label.setText(f"{self.canvas.pixel_zoom * 100:.0f}%")

@@ -1,0 +1,203 @@
+"""Try On… (issue 14 item 3): one photo sent to four services at once, compared in a grid.
+
+Driven like a user: Photo › Try On… (the Try on… button beside Apply does the same), the
+dialog's total before anything is sent, Send, the grid filling with real results from the
+vendor emulators on loopback and the offline engine, synchronised zoom, then "Use this".
+Requests are counted on the emulators' side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt
+from tests.ui.conftest import close_window
+
+ENH_KEY = "enh-tryon-key-5a1c"
+CF_TOKEN = "hf_tryon_token_77c"
+ADC = {
+    "application_id": "4f7d8a9c-b5e6-4d3e-b7a9-d5c3e1b7a4f6",
+    "jwt_private_key": "adc-tryon-jwt-private-11",
+    "api_key": "adc-tryon-api-key-22",
+    "api_secret": "adc-tryon-api-secret-33",
+}
+FOUR = [
+    "enhancor.realistic_skin",
+    "codeformer.restore",
+    "adcreative.face_enhance",
+    "local.skin_smoothing",
+]
+
+
+def services_env(enh, cf, adc) -> dict[str, str]:
+    """Every cloud provider pointed at its emulator, with fake credentials and fast polls."""
+    return {
+        "RETOUCHDESK_ENHANCOR_BASE_URL": enh.url,
+        "RETOUCHDESK_ENHANCOR_API_KEY": ENH_KEY,
+        "RETOUCHDESK_HOSTING_STRATEGY": "local",
+        "RETOUCHDESK_ENHANCOR_POLL_INTERVAL": "0.1",
+        "RETOUCHDESK_CODEFORMER_BASE_URL": cf.url,
+        "RETOUCHDESK_CODEFORMER_TOKEN": CF_TOKEN,
+        "RETOUCHDESK_ADCREATIVE_BASE_URL": adc.url,
+        "RETOUCHDESK_ADCREATIVE_APPLICATION_ID": ADC["application_id"],
+        "RETOUCHDESK_ADCREATIVE_JWT_PRIVATE_KEY": ADC["jwt_private_key"],
+        "RETOUCHDESK_ADCREATIVE_API_KEY": ADC["api_key"],
+        "RETOUCHDESK_ADCREATIVE_API_SECRET": ADC["api_secret"],
+        "RETOUCHDESK_ADCREATIVE_POLL_INTERVAL": "0.1",
+        "RETOUCHDESK_NETWORK_BACKOFF_BASE": "0.05",
+        "RETOUCHDESK_ENGINE_BACKOFF_BASE": "0.1",
+    }
+
+
+@pytest.fixture
+def four_services(emulator, monkeypatch):
+    enh = emulator("enhancor", api_key=ENH_KEY, time_scale=0.05)
+    cf = emulator("codeformer", time_scale=0.05, token=CF_TOKEN)
+    adc = emulator("adcreative", time_scale=0.05, **ADC)
+    for k, v in services_env(enh, cf, adc).items():
+        monkeypatch.setenv(k, v)
+    return enh, cf, adc
+
+
+def _pixels(canvas) -> np.ndarray:
+    img = canvas.photo.levels[0].convertToFormat(canvas.photo.levels[0].Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h)
+    return arr.reshape(h, img.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
+
+
+@pytest.mark.slow
+def test_try_on_four_services_grid_sync_and_use_this(
+    qtbot, make_window, photo_dir: Path, four_services
+):
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    enh, cf, adc = four_services
+    w = make_window(build_runtime(settings=Settings()))
+    photo = photo_dir / "astronaut.png"
+    w.open_paths([photo])
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
+    hook = w.try_on
+    assert hook.button.isEnabled() and hook.action.isEnabled()
+    assert hook.action.shortcut().toString() == "Ctrl+T"
+
+    # The button beside Apply opens the dialog; the four are checked, the total is said.
+    qtbot.mouseClick(hook.button, Qt.MouseButton.LeftButton)
+    dlg = hook.dialog
+    qtbot.waitUntil(dlg.isVisible)
+    assert [c.key for c in dlg.chosen()] == FOUR
+    total = dlg.total.text()
+    assert "Total for 4 operations" in total
+    assert "Enhancor" in total and "AdCreative" in total  # priced when they run: named
+    assert "CodeFormer" not in total  # free, like the offline engine
+    assert dlg.send_button.text() == "Send to 4"
+    assert w.model.engine.jobs() == []  # nothing sent before Send
+    assert enh.received("/api/realistic-skin/v1/queue") == []
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+
+    grid = hook.grid
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is grid)
+    eng = w.model.engine
+    qtbot.waitUntil(lambda: len(eng.jobs()) == 4, timeout=20_000)
+    run = hook.model.run
+    qtbot.waitUntil(lambda: run.finished, timeout=90_000)
+    states = {c.choice.key: (c.state, c.note) for c in run.cells}
+    assert all(s == "done" for s, _n in states.values()), states
+    # One job per service, counted where the vendor sees it.
+    assert cf.processed == 1
+    assert len([r for r in enh.requests if r.method == "POST" and "queue" in r.path]) == 1
+    assert (
+        len([r for r in adc.requests if r.method == "POST" and r.path.endswith("/AdCreative")]) == 1
+    )
+    assert len({r.batch_id for r in eng.jobs()}) == 1  # one row in the job list
+
+    # Five cells (what was sent + four results), each result with its cost and time.
+    qtbot.waitUntil(lambda: all(not c.canvas.photo.is_empty() for c in grid.cells), timeout=20_000)
+    assert len(grid.cells) == 5
+    original = _pixels(grid.cells[0].canvas)
+    for gc, cell in zip(grid.cells[1:], run.cells, strict=True):
+        text = gc.info.text()
+        assert text.startswith("Cost: ") and "Time: " in text, text
+        assert gc.use_button.isEnabled()
+        # The cell shows the result file's pixels (read by Pillow), which are not the photo's.
+        px = _pixels(gc.canvas)
+        with Image.open(cell.result) as im:
+            on_disk = np.asarray(im.convert("RGB"))
+        assert px.shape == on_disk.shape
+        assert np.abs(px.astype(int) - on_disk).mean() < 1.0, cell.choice.key
+        assert px.shape != original.shape or (px != original).any(), cell.choice.key
+    pairs = list(zip(grid.cells[1:], run.cells, strict=True))
+    local = next(gc for gc, c in pairs if c.choice.provider == "local")
+    assert "Cost: Free" in local.info.text()
+    enh_cell = next(gc for gc, c in pairs if c.choice.provider == "enhancor")
+    assert " credits · Time: " in enh_cell.info.text()  # the price the service reported
+
+    # Zoom and pan in one cell: every cell shows the same part of the photo.
+    first = grid.cells[1].canvas
+    first.set_view(2.0, QPointF(200, 150))
+    for gc in grid.cells:
+        c = gc.canvas
+        sw, sh = c.photo.size
+        centre = c.view_center()
+        assert abs(centre.x() / sw - 200 / first.photo.size[0]) < 0.05
+        assert abs(centre.y() / sh - 150 / first.photo.size[1]) < 0.05
+    assert (
+        abs(
+            grid.cells[0].canvas.zoom * 512 / grid.cells[0].canvas.photo.size[0]
+            - 2.0 * 512 / first.photo.size[0]
+        )
+        < 0.05
+    )
+
+    # Use this on the CodeFormer result: it becomes the working version, the canvas shows it.
+    cf_cell = next(c for c in run.cells if c.choice.provider == "codeformer")
+    gc = next(g for g in grid.cells if g.job_id == cf_cell.job_id)
+    said: list[str] = []
+    hook.model.message.connect(said.append)
+    qtbot.mouseClick(gc.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is w.canvas)
+    assert w.model.history.working_job(photo) == cf_cell.job_id
+    qtbot.waitUntil(
+        lambda: (
+            w.model.document.image is not None and w.model.document.image.path == cf_cell.result
+        ),
+        timeout=10_000,
+    )
+    assert said == ["CodeFormer · Face Restoration is now the working version of astronaut.png"]
+    close_window(qtbot, w)
+
+
+def test_try_on_total_and_unready_services(qtbot, make_window, photo_dir: Path):
+    """Without credentials the cloud services are listed but cannot be checked (with the
+    reason); the offline ones are free; unchecking everything disables Send."""
+    from retouchdesk.model.try_on import Choice, total_cost_text
+
+    w = make_window()
+    w.open_paths([photo_dir / "chelsea.png"])
+    dlg = w.try_on.open_dialog()
+    assert dlg is not None
+    keys = [c.key for c in dlg.chosen()]
+    assert keys == ["local.skin_smoothing"]
+    enh = next(
+        dlg.list.item(i)
+        for i in range(dlg.list.count())
+        if dlg.list.item(i).data(Qt.ItemDataRole.UserRole + 1) == "enhancor.realistic_skin"
+    )
+    assert not enh.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert "API key" in enh.text()
+    assert "Total for 1 operation: Free" in dlg.total.text()
+    dlg.set_checked([])
+    assert not dlg.send_button.isEnabled()
+    dlg.reject()
+    paid = [
+        Choice("a", "x", "A · X", 2, "credits", ""),
+        Choice("b", "y", "B · Y", 3, "credits", ""),
+        Choice("c", "z", "C · Z", None, "credits", "later"),
+        Choice("local", "s", "Local · S", 0, "", ""),
+    ]
+    assert total_cost_text(paid) == "5 credits + what C charges when run"
+    assert total_cost_text(paid[:1] + paid[3:]) == "2 credits"
