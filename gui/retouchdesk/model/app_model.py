@@ -153,6 +153,13 @@ class AppModel(QObject):
                 return self.session.original_of(rec.input_path)
         return None
 
+    def cost_threshold(self) -> float:
+        """Cost above which Apply asks first (``general.cost_threshold``; 0: paid batches)."""
+        try:
+            return max(0.0, float(self._setting("general", "cost_threshold", 0.0)))
+        except (TypeError, ValueError):
+            return 0.0
+
     def _setting(self, section: str, key: str, default: Any) -> Any:
         try:
             return self.settings.get(section, key)

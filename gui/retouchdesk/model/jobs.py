@@ -165,6 +165,19 @@ class JobsModel(QAbstractItemModel):
             self._insert(rec, announce=False)
         self._unsubscribe = engine.subscribe(self._on_event)
 
+    # -- pause ----------------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return bool(getattr(self.engine, "paused", False))
+
+    def set_paused(self, on: bool) -> None:
+        """Pause (queued jobs wait; started ones go on) or resume the queue."""
+        (self.engine.pause if on else self.engine.resume)()
+        self.counts_changed.emit()
+
+    def waiting(self) -> int:
+        return int(self.engine.waiting()) if hasattr(self.engine, "waiting") else 0
+
     def set_estimate(self, job_id: str, seconds: float) -> None:
         """How long this job should take (model.estimate): the row shows the time left."""
         self._estimates[job_id] = seconds

@@ -221,6 +221,9 @@ class JobEngine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done_events: dict[str, asyncio.Event] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        # Set while the queue runs; cleared by pause(): queued jobs wait, started ones go on.
+        self._not_paused = asyncio.Event()
+        self._not_paused.set()
         self._cancel_requested: set[str] = set()
         self._reserved: set[Path] = set()  # result names being written (guarded by the lock)
         self._reserve_lock = threading.Lock()
@@ -325,6 +328,24 @@ class JobEngine:
                 continue  # the user accepted a possible double charge (CLI option)
             self._spawn(job_id, resume=True)
         return resumed
+
+    # -- pause --------------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return not self._not_paused.is_set()
+
+    def pause(self) -> None:
+        """Start no further queued job; jobs already sent or running go on (they are paid)."""
+        self._not_paused.clear()
+
+    def resume(self) -> None:
+        """Let queued jobs start again."""
+        self._not_paused.set()
+
+    def waiting(self) -> int:
+        """Queued jobs of this session not started yet (held back while paused)."""
+        return sum(1 for r in self._records.values() if r.state is JobState.QUEUED)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job in any live state; the provider is asked to stop, best effort."""
@@ -663,8 +684,14 @@ class JobEngine:
                 raise Cancelled()
             provider = self._provider_for(rec.provider)
             op = self.catalog.operation(rec.provider, rec.operation)
-            async with self._semaphore(provider, rec.provider):
-                await self._drive(rec, op, provider, resume)
+            while True:
+                if rec.state is JobState.QUEUED:
+                    await self._not_paused.wait()  # a paused queue starts nothing new
+                async with self._semaphore(provider, rec.provider):
+                    if rec.state is JobState.QUEUED and self.paused:
+                        continue  # paused while it waited for a slot: give the slot back
+                    await self._drive(rec, op, provider, resume)
+                    break
         except asyncio.CancelledError:
             if job_id not in self._cancel_requested and not rec.state.terminal:
                 raise  # shutting down: the job keeps its state and resumes next time

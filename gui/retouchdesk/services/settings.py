@@ -50,6 +50,14 @@ def _s(section: str, key: str, typ: type, default: Any, help: str = "", secret: 
 
 SPECS: tuple[SettingSpec, ...] = (
     _s("general", "default_provider", str, "local", "Provider selected at start"),
+    _s(
+        "general",
+        "cost_threshold",
+        float,
+        0.0,
+        "Ask before sending work that costs more than this (in the service's own unit: "
+        "credits, units...); 0 = ask for every paid batch",
+    ),
     _s("output", "dir", str, "", "Output folder; empty = a 'retouched' folder beside each photo"),
     _s("output", "subfolder", str, "retouched", "Subfolder beside the photo when dir is empty"),
     _s("output", "template", str, "{stem}_{operation}_{provider}.{ext}", "Result file name"),

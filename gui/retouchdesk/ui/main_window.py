@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
             export_dialog,
             history_panel,
             mask_painter,
+            queue_controls,
             settings_dialog,
         )
 
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         self.history = history_panel.install(self)
         self.exporter = export_dialog.install(self)
         self.try_on = compare_grid.install(self)  # Try On… and its grid (issue 14 item 3)
+        self.queue_controls = queue_controls.install(self)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(
@@ -655,12 +657,17 @@ class MainWindow(QMainWindow):
             start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
             if await self.ask(box) is not start:
                 return []
-        if len(run) > 1 and op.cost.amount:
+        threshold = self.model.cost_threshold()
+        total = (op.cost.amount or 0) * len(run)
+        # Above the threshold (the service's unit) always ask; at 0 every paid batch asks.
+        if op.cost.amount and total > threshold and (len(run) > 1 or threshold > 0):
             text = om.cost_text(len(run))
+            limit = f" (above your limit of {threshold:g})" if threshold else ""
             box = QMessageBox(
                 QMessageBox.Icon.Question,
-                "Run the batch?",
-                f"{op.label} on {len(run)} photos costs {text}. Send the batch?",
+                "Run the batch?" if len(run) > 1 else "Send this job?",
+                f"{op.label} on {len(run)} photo{'s' if len(run) != 1 else ''} costs {text}"
+                f"{limit}. Send it?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                 self,
             )
