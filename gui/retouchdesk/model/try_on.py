@@ -363,7 +363,7 @@ class TryOnModel(QObject):
         if rec.state is JobState.DONE and rec.results:
             cell.result = next((p for p in rec.results if p.exists()), None)
             cell.cost = _cost_text(rec.cost, rec.cost_unit or cell.choice.unit) or (
-                "Free" if cell.choice.amount == 0 else ""
+                "Free" if cell.choice.amount == 0 else "not reported"
             )
             cell.seconds = rec.elapsed
             if cell.result is None:

@@ -260,6 +260,7 @@ class CompareGrid(QWidget):
             fresh = cell.image is not None and gc.shown is None
             gc.show_image(cell.image)
             gc.info.setText(cell_text(cell))
+            gc.info.setToolTip(cell.choice.cost_text)  # what the service says of its price
             gc.use_button.setEnabled(cell.state == "done")
             if fresh:
                 self._follow_first(gc.canvas)

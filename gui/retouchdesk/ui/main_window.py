@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
             export_dialog,
             history_panel,
             mask_painter,
+            photo_info,
             queue_controls,
             settings_dialog,
         )
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         self.exporter = export_dialog.install(self)
         self.try_on = compare_grid.install(self)  # Try On… and its grid (issue 14 item 3)
         self.queue_controls = queue_controls.install(self)
+        self.photo_info = photo_info.install(self)  # histogram and EXIF (issue 14 item 5)
 
     # -- actions -------------------------------------------------------------------------------
     def _action(
