@@ -206,7 +206,7 @@ class CodeFormerProvider(Provider):
             if len(paths) == 1:
                 return [exc.error]
             log.info("CodeFormer refused a batch of %d (%s); sending one by one", len(paths), exc)
-            return [(await self.process_each([p], params, upload=upload))[0] for p in paths]
+            return [await self._alone(p, params, upload) for p in paths]
         matched = _match(paths, items, by_name=upload == "multipart")
         outcomes: list[Output | ProviderError] = []
         for path, item in zip(paths, matched, strict=True):
@@ -214,7 +214,7 @@ class CodeFormerProvider(Provider):
                 log.info(
                     "CodeFormer returned no result for %s in a batch; sending it alone", path.name
                 )
-                outcomes.append((await self.process_each([path], params, upload=upload))[0])
+                outcomes.append(await self._alone(path, params, upload))
             elif item is None:
                 outcomes.append(
                     ProviderError(
@@ -224,6 +224,16 @@ class CodeFormerProvider(Provider):
             else:
                 outcomes.append(await self._output(item))
         return outcomes
+
+    async def _alone(
+        self, path: Path, params: dict[str, Any], upload: str
+    ) -> Output | ProviderError:
+        """One photo of a batch sent on its own; any failure is that photo's outcome, so the
+        results already in hand are kept."""
+        try:
+            return (await self.process_each([path], params, upload=upload))[0]
+        except ProviderError as exc:
+            return exc
 
     async def _post(self, paths: Sequence[Path], params: dict[str, Any], upload: str) -> list[Any]:
         """Send one process request; the answer's ``results`` list.

@@ -159,3 +159,21 @@ async def test_unknown_fields_are_ignored_like_flask(emulator, data_dir):
     finally:
         await p.aclose()
     assert Image.open(io.BytesIO(out.data)).size == (600, 400)
+
+
+async def test_a_failure_while_splitting_a_batch_keeps_the_other_results(emulator, data_dir):
+    cf = emulator("codeformer", time_scale=0.01)
+    body = b'{"status": "error", "message": "CUDA out of memory"}'
+    cf.faults.status(500, path="/api/process", body=body)  # the batch as a whole
+    # The first photo sent alone meets a proxy's refusal (never retried by any layer).
+    cf.faults.status(400, path="/api/process", body=b"<html>Bad Request</html>")
+    p = CodeFormerProvider(base_url=cf.url, retry=FAST)
+    try:
+        outcomes = await p.process_each(
+            [data_dir / "coffee.png", data_dir / "chelsea.png"], {"upscale": 1}
+        )
+    finally:
+        await p.aclose()
+    assert isinstance(outcomes[0], ProviderError) and outcomes[0].status == 400, outcomes
+    assert not isinstance(outcomes[1], ProviderError), (outcomes, cf.count("/api/process"))
+    assert Image.open(io.BytesIO(outcomes[1].data)).size == (451, 300)
