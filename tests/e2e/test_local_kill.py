@@ -83,7 +83,7 @@ def _env(app_home: Path) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
     e.update(
         RETOUCHDESK_HOME=str(app_home),
-        RETOUCHDESK_LOCAL_TILE_SIZE="64",  # 64-px ncnn tiles of a 160-px crop: seconds of work each, about 1.3 GB
+        RETOUCHDESK_LOCAL_TILE_SIZE="64",  # 64-px tiles of a 160-px crop: seconds each, 1.3 GB
         PYTHONPATH=os.pathsep.join(filter(None, [str(GUI), str(REPO), e.get("PYTHONPATH", "")])),
         COLUMNS="200",
     )
