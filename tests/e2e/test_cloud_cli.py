@@ -211,6 +211,7 @@ def test_enhancor_v3_with_mask_through_s3_without_webhook(
     assert_no_secrets(app_home, [ENH_KEY, s3_bucket["secret_access_key"]], r.stdout, r.stderr)
 
 
+@pytest.mark.slow
 def test_enhancor_portrait_upscaler_through_s3(
     emulator, cli_env, app_home, data_dir, tmp_path, s3_bucket
 ):
@@ -229,6 +230,7 @@ def test_enhancor_portrait_upscaler_through_s3(
     assert job_rows(app_home)[0]["cost"] == 360
 
 
+@pytest.mark.slow
 def test_enhancor_general_upscaler_result_from_the_webhook(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):
@@ -293,6 +295,7 @@ def test_enhancor_faults_are_survived_without_queueing_twice(
     assert_no_secrets(app_home, [ENH_KEY], r.stdout, r.stderr)
 
 
+@pytest.mark.slow
 def test_enhancor_lost_queue_answer_is_adopted_by_the_webhook_never_repeated(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):

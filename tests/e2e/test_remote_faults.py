@@ -115,6 +115,7 @@ def assert_one_good_result(out: Path, photo: Path) -> None:
     "fault",
     ["status_401_once", "download_404_once", "status_500_for_a_while", "status_reset_twice"],
 )
+@pytest.mark.slow
 def test_transient_poll_and_download_faults_keep_the_remote_job(
     emulator, proxy, cli_env, data_dir, tmp_path, fault
 ):
@@ -139,6 +140,7 @@ def test_transient_poll_and_download_faults_keep_the_remote_job(
     assert any(s.fault for s in px.seen)  # the fault really happened
 
 
+@pytest.mark.slow
 def test_job_past_its_deadline_is_stalled_and_the_rerun_finishes_it(
     emulator, proxy, cli_env, app_home, data_dir, tmp_path
 ):
@@ -187,6 +189,7 @@ def test_lost_queue_answer_is_unconfirmed_and_adopted_by_the_webhook(
     assert row["state"] == "done" and row["remote_id"] in emu.jobs
 
 
+@pytest.mark.slow
 def test_unconfirmed_is_never_resent_by_a_rerun_only_on_request(
     emulator, proxy, cli_env, app_home, data_dir, tmp_path
 ):
@@ -293,6 +296,7 @@ def test_kill_9_during_a_12_photo_batch_never_queues_a_photo_twice(
     assert hidden(out) == []  # no .part left behind (cleaned on the next run)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("provider", ["enhancor", "local"])
 def test_two_identical_runs_at_once_do_each_photo_once(
     emulator, cli_env, app_home, data_dir, tmp_path, provider

@@ -17,7 +17,7 @@ from retouchdesk.core.schema import load_catalog, load_provider
 from retouchdesk.services.runtime import EXTRA_SCHEMAS_ENV
 
 HEAD = """\
-id = "tiny"
+id = "sample"
 name = "Tiny"
 kind = "cloud"
 
@@ -99,7 +99,7 @@ subgroup = "face"
 """
 
 
-def write(tmp_path: Path, text: str, name: str = "tiny.toml") -> Path:
+def write(tmp_path: Path, text: str, name: str = "sample.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -141,7 +141,7 @@ CASES = [
         'applies_when = "mode',
         'appliez_when = "mode',
         "op",
-        r"^tiny\.toml, operation soften, parameter strength: unknown key 'appliez_when' "
+        r"^sample\.toml, operation soften, parameter strength: unknown key 'appliez_when' "
         r"\(did you mean 'applies_when'\?\)$",
         id="misspelt-param-key",
     ),
@@ -156,66 +156,66 @@ CASES = [
         'label = "Soften"',
         'labl = "Soften"',
         "op",
-        r"^tiny\.toml, operation soften: unknown key 'labl' \(did you mean 'label'\?\)$",
+        r"^sample\.toml, operation soften: unknown key 'labl' \(did you mean 'label'\?\)$",
         id="misspelt-operation-key",
     ),
     pytest.param(
         'name = "Tiny"',
         'nmae = "Tiny"',
         "head",
-        r"^tiny\.toml: unknown key 'nmae' \(did you mean 'name'\?\)$",
+        r"^sample\.toml: unknown key 'nmae' \(did you mean 'name'\?\)$",
         id="misspelt-provider-key",
     ),
     pytest.param(
         'kind = "cloud"',
         'kind = "remote"',
         "head",
-        r"^tiny\.toml: 'kind' must be one of local, cloud \(got 'remote'\)$",
+        r"^sample\.toml: 'kind' must be one of local, cloud \(got 'remote'\)$",
         id="provider-kind",
     ),
     pytest.param(
-        'id = "tiny"\n', "", "head", r"^tiny\.toml: missing 'id'$", id="provider-without-id"
+        'id = "sample"\n', "", "head", r"^sample\.toml: missing 'id'$", id="provider-without-id"
     ),
     pytest.param(
         "secret = true",
         'secret = "yes"',
         "head",
-        r"^tiny\.toml, credentials: 'secret' must be true or false, not text 'yes'$",
+        r"^sample\.toml, credentials: 'secret' must be true or false, not text 'yes'$",
         id="credential-type",
     ),
     pytest.param(
         "secret = true",
         "secret = true\nhidden = true",
         "head",
-        r"^tiny\.toml, credentials: unknown key 'hidden'$",
+        r"^sample\.toml, credentials: unknown key 'hidden'$",
         id="credential-unknown-key",
     ),
     pytest.param(
         'files = "param_table"',
         'files = "dictionary"',
         "head",
-        r"^tiny\.toml: api_fields 'files' has the unknown type 'dictionary' \(use one of ",
+        r"^sample\.toml: api_fields 'files' has the unknown type 'dictionary' \(use one of ",
         id="api-fields-type",
     ),
     pytest.param(
         'id = "soften"\n',
         "",
         "op",
-        r"^tiny\.toml, operation without an id: missing 'id'$",
+        r"^sample\.toml, operation without an id: missing 'id'$",
         id="operation-without-id",
     ),
     pytest.param(
         'endpoint = "/soften"',
         "endpoint = 5",
         "op",
-        r"^tiny\.toml, operation soften: 'endpoint' must be text, not the number 5$",
+        r"^sample\.toml, operation soften: 'endpoint' must be text, not the number 5$",
         id="operation-key-type",
     ),
     pytest.param(
         "max_side = 4096",
         "max_sides = 4096",
         "op",
-        r"^tiny\.toml, operation soften, limits: unknown key 'max_sides' "
+        r"^sample\.toml, operation soften, limits: unknown key 'max_sides' "
         r"\(did you mean 'max_side'\?\)$",
         id="limits-key",
     ),
@@ -230,28 +230,28 @@ CASES = [
         'kind = "image"\n\n[operations.cost]',
         'kind = "picture"\n\n[operations.cost]',
         "op",
-        r"^tiny\.toml, operation soften, result: 'kind' must be one of image, images, video, data",
+        r"^sample\.toml, operation soften, result: 'kind' must be one of image, images, video",
         id="result-kind",
     ),
     pytest.param(
         'unit = "credit"',
         'units = "credit"',
         "op",
-        r"^tiny\.toml, operation soften, cost: unknown key 'units' \(did you mean 'unit'\?\)$",
+        r"^sample\.toml, operation soften, cost: unknown key 'units' \(did you mean 'unit'\?\)$",
         id="cost-key",
     ),
     pytest.param(
         'message = "A strength above 80 needs the strong mode."',
         "",
         "op",
-        r"^tiny\.toml, operation soften, constraints: missing 'message'$",
+        r"^sample\.toml, operation soften, constraints: missing 'message'$",
         id="constraint-without-message",
     ),
     pytest.param(
         "expr = \"strength <= 80 or mode == 'strong'\"",
         'expr = "strength.bit_length() < 8"',
         "op",
-        r"^tiny\.toml, operation soften, constraint: Expression .* uses (Call|Attribute), "
+        r"^sample\.toml, operation soften, constraint: Expression .* uses (Call|Attribute), "
         r"not allowed$",
         id="constraint-expression",
     ),
@@ -259,14 +259,14 @@ CASES = [
         'start = "/jobs"',
         'strat = "/jobs"',
         "op",
-        r"^tiny\.toml, operation soften: unknown api key 'strat' \(did you mean 'start'\?\)$",
+        r"^sample\.toml, operation soften: unknown api key 'strat' \(did you mean 'start'\?\)$",
         id="api-unknown-key",
     ),
     pytest.param(
         'start = "/jobs"',
         'start = "jobs"',
         "op",
-        r"^tiny\.toml, operation soften: api 'start' must be a path starting with / "
+        r"^sample\.toml, operation soften: api 'start' must be a path starting with / "
         r"\(got 'jobs'\)$",
         id="api-path",
     ),
@@ -310,21 +310,21 @@ CASES = [
         'name = "grow"\nkind = "int"',
         'name = "grow"\nkind = "integer"',
         "op",
-        r"^tiny\.toml, operation soften, parameter grow: 'kind' must be one of bool, int, ",
+        r"^sample\.toml, operation soften, parameter grow: 'kind' must be one of bool, int, ",
         id="param-kind",
     ),
     pytest.param(
         'name = "mask"\n',
         "",
         "op",
-        r"^tiny\.toml, operation soften, parameter without a name: missing 'name'$",
+        r"^sample\.toml, operation soften, parameter without a name: missing 'name'$",
         id="param-without-name",
     ),
     pytest.param(
         'name = "grow"',
         'name = "strength"',
         "op",
-        r"^tiny\.toml, operation soften: parameter strength is declared twice$",
+        r"^sample\.toml, operation soften: parameter strength is declared twice$",
         id="param-twice",
     ),
     pytest.param(
@@ -352,7 +352,7 @@ CASES = [
         'name = "strength"\nkind = "int"',
         'name = "strength"\nkind = "int"\nrole = "mask_expand"',
         "op",
-        r"^tiny\.toml, operation soften: role mask_expand is given to strength and grow$",
+        r"^sample\.toml, operation soften: role mask_expand is given to strength and grow$",
         id="param-role-twice",
     ),
     pytest.param(
@@ -408,7 +408,7 @@ CASES = [
         "default = 50",
         "default = 500",
         "op",
-        r"^tiny\.toml, operation soften: defaults do not validate: strength must be "
+        r"^sample\.toml, operation soften: defaults do not validate: strength must be "
         r"a whole number from 0 to 100 \(got 500\)$",
         id="default-out-of-range",
     ),
@@ -416,7 +416,7 @@ CASES = [
         'name = "Areas"',
         'name = "Regions"',
         "op",
-        r"^tiny\.toml, operation soften, group Regions: no parameter is in this group$",
+        r"^sample\.toml, operation soften, group Regions: no parameter is in this group$",
         id="group-without-parameters",
     ),
     pytest.param(
@@ -458,7 +458,7 @@ def test_unreadable_and_malformed_files_name_the_file(tmp_path):
 
 
 def test_tables_where_lists_belong_and_lists_where_tables_belong(tmp_path):
-    with pytest.raises(SchemaError, match=r"^tiny\.toml: 'operations' must be a list"):
+    with pytest.raises(SchemaError, match=r"^sample\.toml: 'operations' must be a list"):
         load_provider(write(tmp_path, HEAD + '\n[operations]\nid = "x"\n'))
     with pytest.raises(SchemaError, match=r"operation soften: expected a list of tables"):
         load_provider(write(tmp_path, HEAD + '\n[[operations]]\nid = "soften"\nparams = [1]\n'))
@@ -466,12 +466,12 @@ def test_tables_where_lists_belong_and_lists_where_tables_belong(tmp_path):
         load_provider(write(tmp_path, HEAD + '\n[[operations]]\nid = "soften"\nlimits = 3\n'))
     with pytest.raises(SchemaError, match=r"operation soften: 'api' must be a table"):
         load_provider(write(tmp_path, HEAD + '\n[[operations]]\nid = "soften"\napi = "x"\n'))
-    with pytest.raises(SchemaError, match=r"^tiny\.toml, operation that is not a table: expected"):
+    with pytest.raises(SchemaError, match=r"^sample\.toml, operation that is not a table: "):
         load_provider(write(tmp_path, "operations = [1]\n" + HEAD))
 
 
 def test_an_operation_declared_twice_is_refused(tmp_path):
-    with pytest.raises(SchemaError, match=r"^tiny\.toml: operation soften is declared twice$"):
+    with pytest.raises(SchemaError, match=r"^sample\.toml: operation soften is declared twice$"):
         load_provider(write(tmp_path, HEAD + "\n" + OP + "\n" + OP))
 
 
@@ -505,7 +505,7 @@ def test_ops_command_fails_on_a_misspelt_key_with_file_operation_and_key(
     assert cli.main(["ops"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert err == (
-        "error: tiny.toml, operation soften, parameter strength: unknown key 'appliez_when' "
+        "error: sample.toml, operation soften, parameter strength: unknown key 'appliez_when' "
         "(did you mean 'applies_when'?)"
     )
 
@@ -515,5 +515,5 @@ def test_ops_command_lists_the_same_file_once_the_key_is_spelt_right(tmp_path, m
     folder.mkdir()
     write(folder, HEAD + "\n" + OP)
     monkeypatch.setenv(EXTRA_SCHEMAS_ENV, str(folder))
-    assert cli.main(["ops", "tiny"]) == cli.EXIT_OK
-    assert "tiny.soften  Soften" in capsys.readouterr().out
+    assert cli.main(["ops", "sample"]) == cli.EXIT_OK
+    assert "sample.soften  Soften" in capsys.readouterr().out

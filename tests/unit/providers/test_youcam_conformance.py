@@ -100,6 +100,7 @@ def _background_difference(out: Path, src: Path) -> float:
     return float(np.mean([np.abs(a[c] - b[c]).mean() for c in corners]))
 
 
+@pytest.mark.slow
 async def test_v1_background_blur_sends_no_intensity_and_blurs_with_the_mask(
     emulator, tmp_path, inputs
 ):
@@ -130,6 +131,7 @@ async def test_v1_background_blur_sends_no_intensity_and_blurs_with_the_mask(
     assert 0.5 < weak < strong  # the intensity is applied here, locally
 
 
+@pytest.mark.slow
 async def test_v2_background_blur_still_sends_intensity(emulator, tmp_path, inputs):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")

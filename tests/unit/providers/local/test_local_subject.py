@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from retouchdesk.providers.local import background, run_array
 from retouchdesk.providers.local.common import OpContext
@@ -14,6 +15,7 @@ EARS = (slice(0, 40), slice(40, 110))
 ROOM = (slice(30, 150), slice(400, 450))
 
 
+@pytest.mark.slow
 def test_the_whole_cat_is_the_subject_not_a_face_shaped_island(chelsea: np.ndarray):
     ctx = OpContext(source_name="chelsea.png")
     alpha = background.subject_alpha(chelsea, {}, ctx)
