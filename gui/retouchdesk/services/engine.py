@@ -320,8 +320,9 @@ class JobEngine:
         )
         for job_id in resumed:
             fresh = self.store.get(job_id)  # another process may have moved it meanwhile
-            if fresh is not None:
-                self._records[job_id] = fresh
+            current = self._records.get(job_id)
+            if fresh is not None and current is not None:
+                vars(current).update(vars(fresh))  # same object: holders keep seeing it
         again = set(resend)
         for job_id in resumed:
             if job_id in again and self.resend_unconfirmed(job_id):

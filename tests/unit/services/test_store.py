@@ -169,3 +169,28 @@ def test_a_version_3_database_gains_the_version_tree(tmp_path: Path):
         "b": (Path("/p/photo.jpg"), "a"),
     }
     again.close()
+
+
+def test_planning_is_exclusive_and_a_claim_sees_the_other_process(tmp_path: Path):
+    """Issue 10: while one connection plans (``exclusive``), another one's claim waits, then
+    finds the job owned by a live process and leaves it alone."""
+    db = tmp_path / "jobs.sqlite3"
+    first, second = JobStore(db), JobStore(db)
+    rec = record()
+    first.insert(rec)
+    outcome: list[tuple[list[str], dict]] = []
+    waiter = threading.Thread(
+        target=lambda: outcome.append(second.claim([rec.id], "host:2", lambda o: o == "host:1"))
+    )
+    try:
+        with first.exclusive():
+            waiter.start()
+            waiter.join(0.3)
+            assert waiter.is_alive()  # blocked behind the planning transaction
+            claimed, busy = first.claim([rec.id], "host:1", lambda o: False)
+            assert claimed == [rec.id] and busy == {}
+        waiter.join(10)
+    finally:
+        first.close()
+        second.close()
+    assert outcome == [([], {rec.id: "host:1"})]
