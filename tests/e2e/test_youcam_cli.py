@@ -198,3 +198,25 @@ def test_ops_lists_every_youcam_task(capsys):
     for op_id in CAT.provider("youcam").operations:
         assert f"youcam.{op_id} " in text
     assert "long side <= 1024 px" in text and "template_id" in text
+
+
+def test_a_refused_result_link_is_fetched_again_without_a_second_task(
+    emu, inputs, app_home, tmp_path, monkeypatch
+):
+    """Issue 10: a 404 on the YouCam result download is not a failure of the paid task; the
+    status is asked again (a fresh link) and the one task's result is downloaded."""
+    for k, v in {**base_env(app_home), **settings_env(emu, "v2")}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("RETOUCHDESK_ENGINE_BACKOFF_BASE", "0.05")
+    since = len(emu.received())
+    charged = emu.charged_total()
+    emu.faults.status(404, path="/_results/.*", times=1, body=b"Not Found")
+    out = tmp_path / "out"
+    args = ["run", "--quiet", "--provider", "youcam", "--op", "photo_enhance"]
+    code = cli.main([*args, "--set", "scale=2", "-o", str(out), str(inputs.portrait)])
+    assert code == 0
+    (result,) = sorted(p for p in out.rglob("*") if p.is_file())
+    assert Image.open(result).size == (1024, 1024)
+    downloads = [r for r in emu.received()[since:] if r.path.startswith("/_results/")]
+    assert len(downloads) == 2  # the refused link, then the fresh one
+    assert len(task_posts(emu, since)) == 1 and emu.charged_total() == charged + 2
