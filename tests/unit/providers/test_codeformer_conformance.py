@@ -64,6 +64,7 @@ async def test_an_unexplained_html_500_is_sent_once_more_then_final(emulator, da
     assert not info.value.retryable
 
 
+@pytest.mark.slow  # five restorations through the emulator
 @pytest.mark.parametrize("upload", ["multipart", "json"])
 async def test_whole_batch_failure_keeps_the_good_results(emulator, data_dir, broken, upload):
     cf = emulator("codeformer", time_scale=0.01)  # batch_errors="fail": the catch-all handler
