@@ -71,6 +71,8 @@ async def run_window(window: Any, files: list[Path] | None = None) -> int:
     window.model.start()
     if files:
         window.open_paths(files)
+    else:
+        window.history.reopen_last_session()  # the photos and versions of last time
     await closed.wait()
     await window.model.aclose()
     return 0

@@ -153,6 +153,34 @@ class AppModel(QObject):
                 return self.session.original_of(rec.input_path)
         return None
 
+    # -- the last session ------------------------------------------------------------------------
+    def save_session(self) -> None:
+        """Remember the open photos, the current one and their working versions."""
+        from retouchdesk.model import last_session
+
+        try:
+            last_session.save(
+                last_session.LastSession(
+                    list(self.photos.paths), self.photos.current_path, dict(self.session.working)
+                )
+            )
+        except OSError as exc:  # a read-only data folder: the next start opens empty
+            log.warning("the session cannot be saved: %s", exc)
+
+    def restore_session(self) -> list[Path]:
+        """Reopen the last session's photos and working versions; returns the photos."""
+        from retouchdesk.model import last_session
+
+        last = last_session.load()
+        if not last.photos:
+            return []
+        for photo, job_id in last.working.items():
+            self.session.working[photo] = job_id  # kept only while its result exists
+        self.photos.add_paths(last.photos, make_current=False)
+        current = last.current or last.photos[0]
+        self.photos.set_current_path(current.resolve())
+        return last.photos
+
     def cost_threshold(self) -> float:
         """Cost above which Apply asks first (``general.cost_threshold``; 0: paid batches)."""
         try:

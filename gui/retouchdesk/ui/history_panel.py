@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -163,6 +163,19 @@ def _short(v: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "…"
 
 
+class _SaveSessionOnClose(QObject):
+    """Writes the session (open photos, working versions) when the window closes."""
+
+    def __init__(self, model: Any, parent: QObject) -> None:
+        super().__init__(parent)
+        self._model = model
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self._model.save_session()
+        return False
+
+
 class History:
     """The dock, its menu entries and the undo routing inside one main window."""
 
@@ -197,6 +210,18 @@ class History:
         self.dock.toggleViewAction().setShortcut("Ctrl+H")
         window.photo_actions.extend([self.apply_recipe_action, self.continue_action])
         window.history_undo = self.model
+        self._closing = _SaveSessionOnClose(window.model, window)
+        window.installEventFilter(self._closing)
+
+    def reopen_last_session(self) -> list[Path]:
+        """Open the photos of the last session, each at its working version."""
+        photos = self.window.model.restore_session()
+        if photos:
+            n = len(photos)
+            self.window.show_message(
+                f"Reopened {n} photo{'s' if n != 1 else ''} from the last session"
+            )
+        return photos
 
     # -- clicks -----------------------------------------------------------------------------------
     def _clicked(self, row: QListWidgetItem) -> None:
