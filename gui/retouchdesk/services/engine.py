@@ -365,8 +365,13 @@ class JobEngine:
         return sum(self.cancel(r.id) for r in self.batch_jobs(batch_id))
 
     def retry(self, job_id: str) -> bool:
-        """Run a failed or cancelled job again, as a fresh submission with a new key."""
+        """Run a failed or cancelled job again, as a fresh submission with a new key; a
+        stalled job is followed again by its remote id (never sent again)."""
         rec = self._records.get(job_id)
+        if rec is not None and rec.state is JobState.STALLED and self._started:
+            self._cancel_requested.discard(job_id)
+            self._spawn(job_id, resume=True)
+            return True
         if rec is None or rec.state not in (JobState.FAILED, JobState.CANCELLED):
             return False
         self._cancel_requested.discard(job_id)

@@ -215,7 +215,7 @@ class JobPanel(QWidget):
         recs = [r for r in (self.model.record(j) for j in self.selected_ids()) if r]
         self.cancel_button.setEnabled(any(not r.state.terminal for r in recs))
         self.retry_button.setEnabled(
-            any(r.state in (JobState.FAILED, JobState.CANCELLED) for r in recs)
+            any(r.state in (JobState.FAILED, JobState.CANCELLED, JobState.STALLED) for r in recs)
         )
         self.resend_button.setEnabled(any(r.state is JobState.UNCONFIRMED for r in recs))
         self.remove_button.setEnabled(bool(recs))

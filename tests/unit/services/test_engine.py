@@ -144,16 +144,21 @@ async def test_poll_faults_never_abandon_the_remote_job(tmp_path, server, photo)
     rt.engine.start()
     job = rt.engine.submit(req(photo, tmp_path / "out"))
     [parked] = await rt.engine.wait([job.id], timeout=20)
-    await rt.aclose()
     assert parked.state is JobState.STALLED
-    assert parked.remote_id and parked.error.startswith("astronaut.png: Fake Cloud has not")
+    remote_id = parked.remote_id
+    assert remote_id and parked.error.startswith("astronaut.png: Fake Cloud has not")
     assert "run the command again" in parked.error
+    # Retry (the window's button) follows the same remote job again: stalled once more.
+    assert rt.engine.retry(job.id)
+    [again] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert again.state is JobState.STALLED and again.remote_id == remote_id
     server.set_script(poll_errors=0)
     rt2 = build_fake_runtime(db)
     assert rt2.engine.start() == [job.id]
     [done] = await rt2.engine.wait([job.id], timeout=20)
     await rt2.aclose()
-    assert done.state is JobState.DONE and done.remote_id == parked.remote_id
+    assert done.state is JobState.DONE and done.remote_id == remote_id
     assert len(server.created()) == 1
 
 
