@@ -176,6 +176,12 @@ class Provider(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional step
         """Close network clients and worker processes."""
 
+    async def result_written(self, meta: dict[str, Any], path: Path) -> None:  # noqa: B027
+        """A result was written where the photographer keeps it (``path``; ``meta`` as fetch
+        gave it). A provider that can take its own results back as inputs without a new
+        upload (YouCam's ``dst_id``) learns the written file here: writing may re-encode it,
+        so the downloaded file's fingerprint no longer finds it."""
+
     # -- optional features, with neutral defaults ---------------------------------------------
     # A provider overrides the ones it offers; its schema says so where the window must know
     # before building it (``has_credits``, ``lists_styles``).

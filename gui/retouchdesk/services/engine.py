@@ -1227,6 +1227,8 @@ class JobEngine:
                         self._reserved.discard(dest)
             if rec.id in self._sent_sizes:
                 extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
+            if is_image and not extra.get("protected_outside"):  # the provider's own pixels
+                await self._result_written(rec, out, written)
             results.append(written)
             meta[str(written)] = {"label": out.label, **out.meta, **extra}
             rec.results = list(results)
@@ -1236,6 +1238,13 @@ class JobEngine:
         if not results:
             raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
         rec.result_meta = meta
+
+    async def _result_written(self, rec: JobRecord, out: Output, written: Path) -> None:
+        """Tell the provider where its result now lives (a chain may send it back)."""
+        try:
+            await self._provider_for(rec.provider).result_written(dict(out.meta), written)
+        except Exception:  # a convenience: never fails a job whose result is written
+            log.warning("job %s: the provider could not note its written result", rec.id)
 
     async def _postprocess(self, rec: JobRecord, out: Output) -> tuple[Output, dict[str, Any]]:
         """Apply the job's options (protect the outside of a mask, ...) in a worker thread."""

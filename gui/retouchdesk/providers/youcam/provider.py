@@ -430,6 +430,15 @@ class YouCamProvider(Provider):
             w.task = asyncio.get_running_loop().create_task(run)
         return task_id
 
+    async def result_written(self, meta: dict[str, Any], path: Path) -> None:
+        """Remember the written result's pixels too: continuing from it reuses its dst_id."""
+        dst_id = meta.get("dst_id")
+        if not dst_id or self.gen != V1:
+            return
+        digest = await asyncio.to_thread(files.pixel_hash, path)
+        if digest:
+            self.results.remember(digest, self.creds.account, str(dst_id))
+
     def _suffix(self, ctx: JobContext) -> str:
         op = ctx.operation
         if op.input_kind == "video":
