@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
             photo_info,
             queue_controls,
             settings_dialog,
+            shortcuts,
         )
 
         self.mask_painter = mask_painter.install(self)
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.try_on = compare_grid.install(self)  # Try On… and its grid (issue 14 item 3)
         self.queue_controls = queue_controls.install(self)
         self.photo_info = photo_info.install(self)  # histogram and EXIF (issue 14 item 5)
+        self.shortcuts_action = shortcuts.install(self)  # Help › Keyboard Shortcuts
 
     # -- actions -------------------------------------------------------------------------------
     def _action(

@@ -621,8 +621,13 @@ class SettingsDialog(QDialog):
         self.pages_list.setObjectName("pages")
         self.pages_list.setFixedWidth(170)
         self.stack = QStackedWidget()
+        from retouchdesk.model.general_settings import GeneralSettingsModel
+        from retouchdesk.ui.general_page import GeneralPage
+
+        self.general_page = GeneralPage(GeneralSettingsModel(model.settings, model.catalog))
         self.output_page = OutputPage(model)
         self.provider_pages: dict[str, ProviderPage] = {}
+        self._add_page("General", self.general_page)
         self._add_page("Output", self.output_page)
         for prov in model.providers():
             page_widget = ProviderPage(model, prov.id, self._run)
@@ -630,6 +635,7 @@ class SettingsDialog(QDialog):
             self._add_page(prov.name, page_widget)
             page_widget.changed.connect(self._changed)
         self.output_page.changed.connect(self._changed)
+        self.general_page.changed.connect(self._changed)
         model.status_changed.connect(self._refresh_list)
         self._refresh_list()
         self.pages_list.currentRowChanged.connect(self.stack.setCurrentIndex)
@@ -696,7 +702,7 @@ class SettingsDialog(QDialog):
         self.pages_list.addItem(title)
 
     def _refresh_list(self, *_args: object) -> None:
-        for i, (pid, _page) in enumerate(self.provider_pages.items(), start=1):
+        for i, (pid, _page) in enumerate(self.provider_pages.items(), start=2):
             item = self.pages_list.item(i)
             name = self.model.catalog.provider(pid).name
             ok = self.model.is_configured(pid)
@@ -704,8 +710,8 @@ class SettingsDialog(QDialog):
             item.setToolTip(self.model.status_text(pid))
 
     def show_page(self, key: str) -> None:
-        """Open on ``output`` or a provider id (the window's "Add account" links)."""
-        keys = ["output", *self.provider_pages]
+        """Open on ``general``, ``output`` or a provider id ("Add account" links)."""
+        keys = ["general", "output", *self.provider_pages]
         self.pages_list.setCurrentRow(keys.index(key) if key in keys else 0)
 
     def page(self, provider_id: str) -> ProviderPage:
@@ -726,6 +732,7 @@ class SettingsDialog(QDialog):
     def apply(self) -> bool:
         """Save every page; a problem is shown as one sentence and nothing is lost."""
         try:
+            self.general_page.apply()
             self.output_page.apply()
             for page_widget in self.provider_pages.values():
                 page_widget.apply()
