@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from tests.ui.test_window_trust import _answer
 
 
@@ -59,3 +60,38 @@ def test_a_job_above_the_cost_threshold_asks_first(
     w.model.operation.set_value("amount", 1.5)
     qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(eng.jobs()) == 2, timeout=10_000)
+
+
+def test_a_batch_ending_in_the_background_is_announced(
+    qtbot, make_window, photo_dir: Path, fake_runtime_factory
+):
+    w = make_window(fake_runtime_factory(duration=0.1, poll_interval=0.02))
+    w.open_paths([photo_dir])
+    w.model.operation.select("fake.brighten")
+    eng = w.model.engine
+    controls = w.queue_controls
+    # In front: the window itself shows the end, no notification.
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    (jid,) = _run(qtbot, w.model.session.queue([w.model.photos.paths[0]]))
+    qtbot.waitUntil(lambda: eng.get(jid).state.terminal, timeout=20_000)
+    assert controls.notifications == []
+    # In the background: the end of the batch is announced once, with its counts.
+    other = QWidget()
+    other.show()
+    qtbot.waitExposed(other)
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not w.isActiveWindow())
+    ids = _run(qtbot, w.model.session.queue(w.model.photos.paths[1:]))
+    qtbot.waitUntil(lambda: all(eng.get(i).state.terminal for i in ids), timeout=20_000)
+    qtbot.waitUntil(lambda: controls.notifications != [])
+    assert controls.notifications == ["Retouch Desk: the queue is finished: 2 photos done"]
+    other.close()
+
+
+def _run(qtbot, coro):
+    import asyncio
+
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=20_000)
+    return task.result()

@@ -1,14 +1,18 @@
-"""Photo › Pause Queue: hold back queued jobs, and the way back in sight while paused.
+"""Photo › Pause Queue, and a desktop notification when the queue empties in the background.
 
 Pausing starts nothing new; jobs already sent to a service (and paid for) or running on this
 computer go on. While paused, the status bar says how many jobs wait, with a Resume button.
+
+When the last running job ends while the window is not the active one, the photographer is
+told by a desktop notification (the system tray's message where there is a tray, else the
+taskbar entry asks for attention): how many finished and how many failed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton, QSystemTrayIcon
 
 
 class QueueControls:
@@ -30,6 +34,11 @@ class QueueControls:
             if act.text().replace("&", "") == "Photo" and menu is not None:
                 menu.insertAction(menu.actions()[2], self.pause_action)
         self.jobs.counts_changed.connect(self._update)
+        self.jobs.counts_changed.connect(self._maybe_notify)
+        self._was_live = 0
+        self._batch_start = {"done": 0, "failed": 0}
+        self.notifications: list[str] = []  # what was announced (the newest last)
+        self._tray: QSystemTrayIcon | None = None
 
     def toggle(self) -> None:
         self.set_paused(self.pause_action.isChecked())
@@ -47,6 +56,34 @@ class QueueControls:
         n = self.jobs.waiting()
         self.resume_button.setText(f"Resume queue ({n} waiting)" if n else "Resume queue")
         self.resume_button.setVisible(on)
+
+    # -- notification ------------------------------------------------------------------------
+    def _maybe_notify(self, *_a: object) -> None:
+        c = self.jobs.counts()
+        if c["live"] and not self._was_live:
+            self._batch_start = {"done": c["done"], "failed": c["failed"]}
+        ended = self._was_live and not c["live"]
+        self._was_live = c["live"]
+        if not ended or self.window.isActiveWindow():
+            return
+        done = c["done"] - self._batch_start["done"]
+        failed = c["failed"] - self._batch_start["failed"]
+        if done + failed <= 0:
+            return
+        text = f"{done} photo{'s' if done != 1 else ''} done"
+        if failed:
+            text += f", {failed} failed"
+        self.notify("Retouch Desk: the queue is finished", text)
+
+    def notify(self, title: str, text: str) -> None:
+        """A desktop notification; the taskbar entry asks for attention where there is none."""
+        self.notifications.append(f"{title}: {text}")
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.window.windowIcon(), self.window)
+            self._tray.show()
+            self._tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        QApplication.alert(self.window, 0)
 
 
 def install(window: Any) -> QueueControls:
