@@ -188,7 +188,7 @@ def test_try_on_total_and_unready_services(qtbot, make_window, photo_dir: Path):
         if dlg.list.item(i).data(Qt.ItemDataRole.UserRole + 1) == "enhancor.realistic_skin"
     )
     assert not enh.flags() & Qt.ItemFlag.ItemIsEnabled
-    assert "API key" in enh.text()
+    assert "not set up" in enh.text() and "API key" in enh.toolTip()
     assert "Total for 1 operation: Free" in dlg.total.text()
     dlg.set_checked([])
     assert not dlg.send_button.isEnabled()

@@ -57,16 +57,16 @@ class TryOnDialog(QDialog):
         self.list.setObjectName("tryOnChoices")
         on = {c.key for c in checked}
         for c in choices:
-            item = QListWidgetItem(f"{c.label}  —  {c.price() if c.ready else c.reason}")
+            item = QListWidgetItem(f"{c.label}  —  {_short_price(c)}")
             item.setData(KEY_ROLE, c.key)
             flags = Qt.ItemFlag.ItemIsUserCheckable
             if c.ready:
                 flags |= Qt.ItemFlag.ItemIsEnabled
             item.setFlags(flags)
             item.setCheckState(Qt.CheckState.Checked if c.key in on else Qt.CheckState.Unchecked)
-            item.setToolTip(c.reason or c.cost_text or c.price())
+            item.setToolTip(c.reason or c.cost_text or c.price())  # the full sentence
             self.list.addItem(item)
-        self.list.setMinimumSize(520, 260)
+        self.list.setMinimumSize(560, 300)
         lay.addWidget(self.list, 1)
         self.total = QLabel()
         self.total.setObjectName("tryOnTotal")
@@ -109,6 +109,17 @@ class TryOnDialog(QDialog):
             )
         self.send_button.setText(f"Send to {n}" if n else "Send")
         self.send_button.setEnabled(n > 0)
+
+
+def _short_price(c: Choice) -> str:
+    """One short line per row; the schema's full sentence or the reason is the tooltip."""
+    if not c.ready:
+        if "mask" in c.reason:
+            return "needs a painted mask"
+        return "not set up (see Settings)"
+    if c.amount is None:
+        return "priced by the service when it runs"
+    return c.price()
 
 
 class GridCell(QFrame):
