@@ -229,6 +229,7 @@ class JobEngine:
         self._reserve_lock = threading.Lock()
         self._pending: set[str] = set()
         self._sent_sizes: dict[str, tuple[int, int]] = {}  # jobs that send a downscaled copy
+        self._sent_notes: dict[str, list[str]] = {}  # what the sent copy changed (first page...)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.busy_elsewhere: dict[str, str | None] = {}  # job id -> owner, after start()
         self._dirty: dict[str, JobRecord] = {}
@@ -723,6 +724,7 @@ class JobEngine:
             self._adopting.discard(job_id)
             self._contexts.pop(job_id, None)
             self._sent_sizes.pop(job_id, None)
+            self._sent_notes.pop(job_id, None)
             ev = self._done_events.get(job_id)
             if ev is not None and rec.state.settled:
                 ev.set()
@@ -1160,6 +1162,8 @@ class JobEngine:
             send = prepared.send
             if prepared.sent_size is not None:
                 self._sent_sizes[rec.id] = prepared.sent_size
+            if prepared.notes:
+                self._sent_notes[rec.id] = list(prepared.notes)
             problems: list[str] = []
         else:
             size = file_size(rec.input_path)
@@ -1227,6 +1231,8 @@ class JobEngine:
                         self._reserved.discard(dest)
             if rec.id in self._sent_sizes:
                 extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
+            if rec.id in self._sent_notes:
+                extra["input_notes"] = list(self._sent_notes[rec.id])
             if is_image and not extra.get("protected_outside"):  # the provider's own pixels
                 await self._result_written(rec, out, written)
             results.append(written)

@@ -63,6 +63,13 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
     work_dir.mkdir(parents=True, exist_ok=True)
     out_format = copy_format or _local_copy_format(info)
     send, notes = upright_copy(path, work_dir, out_format, size=size, eight_bit=not local)
+    if not local:
+        if info.orientation != 1:
+            notes.append("sent upright (the EXIF orientation applied, the tag reset)")
+        if out_format != info.format:
+            notes.append(f"sent as {out_format.upper()} ({info.format.upper()} not accepted)")
+        if info.bit_depth > 8:
+            notes.append(f"sent with 8 bits per channel (the photo has {info.bit_depth})")
     copy = imageio.probe(send)
     problems = op.limits.problems(
         width=copy.width, height=copy.height, fmt=copy.format, size_bytes=copy.size_bytes

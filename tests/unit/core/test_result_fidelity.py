@@ -232,3 +232,17 @@ def test_a_cmyk_tiff_with_a_long_header_to_jpeg_has_no_traceback(tmp_path: Path)
         im.load()
         assert im.size == (8, 20000) and im.mode == "RGB"
         assert len(im.info.get("exif", b"")) < 1000  # no copied TIFF header
+
+
+def test_the_copy_sent_to_a_remote_provider_says_what_it_changed(tmp_path: Path):
+    from tests.photos import rotated_prophoto_tiff
+
+    src = tmp_path / "edit.tif"
+    rotated_prophoto_tiff(src, 64, 48)
+    op = load_catalog().operation("enhancor", "realistic_skin")
+    sent = inputs.prepare_image(src, op, tmp_path / "work", fit=False, local=False)
+    assert sent.send.suffix == ".png"  # lossless, in a format Enhancor accepts
+    text = " ".join(sent.notes)
+    assert "upright" in text and "PNG" in text and "8 bits" in text
+    tags = _tiff_tags(src)
+    assert tags[274] == 6  # the original is untouched
