@@ -114,6 +114,9 @@ class AppModel(QObject):
         self.jobs.job_failed.connect(self.recipes.job_failed)
         self.history.working_changed.connect(self._working_changed)
         self.history.message.connect(self.message)
+        # The History panel's Trash shares the compare view's Undo discard.
+        self.history.trashed.connect(self._version_trashed)
+        self.compare.discard_changed.connect(self.history.refresh)
         self.recipes.message.connect(self.message)
         self.session.message.connect(self.message)
         self.compare.message.connect(self.message)
@@ -222,6 +225,12 @@ class AppModel(QObject):
         photo = Path(path) if path else None
         self.history.set_photo(photo)
         self.document.open(self.session.working_input(photo) if photo else None)
+
+    def _version_trashed(self, path: Path, in_trash: Path, job_id: str, photo: Path) -> None:
+        from retouchdesk.model.compare import Discarded
+
+        self.compare.discarded.append(Discarded(path, in_trash, job_id, photo))
+        self.compare.discard_changed.emit()
 
     def _working_changed(self, path: str) -> None:
         """The canvas shows the working version of the current photo."""

@@ -56,6 +56,7 @@ class HistoryModel(QObject):
     changed = Signal()
     working_changed = Signal(str)
     message = Signal(str)
+    trashed = Signal(object, object, str, object)  # file, where in the trash, job id, photo
 
     def __init__(self, session: SessionModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -211,13 +212,16 @@ class HistoryModel(QObject):
         if it.pinned:
             self.message.emit(f"{it.path.name} is pinned: unpin it before moving it to the trash")
             return False
-        ok, _where = trash.move_to_trash(it.path)
+        ok, where = trash.move_to_trash(it.path)
         if not ok:
             self.message.emit(f"{it.path.name} cannot be moved to the trash here")
             return False
-        if self.photo is not None and self.working_job(self.photo) is None and it.working:
-            self._set_working(self.photo, it.parent_id)
-        self.message.emit(f"Moved {it.path.name} to the trash")
+        if self.photo is not None and it.working:
+            self._set_working(self.photo, it.parent_id)  # the canvas goes back to its parent
+        undo = " (Undo brings it back)" if where is not None else ""
+        self.message.emit(f"Moved {it.path.name} to the trash{undo}")
+        if where is not None:
+            self.trashed.emit(it.path, where, it.job_id, self.photo)
         self.refresh()
         return True
 
