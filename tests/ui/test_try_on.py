@@ -9,6 +9,7 @@ Requests are counted on the emulators' side.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -201,3 +202,62 @@ def test_try_on_total_and_unready_services(qtbot, make_window, photo_dir: Path):
     ]
     assert total_cost_text(paid) == "5 credits + what C charges when run"
     assert total_cost_text(paid[:1] + paid[3:]) == "2 credits"
+
+
+@pytest.mark.slow
+def test_a_failing_service_fails_its_cell_only_and_a_second_try_pays_nothing_twice(
+    qtbot, make_window, photo_dir: Path, emulator, monkeypatch
+):
+    """CodeFormer refuses the photo (422 every time): its cell says why and cannot be used,
+    the offline result arrives; Try On again re-sends only CodeFormer (the offline result is
+    shown again, not redone), and this time CodeFormer's result arrives."""
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    cf = emulator("codeformer", time_scale=0.05, token=CF_TOKEN)
+    cf.faults.status(
+        422, times=None, path="/api/process", body=b'{"detail": "no face in this image"}'
+    )
+    monkeypatch.setenv("RETOUCHDESK_CODEFORMER_BASE_URL", cf.url)
+    monkeypatch.setenv("RETOUCHDESK_CODEFORMER_TOKEN", CF_TOKEN)
+    monkeypatch.setenv("RETOUCHDESK_ENGINE_BACKOFF_BASE", "0.05")
+    monkeypatch.setenv("RETOUCHDESK_NETWORK_BACKOFF_BASE", "0.05")
+    w = make_window(build_runtime(settings=Settings()))
+    photo = photo_dir / "astronaut.png"
+    w.open_paths([photo])
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
+    hook = w.try_on
+    keys = ["codeformer.restore", "local.skin_smoothing"]
+
+    def try_on() -> Any:
+        before = hook.model.run
+        dlg = hook.open_dialog()
+        dlg.set_checked(keys)
+        qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: hook.model.run is not before and hook.model.run.finished, timeout=60_000
+        )
+        return hook.model.run
+
+    run1 = try_on()
+    cells = {c.choice.key: c for c in run1.cells}
+    assert cells["local.skin_smoothing"].state == "done", cells["local.skin_smoothing"].note
+    assert cells["codeformer.restore"].state == "failed"
+    grid = hook.grid
+    qtbot.waitUntil(lambda: not grid.cells[2].canvas.photo.is_empty(), timeout=10_000)
+    cf_cell = next(g for g in grid.cells if g.job_id == cells["codeformer.restore"].job_id)
+    assert cf_cell.info.text().startswith("⚠ ") and not cf_cell.use_button.isEnabled()
+    assert "CodeFormer rejected" in cf_cell.info.text() and "no face" in cf_cell.info.text()
+    assert cf_cell.canvas.photo.is_empty()
+    sent_before = len(cf.received("/api/process"))
+    jobs_before = len(w.model.engine.jobs())
+
+    cf.faults.clear()
+    run2 = try_on()
+    cells2 = {c.choice.key: c for c in run2.cells}
+    assert cells2["local.skin_smoothing"].job_id == cells["local.skin_smoothing"].job_id
+    assert cells2["local.skin_smoothing"].note == "made earlier, not sent again"
+    assert cells2["codeformer.restore"].state == "done", cells2["codeformer.restore"].note
+    assert len(w.model.engine.jobs()) == jobs_before + 1  # only CodeFormer was sent again
+    assert len(cf.received("/api/process")) > sent_before
+    assert cf.processed == 1
