@@ -172,6 +172,7 @@ def test_run_mirrors_folders_then_skips_what_is_done(tmp_path, env, server, data
     assert Image.open(out / "photo00_brighten_fake.webp").format == "WEBP"
 
 
+@pytest.mark.slow
 def test_jobs_lists_recent_jobs_with_their_problems(tmp_path, env, data_dir):
     make_photos(tmp_path / "in", data_dir, 2)
     (tmp_path / "in" / "broken.png").write_bytes(b"")
@@ -304,6 +305,7 @@ def test_metadata_orientation_and_icc_reach_the_result(tmp_path, env, data_dir):
         assert rexif.get(0x010F) == "TestCam"
 
 
+@pytest.mark.slow
 def test_offline_engine_result_keeps_orientation_tag_and_icc(tmp_path, app_home, data_dir):
     """The real offline engine, through the CLI, on a rotated JPEG with a colour profile."""
     src = tmp_path / "in" / "portrait.jpg"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_export_writes_16_bit_tiff_and_refuses_16_bit_jpeg(
     tmp_path: Path, data_dir: Path, app_home: Path
 ) -> None:

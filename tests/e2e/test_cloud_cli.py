@@ -339,6 +339,7 @@ def test_enhancor_unreachable_image_fails_with_the_vendor_sentence(
 # -- CodeFormer ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upload", ["multipart", "json"])
 def test_codeformer_restore(emulator, cli_env, app_home, data_dir, tmp_path, upload):
     emu = emulator("codeformer", time_scale=0.1, token=CF_TOKEN)

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
@@ -54,6 +56,7 @@ def test_photos_on_the_command_line_open_in_the_window(tmp_path):
     assert log.is_file() and "Retouch Desk" in log.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_desktop_entry_exec_line_opens_files(tmp_path):
     """The Exec line with %F expanded to a file (spaces in its path), as a launcher does."""
     cp = configparser.ConfigParser(interpolation=None)

@@ -167,6 +167,7 @@ def test_job_past_its_deadline_is_stalled_and_the_rerun_finishes_it(
 # -- unknown outcome of the queue call --------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["reset", "502", "malformed", "empty", "truncated"])
 def test_lost_queue_answer_is_unconfirmed_and_adopted_by_the_webhook(
     emulator, proxy, cli_env, app_home, data_dir, tmp_path, fault
@@ -339,6 +340,7 @@ def test_two_identical_runs_at_once_do_each_photo_once(
         (b"<html><h1>Internal Server Error</h1></html>", 2),
     ],
 )
+@pytest.mark.slow
 def test_codeformer_500_sends_a_photo_at_most_twice(
     emulator, proxy, cli_env, app_home, data_dir, tmp_path, answer, sends
 ):

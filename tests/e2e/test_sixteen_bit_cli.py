@@ -27,6 +27,7 @@ def _page(path: Path) -> tuple[np.ndarray, dict[int, object]]:
         return page.asarray(), {t.code: t.value for t in page.tags}
 
 
+@pytest.mark.slow
 def test_local_colour_correction_keeps_16_bits_upright_and_the_profile(cli_env, tmp_path: Path):
     photo = tmp_path / "edit in lightroom.tif"
     upright = rotated_prophoto_tiff(photo)

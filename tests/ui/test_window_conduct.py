@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
@@ -22,6 +23,7 @@ def run(qtbot: Any, coro: Any, timeout: int = 20_000) -> Any:
     return task.result()
 
 
+@pytest.mark.slow
 def test_too_large_photo_is_sent_as_a_downscaled_copy(
     qtbot, make_window, tmp_path, fake_runtime_factory
 ):
@@ -193,6 +195,7 @@ def click_in_message_box(qtbot: Any, text_start: str) -> None:
     qtbot.mouseClick(b, Qt.MouseButton.LeftButton)
 
 
+@pytest.mark.slow
 def test_apply_offers_to_downscale_and_confirms_a_paid_batch(
     qtbot, make_window, tmp_path, fake_runtime_factory
 ):

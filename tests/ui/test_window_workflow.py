@@ -314,6 +314,7 @@ def test_a_dropped_shoot_is_walked_like_the_cli_walks_it(
     assert "Opened 299 photos from 12 folders" in said
 
 
+@pytest.mark.slow
 def test_time_is_estimated_before_and_counted_down_while_running(
     qtbot, make_window, tmp_path: Path, photo_dir: Path, fake_runtime_factory
 ):

@@ -184,6 +184,7 @@ async def test_pollers_keep_tasks_alive_while_the_event_loop_is_blocked(emulator
     assert emu.lost_polls == 0
 
 
+@pytest.mark.slow
 async def test_an_unpolled_task_is_dropped_and_the_provider_starts_it_again(
     emulator, tmp_path, inputs
 ):

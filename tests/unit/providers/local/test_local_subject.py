@@ -28,12 +28,14 @@ def test_the_whole_cat_is_the_subject_not_a_face_shaped_island(chelsea: np.ndarr
     assert ctx.meta["subject_sure"] is True and not ctx.warnings
 
 
+@pytest.mark.slow
 def test_removal_of_the_cats_background_is_transparent_only_around_it(chelsea: np.ndarray):
     out = run_array("background_removal", chelsea, {}, OpContext())
     assert out.shape == (300, 451, 4)
     assert out[FOREHEAD][..., 3].mean() > 230 and out[ROOM][..., 3].mean() < 25
 
 
+@pytest.mark.slow
 def test_a_photo_without_a_subject_asks_for_a_painted_mask(coffee: np.ndarray):
     table = np.ascontiguousarray(coffee[250:400, 430:600])  # bare wood, no object
     noise = np.random.default_rng(1).integers(0, 256, (200, 300, 3), dtype=np.uint8)
