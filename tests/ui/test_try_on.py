@@ -261,3 +261,46 @@ def test_a_failing_service_fails_its_cell_only_and_a_second_try_pays_nothing_twi
     assert len(w.model.engine.jobs()) == jobs_before + 1  # only CodeFormer was sent again
     assert len(cf.received("/api/process")) > sent_before
     assert cf.processed == 1
+
+
+@pytest.mark.slow
+def test_try_on_sends_the_painted_mask_to_operations_that_take_one(
+    qtbot, make_window, photo_dir: Path
+):
+    """Without a mask, object removal is offered as needing one; with a painted mask it is
+    sent with a frozen copy of it: pixels change inside the mask, not outside."""
+    w = make_window()
+    photo = (photo_dir / "astronaut.png").resolve()
+    w.open_paths([photo])
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
+    hook = w.try_on
+    removal = next(c for c in hook.model.choices() if c.key == "local.object_removal")
+    assert not removal.ready and "needs a painted mask" in removal.reason
+    masking = w.mask_painter.masking
+    qtbot.waitUntil(lambda: masking.document is not None)
+    mask = np.zeros((512, 512), np.uint8)
+    mask[200:260, 200:300] = 255
+    masking.document.set_array(mask, "test stroke")
+    masking.save_now()
+    dlg = hook.open_dialog()
+    item = next(
+        dlg.list.item(i)
+        for i in range(dlg.list.count())
+        if dlg.list.item(i).data(Qt.ItemDataRole.UserRole + 1) == "local.object_removal"
+    )
+    assert item.flags() & Qt.ItemFlag.ItemIsEnabled
+    dlg.set_checked(["local.object_removal"])
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: hook.model.run is not None and hook.model.run.finished, timeout=60_000)
+    (cell,) = hook.model.run.cells
+    assert cell.state == "done", cell.note
+    rec = w.model.engine.get(cell.job_id)
+    sent_mask = Path(rec.params["mask"])
+    assert sent_mask.is_file() and sent_mask != masking.library.photo_path(photo)
+    with Image.open(sent_mask) as m:
+        assert np.array_equal(np.asarray(m.convert("L")) > 127, mask > 127)
+    before = np.asarray(Image.open(photo).convert("RGB"), int)
+    after = np.asarray(Image.open(cell.result).convert("RGB"), int)
+    inside = np.abs(after - before)[200:260, 200:300].mean()
+    outside = np.abs(after - before)[mask == 0].mean()
+    assert inside > 5 * max(outside, 0.5), (inside, outside)

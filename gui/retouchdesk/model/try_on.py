@@ -36,6 +36,9 @@ from retouchdesk.model.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
+#: Stands for the painted mask in a mask parameter until it is frozen at the input's size.
+PAINTED = "painted-mask.png"
+
 #: What a portrait retoucher compares first (issue 14): checked by default when available.
 SUGGESTED = (
     "enhancor.realistic_skin",
@@ -203,7 +206,7 @@ class TryOnModel(QObject):
         masks = [p for p in op.params if p.kind is ParamKind.MASK and p.applies(raw)]
         if probe and masks and self._has_mask():
             for p in masks:
-                raw.setdefault(p.name, "painted-mask.png")
+                raw.setdefault(p.name, PAINTED)
         missing = [p for p in masks if p.required and not raw.get(p.name)]
         if missing:
             raise RetouchError(f"{op.label} needs a painted mask")
@@ -251,7 +254,7 @@ class TryOnModel(QObject):
             try:
                 if not status.ready:
                     raise RetouchError(status.reason)
-                params = self.params_for(op)
+                params = self.params_for(op, probe=True)
                 src, out_dir = source, None
                 if source != photo:
                     out_dir = default_output_dir(photo, session.engine.config)
@@ -267,6 +270,8 @@ class TryOnModel(QObject):
                     out_dir = default_output_dir(photo, session.engine.config)
                     cell.note = "sent as a smaller copy"
                 params, options = await self.runner.in_thread(self._masks, op, photo, src, params)
+                if PAINTED in params.values():  # the mask could not be frozen for this input
+                    raise RetouchError(f"{op.label} needs a painted mask")
                 chain = await self.runner.in_thread(
                     session.chain_option, photo, parent_id, op.provider, op.id, params
                 )
@@ -330,7 +335,8 @@ class TryOnModel(QObject):
         frozen = m.library.freeze(arr)
         params = dict(params)
         for name in names:
-            params[name] = str(frozen)
+            if params.get(name) in (None, "", PAINTED):  # a mask file picked in the panel stays
+                params[name] = str(frozen)
         options: dict[str, Any] = {}
         if m.protect_outside and not names:
             from retouchdesk.services.postprocess import protect_option
