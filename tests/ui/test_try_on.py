@@ -179,6 +179,7 @@ def test_try_on_total_and_unready_services(qtbot, make_window, photo_dir: Path):
 
     w = make_window()
     w.open_paths([photo_dir / "chelsea.png"])
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
     dlg = w.try_on.open_dialog()
     assert dlg is not None
     keys = [c.key for c in dlg.chosen()]
@@ -191,6 +192,9 @@ def test_try_on_total_and_unready_services(qtbot, make_window, photo_dir: Path):
     assert not enh.flags() & Qt.ItemFlag.ItemIsEnabled
     assert "not set up" in enh.text() and "API key" in enh.toolTip()
     assert "Total for 1 operation: Free" in dlg.total.text()
+    # The Apply flow's time estimate (the schema's hint for the offline upscaler).
+    dlg.set_checked(["local.upscale", "local.skin_smoothing"])
+    assert "Time: about" in dlg.total.text()
     dlg.set_checked([])
     assert not dlg.send_button.isEnabled()
     dlg.reject()

@@ -43,10 +43,17 @@ class TryOnDialog(QDialog):
     """Which operations to try, with each price and the total (see module docstring)."""
 
     def __init__(
-        self, choices: list[Choice], checked: list[Choice], photo_name: str, parent: QWidget
+        self,
+        choices: list[Choice],
+        checked: list[Choice],
+        photo_name: str,
+        parent: QWidget,
+        estimate: Any = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("tryOnDialog")
+        # Choice -> seconds or None: the Apply flow's estimate (measured, else the schema's).
+        self.estimate = estimate
         self.setWindowTitle("Try on…")
         self.choices = {c.key: c for c in choices}
         lay = QVBoxLayout(self)
@@ -104,9 +111,18 @@ class TryOnDialog(QDialog):
         if not n:
             self.total.setText("Check at least one operation.")
         else:
-            self.total.setText(
-                f"<b>Total for {n} operation{'s' if n != 1 else ''}: {total_cost_text(chosen)}</b>"
-            )
+            cost = total_cost_text(chosen)
+            text = f"<b>Total for {n} operation{'s' if n != 1 else ''}: {cost}</b>"
+            times = [self.estimate(c) for c in chosen] if self.estimate is not None else []
+            known = [t for t in times if t is not None]
+            if known:
+                from retouchdesk.model.estimate import duration_text
+
+                # The services work side by side: the slowest known one sets the wait.
+                text += f"<br>Time: {duration_text(max(known))}"
+                if len(known) < len(times):
+                    text += " for those that publish one (cloud services do not)"
+            self.total.setText(text)
         self.send_button.setText(f"Send to {n}" if n else "Send")
         self.send_button.setEnabled(n > 0)
 
@@ -414,7 +430,16 @@ class TryOnHook:
             w.show_message(w.side.photo_problem)
             return None
         choices = self.model.choices()
-        dlg = TryOnDialog(choices, self.model.suggested(choices), photo.name, w)
+        # The shown version is the one sent: its decoded size, else the photo's thumbnail's.
+        img = w.model.document.image
+        size = (img.width, img.height) if img is not None else w.model.thumbs.size(photo)
+        dlg = TryOnDialog(
+            choices,
+            self.model.suggested(choices),
+            photo.name,
+            w,
+            estimate=lambda c: self.model.estimate_seconds(c, size),
+        )
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
         dlg.accepted.connect(lambda: self._send(photo, dlg.chosen()))
         dlg.finished.connect(lambda _r: dlg.deleteLater())
