@@ -48,30 +48,35 @@ class Histogram:
 
 
 def histogram_of(rgb: np.ndarray, *, with_mask: bool = True) -> Histogram:
-    """The histogram of an H x W x 3 uint8 array (alpha, if any, is dropped by the caller)."""
-    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    flat = rgb.reshape(-1, 3)
-    counts = [np.bincount(flat[:, i], minlength=256) for i in range(3)]
-    # Luma in exact integers (weights in 1/10000, rounded half up), in chunks on 24 MP.
-    luma = np.empty(flat.shape[0], np.uint8)
-    step = 1 << 20
-    w = np.asarray(LUMA_10000, np.int32)
-    for i in range(0, flat.shape[0], step):
-        part = (flat[i : i + step].astype(np.int32) @ w + 5000) // 10000
-        luma[i : i + step] = part.astype(np.uint8)
-    low = (rgb == 0).any(axis=2)
-    high = (rgb == 255).any(axis=2)
-    mask = (low.astype(np.uint8) | (high.astype(np.uint8) << 1)) if with_mask else None
-    return Histogram(
-        counts[0],
-        counts[1],
-        counts[2],
-        np.bincount(luma, minlength=256),
-        int(low.sum()),
-        int(high.sum()),
-        int(flat.shape[0]),
-        mask,
-    )
+    """The histogram of an H x W x 3 uint8 array (alpha, if any, is dropped by the caller).
+
+    Works through bands of rows (bounded memory on 24 MP); luma is exact integer arithmetic
+    through per-channel lookup tables: (2126 R + 7152 G + 722 B + 5000) // 10000.
+    """
+    rgb = rgb[..., :3]
+    if rgb.dtype != np.uint8:
+        rgb = rgb.astype(np.uint8)
+    h, w = rgb.shape[:2]
+    levels = np.arange(256, dtype=np.uint32)
+    tables = [levels * np.uint32(k) for k in LUMA_10000]
+    counts = [np.zeros(256, np.int64) for _ in range(4)]
+    mask = np.zeros((h, w), np.uint8) if with_mask else None
+    shadows = highlights = 0
+    band = max(1, (1 << 20) // max(1, w))
+    for y in range(0, h, band):
+        part = rgb[y : y + band]
+        r, g, b = (np.ascontiguousarray(part[..., i]) for i in range(3))
+        for i, ch in enumerate((r, g, b)):
+            counts[i] += np.bincount(ch.ravel(), minlength=256)
+        luma = (tables[0][r] + tables[1][g] + tables[2][b] + np.uint32(5000)) // np.uint32(10000)
+        counts[3] += np.bincount(luma.ravel(), minlength=256)
+        low = np.minimum(np.minimum(r, g), b) == 0
+        high = np.maximum(np.maximum(r, g), b) == 255
+        shadows += int(np.count_nonzero(low))
+        highlights += int(np.count_nonzero(high))
+        if mask is not None:
+            mask[y : y + band] = low.view(np.uint8) | (high.view(np.uint8) << 1)
+    return Histogram(counts[0], counts[1], counts[2], counts[3], shadows, highlights, h * w, mask)
 
 
 def histogram_of_file(path: Path) -> Histogram:
