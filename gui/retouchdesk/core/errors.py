@@ -86,3 +86,10 @@ class RemoteJobLost(ProviderError):
 
 class Cancelled(Exception):
     """The user cancelled the job; not an error and never retried."""
+
+
+class DestinationTaken(FileExistsError):
+    """A result name appeared while the result was written (another process took it).
+
+    Not a :class:`RetouchError`: the engine catches it and writes under the next free name.
+    """

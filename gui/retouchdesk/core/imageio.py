@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from retouchdesk.core import exifdata, handover, partials
-from retouchdesk.core.errors import InputError, OutputError
+from retouchdesk.core.errors import DestinationTaken, InputError, OutputError
 from retouchdesk.core.schema import normalise_format
 
 try:  # HEIC/HEIF support is optional at run time; without it such files are refused plainly.
@@ -907,6 +907,7 @@ def save_result(
     report: dict | None = None,
     recipe: Any = None,
     icc_override: bytes | None = None,
+    replace: bool = True,
 ) -> Path:
     """Write ``result`` to ``destination`` atomically, with ``source``'s metadata; never onto it.
 
@@ -914,8 +915,10 @@ def save_result(
     results). The format comes from the destination's extension when it names one, else from
     ``policy``. ``report`` (a dict) receives the format, bits per channel and notes on what
     was converted or left out. ``recipe`` (a :class:`core.recipe.Recipe`) goes into the XMP
-    as the result's provenance; ``icc_override`` labels converted pixels (an export). Returns
-    ``destination``. See :mod:`core.resultwrite`.
+    as the result's provenance; ``icc_override`` labels converted pixels (an export). With
+    ``replace=False`` an existing ``destination`` is never replaced: :class:`DestinationTaken`
+    is raised instead (see :func:`atomic_write`). Returns ``destination``. See
+    :mod:`core.resultwrite`.
     """
     from retouchdesk.core import resultwrite
 
@@ -927,6 +930,7 @@ def save_result(
         report=report,
         recipe=recipe,
         icc_override=icc_override,
+        replace=replace,
     )
 
 
@@ -946,8 +950,17 @@ def create_temp(folder: Path, stem: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name in {folder}")
 
 
-def atomic_write(destination: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``destination``, then rename it."""
+def atomic_write(
+    destination: Path, write: Callable[[IO[bytes]], None], *, replace: bool = True
+) -> None:
+    """Call ``write(file)`` on a temporary file beside ``destination``, then rename it.
+
+    ``replace=False`` is for result names chosen by the engine: another process (a second
+    ``retouchdesk run``, the window) may have written the same name since it was chosen, and
+    its result must not be overwritten. The temporary file is then hard-linked to the name,
+    which fails atomically when the name exists, and :class:`DestinationTaken` is raised so
+    the caller can pick the next free name.
+    """
     folder = destination.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -962,7 +975,13 @@ def atomic_write(destination: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, destination)
+        if replace:
+            os.replace(tmp, destination)
+        else:
+            rename_no_clobber(tmp, destination)
+    except DestinationTaken:
+        tmp.unlink(missing_ok=True)
+        raise
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(
@@ -971,3 +990,19 @@ def atomic_write(destination: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def rename_no_clobber(tmp: Path, destination: Path) -> None:
+    """Move ``tmp`` to ``destination`` unless that name exists (atomically where links work)."""
+    try:
+        os.link(tmp, destination)
+    except FileExistsError:
+        raise DestinationTaken(f"{destination} exists") from None
+    except OSError:
+        # No hard links (FAT/exFAT cards, some network shares): check, then rename. Only a
+        # writer in the same instant can slip between the two.
+        if destination.exists():
+            raise DestinationTaken(f"{destination} exists") from None
+        os.replace(tmp, destination)
+        return
+    tmp.unlink(missing_ok=True)

@@ -39,6 +39,7 @@ def save(
     report: dict[str, Any] | None = None,
     recipe: Any = None,
     icc_override: bytes | None = None,
+    replace: bool = True,
 ) -> Path:
     """See :func:`core.imageio.save_result`.
 
@@ -112,7 +113,7 @@ def save(
             image.save(buf, format=fmt.upper(), **kwargs)
             fh.write(buf.getbuffer())
 
-    imageio.atomic_write(destination, write)
+    imageio.atomic_write(destination, write, replace=replace)
     if report is not None:
         report["format"] = fmt
         report["bit_depth"] = 16 if arr.dtype == np.uint16 else 8

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -47,6 +48,7 @@ from retouchdesk.core.errors import (
     Cancelled,
     ConfigurationError,
     CreditsExhausted,
+    DestinationTaken,
     InputError,
     OutputError,
     ProviderError,
@@ -78,6 +80,8 @@ from retouchdesk.services.store import JobStore, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Result names tried when other processes keep taking the chosen one while it is written.
+NAME_ATTEMPTS = 5
 
 Subscriber = Callable[[JobEvent], None]
 ProviderGetter = Callable[[str], Provider]
@@ -1216,19 +1220,30 @@ class JobEngine:
             else:
                 if is_image and rec.options:
                     out, extra = await self._postprocess(rec, out)
-                dest = await asyncio.to_thread(
-                    self._destination, rec, op, out, policy, is_image, earlier
-                )
-                try:
-                    planned[str(index)] = str(dest)
-                    rec.result_meta = {**meta, "_planned": dict(planned)}
-                    self._touch(rec)
-                    written = Path(
-                        await self._save_one(rec, out, dest, policy, is_image, report=extra)
+                for attempt in range(NAME_ATTEMPTS):
+                    dest = await asyncio.to_thread(
+                        self._destination, rec, op, out, policy, is_image, earlier
                     )
-                finally:
-                    with self._reserve_lock:
-                        self._reserved.discard(dest)
+                    try:
+                        planned[str(index)] = str(dest)
+                        rec.result_meta = {**meta, "_planned": dict(planned)}
+                        self._touch(rec)
+                        written = Path(
+                            await self._save_one(rec, out, dest, policy, is_image, report=extra)
+                        )
+                        break
+                    except DestinationTaken:
+                        # Another process wrote this name since it was chosen: its result
+                        # stays, ours takes the next free name.
+                        if attempt == NAME_ATTEMPTS - 1:
+                            raise OutputError(
+                                f"The result of {rec.input_path.name} cannot be written to "
+                                f"{dest.parent}: every free name was taken while writing"
+                            ) from None
+                        earlier = None
+                    finally:
+                        with self._reserve_lock:
+                            self._reserved.discard(dest)
             if rec.id in self._sent_sizes:
                 extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
             if rec.id in self._sent_notes:
@@ -1318,7 +1333,11 @@ class JobEngine:
                     job_recipe(rec),
                     report,
                 )
-            return await asyncio.to_thread(copy_atomic, out.path, dest)
+            return await asyncio.to_thread(
+                functools.partial(copy_atomic, out.path, dest, replace=False)
+            )
+        except DestinationTaken:
+            raise
         except OSError as exc:
             raise OutputError(
                 f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
@@ -1354,7 +1373,13 @@ def _save_with_recipe(
         with contextlib.suppress(OSError):
             recipe.source_sha256 = core_recipe.file_sha256(source)
     return save_image_result(
-        result, source=source, destination=dest, policy=policy, report=report, recipe=recipe
+        result,
+        source=source,
+        destination=dest,
+        policy=policy,
+        report=report,
+        recipe=recipe,
+        replace=False,  # never over a result another process wrote meanwhile
     )
 
 

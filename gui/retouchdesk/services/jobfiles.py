@@ -90,10 +90,12 @@ def save_image_result(
     policy: Any,
     report: dict[str, Any] | None = None,
     recipe: Any = None,
+    replace: bool = True,
 ) -> Path:
     """``imageio.save_result`` with the permissions of any file the user creates.
 
-    ``report`` receives the written format, bits per channel and notes (for the job record).
+    ``report`` receives the written format, bits per channel and notes (for the job record);
+    ``replace=False`` never replaces an existing ``destination`` (``DestinationTaken``).
     """
     from retouchdesk.core import imageio
 
@@ -105,6 +107,7 @@ def save_image_result(
             policy=policy,
             report=report,
             recipe=recipe,
+            replace=replace,
         )
     )
     give_normal_mode(written)
@@ -129,15 +132,23 @@ def _umask() -> int:
     return 0o022
 
 
-def copy_atomic(src: Path, dest: Path) -> Path:
-    """Copy a non-image result (a video) through a temporary file and a rename."""
+def copy_atomic(src: Path, dest: Path, *, replace: bool = True) -> Path:
+    """Copy a non-image result (a video) through a temporary file and a rename.
+
+    ``replace=False`` never replaces an existing ``dest`` (``imageio.DestinationTaken``).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     partials.sweep(dest.parent)  # what a killed earlier run left here
     tmp = partials.temp_name(dest.parent, dest.stem)
     try:
         shutil.copyfile(src, tmp)
         give_normal_mode(Path(tmp))
-        os.replace(tmp, dest)
+        if replace:
+            os.replace(tmp, dest)
+        else:
+            from retouchdesk.core import imageio
+
+            imageio.rename_no_clobber(Path(tmp), dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
