@@ -130,3 +130,22 @@ def test_impossible_choices_are_one_sentence(version: Path, tmp_path: Path, opts
         ex.export(version, tmp_path / "out", opts)
     assert words in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_p3_conversion_agrees_with_littlecms_and_round_trips_in_16_bits() -> None:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    ours = iccprofiles.convert_pixels(rgb, "srgb", "p3")
+    theirs = ImageCms.profileToProfile(
+        Image.fromarray(rgb),
+        ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")),
+        ImageCms.ImageCmsProfile(io.BytesIO(iccprofiles.display_p3())),
+        outputMode="RGB",
+    )
+    assert np.abs(ours.astype(int) - np.asarray(theirs).astype(int)).max() <= 2
+    wide = rng.integers(0, 65536, (64, 64, 3), dtype=np.uint16)
+    inside = iccprofiles.convert_pixels(
+        iccprofiles.convert_pixels(wide, "srgb", "p3"), "p3", "srgb"
+    )
+    # sRGB fits inside P3: back within 16 of 65535 codes (a 16th of one 8-bit step).
+    assert np.abs(inside.astype(int) - wide.astype(int)).max() <= 16
