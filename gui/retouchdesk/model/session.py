@@ -220,9 +220,9 @@ class SessionModel(QObject):
 
         parent = self.engine.get(parent_id) if parent_id else None
         earlier = recipes.recipe_of(parent) if parent is not None else None
-        step = recipes.step_for(self.engine.catalog, provider, operation, params)
-        if step.mask:
-            step.mask = Path(step.mask).stem  # a frozen mask's name is its digest, never a path
+        step = recipes.for_provenance(
+            self.engine.catalog, recipes.step_for(self.engine.catalog, provider, operation, params)
+        )
         chain = core_recipe.Recipe(
             [*(earlier.steps if earlier else []), step],
             earlier.name if earlier else "",

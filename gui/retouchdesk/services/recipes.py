@@ -69,6 +69,19 @@ def step_params(
     return op.validate(raw, inapplicable=Inapplicable.DROP)
 
 
+def for_provenance(catalog: Catalog, step: core_recipe.Step) -> core_recipe.Step:
+    """``step`` as a result's XMP may show it: file parameters (reference images) by name
+    only, a mask by its digest, never a path of this computer."""
+    try:
+        op = catalog.operation(step.provider, step.operation)
+        files = {p.name for p in op.params if p.kind is ParamKind.IMAGE}
+    except Exception:
+        files = set()
+    params = {k: (Path(str(v)).name if k in files and v else v) for k, v in step.params.items()}
+    mask = Path(step.mask).stem if step.mask else ""
+    return core_recipe.Step(step.provider, step.operation, params, step.mask_role, mask)
+
+
 def recipe_option(recipe: core_recipe.Recipe) -> dict[str, Any]:
     """The job options that write ``recipe`` (the chain up to this job) into its results."""
     return {RECIPE_OPTION: recipe.as_dict()}

@@ -103,3 +103,20 @@ def test_recipe_written_even_when_source_xmp_is_not_kept(tmp_path: Path, data_di
             recipe=CHAIN,
         )
     assert rc.read_from_file(dest) == CHAIN
+
+
+def test_provenance_shows_file_parameters_by_name_only() -> None:
+    from retouchdesk.services import recipes
+    from retouchdesk.services.runtime import build_runtime
+    from retouchdesk.services.settings import Settings
+
+    rt = build_runtime(settings=Settings())
+    rt.store.close()  # only the catalog is needed
+    catalog = rt.catalog
+    op = next(o for o in catalog.operations() if any(p.kind.value == "image" for p in o.params))
+    ref = next(p.name for p in op.params if p.kind.value == "image")
+    step = rc.Step(op.provider, op.id, {ref: "/home/ann/private/face.jpg"}, "photo",
+                   "/home/ann/.local/share/masks/jobs/ab12.png")  # fmt: skip
+    shown = recipes.for_provenance(catalog, step)
+    assert shown.params[ref] == "face.jpg" and shown.mask == "ab12"
+    assert "/home/ann" not in rc.xmp_description(rc.Recipe([shown])).decode()
