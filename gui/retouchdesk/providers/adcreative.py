@@ -17,8 +17,6 @@ factory). ``all_progresses()`` lists the application's jobs for the account view
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import mimetypes
 import time
 import uuid
@@ -46,8 +44,6 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
-
-log = logging.getLogger("retouchdesk.adcreative")
 
 VENDOR = "AdCreative"
 TOKEN_MARGIN = 60.0  # renew this many seconds before the announced expiry
@@ -257,10 +253,14 @@ class AdCreativeProvider(Provider):
         self._retry = retry
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
-        self.tokens_fetched = 0
+        # The token's expiry is announced as a date: the cache runs on the wall clock.
+        self.tokens = http.TokenCache(self._sign_in, margin=TOKEN_MARGIN, clock=time.time)
+        self._auth = http.BearerAuth(self.tokens, vendor=VENDOR)
+
+    @property
+    def tokens_fetched(self) -> int:
+        """Sign-ins so far (tests count them: one per job, one more per refused token)."""
+        return self.tokens.fetches
 
     # -- credentials and token ----------------------------------------------------------------
 
@@ -299,61 +299,45 @@ class AdCreativeProvider(Provider):
             )
         return self._client
 
-    async def _access_token(self, *, renew: bool = False) -> str:
-        async with self._token_lock:
-            fresh = self._token and time.time() < self._token_expires - TOKEN_MARGIN
-            if fresh and not renew:
-                return self._token  # type: ignore[return-value]
-            response = await http.send(
-                self._api(),
-                "POST",
-                "/api/v1/Authorization/GenerateJwtToken",
-                vendor=VENDOR,
-                action="signing in",
-                safe=True,  # asking for a token twice does no harm
-                json={"applicationId": self.application_id, "jwtPrivateKey": self._jwt_private_key},
-                headers={"Content-Type": "application/json; x-api-version=1.0"},
-            )
-            data = _json(response, "signing in")
-            token = FieldMap.find(data, FieldMap.ACCESS_TOKEN)
-            if not isinstance(token, str) or not token:
-                raise AuthError("AdCreative did not return an access token")
-            http.register_secret(token)
-            self._token = token
-            self._token_expires = _expiry(FieldMap.find(data, FieldMap.EXPIRATION))
-            self.tokens_fetched += 1
-            return token
+    async def _sign_in(self) -> tuple[str, float]:
+        """A new access token and its announced expiry (epoch seconds)."""
+        response = await http.send(
+            self._api(),
+            "POST",
+            "/api/v1/Authorization/GenerateJwtToken",
+            vendor=VENDOR,
+            action="signing in",
+            safe=True,  # asking for a token twice does no harm
+            json={"applicationId": self.application_id, "jwtPrivateKey": self._jwt_private_key},
+            headers={"Content-Type": "application/json; x-api-version=1.0"},
+        )
+        data = _json(response, "signing in")
+        token = FieldMap.find(data, FieldMap.ACCESS_TOKEN)
+        if not isinstance(token, str) or not token:
+            raise AuthError("AdCreative did not return an access token")
+        return token, _expiry(FieldMap.find(data, FieldMap.EXPIRATION))
 
     async def _call(
         self, method: str, path: str, *, action: str, safe: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """A feature call with the bearer token; on 401 the token is renewed once."""
-        client = self._api()
-        for attempt in (1, 2):
-            token = await self._access_token(renew=attempt == 2)
-            try:
-                return await http.send(
-                    client,
-                    method,
-                    path,
-                    vendor=VENDOR,
-                    action=action,
-                    safe=safe,
-                    messages=MESSAGES,
-                    headers={"Authorization": f"Bearer {token}"},
-                    **kwargs,
-                )
-            except AuthError:
-                # A 401 was not acted on: safe to send again once with a new token.
-                if attempt == 2:
-                    raise
-                log.info("AdCreative refused the token; renewing it once")
-        raise AssertionError("unreachable")
+        """A feature call with the bearer token (renewed once on 401 by ``http.BearerAuth``)."""
+        return await http.send(
+            self._api(),
+            method,
+            path,
+            vendor=VENDOR,
+            action=action,
+            safe=safe,
+            messages=MESSAGES,
+            auth=self._auth,
+            **kwargs,
+        )
 
     # -- the job ------------------------------------------------------------------------------
 
     async def prepare(self, ctx: JobContext) -> None:
-        await self._access_token()
+        self._api()  # the configuration check, before any network
+        await self.tokens.get()
 
     async def submit(self, ctx: JobContext) -> SubmitResult:
         op = ctx.operation
@@ -467,7 +451,7 @@ class AdCreativeProvider(Provider):
                 headers={"Content-Type": "application/json; x-api-version=1.0"},
             )
         else:
-            token = await self._access_token()
+            token = await self.tokens.get()
             response = await http.send(
                 client,
                 "GET",

@@ -12,6 +12,8 @@ loses a user's money or leaks a key.
   ``extensions={RETRY_SAFE: True}`` (a status query sent as ``POST``).
 * :func:`check_response` and :func:`send` map HTTP statuses and transport failures to
   :mod:`retouchdesk.core.errors` with one plain sentence naming the vendor.
+* :class:`BearerAuth` over a :class:`TokenCache` (sign-in tokens) or :class:`StaticToken`
+  (a key sent as bearer) sets ``Authorization`` and renews a refused token once on 401.
 * :func:`redact_headers`, :func:`redact_text` and :class:`RedactingFilter` keep ``x-api-key``,
   ``x-api-secret``, ``Authorization``, ``id_token``, ``client_secret`` and any registered secret
   value out of logs.
@@ -30,9 +32,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -487,6 +489,124 @@ def json_body(response: httpx.Response, *, vendor: str, action: str) -> Any:
             retryable=may_resend(response.request),
             code="malformed",
         ) from None
+
+
+# -- authentication --------------------------------------------------------------------------
+
+#: What a token fetch answers: the token, or (token, expiry on the cache's clock).
+Fetched = str | tuple[str, float]
+
+
+class TokenSource(Protocol):
+    """Where :class:`BearerAuth` gets its token, and a new one after a refusal."""
+
+    async def get(self) -> str: ...
+
+    async def renew(self, stale: str) -> str | None:
+        """A token to try instead of ``stale``, or None when there is nothing to renew."""
+        ...
+
+
+class StaticToken:
+    """A key that is its own bearer token (YouCam v2): read when sent, never renewed."""
+
+    def __init__(self, value: Callable[[], str]) -> None:
+        self._value = value
+
+    async def get(self) -> str:
+        return self._value()
+
+    async def renew(self, stale: str) -> str | None:
+        return None
+
+
+class TokenCache:
+    """A sign-in token: fetched once, reused for its life, renewed a little before it expires.
+
+    ``fetch`` performs the sign-in and returns the token, or the token with its expiry on
+    ``clock`` (a vendor that announces it); a bare token lives ``lifetime`` seconds. Concurrent
+    callers share one fetch (a lock), so a batch starting at once signs in once. Every token
+    fetched is registered for redaction.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Fetched]],
+        *,
+        lifetime: float = 3600.0,
+        margin: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self.lifetime = lifetime
+        self.margin = min(margin, lifetime / 2)
+        self._clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock: asyncio.Lock | None = None
+        self.fetches = 0
+
+    async def get(self) -> str:
+        if self._valid():
+            return self._token  # type: ignore[return-value]
+        if self._lock is None:  # created on the loop that uses it
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._valid():
+                fetched = await self._fetch()
+                token, expires = fetched if isinstance(fetched, tuple) else (fetched, None)
+                register_secret(token)
+                self.fetches += 1
+                self._token = token
+                self._expires = self._clock() + self.lifetime if expires is None else expires
+            return self._token  # type: ignore[return-value]
+
+    async def renew(self, stale: str | None) -> str:
+        """A new token after a refusal of ``stale``; another caller may have renewed already."""
+        if stale is not None and stale == self._token:
+            self._token = None
+        return await self.get()
+
+    def _valid(self) -> bool:
+        return self._token is not None and self._clock() < self._expires - self.margin
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a :class:`TokenSource`, renewed once on a refusal.
+
+    A 401 means the vendor did not act on the request (a token revoked before its announced
+    expiry), so the same request is sent once more with a renewed token; a second 401 is the
+    answer (the caller's error mapping turns it into ``AuthError``). Written once here so that
+    no provider keeps its own loop; pass it per request (``auth=``), never on a client that
+    also fetches files from other hosts. The token never appears in a log line.
+    """
+
+    requires_request_body = True  # a renewed request sends the same body again
+
+    def __init__(
+        self, source: TokenSource, *, vendor: str, renew_on: frozenset[int] = frozenset({401})
+    ) -> None:
+        self.source = source
+        self.vendor = vendor
+        self.renew_on = renew_on
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("BearerAuth works with httpx.AsyncClient only")
+
+    async def async_auth_flow(self, request: httpx.Request) -> Any:
+        await request.aread()
+        token = await self.source.get()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code not in self.renew_on:
+            return
+        fresh = await self.source.renew(token)
+        if fresh is None:
+            return
+        log.info("%s refused the access token (HTTP %d); renewing it once",
+                 self.vendor, response.status_code)  # fmt: skip
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        yield request
 
 
 # -- downloads -------------------------------------------------------------------------------

@@ -87,6 +87,14 @@ class YouCamClient:
         if token_lifetime is not None:
             self.tokens.lifetime = token_lifetime
             self.tokens.margin = min(self.tokens.margin, token_lifetime / 4)
+        # v1: the access token, renewed once when a call answers 401; v2: the key itself, read
+        # when sent. Passed per request: result downloads never carry it (http.Downloads).
+        source: http.TokenSource = (
+            self.tokens if self.gen == V1 else http.StaticToken(lambda: self.creds.api_key)
+        )
+        self.auth = http.BearerAuth(source, vendor=errors.VENDOR)
+        # ``doctor`` reports the first answer as it came: no renewal there.
+        self._probe_auth = http.BearerAuth(source, vendor=errors.VENDOR, renew_on=frozenset())
         http.register_secret(creds.client_secret)
         http.register_secret(creds.api_key)
 
@@ -126,11 +134,7 @@ class YouCamClient:
         access = (body.get("result") or {}).get("access_token") if isinstance(body, dict) else None
         if not access:
             raise ProviderError("YouCam sent no access token when signing in", retryable=True)
-        http.register_secret(access)
-        return str(access)
-
-    async def _bearer(self) -> str:
-        return self.creds.api_key if self.gen == V2 else await self.tokens.get()
+        return str(access)  # the cache registers it for redaction
 
     async def call(
         self,
@@ -145,36 +149,28 @@ class YouCamClient:
         """Send one authorised request and return the unwrapped answer.
 
         On 401 a v1 token is renewed once and the request sent again (a token can be revoked
-        before its announced expiry).
+        before its announced expiry): :class:`~retouchdesk.providers.http.BearerAuth`.
         """
-        for attempt in (1, 2):
-            token = await self._bearer()
-            resp = await http.send(
-                self.client,
-                method,
-                path,
-                vendor=errors.VENDOR,
-                action=action,
-                safe=safe,
-                check=False,
-                json=json,
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            if resp.status_code == 401 and self.gen == V1 and attempt == 1:
-                await resp.aclose()
-                await self.tokens.renew(token)
-                continue
-            body = await self._check(resp, action)
-            return self.unwrap(body)
-        raise AssertionError("unreachable")  # pragma: no cover
+        resp = await http.send(
+            self.client,
+            method,
+            path,
+            vendor=errors.VENDOR,
+            action=action,
+            safe=safe,
+            check=False,
+            json=json,
+            params=params,
+            auth=self.auth,
+        )
+        body = await self._check(resp, action)
+        return self.unwrap(body)
 
     async def probe(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None
     ) -> tuple[int, Any]:
         """One authorised request as it answered: (HTTP status, JSON body or None). For
         ``retouchdesk doctor``, which checks the shapes the other calls rely on."""
-        token = await self._bearer()
         resp = await http.send(
             self.client,
             method,
@@ -183,7 +179,7 @@ class YouCamClient:
             action="checking the account",
             check=False,
             params=params,
-            headers={"Authorization": f"Bearer {token}"},
+            auth=self._probe_auth,
         )
         await resp.aread()
         try:

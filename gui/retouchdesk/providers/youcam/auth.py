@@ -4,12 +4,12 @@ v1 (the seed): ``id_token`` is base64 of the RSA PKCS#1 v1.5 encryption of
 ``client_id=<id>&timestamp=<unix ms>`` with ``client_secret`` read as a base64 DER X.509
 SubjectPublicKeyInfo. ``POST /s2s/v1.0/client/auth`` answers an access token that lives two
 hours; it is reused, renewed a little before it expires and once more when a call answers 401
-(a token revoked early). v2: a single API key sent as ``Authorization: Bearer``.
+(a token revoked early; :class:`retouchdesk.providers.http.BearerAuth`). v2: a single API key
+sent as ``Authorization: Bearer`` (``http.StaticToken``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from retouchdesk.core.errors import ConfigurationError
+from retouchdesk.providers import http
 
 AUTH_PATH = "/s2s/v1.0/client/auth"
 TOKEN_LIFETIME = 2 * 3600.0  # seconds, as documented
@@ -48,12 +49,9 @@ def make_id_token(client_id: str, client_secret: str, *, timestamp_ms: int | Non
     return base64.b64encode(cipher).decode("ascii")
 
 
-class TokenCache:
-    """The v1 access token: fetched once, reused for its life, renewed before it expires.
-
-    ``fetch`` performs the auth call and returns the token. Concurrent callers share one
-    fetch (a lock), so a batch starting at once signs in once.
-    """
+class TokenCache(http.TokenCache):
+    """The v1 access token (the shared :class:`~retouchdesk.providers.http.TokenCache`) with
+    YouCam's documented two-hour life, renewed ten minutes before it ends."""
 
     def __init__(
         self,
@@ -63,32 +61,4 @@ class TokenCache:
         margin: float = RENEW_MARGIN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._fetch = fetch
-        self.lifetime = lifetime
-        self.margin = min(margin, lifetime / 2)
-        self._clock = clock
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock: asyncio.Lock | None = None
-        self.sign_ins = 0
-
-    async def get(self) -> str:
-        if self._valid():
-            return self._token  # type: ignore[return-value]
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if not self._valid():
-                token = await self._fetch()
-                self.sign_ins += 1
-                self._token, self._expires = token, self._clock() + self.lifetime
-            return self._token  # type: ignore[return-value]
-
-    async def renew(self, stale: str | None) -> str:
-        """A new token after a 401 with ``stale``; another caller may have renewed already."""
-        if stale is not None and stale == self._token:
-            self._token = None
-        return await self.get()
-
-    def _valid(self) -> bool:
-        return self._token is not None and self._clock() < self._expires - self.margin
+        super().__init__(fetch, lifetime=lifetime, margin=margin, clock=clock)
