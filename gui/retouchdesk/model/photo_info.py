@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -127,7 +127,7 @@ def _number(value: Any) -> float | None:
     try:
         if isinstance(value, tuple) and len(value) == 2:  # a raw rational
             value = value[0] / value[1]
-        f = float(value)
+        f = float(cast(Any, value))
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return f if np.isfinite(f) and 0 <= f < 4e9 else None  # 0xFFFFFFFF: "unknown" in EXIF

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QDialog,
     QDialogButtonBox,
     QFrame,
@@ -367,7 +368,8 @@ def _layout_holding(layout: QLayout, widget: QWidget) -> QLayout | None:
     if layout.indexOf(widget) >= 0:
         return layout
     for i in range(layout.count()):
-        child = layout.itemAt(i).layout()
+        item = layout.itemAt(i)
+        child = item.layout() if item is not None else None
         if child is not None:
             found = _layout_holding(child, widget)
             if found is not None:
@@ -408,8 +410,9 @@ class TryOnHook:
         self.button.setObjectName("tryOn")
         self.button.setToolTip("Send this photo to several operations and compare (Ctrl+T)")
         side = window.side
-        row = _layout_holding(side.layout(), side.apply_button)
-        if row is not None:
+        outer = side.layout()
+        row = _layout_holding(outer, side.apply_button) if outer is not None else None
+        if isinstance(row, QBoxLayout):
             row.insertWidget(0, self.button)
         self.button.clicked.connect(self.open_dialog)
         m.photos.count_changed.connect(lambda n: self.button.setEnabled(n > 0))

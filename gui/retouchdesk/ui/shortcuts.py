@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLineEdit,
+    QMainWindow,
     QMenu,
     QTableWidget,
     QTableWidgetItem,
@@ -51,7 +52,7 @@ def shortcut_rows(window: QWidget) -> list[ShortcutRow]:
     def walk(menu: QMenu, path: str) -> None:
         for act in menu.actions():
             sub = act.menu()
-            if sub is not None:
+            if isinstance(sub, QMenu):
                 walk(sub, f"{path} › {_clean(act.text())}")
                 continue
             if act.isSeparator() or id(act) in seen:
@@ -61,11 +62,12 @@ def shortcut_rows(window: QWidget) -> list[ShortcutRow]:
             if keys:
                 rows.append(ShortcutRow(keys, _clean(act.text()), path, act))
 
-    menubar = window.menuBar() if hasattr(window, "menuBar") else None
+    menubar = window.menuBar() if isinstance(window, QMainWindow) else None
     if menubar is not None:
         for top in menubar.actions():
-            if top.menu() is not None:
-                walk(top.menu(), _clean(top.text()))
+            sub = top.menu()
+            if isinstance(sub, QMenu):
+                walk(sub, _clean(top.text()))
     for act in window.findChildren(QAction):
         if id(act) in seen or act.isSeparator():
             continue
