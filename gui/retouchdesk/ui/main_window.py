@@ -48,6 +48,9 @@ STATUS_TIMEOUT = 6000
 OPEN_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 
 
+LOADING_TEXT = "Opening photo…"
+
+
 class MainWindow(QMainWindow):
     """The photographer's window over :class:`AppModel`."""
 
@@ -556,10 +559,12 @@ class MainWindow(QMainWindow):
         self.info_label.setText(f"{img.width} × {img.height} px · {prof}")
 
     def _loading(self, on: bool) -> None:
+        # Shown in the photo's own field, not the message area: a message that just told the
+        # user something (what a drop opened, a job that finished) must not be replaced by it.
         if on:
-            self.statusBar().showMessage("Opening photo…", STATUS_TIMEOUT)
-        elif self.statusBar().currentMessage() == "Opening photo…":
-            self.statusBar().clearMessage()
+            self.info_label.setText(LOADING_TEXT)
+        elif self.info_label.text() == LOADING_TEXT:
+            self.info_label.setText("")
 
     def _count_changed(self, n: int) -> None:
         self.side.set_photo_count(n)
