@@ -40,7 +40,7 @@ def main() -> int:
 
     import retouchdesk  # noqa: F401 - refcount guard
     from retouchdesk.app import build_window
-    from retouchdesk.ui.settings_dialog import SettingsDialog, accounts_for
+    from retouchdesk.ui.settings.dialog import SettingsDialog
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "packaging" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -102,8 +102,7 @@ def main() -> int:
     w.grab().save(str(out / "compare_difference.png"))
     w.close_compare()
 
-    model = accounts_for(w)
-    dlg = SettingsDialog(model, w)
+    dlg = SettingsDialog(w.model.accounts, w, general=w.model.general_settings())
     dlg.show()
     dlg.show_page("youcam")
     _settle(app)

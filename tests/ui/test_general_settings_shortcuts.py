@@ -21,7 +21,7 @@ def run(qtbot: Any, coro: Any, timeout: int = 20_000) -> Any:
 
 def test_general_page_writes_settings_toml(qtbot, make_window, monkeypatch):
     from retouchdesk.services.settings import Settings
-    from retouchdesk.ui.settings_dialog import SettingsDialog
+    from retouchdesk.ui.settings.dialog import SettingsDialog
 
     monkeypatch.setenv("RETOUCHDESK_LOCAL_WORKERS", "3")  # the environment wins: read-only
     w = make_window()

@@ -18,7 +18,8 @@ from retouchdesk.model.accounts import NOT_AVAILABLE, AccountsModel
 from retouchdesk.providers.base import JobContext, Provider, SubmitResult
 from retouchdesk.services.secrets import EncryptedFileStore, KeyringStore
 from retouchdesk.services.settings import Settings
-from retouchdesk.ui.settings_dialog import CreditsLabel, SettingsDialog
+from retouchdesk.ui.settings.dialog import SettingsDialog
+from retouchdesk.ui.settings.status import CreditsLabel
 
 ENHANCOR_KEY = "enh-7d1f0c9a4b2e8f6d3a5c7e9b1d0f2a4c"
 ADC_SECRET = "adc-secret-5e8c2b7f1a9d4e6c3b0f8a2d"
@@ -352,7 +353,7 @@ async def test_test_connection_against_the_enhancor_emulator(make_dialog, qtbot,
 def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkeypatch) -> None:
     """Headless Linux: no keyring, keys in the encrypted file; the window unlocks it at start."""
     from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.ui import settings_dialog
+    from retouchdesk.ui.settings import passphrase
 
     monkeypatch.setenv("RETOUCHDESK_SECRETS_BACKEND", "file")
     EncryptedFileStore(passphrase="pw", scrypt_n=2**12).set("enhancor", "api_key", ENHANCOR_KEY)
@@ -362,7 +363,7 @@ def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkey
         asked.append(creating)
         return "pw"
 
-    monkeypatch.setattr(settings_dialog, "ask_passphrase", ask)
+    monkeypatch.setattr(passphrase, "ask_passphrase", ask)
     w = make_window(build_runtime())
     store = w.model.runtime.secrets
     assert isinstance(store, EncryptedFileStore)

@@ -16,7 +16,7 @@ from retouchdesk.core.schema import load_catalog
 from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.services.secrets import KeyringStore
 from retouchdesk.services.settings import Settings
-from retouchdesk.ui.settings_dialog import SettingsDialog
+from retouchdesk.ui.settings.dialog import SettingsDialog
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_small_words_are_right(qtbot, make_window, fake_runtime_factory, photo_d
     from retouchdesk.core.jobs import JobState
     from retouchdesk.model.jobs import COL_STATE, PROGRESS_ROLE, counted
     from retouchdesk.ui.about import versions
-    from retouchdesk.ui.settings_dialog import PASSPHRASE_TITLE, passphrase_dialog
+    from retouchdesk.ui.settings.passphrase import PASSPHRASE_TITLE, passphrase_dialog
 
     assert counted(1, "credits") == "1 credit"
     assert counted(2, "credits") == "2 credits"

@@ -40,6 +40,7 @@ from retouchdesk.core import naming
 from retouchdesk.core.errors import ConfigurationError, RetouchError
 from retouchdesk.core.schema import Catalog, ProviderSchema
 from retouchdesk.services import registry, secrets
+from retouchdesk.services.hosting import STRATEGIES
 from retouchdesk.services.settings import Settings, SettingSpec, spec
 
 log = logging.getLogger(__name__)
@@ -95,14 +96,15 @@ def _hosting(section: str, key: str, label: str, help: str = "", secret: bool = 
     return CredentialField(section, key, label, secret, False, help, default=default)
 
 
-# Hosting of Enhancor's inputs: shown on the Enhancor page.
+# How URL-input providers reach local photos: shown on the page of each provider that needs
+# hosting (its ``needs_hosting`` in the TOML), one group per strategy of ``services.hosting``.
 HOSTING_FIELDS: tuple[CredentialField, ...] = (
     _hosting(
         "receiver",
         "public_url",
         "Public URL",
         "The https address of a tunnel or reverse proxy that forwards to this "
-        "computer's receiver (Enhancor must be able to download your photo).",
+        "computer's receiver (the service must be able to download your photo).",
     ),
     _hosting(
         "receiver",
@@ -122,6 +124,22 @@ HOSTING_FIELDS: tuple[CredentialField, ...] = (
     _hosting("s3", "access_key_id", "Access key id", secret=True),
     _hosting("s3", "secret_access_key", "Secret access key", secret=True),
 )
+
+
+HOSTING_HELP = (
+    "This service downloads each photo from a web address. Either run the built-in receiver "
+    "behind a tunnel or reverse proxy you control, or let the app upload to S3-compatible "
+    "storage and hand out short-lived links."
+)
+
+
+@dataclass(frozen=True)
+class HostingChoice:
+    """One way to make photos reachable by URL, with the inputs that configure it."""
+
+    key: str  # the value of hosting.strategy
+    title: str
+    fields: tuple[CredentialField, ...]
 
 
 class _RegistryBuilder:
@@ -271,6 +289,20 @@ class AccountsModel(QObject):
         """Providers with a balance to show (YouCam)."""
         return self.catalog.provider(provider_id).has_credits
 
+    def hosting_choices(self) -> list[HostingChoice]:
+        """The hosting strategies the services offer, each with its fields, default first."""
+        return [
+            HostingChoice(
+                s.key, s.title, tuple(f for f in HOSTING_FIELDS if f.section in s.sections)
+            )
+            for s in STRATEGIES.values()
+        ]
+
+    def hosting_strategy(self) -> str:
+        """The strategy in use (the default when the setting names none we know)."""
+        chosen = str(self.settings.get("hosting", "strategy") or "").strip().lower()
+        return chosen if chosen in STRATEGIES else next(iter(STRATEGIES))
+
     # -- reading ----------------------------------------------------------------------------
     def state(self, f: CredentialField) -> FieldState:
         try:
@@ -343,7 +375,7 @@ class AccountsModel(QObject):
         self._update_configured(provider_id)
 
     def set_hosting(self, strategy: str) -> None:
-        if strategy not in ("local", "s3"):
+        if strategy not in STRATEGIES:
             raise ValueError(f"unknown hosting strategy {strategy!r}")
         self.settings.set("hosting", "strategy", strategy)
 

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
+from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.schema import ParamKind, ProviderSchema
 from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.model.compare import CompareModel
 from retouchdesk.model.document import DocumentModel
+from retouchdesk.model.general_settings import GeneralSettingsModel
 from retouchdesk.model.history import HistoryModel
 from retouchdesk.model.jobs import JobsModel
 from retouchdesk.model.operation import OperationModel, ProviderStatus
@@ -131,6 +133,10 @@ class AppModel(QObject):
             )
         return self._accounts
 
+    def general_settings(self) -> GeneralSettingsModel:
+        """The view-model of Settings › General over the window's settings."""
+        return GeneralSettingsModel(self.settings, self.catalog)
+
     def settings_applied(self) -> None:
         """After the settings dialog's OK: providers are rebuilt with the new keys on next use.
 
@@ -144,6 +150,42 @@ class AppModel(QObject):
             if old is not None:
                 self.runner.spawn(old.aclose(), name=f"close-{prov.id}")
         self.operation.refresh_statuses()
+
+    # -- keys and credits -------------------------------------------------------------------------
+    def unlock_keys(self) -> None:
+        """Open the encrypted key file (its prompt asks for the passphrase), then show which
+        providers are set up. Raises RetouchError with a sentence (wrong passphrase, declined)."""
+        self.accounts.unlock()
+        self.operation.refresh_statuses()
+
+    def refresh_credits(self, provider_id: str | None = None) -> None:
+        """Ask for the balance of ``provider_id`` (every provider when None) in the background;
+        only providers with credits and an account are asked. The answer arrives through
+        ``accounts.credits_changed``."""
+        accounts = self.accounts
+        ids = [provider_id] if provider_id else [p.id for p in accounts.providers()]
+        for pid in ids:
+            if not accounts.has_credits(pid):
+                continue
+            try:
+                configured = accounts.is_configured(pid)
+            except RetouchError:  # a locked key file whose passphrase was not given
+                continue
+            if configured:
+                self.runner.spawn(
+                    accounts.refresh_credits(pid), name=f"credits-{pid}", preempt=True
+                )
+
+    def follow_credits(self) -> None:
+        """From now on, a job that ends refreshes its provider's balance (it may have spent
+        credits). The window asks for this; headless users of the model pay no extra calls."""
+        self.jobs.job_finished.connect(self._job_spent_credits)
+        self.jobs.job_failed.connect(self._job_spent_credits)
+
+    def _job_spent_credits(self, job_id: str, *_args: object) -> None:
+        provider_id = self.provider_of_job(job_id)
+        if provider_id:
+            self.refresh_credits(provider_id)
 
     def provider_of_job(self, job_id: str) -> str | None:
         rec = self.engine.get(job_id)

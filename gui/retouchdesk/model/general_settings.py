@@ -10,10 +10,15 @@ with the variable's name instead of pretending an edit would take effect.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core.errors import RetouchError
+from retouchdesk.core.schema import Catalog
 from retouchdesk.services.engine import parse_concurrency
+from retouchdesk.services.settings import Settings
+
+if TYPE_CHECKING:
+    from retouchdesk.model.accounts import AccountsModel
 
 #: (section, key) of every field of the page, in the page's order.
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -44,9 +49,14 @@ def format_concurrency(limits: dict[str, int]) -> str:
 class GeneralSettingsModel:
     """Reads and writes the General page's settings (see module docstring)."""
 
-    def __init__(self, settings: Any, catalog: Any) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
         self.catalog = catalog
+
+    @classmethod
+    def for_accounts(cls, accounts: AccountsModel) -> GeneralSettingsModel:
+        """Over the same settings file and catalog as the accounts pages."""
+        return cls(accounts.settings, accounts.catalog)
 
     def providers(self) -> list[tuple[str, str]]:
         """(id, name) of every provider, for the default provider and concurrency rows."""

@@ -150,10 +150,11 @@ class MainWindow(QMainWindow):
         self.filmstrip.setVisible(model.photos.rowCount() > 0)
 
     def _install_extensions(self) -> None:
-        """Mask painter (tool bar + canvas layer + masked jobs) and account status.
+        """The parts that live in their own modules: mask painter, credits and passphrase,
+        history, export, Try On, queue controls, photo info and the shortcut list.
 
-        ``ui/mask_painter.py`` and ``ui/settings_dialog.py`` own these; they only use the
-        window's public parts.
+        Each ``install(window)`` uses only the window's public parts and returns what the
+        window keeps; none of them sets attributes on the window.
         """
         from retouchdesk.ui import (
             compare_grid,
@@ -162,17 +163,17 @@ class MainWindow(QMainWindow):
             mask_painter,
             photo_info,
             queue_controls,
-            settings_dialog,
             shortcuts,
         )
+        from retouchdesk.ui.settings import status
 
         self.mask_painter = mask_painter.install(self)
-        settings_dialog.install(self)
+        self.credits_label = status.install(self)
         self.history = history_panel.install(self)
         self.exporter = export_dialog.install(self)
-        self.try_on = compare_grid.install(self)  # Try On… and its grid (issue 14 item 3)
+        self.try_on = compare_grid.install(self)  # Try On… and its grid
         self.queue_controls = queue_controls.install(self)
-        self.photo_info = photo_info.install(self)  # histogram and EXIF (issue 14 item 5)
+        self.photo_info = photo_info.install(self)  # histogram and EXIF
         self.shortcuts_action = shortcuts.install(self)  # Help › Keyboard Shortcuts
 
     # -- actions -------------------------------------------------------------------------------
@@ -1006,9 +1007,9 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def open_settings(self, provider_id: str = "") -> None:
-        from retouchdesk.ui import settings_dialog
+        from retouchdesk.ui.settings.dialog import open_settings
 
-        settings_dialog.open_settings(self, provider_id or None)
+        open_settings(self, provider_id or None)
         self.model.operation.refresh_statuses()
 
     def about(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,9 +27,34 @@ from retouchdesk.services.settings import Settings
 
 log = logging.getLogger("retouchdesk.hosting")
 
-__all__ = ["HostingService", "LocalReceiver", "S3Storage", "build_hosting", "hosting_config"]
+__all__ = [
+    "STRATEGIES",
+    "HostingService",
+    "LocalReceiver",
+    "S3Storage",
+    "Strategy",
+    "build_hosting",
+    "hosting_config",
+]
 
-STRATEGIES = ("local", "s3")
+
+@dataclass(frozen=True)
+class Strategy:
+    """One value of ``hosting.strategy``: what it is called and which settings configure it."""
+
+    key: str
+    title: str
+    sections: tuple[str, ...]  # settings sections read when this strategy is chosen
+
+
+#: Every strategy, in the order a user is offered them (the first is the default).
+STRATEGIES: dict[str, Strategy] = {
+    s.key: s
+    for s in (
+        Strategy("local", "Built-in receiver with a public URL", ("receiver",)),
+        Strategy("s3", "S3-compatible storage (AWS S3, Cloudflare R2, MinIO, Backblaze)", ("s3",)),
+    )
+}
 
 
 class FileStore(Protocol):

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QLabel,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -28,6 +26,7 @@ from retouchdesk.model.general_settings import (
     format_concurrency,
     parse_concurrency,
 )
+from retouchdesk.ui.settings.common import page_title
 
 
 class GeneralPage(QWidget):
@@ -41,12 +40,7 @@ class GeneralPage(QWidget):
         self.model = model
         values = model.values()
         outer = QVBoxLayout(self)
-        title = QLabel("General")
-        f = QFont(title.font())
-        f.setPointSizeF(f.pointSizeF() * 1.35)
-        f.setBold(True)
-        title.setFont(f)
-        outer.addWidget(title)
+        outer.addWidget(page_title("General"))
 
         start = QGroupBox("Window")
         form = QFormLayout(start)
