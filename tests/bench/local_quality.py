@@ -35,7 +35,10 @@ from retouchdesk.core import mask as masks
 from retouchdesk.providers.local import inpaint, skin
 from retouchdesk.providers.local.common import OpContext
 from retouchdesk.providers.local.metrics import hf_energy, psnr, sharpness, ssim, texture_kept
+from retouchdesk.providers.local.runner import operation_schema
 from retouchdesk.providers.local.upscale import ai_upscale_x4
+
+DEFAULT_METHOD = operation_schema("object_removal").param("method").default
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 OUT = Path(__file__).resolve().parent / "out"
@@ -136,7 +139,7 @@ def holes_table(sheet: list[np.ndarray]) -> dict[str, tuple[float, float]]:
                 if name == "astronaut.png":
                     shown = orig.copy()
                     shown[hole > 0] = (0, 255, 0)
-                    best = fills[inpaint.DEFAULT_METHOD]
+                    best = fills[DEFAULT_METHOD]
                     sheet.append(np.hstack([cv2.resize(a, (512, 512)) for a in (shown, best)]))
     coffee = load("coffee.png")
     spoon = spoon_mask(coffee.shape[:2])
@@ -148,9 +151,9 @@ def holes_table(sheet: list[np.ndarray]) -> dict[str, tuple[float, float]]:
     for m, (p, t, secs) in means.items():
         print(f"{m:<11} {p:>8.2f} {t:>8.2f} {secs:>8.2f}")
     best_diffusion = max(means[m][0] for m in ("telea", "ns", "fsr"))
-    default = means[inpaint.DEFAULT_METHOD]
+    default = means[DEFAULT_METHOD]
     print(
-        f"default {inpaint.DEFAULT_METHOD}: texture {default[1]:.2f} (target >= 0.5), hole PSNR "
+        f"default {DEFAULT_METHOD}: texture {default[1]:.2f} (target >= 0.5), hole PSNR "
         f"{default[0] - best_diffusion:+.2f} dB against the best diffusion method (target >= -1)"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -201,7 +204,7 @@ def contact_row(orig: np.ndarray, hole: np.ndarray, fills: dict[str, np.ndarray]
 def skin_figures(sheet: list[np.ndarray]) -> None:
     print("\n== Skin smoothing (astronaut, strength 50, texture 50) ==")
     orig = load("astronaut.png")
-    params = {"strength": 50, "texture": 50}
+    params = operation_schema("skin_smoothing").initial_values({"strength": 50, "texture": 50})
     ctx = OpContext()
     mask, _ = skin.skin_mask(orig, params, ctx)
     out = skin.smooth_skin(orig, params, OpContext())

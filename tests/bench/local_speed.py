@@ -33,8 +33,11 @@ import numpy as np
 from PIL import Image
 
 from retouchdesk.core import mask as masks
-from retouchdesk.providers.local import inpaint, run_array
+from retouchdesk.providers.local import run_array
 from retouchdesk.providers.local.common import OpContext
+from retouchdesk.providers.local.runner import operation_schema
+
+DEFAULT_METHOD = operation_schema("object_removal").param("method").default
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png")
@@ -163,7 +166,7 @@ def removal_24mp(
         src = tmp / "big.jpg"
         Image.fromarray(big).save(src, quality=92)
         mask_path = masks.save_mask(sel, tmp / "mask.png")
-        for method in methods or ["telea", inpaint.DEFAULT_METHOD]:
+        for method in methods or ["telea", DEFAULT_METHOD]:
             bare_t, app_t, fills, overheads, worker = [], [], [], [], []
             bare_c: list[float] = []
             app_c: list[float] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from retouchdesk.core.schema import Catalog, Operation, ParamKind, load_catalog
-from retouchdesk.model.operation import OperationModel, initial_values
+from retouchdesk.model.operation import OperationModel
 from retouchdesk.resources import resource_path
 from retouchdesk.ui.param_controls import (
     ChoiceControl,
@@ -35,7 +35,7 @@ def test_every_provider_file_is_in_the_catalog():
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[o.key for o in OPERATIONS])
 def test_factory_builds_each_parameter_with_range_and_default(qtbot, op):
-    values = initial_values(op)
+    values = op.initial_values()
     for p in op.params:
         c = make_control(p)
         qtbot.addWidget(c)

@@ -352,6 +352,19 @@ class Operation:
         extra = tuple(p.name for p in self.params if p.is_file and p.required)
         return (self.input_kind, *extra)
 
+    def initial_values(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``given`` plus every other parameter at its (conditional) default, unvalidated.
+
+        Not :meth:`defaults`: that validates, and an operation whose mask is required has no
+        valid defaults until the photographer paints or picks one. Inapplicable parameters are
+        kept, so a panel can show them greyed and an operation can read every name.
+        """
+        given = dict(given or {})
+        values = {p.name: p.default for p in self.params} | given
+        for _ in range(3):  # a conditional default may depend on another conditional default
+            values = {p.name: p.effective(values).default for p in self.params} | given
+        return values
+
     def defaults(self) -> dict[str, Any]:
         """Every applicable parameter at its (conditional) default.
 

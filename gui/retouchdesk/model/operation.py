@@ -41,18 +41,6 @@ class ProviderStatus:
 CredentialCheck = Callable[[ProviderSchema], ProviderStatus]
 
 
-def initial_values(op: Operation) -> dict[str, Any]:
-    """Every parameter at its (conditional) default; required files start empty.
-
-    Not ``op.defaults()``: that validates, and an operation whose mask is required has no
-    valid defaults until the photographer paints or picks one.
-    """
-    values = {p.name: p.default for p in op.params}
-    for _ in range(3):  # conditional defaults may depend on other conditional defaults
-        values = {p.name: p.effective(values).default for p in op.params}
-    return values
-
-
 class OperationModel(QObject):
     """View-model of the operation picker and the parameter panel.
 
@@ -132,7 +120,7 @@ class OperationModel(QObject):
         if op_id:
             key = self.operation.key
             if key not in self._values:
-                self._values[key] = initial_values(self.operation)
+                self._values[key] = self.operation.initial_values()
                 self._touched[key] = set()
         self.operation_changed.emit(op_id)
         self._recompute()
@@ -186,7 +174,7 @@ class OperationModel(QObject):
 
     def reset_all(self) -> None:
         key = self._key()
-        self._values[key] = initial_values(self.operation)
+        self._values[key] = self.operation.initial_values()
         self._touched[key] = set()
         self._recompute()
 

@@ -24,7 +24,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobState
 from retouchdesk.core.schema import Catalog, Inapplicable, Operation, ParamKind
 from retouchdesk.model.display import DisplayImage, load_display
-from retouchdesk.model.operation import OperationModel, initial_values
+from retouchdesk.model.operation import OperationModel
 from retouchdesk.model.session import (
     SessionModel,
     _accepted_format,
@@ -202,7 +202,7 @@ class TryOnModel(QObject):
         if om.operation_id and op.key == om.operation.key:
             raw = {k: v for k, v in om.values.items() if v is not None}
         else:
-            raw = {k: v for k, v in initial_values(op).items() if v is not None}
+            raw = {k: v for k, v in op.initial_values().items() if v is not None}
         masks = [p for p in op.params if p.kind is ParamKind.MASK and p.applies(raw)]
         if probe and masks and self._has_mask():
             for p in masks:

@@ -23,6 +23,8 @@ from retouchdesk.providers.local import faces as facemod
 from retouchdesk.providers.local.common import OpContext, scale01, to_uint8
 
 _WORK_SIDE = 640
+#: Pixels of feathering on a painted subject mask used as it is, so its edge does not alias.
+EXACT_MASK_FEATHER = 2.0
 
 
 def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
@@ -30,10 +32,10 @@ def subject_alpha(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     h, w = rgb.shape[:2]
     color = np.ascontiguousarray(rgb[:, :, :3])
     user = params.get("mask_array")
-    if user is not None and str(params.get("mask_mode", "refine")) == "exact":
+    if user is not None and str(params["mask_mode"]) == "exact":
         if masks.is_empty(user):
             ctx.warn("The subject mask is empty: the whole photo counts as background")
-        return masks.feather(user, float(params.get("mask_feather", 2)))
+        return masks.feather(user, EXACT_MASK_FEATHER)
     scale = min(1.0, _WORK_SIDE / max(h, w))
     sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
     small = cv2.resize(color, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else color
@@ -226,7 +228,7 @@ def remove_background(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -
 
 def blur_background(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
     """The ``background_blur`` operation: a lens-like blur behind the subject, no halo."""
-    intensity = scale01(params.get("intensity", 50))
+    intensity = scale01(params["intensity"])
     if intensity <= 0:
         ctx.warn("Intensity 0: the photo is unchanged")
         return rgb.copy()

@@ -24,10 +24,6 @@ from retouchdesk.core import mask as masks
 from retouchdesk.providers.local.common import OpContext, blend
 
 METHODS = ("telea", "ns", "fsr", "patchmatch", "texture")  # the benchmark order
-#: tests/bench/local_quality.py, 9 synthetic holes in 3 photos: FSR has the best hole PSNR
-#: (20.8 dB) but keeps 0.15 of the texture (a smear); PatchMatch alone keeps 0.74 at 19.1 dB;
-#: FSR's structure with PatchMatch's detail keeps 0.71 at 20.1 dB.
-DEFAULT_METHOD = "texture"
 
 #: Missing pixels each method may fill per operation at full resolution. Their cost grows with
 #: the hole, not the crop (measured on this 2-core CPU: FSR ~200 us per hole pixel, Telea
@@ -298,10 +294,10 @@ def remove_object(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
         ctx.warn("The mask is empty: nothing was removed")
         ctx.meta["noop"] = True
         return rgb.copy()
-    expand_px = int(params.get("mask_expand", 6))
-    feather_px = float(params.get("mask_feather", 3))
-    method = _prepare(str(params.get("method", DEFAULT_METHOD)), ctx)
-    radius = int(params.get("radius", 5))
+    expand_px = int(params["mask_expand"])
+    feather_px = float(params["mask_feather"])
+    method = _prepare(str(params["method"]), ctx)
+    radius = int(params["radius"])
     hole = masks.binary(sel, 0)
     if expand_px:
         hole = _expand_near(hole, expand_px)

@@ -50,14 +50,19 @@ def run_array(
     params: dict[str, Any],
     ctx: OpContext | None = None,
 ) -> np.ndarray:
-    """Run an operation on an array whose parameters are already validated (benchmarks, tests)."""
+    """Run an operation on an array whose given parameters are already validated.
+
+    Parameters not given (inapplicable ones, or those a benchmark leaves out) get their
+    schema default here, so the operations read ``params[name]`` and never restate a default
+    of ``local.toml`` in code.
+    """
     try:
         fn = OPERATIONS[op_id]
     except KeyError:
         raise ParameterError(
             f"Unknown offline operation '{op_id}'; known: {', '.join(OPERATIONS)}"
         ) from None
-    return fn(rgb, params, ctx or OpContext())
+    return fn(rgb, operation_schema(op_id).initial_values(params), ctx or OpContext())
 
 
 #: Operations that work on 16-bit pixels themselves; the others run on 8 bits and their change

@@ -22,19 +22,6 @@ from retouchdesk.core.errors import InputError
 from retouchdesk.providers.local import faces as facemod
 from retouchdesk.providers.local.common import OpContext, blend, scale01
 
-#: The protection toggles and what they protect by default (True = kept unchanged).
-PROTECT_DEFAULTS = {
-    "r_eye": True,
-    "l_eye": True,
-    "r_brow": True,
-    "l_brow": True,
-    "mouth": True,
-    "u_lip": True,
-    "l_lip": True,
-    "nose": False,
-    "eye_g": False,
-}
-
 
 def skin_mask(
     rgb: np.ndarray, params: dict[str, Any], ctx: OpContext
@@ -46,7 +33,7 @@ def skin_mask(
         raise InputError(f"{ctx.source_name}: no face found, so there is no skin to smooth")
     ctx.meta["faces"] = len(found)
     prob = facemod.skin_probability(rgb, found)
-    if str(params.get("scope", "face")) == "body":
+    if str(params["scope"]) == "body":
         area = np.full((h, w), 255, dtype=np.uint8)
     else:
         area = np.zeros((h, w), dtype=np.uint8)
@@ -62,7 +49,7 @@ def skin_mask(
     skin = cv2.morphologyEx(
         skin, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     )
-    protect = [n for n, default in PROTECT_DEFAULTS.items() if bool(params.get(n, default))]
+    protect = [n for n in facemod.REGIONS if params[n]]  # the "Area control" toggles
     if protect:
         guard = facemod.region_mask((h, w), found, protect)
         skin[guard > 0] = 0
@@ -80,8 +67,8 @@ def smooth_skin(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.n
     ctx.progress(0.05, "Finding faces")
     skin, found = skin_mask(color, params, ctx)
     ctx.check()
-    strength = scale01(params.get("strength", 50))
-    texture = scale01(params.get("texture", 50))
+    strength = scale01(params["strength"])
+    texture = scale01(params["texture"])
     if strength <= 0 or masks.is_empty(skin):
         ctx.warn("Nothing was smoothed: the strength is 0 or no skin was found on the faces")
         return rgb.copy()

@@ -14,6 +14,9 @@ import numpy as np
 
 from retouchdesk.providers.local.common import OpContext, scale01, to_uint8
 
+#: Percent of the darkest and of the brightest pixels that levels let clip (noise, speculars).
+LEVELS_CLIP = 0.5
+
 
 def _to_linear(srgb: np.ndarray) -> np.ndarray:
     x = srgb.astype(np.float32) / 255.0
@@ -53,7 +56,7 @@ def white_balance_gains(rgb: np.ndarray) -> np.ndarray:
 
 def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
     """The ``color_correction`` operation, on 8- or 16-bit pixels (the result has the same)."""
-    strength = scale01(params.get("strength", 80))
+    strength = scale01(params["strength"])
     if strength == 0.0:
         ctx.progress(1.0, "Colours unchanged (strength 0)")
         return rgb.copy()  # exactly the photo, as the slider promises, without the work
@@ -61,16 +64,15 @@ def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     scale = 257.0 if rgb.dtype == np.uint16 else 1.0
     color = rgb[:, :, :3].astype(np.float32) / scale if scale != 1.0 else rgb[:, :, :3]
     out = color.astype(np.float32)
-    if bool(params.get("white_balance", True)):
+    if bool(params["white_balance"]):
         gains = white_balance_gains(color)
         ctx.meta["wb_gains"] = [round(float(g), 3) for g in gains]
         out = _to_srgb(_to_linear(color) * gains)
     ctx.check()
     ctx.progress(0.5, "Levels")
-    if bool(params.get("levels", True)):
+    if bool(params["levels"]):
         lum = cv2.cvtColor(to_uint8(out), cv2.COLOR_RGB2GRAY)
-        clip = float(params.get("clip", 0.5))
-        lo, hi = np.percentile(lum, [clip, 100.0 - clip])
+        lo, hi = np.percentile(lum, [LEVELS_CLIP, 100.0 - LEVELS_CLIP])
         if hi - lo > 16:
             out = (out - lo) * (255.0 / (hi - lo))
         ctx.meta["levels"] = [round(float(lo), 1), round(float(hi), 1)]
@@ -85,9 +87,9 @@ def color_correct(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
 
 def relight(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
     """The ``lighting`` operation: CLAHE on lightness plus a smooth shadow lift."""
-    strength = scale01(params.get("strength", 60))
-    contrast = scale01(params.get("local_contrast", 50))
-    shadows = scale01(params.get("shadow_lift", 50))
+    strength = scale01(params["strength"])
+    contrast = scale01(params["local_contrast"])
+    shadows = scale01(params["shadow_lift"])
     color = np.ascontiguousarray(rgb[:, :, :3])
     lab = cv2.cvtColor(color, cv2.COLOR_RGB2LAB)
     L = lab[:, :, 0].astype(np.float32)

@@ -202,11 +202,11 @@ def _tell_once(reason: str) -> None:
 
 def upscale(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np.ndarray:
     """The ``upscale`` operation: scale 2 or 4, engine auto/ai/classic; alpha is resampled."""
-    factor = int(params.get("scale", 2))
+    factor = int(params["scale"])
     if factor not in (2, 4):
         raise ParameterError("scale must be 2 or 4", parameter="scale")
-    engine = str(params.get("engine", "auto"))
-    model = str(params.get("model", "x4plus"))
+    engine = str(params["engine"])
+    model = str(params["model"])
     if model not in esrgan.MODELS:
         raise ParameterError(
             f"Unknown upscaling model '{model}'; known: {', '.join(esrgan.MODELS)}",

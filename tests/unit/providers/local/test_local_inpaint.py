@@ -12,6 +12,7 @@ from retouchdesk.core import mask as masks
 from retouchdesk.providers.local import inpaint, run_array
 from retouchdesk.providers.local.common import OpContext
 from retouchdesk.providers.local.metrics import psnr, texture_kept
+from retouchdesk.providers.local.runner import operation_schema
 
 
 def _blob_mask(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -82,9 +83,9 @@ def test_default_fill_keeps_texture_that_diffusion_smears(chelsea: np.ndarray):
     sel = _blob_mask(chelsea.shape[:2], [(150, 180, 70, 60)])
     scores = {
         m: texture_kept(inpaint.fill_holes(chelsea, sel, m), chelsea, sel)
-        for m in ("telea", "fsr", inpaint.DEFAULT_METHOD)
+        for m in ("telea", "fsr", "texture")
     }
-    assert inpaint.DEFAULT_METHOD == "texture"
+    assert operation_schema("object_removal").param("method").default == "texture"
     assert scores["texture"] >= 0.5, scores
     assert scores["texture"] > 2 * max(scores["telea"], scores["fsr"]), scores
 

@@ -10,6 +10,7 @@ from retouchdesk.core.errors import InputError
 from retouchdesk.providers.local import faces, run_array, skin
 from retouchdesk.providers.local.common import OpContext
 from retouchdesk.providers.local.metrics import hf_energy, sharpness
+from retouchdesk.providers.local.runner import operation_schema
 
 # -- faces and skin -----------------------------------------------------------------------------
 
@@ -25,9 +26,14 @@ def test_face_found_on_the_portrait_and_not_on_the_cat_or_cup(astronaut, coffee,
     assert faces.detect_faces(coffee) == [] and faces.detect_faces(chelsea) == []
 
 
+def _skin(params: dict) -> dict:
+    """``params`` completed with the schema's defaults, as run_array gives them."""
+    return operation_schema("skin_smoothing").initial_values(params)
+
+
 def test_skin_smoothing_reduces_texture_inside_and_changes_nothing_outside(astronaut):
     params = {"strength": 50, "texture": 50}
-    mask, found = skin.skin_mask(astronaut, params, OpContext())
+    mask, found = skin.skin_mask(astronaut, _skin(params), OpContext())
     ctx = OpContext()
     out = run_array("skin_smoothing", astronaut, params, ctx)
     assert np.array_equal(out[mask == 0], astronaut[mask == 0])
@@ -43,9 +49,9 @@ def test_skin_smoothing_reduces_texture_inside_and_changes_nothing_outside(astro
 
 
 def test_protection_toggles_follow_enhancor_names(astronaut):
-    mask_on, found = skin.skin_mask(astronaut, {}, OpContext())
+    mask_on, found = skin.skin_mask(astronaut, _skin({}), OpContext())
     mask_off, _ = skin.skin_mask(
-        astronaut, {"mouth": False, "u_lip": False, "l_lip": False}, OpContext()
+        astronaut, _skin({"mouth": False, "u_lip": False, "l_lip": False}), OpContext()
     )
     mouth = faces.region_mask(astronaut.shape[:2], found, ["mouth"])
     assert np.count_nonzero(mask_on[mouth > 0]) == 0

@@ -164,3 +164,41 @@ def test_cancelled_before_start_writes_nothing(tmp_path: Path):
     with pytest.raises(Cancelled):
         run_operation("lighting", DATA / "chelsea.png", {}, out, cancelled=lambda: True)
     assert not out.exists()
+
+
+def test_the_area_toggles_are_the_regions_the_face_finder_can_locate():
+    """Skin smoothing protects by these names: a toggle it cannot place would do nothing."""
+    from retouchdesk.providers.local import faces
+
+    op = load_catalog().operation("local", "skin_smoothing")
+    toggles = {p.name for p in op.params if p.group == "Area control"}
+    assert toggles == set(faces.REGIONS)
+
+
+@pytest.mark.parametrize(
+    ("op_id", "name", "value"),
+    [
+        ("color_correction", "strength", 80),
+        ("lighting", "shadow_lift", 50),
+        ("skin_smoothing", "strength", 50),
+    ],
+)
+def test_an_offline_operation_takes_its_defaults_from_the_schema(
+    op_id: str, name: str, value: int, monkeypatch: pytest.MonkeyPatch
+):
+    """The operations read no default of their own: change the schema's and the result follows."""
+    from dataclasses import replace
+
+    from retouchdesk.providers.local import run_array, runner
+
+    rgb = photo("astronaut.png")
+    op = runner.operation_schema(op_id)
+    assert op.param(name).default == value
+    same = run_array(op_id, rgb, {})
+    assert np.array_equal(same, run_array(op_id, rgb, {name: value}))
+    changed = replace(
+        op, params=tuple(replace(p, default=0) if p.name == name else p for p in op.params)
+    )
+    monkeypatch.setattr(runner, "operation_schema", lambda _id: changed)
+    assert np.array_equal(run_array(op_id, rgb, {}), run_array(op_id, rgb, {name: 0}))
+    assert not np.array_equal(run_array(op_id, rgb, {}), same)

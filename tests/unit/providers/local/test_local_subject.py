@@ -7,6 +7,7 @@ import pytest
 
 from retouchdesk.providers.local import background, run_array
 from retouchdesk.providers.local.common import OpContext
+from retouchdesk.providers.local.runner import operation_schema
 
 # Regions of chelsea.png (451x300) looked up by eye: the cat's forehead between the ears, the
 # tips of the ears, and the defocused room at the right edge.
@@ -15,10 +16,15 @@ EARS = (slice(0, 40), slice(40, 110))
 ROOM = (slice(30, 150), slice(400, 450))
 
 
+def _blur(params: dict) -> dict:
+    """``params`` completed with the schema's defaults, as run_array gives them."""
+    return operation_schema("background_blur").initial_values(params)
+
+
 @pytest.mark.slow
 def test_the_whole_cat_is_the_subject_not_a_face_shaped_island(chelsea: np.ndarray):
     ctx = OpContext(source_name="chelsea.png")
-    alpha = background.subject_alpha(chelsea, {}, ctx)
+    alpha = background.subject_alpha(chelsea, _blur({}), ctx)
     assert ctx.meta["faces"] == 0
     # The face-seeded cut kept 0.39 of the forehead, none of the ears and 34% of the photo.
     assert alpha[FOREHEAD].mean() > 0.9
@@ -52,6 +58,6 @@ def test_a_painted_mask_is_trusted_without_a_doubt(coffee: np.ndarray):
     mask = np.zeros(table.shape[:2], np.uint8)
     mask[40:110, 50:120] = 255
     ctx = OpContext()
-    alpha = background.subject_alpha(table, {"mask_array": mask}, ctx)
+    alpha = background.subject_alpha(table, _blur({"mask_array": mask}), ctx)
     assert not ctx.warnings and "subject_sure" not in ctx.meta
     assert alpha[60:90, 70:100].mean() > 0.9
