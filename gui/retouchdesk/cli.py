@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -42,6 +40,7 @@ from retouchdesk import APP_NAME, __version__
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 from retouchdesk.services import walk as _walk_module
+from retouchdesk.services.batch import Decision, plan_batch, work_key
 
 # One walker and one list of photo types for the CLI and the window (services/walk.py).
 IMAGE_EXTENSIONS = set(_walk_module.IMAGE_EXTENSIONS)
@@ -388,21 +387,14 @@ def parse_sets(sets: list[str]) -> dict[str, str]:
 
 
 def dedupe_key(item: Item, provider: str, op: str, params: dict[str, Any], extra: dict) -> str:
-    try:
-        st = item.path.stat()
-        stamp: list[Any] = [st.st_size, st.st_mtime_ns]
-    except OSError:
-        stamp = [None, None]
-    payload = {
-        "provider": provider,
-        "op": op,
-        "input": str(item.path.absolute()),
-        "stamp": stamp,
-        "params": params,
-        "out": str(item.out_dir.absolute()) if item.out_dir else "",
-        **extra,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    """The planner's key of one input (``services.batch.work_key``) with its output folder."""
+    out = str(item.out_dir.absolute()) if item.out_dir else ""
+    return work_key(provider, op, item.path, params, {"out": out, **extra})
+
+
+def _params_of(item: Item, params: dict[str, Any]) -> dict[str, Any]:
+    """The batch's parameters, or this input's own (a recipe step's frozen masks)."""
+    return params if item.params is None else item.params
 
 
 def _cmd_recipe(args: argparse.Namespace) -> int:
@@ -490,51 +482,51 @@ async def _run_batch(
     resume_ids: list[str] = []
     resend_ids: list[str] = []
     by_job: dict[str, Item] = {}
-    seen: set[str] = set()
+    for item in items:
+        if not item.path.exists():
+            item.status, item.detail = "missing", f"{item.path}: no such file or folder"
+
+    def key_of(item: Item) -> str:
+        return dedupe_key(item, op.provider, op.id, _params_of(item, params), extra)
+
     # Planning and claiming are one database transaction: a second identical command started
     # at the same instant waits here, then finds these jobs and their live owner ("busy").
     planning = contextlib.ExitStack()
     planning.enter_context(rt.store.exclusive())
-    for item in items:
-        if not item.path.exists():
-            item.status, item.detail = "missing", f"{item.path}: no such file or folder"
-            continue
-        if item.status != "pending":  # a recipe's photo that cannot run this step
-            continue
-        item_params = params if item.params is None else item.params
-        item.key = dedupe_key(item, op.provider, op.id, item_params, extra)
-        if item.key in seen:  # the same photo listed twice (a file and its folder)
+    # A recipe's photo that cannot run this step already has its status: it is not planned.
+    pending = [i for i in items if i.status == "pending"]
+    plan = plan_batch(pending, key_of, rt.store.find_by_dedupe_key, force=bool(args.force))
+    for planned in plan.items:
+        item, previous = planned.entry, planned.previous
+        item.key = planned.key
+        if planned.decision is Decision.DUPLICATE:  # the same photo listed twice
             item.status, item.detail = "skipped", "listed twice"
-            continue
-        seen.add(item.key)
-        previous = None if args.force else rt.store.find_by_dedupe_key(item.key)
-        done = previous is not None and previous.state is JobState.DONE and previous.results
-        if previous is not None and done and all(p.exists() for p in previous.results):
+        elif planned.decision is Decision.DONE and previous is not None:
             item.status, item.results = "skipped", list(previous.results)
             item.detail = "already done"
-            continue
-        if previous is not None and not previous.state.terminal:
+        elif planned.decision is not Decision.SUBMIT and previous is not None:
+            # Running, unconfirmed or stalled: resumed (its remote job polled), not paid again.
             item.job_id = previous.id
             resume_ids.append(previous.id)
-            if previous.state is JobState.UNCONFIRMED and getattr(args, "resend_unconfirmed", 0):
+            if planned.decision is Decision.UNCONFIRMED and getattr(args, "resend_unconfirmed", 0):
                 resend_ids.append(previous.id)
             by_job[previous.id] = item
-            continue
-        requests.append(
-            (
-                item,
-                JobRequest(
-                    provider=op.provider,
-                    operation=op.id,
-                    input_path=item.path,
-                    params=dict(item_params),
-                    output_dir=item.out_dir,
-                    name_template=template,
-                    dedupe_key=item.key,
-                    options={**options, **item.options},
-                ),
+        else:
+            requests.append(
+                (
+                    item,
+                    JobRequest(
+                        provider=op.provider,
+                        operation=op.id,
+                        input_path=item.path,
+                        params=dict(_params_of(item, params)),
+                        output_dir=item.out_dir,
+                        name_template=template,
+                        dedupe_key=item.key,
+                        options={**options, **item.options},
+                    ),
+                )
             )
-        )
 
     view = BatchView(items, quiet=args.quiet)
     unsubscribe = engine.subscribe(lambda ev: view.on_event(ev, by_job, engine))

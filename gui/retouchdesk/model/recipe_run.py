@@ -18,8 +18,9 @@ from PySide6.QtCore import QObject, Signal
 
 from retouchdesk.core import recipe as core_recipe
 from retouchdesk.core.errors import RetouchError
-from retouchdesk.model.session import SessionModel, work_key
+from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
+from retouchdesk.services.batch import work_key
 
 log = logging.getLogger(__name__)
 

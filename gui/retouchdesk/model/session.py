@@ -23,6 +23,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.model.operation import OperationModel
 from retouchdesk.model.tasks import TaskRunner
+from retouchdesk.services.batch import Decision, decide, plan_batch, work_key
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +267,11 @@ class SessionModel(QObject):
         """The jobs Apply would send, each with the same work done or running before.
 
         Two Applies are the same work when the provider, operation, parameters (masks
-        included, frozen by content), job options, sent size and the photo file (path, size,
-        modification time) are the same: the second one would pay for the same pixels.
+        included, frozen by content), job options, sent size, output folder, name template,
+        format and the photo file (path, size, modification time) are the same: the second
+        one would pay for the same pixels. The rules are the CLI's (``services.batch``): a
+        photo listed twice is planned once, and each entry says whether the same work is
+        done (``previous`` with its results), running, unconfirmed or stalled.
         """
         from retouchdesk.services.engine import JobRequest, default_output_dir
 
@@ -276,7 +280,9 @@ class SessionModel(QObject):
         if not status.ready:
             raise RetouchError(status.reason)
         params = dict(values) if values is not None else om.validated()
-        planned: list[Planned] = []
+        config = self.engine.config
+        config.refresh_output()  # the key names the output settings the job will use
+        requests: list[tuple[Path, Any, str | None]] = []
         for path in paths:
             parent_id = self.working.get(path)
             working = self.working_file(path)
@@ -298,35 +304,65 @@ class SessionModel(QObject):
                 self.chain_option, path, parent_id, om.provider_id, om.operation_id, req_params
             )
             options = {**(options or {}), **chain}
-            key = work_key(
-                om.provider_id,
-                om.operation_id,
-                path,
-                req_params,
-                {"options": options, "size": (downscale or {}).get(path), "input": str(src)},
-            )
             request = JobRequest(
                 provider=om.provider_id,
                 operation=om.operation_id,
                 input_path=src,
                 params=req_params,
                 output_dir=out_dir,
-                dedupe_key=key,
                 options=dict(options or {}),
             )
-            planned.append(Planned(path, request, self._same_work(key), parent_id))
-        return planned
+            # The same key as the CLI's (services.batch.work_key): everything that changes
+            # the result, down to where it is written and in which format.
+            request.dedupe_key = work_key(
+                om.provider_id,
+                om.operation_id,
+                path,
+                req_params,
+                {
+                    "options": options,
+                    "size": (downscale or {}).get(path),
+                    "input": str(src),
+                    "out": str((out_dir or default_output_dir(path, config)).absolute()),
+                    "template": config.template,
+                    "format": config.output_policy().get("format", "same"),
+                },
+            )
+            requests.append((path, request, parent_id))
+        plan = plan_batch(requests, lambda r: r[1].dedupe_key or "", self._lookup)
+        return [
+            Planned(path, request, p.previous, parent_id, p.decision)
+            for p in plan.items
+            if p.decision is not Decision.DUPLICATE  # a photo listed twice is queued once
+            for path, request, parent_id in [p.entry]
+        ]
 
-    def _same_work(self, key: str) -> JobRecord | None:
-        """The job that did (or is doing) this work, if its result is still there."""
+    def _lookup(self, key: str) -> JobRecord | None:
+        """The newest job with this key: the engine's live record, else the database's.
+
+        A job another process runs (the CLI) is known only to the database; it counts.
+        """
         store = getattr(self.engine, "store", None)
         found = store.find_by_dedupe_key(key) if store is not None else None
-        rec = self.engine.get(found.id) if found is not None else None
-        if rec is None:
+        if found is None:
             return None
-        if rec.state is JobState.DONE:
-            return rec if rec.results and all(p.exists() for p in rec.results) else None
-        return rec if not rec.state.terminal else None
+        return self.engine.get(found.id) or found
+
+    def _same_work(self, key: str) -> JobRecord | None:
+        """The job that did (results still there) or is doing this work, else None."""
+        rec = self._lookup(key)
+        return rec if decide(rec) is not Decision.SUBMIT else None
+
+    @staticmethod
+    def sendable(planned: list[Planned], *, again: bool = False) -> list[Planned]:
+        """The planned jobs Apply sends: new work, and done work only when run ``again``.
+
+        Work still queued, running, unconfirmed or stalled is never sent from here, even
+        when asked to run again: the engine already drives it, and an unconfirmed job is
+        resent only from the job list, where the double charge is said.
+        """
+        allowed = {Decision.SUBMIT, Decision.DONE} if again else {Decision.SUBMIT}
+        return [p for p in planned if p.decision in allowed]
 
     def record_versions(self, rows: list[tuple[str, Path, str | None]]) -> None:
         """Write each queued job's place in its photo's version tree to the job database."""
@@ -365,27 +401,13 @@ class Planned:
     request: Any  # services.engine.JobRequest
     previous: JobRecord | None = None
     parent_id: str | None = None  # the version this job continues from (None: the original)
+    decision: Decision = Decision.SUBMIT  # services.batch: submit, done, running...
 
-
-def work_key(
-    provider: str, operation: str, photo: Path, params: dict[str, Any], extra: dict[str, Any]
-) -> str:
-    """A digest that is equal for two requests that would produce the same result."""
-    try:
-        st = photo.stat()
-        stamp: list[Any] = [st.st_size, st.st_mtime_ns]
-    except OSError:
-        stamp = [None, None]
-    payload = {
-        "provider": provider,
-        "op": operation,
-        "input": str(photo.absolute()),
-        "stamp": stamp,
-        "params": params,
-        **extra,
-    }
-    data = json.dumps(payload, sort_keys=True, default=str).encode()
-    return "window:" + hashlib.sha256(data).hexdigest()
+    @property
+    def unfinished(self) -> bool:
+        """The same work is queued, running, unconfirmed or stalled: never sent again here
+        (the engine already drives it; an unconfirmed job is resent from the job list)."""
+        return self.decision in (Decision.RUNNING, Decision.UNCONFIRMED, Decision.STALLED)
 
 
 def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:

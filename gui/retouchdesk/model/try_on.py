@@ -30,9 +30,9 @@ from retouchdesk.model.session import (
     _accepted_format,
     _check_all,
     _downscale_copy,
-    work_key,
 )
 from retouchdesk.model.tasks import TaskRunner
+from retouchdesk.services.batch import work_key
 
 log = logging.getLogger(__name__)
 

@@ -762,13 +762,15 @@ class MainWindow(QMainWindow):
         """Offer what earlier identical jobs made instead of running (and paying) again.
 
         Like an export preset in Lightroom that finds the file already there: the default
-        is to keep what exists; running again is a deliberate second click.
+        is to keep what exists; running a done job again is a deliberate second click. The
+        rules are the CLI's (``services.batch``): work still queued, running, unconfirmed
+        or stalled is never sent again from here (the job list resends an unconfirmed one).
         """
         again = [p for p in planned if p.previous is not None]
         if not again:
             return planned
-        fresh = [p for p in planned if p.previous is None]
-        running = [p for p in again if not p.previous.state.terminal]
+        fresh = self.model.session.sendable(planned)
+        done = [p for p in again if not p.unfinished]
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Already done")
@@ -776,7 +778,15 @@ class MainWindow(QMainWindow):
         if len(planned) == 1:
             rec = again[0].previous
             name = again[0].photo.name
-            if running:
+            if rec.state is JobState.UNCONFIRMED:
+                box.setText(
+                    f"{name} was already sent with these settings and its answer was lost: "
+                    "the service may be running it."
+                )
+                box.setInformativeText(
+                    "The job list can send it again (the service may charge it twice)."
+                )
+            elif again[0].unfinished:
                 box.setText(f"{name} is already being processed with these settings.")
             else:
                 when = time.strftime("%H:%M", time.localtime(rec.finished_at or rec.created_at))
@@ -785,7 +795,7 @@ class MainWindow(QMainWindow):
                     f"({rec.results[0].name}, {when})."
                 )
                 show = box.addButton("Show result", QMessageBox.ButtonRole.AcceptRole)
-            box.setInformativeText("Running it again sends (and pays for) the same job twice.")
+                box.setInformativeText("Running it again sends (and pays for) the same job twice.")
         else:
             box.setText(
                 f"{len(again)} of {len(planned)} photos already have this result "
@@ -795,12 +805,13 @@ class MainWindow(QMainWindow):
                 show = box.addButton(
                     f"Run the other {len(fresh)}", QMessageBox.ButtonRole.AcceptRole
                 )
-        rerun = box.addButton("Run again", QMessageBox.ButtonRole.DestructiveRole)
+        # Only a done job can be run again: an unfinished one would be sent twice.
+        rerun = box.addButton("Run again", QMessageBox.ButtonRole.DestructiveRole) if done else None
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(show or cancel)
         clicked = await self.ask(box)
-        if clicked is rerun:
-            return planned
+        if rerun is not None and clicked is rerun:
+            return self.model.session.sendable(planned, again=True)
         if show is not None and clicked is show:
             if len(planned) == 1:
                 self.show_compare(again[0].previous.id)
