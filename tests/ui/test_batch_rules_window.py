@@ -129,6 +129,9 @@ def test_failed_is_sent_again_unconfirmed_is_not_even_by_run_again(
     assert "on 2 photos costs" in w.question.text()
     yes = next(b for b in w.question.buttons() if b.text().replace("&", "") == "Yes")
     qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(server.created()) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: len(server.created()) == 6, timeout=10_000)
+    settle(qtbot, w, [r.id for r in w.model.engine.jobs()])
     per_input = server.created_per_input()
-    assert per_input[str(coffee)] == 1 and per_input[str(chelsea)] == 3
+    assert per_input[str(coffee)] == 1  # still never resent
+    assert per_input[str(chelsea)] == 3 and per_input[str(astronaut)] == 2
+    assert len(server.created()) == 6
