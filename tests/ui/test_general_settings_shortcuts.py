@@ -88,7 +88,8 @@ def test_keyboard_shortcuts_lists_every_registered_shortcut(qtbot, make_window):
     help_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Help")
     entry = next(a for a in help_menu.actions() if "Keyboard Shortcuts" in a.text())
     entry.trigger()
-    dlg = w.shortcuts_dialog
+    dlg = w.shortcuts.dialog
+    assert dlg is not None
     qtbot.waitUntil(dlg.isVisible)
     listed = {id(r.obj) for r in dlg.rows}
     assert listed == _registered(w)

@@ -54,7 +54,7 @@ def test_strokes_align_on_the_window_canvas_at_two_zooms_and_after_pan(qtbot, wi
     painter.tools.set_hardness(1.0)
     painter.toolbar.edit_action.trigger()
     assert painter.layer is not None and painter.layer.editing
-    assert w.undo_target is painter.masking.document
+    assert painter.undo_document is painter.masking.document
     doc = painter.masking.document
     assert doc.size == (600, 400)
 
@@ -89,7 +89,7 @@ def test_strokes_align_on_the_window_canvas_at_two_zooms_and_after_pan(qtbot, wi
     assert np.array_equal(doc.array, before)
 
     painter.toolbar.edit_action.trigger()
-    assert not painter.layer.editing and w.undo_target is None
+    assert not painter.layer.editing and painter.undo_document is None
 
 
 @pytest.mark.slow

@@ -5,6 +5,11 @@ upper layer; ``providers`` never import ``services``; the CLI stays headless; wi
 reach the engine, settings and providers only through the view-models in ``model``. Imports
 are read with ``ast``, so an import hidden inside a function (or under ``TYPE_CHECKING``)
 counts too.
+
+The facade between ``ui`` and ``model`` is typed as well: no ``ui`` function takes the window,
+the runtime or a view-model as ``Any`` (or unannotated), and no ``ui`` module other than the
+window's own sets attributes on the window: what a part installed from another module gives
+the window is what its ``install()`` returns.
 """
 
 from __future__ import annotations
@@ -71,6 +76,75 @@ def violations() -> list[str]:
                 if target in FORBIDDEN.get(layer, set()):
                     found.append(f"{where} imports {mod} ({layer} must not import {target})")
     return found
+
+
+# Parameters of ui functions that must carry a real type (never Any, never left out).
+TYPED_PARAMS = {"window", "runtime", "model", "app", "engine", "settings", "thumbs", "accounts"}
+
+
+def _is_any(annotation: ast.expr | None) -> bool:
+    if annotation is None:
+        return True
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return annotation.value.strip() in {"Any", "typing.Any"}
+    if isinstance(annotation, ast.Name):
+        return annotation.id == "Any"
+    return isinstance(annotation, ast.Attribute) and annotation.attr == "Any"
+
+
+def _targets_window(node: ast.expr) -> bool:
+    """``window.x`` or ``<anything>.window.x`` as an assignment target."""
+    if not isinstance(node, ast.Attribute):
+        return False
+    owner = node.value
+    if isinstance(owner, ast.Name):
+        return owner.id == "window"
+    return isinstance(owner, ast.Attribute) and owner.attr == "window"
+
+
+def facade_violations() -> list[str]:
+    found = []
+    for path in sorted((PACKAGE / "ui").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        where = path.relative_to(PACKAGE.parent)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args
+                for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                    if a.arg in TYPED_PARAMS and _is_any(a.annotation):
+                        found.append(
+                            f"{where}:{a.lineno} {node.name}() takes {a.arg} untyped or as Any"
+                        )
+            elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if _targets_window(t) and path.name != "main_window.py":
+                        found.append(f"{where}:{t.lineno} sets an attribute on the window")
+    return found
+
+
+def test_ui_functions_take_typed_view_models_and_leave_the_window_alone():
+    assert facade_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from typing import Any\ndef install(window: Any): ...\n", "takes window untyped"),
+        ("def open_settings(window, provider_id=None): ...\n", "takes window untyped"),
+        ("class A:\n    def f(self, runtime: 'Any') -> None: ...\n", "takes runtime untyped"),
+        ("async def g(*, model: typing.Any): ...\n", "takes model untyped"),
+        ("def install(window: W) -> None:\n    window.credits_label = 1\n", "sets an attr"),
+        ("class H:\n    def f(self):\n        self.window.undo_target = None\n", "sets an attr"),
+    ],
+)
+def test_the_facade_checker_catches_violations(tmp_path, monkeypatch, source, expected):
+    fake_pkg = tmp_path / "retouchdesk"
+    (fake_pkg / "ui").mkdir(parents=True)
+    (fake_pkg / "ui" / "part.py").write_text(source)
+    monkeypatch.setattr(__import__(__name__, fromlist=["PACKAGE"]), "PACKAGE", fake_pkg)
+    [problem] = facade_violations()
+    assert expected in problem
 
 
 def test_the_package_is_where_the_test_expects_it():

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
 from retouchdesk.core.errors import RetouchError
+from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.core.schema import ParamKind, ProviderSchema
 from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.model.compare import CompareModel
@@ -30,6 +31,8 @@ from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.model.thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
+    from retouchdesk.core.imageio import OutputPolicy
+    from retouchdesk.model.masking import MaskingModel
     from retouchdesk.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -133,6 +136,25 @@ class AppModel(QObject):
             )
         return self._accounts
 
+    def masking_model(self, parent: QObject | None = None) -> MaskingModel:
+        """The mask painter's view-model over this window's operation; from now on every
+        queued photo carries its frozen mask and the job records the mask options."""
+        from retouchdesk.model.masking import MaskingModel
+
+        try:
+            undo_mb = int(self._setting("mask", "undo_mb", 256))
+        except (TypeError, ValueError):  # a bad value: the default is fine
+            undo_mb = 256
+        masking = MaskingModel(
+            self.operation,
+            None,  # the mask library in the user's data folder
+            runner=self.runner,
+            undo_limit_bytes=max(8, undo_mb) * 1024 * 1024,
+            parent=parent,
+        )
+        self.session.job_hook = masking.prepare_job
+        return masking
+
     def general_settings(self) -> GeneralSettingsModel:
         """The view-model of Settings › General over the window's settings."""
         return GeneralSettingsModel(self.settings, self.catalog)
@@ -190,6 +212,44 @@ class AppModel(QObject):
     def provider_of_job(self, job_id: str) -> str | None:
         rec = self.engine.get(job_id)
         return rec.provider if rec is not None else None
+
+    # -- what the window asks about jobs ----------------------------------------------------------
+    def earlier_results(self) -> frozenset[str]:
+        """Absolute paths of every result the engine has written (a folder scan skips them)."""
+        return frozenset(str(p.absolute()) for r in self.engine.jobs() for p in r.results)
+
+    def output_subfolder(self) -> str:
+        """The subfolder results go to beside their photo (a folder scan skips it)."""
+        return self.engine.config.output_subfolder or "retouched"
+
+    def export_policy(self) -> OutputPolicy:
+        """Save a Copy's format and metadata rules, from the output settings."""
+        from retouchdesk.model import export
+
+        return export.policy_from(self.engine.config.output_policy())
+
+    def failed_since(self, started: float) -> int:
+        """How many jobs failed after ``started`` (a time.time()), for the status bar."""
+        return sum(
+            1
+            for r in self.engine.jobs()
+            if r.state is JobState.FAILED and (r.finished_at or r.updated_at) >= started
+        )
+
+    def live_jobs(self) -> tuple[list[JobRecord], list[JobRecord]]:
+        """Jobs not finished yet: (offline ones, cloud ones)."""
+        local: list[JobRecord] = []
+        cloud: list[JobRecord] = []
+        for rec in self.engine.jobs():
+            if rec.state.terminal:
+                continue
+            prov = self.catalog.providers.get(rec.provider)
+            (local if prov is not None and prov.kind == "local" else cloud).append(rec)
+        return local, cloud
+
+    def cancel_jobs(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.engine.cancel(job_id)
 
     def source_of_result(self, result: Path) -> Path | None:
         """The photo a result file was made from (an upscale opened later reuses its mask)."""

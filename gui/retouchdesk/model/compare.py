@@ -141,6 +141,15 @@ class CompareModel(QObject):
             self.versions[self.right_index] if 0 <= self.right_index < len(self.versions) else None
         )
 
+    def right_notes(self) -> list[str]:
+        """What the photographer should know about the right-hand result (the engine's
+        warnings on it), [] for an original or a result without any."""
+        from retouchdesk.model.jobs import result_notes
+
+        v = self.right_version
+        rec = self.session.engine.get(v.job_id) if v is not None and v.job_id else None
+        return result_notes(rec, v.path) if rec is not None and v is not None else []
+
     def keep(self, kept: bool = True) -> None:
         """Pin (or unpin) the right-hand result: a kept result is protected from Discard."""
         v = self.right_version

@@ -317,11 +317,7 @@ class CompareView(QWidget):
         self._show_kept()
 
     def _show_note(self) -> None:
-        v = self.model.right_version
-        rec = self.model.session.engine.get(v.job_id) if v is not None and v.job_id else None
-        from retouchdesk.model.jobs import result_notes
-
-        notes = result_notes(rec, v.path) if rec is not None and v is not None else []
+        notes = self.model.right_notes()
         self.note.setText("⚠ " + " ".join(notes) if notes else "")
         self.note.setVisible(bool(notes))
 

@@ -14,7 +14,8 @@ to the window's central stack.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -37,6 +38,9 @@ from PySide6.QtWidgets import (
 from retouchdesk.model.try_on import Cell, Choice, TryOnModel, TryOnRun, total_cost_text
 from retouchdesk.ui.canvas import Canvas
 
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
+
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -49,7 +53,7 @@ class TryOnDialog(QDialog):
         checked: list[Choice],
         photo_name: str,
         parent: QWidget,
-        estimate: Any = None,
+        estimate: Callable[[Choice], float | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("tryOnDialog")
@@ -380,7 +384,7 @@ def _layout_holding(layout: QLayout, widget: QWidget) -> QLayout | None:
 class TryOnHook:
     """What :func:`install` adds to the main window (kept as ``window.try_on``)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         m = window.model
         self.model = TryOnModel(m.session, m.operation, m.history, m.runner, parent=window)
@@ -389,15 +393,13 @@ class TryOnHook:
         self.grid = CompareGrid(self.model)
         window.stack.addWidget(self.grid)
         self.dialog: TryOnDialog | None = None
-        self.action = window._action(
+        self.action = window.add_action(
             "&Try On…",
             self.open_dialog,
             "Ctrl+T",
             tip="Send the photo to several operations at once and compare the results",
         )
-        photo_menu = next(
-            a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Photo"
-        )
+        photo_menu = window.menus["Photo"]
         acts = photo_menu.actions()
         i = acts.index(window.apply_all_action)
         if i + 1 < len(acts):
@@ -470,5 +472,5 @@ class TryOnHook:
             self.close_grid()
 
 
-def install(window: Any) -> TryOnHook:
+def install(window: MainWindow) -> TryOnHook:
     return TryOnHook(window)

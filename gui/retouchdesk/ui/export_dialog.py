@@ -10,8 +10,9 @@ is exported by :class:`model.exporting.ExportModel`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +31,9 @@ from PySide6.QtWidgets import (
 
 from retouchdesk.model.exporting import ExportModel, ExportOptions
 
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
+
 _FORMATS = [("JPEG", "jpeg"), ("PNG", "png"), ("TIFF", "tiff"), ("WebP", "webp")]
 _COLOURS = [("Keep the photo's", "keep"), ("sRGB (web, most screens)", "srgb"),
             ("Display P3 (wide gamut)", "p3")]  # fmt: skip
@@ -39,7 +43,9 @@ _METADATA = [("All", "all"), ("All but GPS location", "nogps"), ("None", "none")
 class ExportDialog(QDialog):
     """The form (see module docstring); :meth:`options` reads it."""
 
-    def __init__(self, files: list[Path], folder: Path, settings: Any, parent: QWidget | None):
+    def __init__(
+        self, files: list[Path], folder: Path, settings: QSettings, parent: QWidget | None
+    ):
         super().__init__(parent)
         self.setObjectName("exportDialog")
         n = len(files)
@@ -168,19 +174,16 @@ def _select(box: QComboBox, value: Any) -> None:
 class Exporter:
     """File › Export… and Export Pinned… inside one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.model = ExportModel(window.model.runner, parent=window)
         self.model.message.connect(window.show_message)
         self.dialog: ExportDialog | None = None
-        self.export_action = window._action("&Export…", self.export_shown, "Ctrl+E")
-        self.pinned_action = window._action("Export &Pinned…", self.export_pinned)
-        for act in window.menuBar().actions():
-            menu = act.menu()
-            if act.text().replace("&", "") == "File" and menu is not None:
-                before = window.save_action
-                menu.insertAction(before, self.export_action)
-                menu.insertAction(before, self.pinned_action)
+        self.export_action = window.add_action("&Export…", self.export_shown, "Ctrl+E")
+        self.pinned_action = window.add_action("Export &Pinned…", self.export_pinned)
+        file_menu = window.menus["File"]
+        file_menu.insertAction(window.save_action, self.export_action)
+        file_menu.insertAction(window.save_action, self.pinned_action)
         window.photo_actions.append(self.export_action)
 
     def shown_version(self) -> Path | None:
@@ -226,5 +229,5 @@ class Exporter:
         return dialog
 
 
-def install(window: Any) -> Exporter:
+def install(window: MainWindow) -> Exporter:
     return Exporter(window)

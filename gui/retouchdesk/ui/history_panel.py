@@ -13,7 +13,7 @@ working version when no mask is being painted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont, QIcon
@@ -29,6 +29,11 @@ from PySide6.QtWidgets import (
 )
 
 from retouchdesk.model.history import HistoryModel, VersionItem
+from retouchdesk.model.thumbnails import ThumbnailCache
+
+if TYPE_CHECKING:
+    from retouchdesk.model.app_model import AppModel
+    from retouchdesk.ui.main_window import MainWindow
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB = 56
@@ -37,7 +42,9 @@ THUMB = 56
 class HistoryPanel(QWidget):
     """The list of versions and its buttons (see module docstring)."""
 
-    def __init__(self, model: HistoryModel, thumbs: Any, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: HistoryModel, thumbs: ThumbnailCache, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.thumbs = thumbs
@@ -166,7 +173,7 @@ def _short(v: Any) -> str:
 class _SaveSessionOnClose(QObject):
     """Writes the session (open photos, working versions) when the window closes."""
 
-    def __init__(self, model: Any, parent: QObject) -> None:
+    def __init__(self, model: AppModel, parent: QObject) -> None:
         super().__init__(parent)
         self._model = model
 
@@ -179,7 +186,7 @@ class _SaveSessionOnClose(QObject):
 class History:
     """The dock, its menu entries and the undo routing inside one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         model = window.model
         self.model: HistoryModel = model.history
@@ -192,24 +199,19 @@ class History:
         window.side_dock.raise_()
         self.panel.list.itemClicked.connect(self._clicked)
         self.panel.recipe_button.clicked.connect(self.save_recipe_dialog)
-        self.apply_recipe_action = window._action(
+        self.apply_recipe_action = window.add_action(
             "Apply &Recipe to All…", self.apply_recipe_dialog, "Ctrl+Shift+R"
         )
-        self.continue_action = window._action(
+        self.continue_action = window.add_action(
             "Continue from &This Version", self.continue_from_shown, "Ctrl+Shift+C"
         )
-        for act in window.menuBar().actions():
-            menu = act.menu()
-            name = act.text().replace("&", "")
-            if name == "Photo" and menu is not None:
-                before = menu.actions()[2]  # after Apply and Apply to All
-                menu.insertAction(before, self.continue_action)
-                menu.insertAction(before, self.apply_recipe_action)
-            elif name == "View" and menu is not None:
-                menu.addAction(self.dock.toggleViewAction())
+        photo_menu = window.menus["Photo"]
+        before = photo_menu.actions()[2]  # after Apply and Apply to All
+        photo_menu.insertAction(before, self.continue_action)
+        photo_menu.insertAction(before, self.apply_recipe_action)
+        window.menus["View"].addAction(self.dock.toggleViewAction())
         self.dock.toggleViewAction().setShortcut("Ctrl+H")
         window.photo_actions.extend([self.apply_recipe_action, self.continue_action])
-        window.history_undo = self.model
         self._closing = _SaveSessionOnClose(window.model, window)
         window.installEventFilter(self._closing)
 
@@ -285,6 +287,6 @@ class History:
         )
 
 
-def install(window: Any) -> History:
+def install(window: MainWindow) -> History:
     """Add the History dock to ``window`` (a ``ui.main_window.MainWindow``)."""
     return History(window)

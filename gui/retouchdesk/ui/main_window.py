@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from retouchdesk import APP_NAME
 from retouchdesk.core.errors import RetouchError
-from retouchdesk.core.jobs import JobState
+from retouchdesk.core.jobs import JobRecord
 from retouchdesk.model.app_model import AppModel
 from retouchdesk.model.photos import IMAGE_SUFFIXES
 from retouchdesk.ui.canvas import Canvas
@@ -174,10 +174,10 @@ class MainWindow(QMainWindow):
         self.try_on = compare_grid.install(self)  # Try On… and its grid
         self.queue_controls = queue_controls.install(self)
         self.photo_info = photo_info.install(self)  # histogram and EXIF
-        self.shortcuts_action = shortcuts.install(self)  # Help › Keyboard Shortcuts
+        self.shortcuts = shortcuts.install(self)  # Help › Keyboard Shortcuts
 
     # -- actions -------------------------------------------------------------------------------
-    def _action(
+    def add_action(
         self,
         text: str,
         slot: Any,
@@ -201,43 +201,45 @@ class MainWindow(QMainWindow):
         SK = QKeySequence.StandardKey
         mb = self.menuBar()
         file = mb.addMenu("&File")
-        self.open_action = self._action("&Open…", self.open_dialog, SK.Open)
+        self.open_action = self.add_action("&Open…", self.open_dialog, SK.Open)
         file.addAction(self.open_action)
-        file.addAction(self._action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O"))
+        file.addAction(self.add_action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O"))
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
-        self.paste_action = self._action("&Paste Image", self.paste, SK.Paste)
+        self.paste_action = self.add_action("&Paste Image", self.paste, SK.Paste)
         file.addAction(self.paste_action)
-        self.save_action = self._action(
+        self.save_action = self.add_action(
             "&Save Result As…", self.save_result_as, SK.Save, tip="Copy the compared result"
         )
         file.addAction(self.save_action)
         file.addSeparator()
-        file.addAction(self._action("&Settings…", lambda: self.open_settings(""), SK.Preferences))
+        file.addAction(
+            self.add_action("&Settings…", lambda: self.open_settings(""), SK.Preferences)
+        )
         file.addSeparator()
-        file.addAction(self._action("&Quit", self.close, SK.Quit))
+        file.addAction(self.add_action("&Quit", self.close, SK.Quit))
 
         edit = mb.addMenu("&Edit")
-        self.undo_action = self._action("&Undo", self._undo, SK.Undo)
-        self.redo_action = self._action("&Redo", self._redo, SK.Redo)
+        self.undo_action = self.add_action("&Undo", self._undo, SK.Undo)
+        self.redo_action = self.add_action("&Redo", self._redo, SK.Redo)
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
-        edit.addAction(self._action("Reset Parameters", self.model.operation.reset_all))
+        edit.addAction(self.add_action("Reset Parameters", self.model.operation.reset_all))
 
         view = mb.addMenu("&View")
         # Zoom acts on what is shown: the photo, or the compare view's canvases.
         self.view_actions = [
-            self._action("Zoom &In", lambda: self._shown_view().zoom_in(), SK.ZoomIn),
-            self._action("Zoom &Out", lambda: self._shown_view().zoom_out(), SK.ZoomOut),
-            self._action("&Fit", lambda: self._shown_view().fit(), "Ctrl+0"),
-            self._action("&100%", lambda: self._shown_view().actual_size(), "Ctrl+1"),
+            self.add_action("Zoom &In", lambda: self._shown_view().zoom_in(), SK.ZoomIn),
+            self.add_action("Zoom &Out", lambda: self._shown_view().zoom_out(), SK.ZoomOut),
+            self.add_action("&Fit", lambda: self._shown_view().fit(), "Ctrl+0"),
+            self.add_action("&100%", lambda: self._shown_view().actual_size(), "Ctrl+1"),
         ]
         for act in self.view_actions:
             view.addAction(act)
         view.addSeparator()
-        self.compare_action = self._action(
+        self.compare_action = self.add_action(
             "&Compare Before/After", self.toggle_compare, "C", context=self.centre
         )
         view.addAction(self.compare_action)
@@ -246,22 +248,24 @@ class MainWindow(QMainWindow):
         view.addAction(self.jobs_dock.toggleViewAction())
         self.jobs_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+J"))
         self.side_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+R"))
-        self.fullscreen_action = self._action("&Full Screen", self._fullscreen, SK.FullScreen)
+        self.fullscreen_action = self.add_action("&Full Screen", self._fullscreen, SK.FullScreen)
         view.addAction(self.fullscreen_action)
 
         photo = mb.addMenu("&Photo")
-        self.apply_action = self._action("&Apply", self.apply_current, "Ctrl+Return")
-        self.apply_all_action = self._action("Apply to &All", self.apply_all, "Ctrl+Shift+Return")
+        self.apply_action = self.add_action("&Apply", self.apply_current, "Ctrl+Return")
+        self.apply_all_action = self.add_action(
+            "Apply to &All", self.apply_all, "Ctrl+Shift+Return"
+        )
         photo.addAction(self.apply_action)
         photo.addAction(self.apply_all_action)
         photo.addSeparator()
-        self.next_action = self._action(
+        self.next_action = self.add_action(
             "&Next Photo", lambda: self._step(1), "Right", context=self.centre
         )
-        self.previous_action = self._action(
+        self.previous_action = self.add_action(
             "&Previous Photo", lambda: self._step(-1), "Left", context=self.centre
         )
-        self.close_photo_action = self._action("&Close Photo", self.close_photo, SK.Close)
+        self.close_photo_action = self.add_action("&Close Photo", self.close_photo, SK.Close)
         for act in (self.next_action, self.previous_action, self.close_photo_action):
             photo.addAction(act)
         # What needs an open photo looks (and is) unavailable without one.
@@ -277,7 +281,15 @@ class MainWindow(QMainWindow):
         ]
 
         help_ = mb.addMenu("&Help")
-        help_.addAction(self._action(f"&About {APP_NAME}", self.about))
+        help_.addAction(self.add_action(f"&About {APP_NAME}", self.about))
+        # The menus by name, for the parts installed from other modules.
+        self.menus: dict[str, QMenu] = {
+            "File": file,
+            "Edit": edit,
+            "View": view,
+            "Photo": photo,
+            "Help": help_,
+        }
 
     def _connect(self) -> None:
         m = self.model
@@ -324,12 +336,10 @@ class MainWindow(QMainWindow):
             self._add_recent(p)
         if self._scan is not None:
             self._scan.cancel()  # a new request replaces a scan still running
-        config = self.model.engine.config
-        earlier = frozenset(str(p.absolute()) for r in self.model.engine.jobs() for p in r.results)
         scan = FolderScan(
             paths,
-            skip_dirs=(config.output_subfolder or "retouched",),
-            earlier_results=earlier,
+            skip_dirs=(self.model.output_subfolder(),),
+            earlier_results=self.model.earlier_results(),
             parent=self,
         )
         if scan.run_briefly():
@@ -913,11 +923,7 @@ class MainWindow(QMainWindow):
         if c["live"]:
             parts.append(f"{c['live']} in progress")
         # Failures of this session only: yesterday's are in the job list, not news.
-        failed = sum(
-            1
-            for r in self.model.engine.jobs()
-            if r.state is JobState.FAILED and (r.finished_at or r.updated_at) >= self._started
-        )
+        failed = self.model.failed_since(self._started)
         if failed:
             parts.append(f"{failed} failed")
         self.jobs_label.setText(" · ".join(parts))
@@ -968,7 +974,7 @@ class MainWindow(QMainWindow):
     async def _save_copy(self, result: Path, dest: Path) -> None:
         from retouchdesk.model import export
 
-        policy = export.policy_from(self.model.engine.config.output_policy())
+        policy = self.model.export_policy()
         try:
             await self.model.runner.in_thread(export.export_result, result, dest, policy)
         except RetouchError as exc:
@@ -990,7 +996,7 @@ class MainWindow(QMainWindow):
 
     # -- misc ------------------------------------------------------------------------------------
     def _undo(self) -> None:
-        target = getattr(self, "undo_target", None)
+        target = self.mask_painter.undo_document
         # In the compare view (or with no mask being painted) Undo brings back a discard.
         if self.model.compare.can_undo_discard() and (
             target is None or self.stack.currentWidget() is self.compare
@@ -1001,17 +1007,15 @@ class MainWindow(QMainWindow):
             target.undo()
             return
         # Not painting (or nothing painted to undo): step back through the working versions.
-        history = getattr(self, "history_undo", None)
-        if history is not None and history.undo():
+        if self.model.history.undo():
             self.close_compare()
 
     def _redo(self) -> None:
-        target = getattr(self, "undo_target", None)
+        target = self.mask_painter.undo_document
         if target is not None and target.can_redo():
             target.redo()
             return
-        history = getattr(self, "history_undo", None)
-        if history is not None and history.redo():
+        if self.model.history.redo():
             self.close_compare()
 
     def _fullscreen(self) -> None:
@@ -1054,18 +1058,9 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue("operation", self.model.operation.operation.key)
         self.qsettings.sync()
 
-    def live_jobs(self) -> tuple[list[Any], list[Any]]:
+    def live_jobs(self) -> tuple[list[JobRecord], list[JobRecord]]:
         """Jobs not finished yet: (offline ones, cloud ones)."""
-        local, cloud = [], []
-        for rec in self.model.engine.jobs():
-            if rec.state.terminal:
-                continue
-            try:
-                kind = self.model.catalog.provider(rec.provider).kind
-            except Exception:
-                kind = "cloud"
-            (local if kind == "local" else cloud).append(rec)
-        return local, cloud
+        return self.model.live_jobs()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         local, cloud = self.live_jobs() if self.isVisible() else ([], [])
@@ -1076,7 +1071,7 @@ class MainWindow(QMainWindow):
         self.save_state()
         super().closeEvent(event)
 
-    def _ask_quit(self, local: list[Any], cloud: list[Any]) -> None:
+    def _ask_quit(self, local: list[JobRecord], cloud: list[JobRecord]) -> None:
         """Quitting with work under way asks, as Lightroom does during an export."""
         n = len(local) + len(cloud)
         box = QMessageBox(self)
@@ -1108,8 +1103,7 @@ class MainWindow(QMainWindow):
             clicked = box.clickedButton()
             box.deleteLater()
             if clicked is cancel:
-                for rec in local + cloud:
-                    self.model.engine.cancel(rec.id)
+                self.model.cancel_jobs([rec.id for rec in local + cloud])
             if clicked in (resume, cancel):
                 self._quit_confirmed = True
                 self.close()

@@ -8,21 +8,26 @@
   following the photo shown: scene coordinates are image pixels (interface 8),
 * the link to the job queue: ``SessionModel.job_hook`` freezes the mask for every queued
   photo and records the job options (see :mod:`retouchdesk.model.masking`),
-* Edit > Undo / Redo acting on the mask while it is being painted (``window.undo_target``).
+* Edit > Undo / Redo acting on the mask while it is being painted (the window asks
+  :attr:`MaskPainter.undo_document`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSpinBox
 
+from retouchdesk.model.mask import MaskDocument
 from retouchdesk.model.masking import MaskingModel
 from retouchdesk.ui.mask_layer import MaskLayer
 from retouchdesk.ui.mask_toolbar import MaskToolBar
+
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
 
 
 class _SaveOnClose(QObject):
@@ -41,20 +46,12 @@ class _SaveOnClose(QObject):
 class MaskPainter:
     """Owns the painter's pieces inside one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         model = window.model
-        try:
-            undo_mb = int(model.settings.get("mask", "undo_mb"))
-        except Exception:  # an old settings file or a bad value: the default is fine
-            undo_mb = 256
-        self.masking = MaskingModel(
-            model.operation,
-            None,  # the mask library in the user's data folder
-            runner=model.runner,
-            undo_limit_bytes=max(8, undo_mb) * 1024 * 1024,
-            parent=window,
-        )
+        self.masking = model.masking_model(parent=window)
+        # The mask being painted, which Edit › Undo / Redo act on (None while not painting).
+        self.undo_document: MaskDocument | None = None
         self.tools = self.masking.tools
         self.toolbar = MaskToolBar(self.tools, None, window)
         self.toolbar.message.connect(window.show_message)
@@ -96,7 +93,6 @@ class MaskPainter:
         self._close_filter = _SaveOnClose(self.masking, window)
         window.installEventFilter(self._close_filter)
         model.operation.operation_changed.connect(self._hint_for_operation)
-        model.session.job_hook = self.masking.prepare_job
         self._protect_changed()
         self._document_changed()
 
@@ -137,7 +133,7 @@ class MaskPainter:
         self.layer.setVisible(True)
         if self.toolbar.edit_action.isChecked():
             self.layer.set_editing(True)
-            self.window.undo_target = doc
+            self.undo_document = doc
 
     def _update_reuse(self) -> None:
         prev = self.masking.previous_photo()
@@ -170,7 +166,7 @@ class MaskPainter:
             return
         if self.layer is not None:
             self.layer.set_editing(on)
-        self.window.undo_target = self.masking.document if on else None
+        self.undo_document = self.masking.document if on else None
         if on:
             self.window.canvas.setFocus()
             self.window.show_message(
@@ -189,6 +185,6 @@ class MaskPainter:
         self.feather_label.setEnabled(on)
 
 
-def install(window: Any) -> MaskPainter:
-    """Add the mask painter to ``window`` (a ``ui.main_window.MainWindow``)."""
+def install(window: MainWindow) -> MaskPainter:
+    """Add the mask painter to ``window``."""
     return MaskPainter(window)

@@ -11,7 +11,7 @@ where a channel is at 0, red where one is at 255. Figures come from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -29,6 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from retouchdesk.model.photo_info import Histogram, PhotoInfoModel
+
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
 
 SHADOW_COLOUR = QColor(40, 120, 255)
 HIGHLIGHT_COLOUR = QColor(255, 50, 50)
@@ -178,7 +181,7 @@ class PhotoInfoPanel(QWidget):
 class PhotoInfoHook:
     """What :func:`install` adds to the window (kept as ``window.photo_info``)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         m = window.model
         self.model = PhotoInfoModel(m.runner, parent=window)
@@ -191,13 +194,11 @@ class PhotoInfoHook:
         window.side_dock.raise_()
         self.overlay: QGraphicsPixmapItem | None = None
         self._overlay_for: Any = None
-        self.action = window._action(
+        self.action = window.add_action(
             "Show &Clipping", self.toggle_overlay, "J", context=window.centre
         )
         self.action.setCheckable(True)
-        view_menu = next(
-            a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "View"
-        )
+        view_menu = window.menus["View"]
         view_menu.addAction(self.action)
         view_menu.addAction(self.dock.toggleViewAction())
         self.dock.toggleViewAction().setShortcut("Ctrl+I")
@@ -252,5 +253,5 @@ class PhotoInfoHook:
         self._update_overlay()
 
 
-def install(window: Any) -> PhotoInfoHook:
+def install(window: MainWindow) -> PhotoInfoHook:
     return PhotoInfoHook(window)

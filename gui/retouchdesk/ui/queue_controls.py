@@ -10,18 +10,21 @@ taskbar entry asks for attention): how many finished and how many failed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication, QPushButton, QSystemTrayIcon
+
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
 
 
 class QueueControls:
     """The pause action and the status-bar button inside one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.jobs = window.model.jobs
-        self.pause_action = window._action("&Pause Queue", self.toggle, "Ctrl+Shift+P")
+        self.pause_action = window.add_action("&Pause Queue", self.toggle, "Ctrl+Shift+P")
         self.pause_action.setCheckable(True)
         self.pause_action.setToolTip("Start no further job; jobs already sent or running go on")
         self.resume_button = QPushButton("Resume queue")
@@ -29,10 +32,8 @@ class QueueControls:
         self.resume_button.hide()
         self.resume_button.clicked.connect(lambda: self.set_paused(False))
         window.statusBar().addPermanentWidget(self.resume_button)
-        for act in window.menuBar().actions():
-            menu = act.menu()
-            if act.text().replace("&", "") == "Photo" and menu is not None:
-                menu.insertAction(menu.actions()[2], self.pause_action)
+        photo_menu = window.menus["Photo"]
+        photo_menu.insertAction(photo_menu.actions()[2], self.pause_action)
         self.jobs.counts_changed.connect(self._update)
         self.jobs.counts_changed.connect(self._maybe_notify)
         self._was_live = 0
@@ -86,5 +87,5 @@ class QueueControls:
         QApplication.alert(self.window, 0)
 
 
-def install(window: Any) -> QueueControls:
+def install(window: MainWindow) -> QueueControls:
     return QueueControls(window)

@@ -8,7 +8,7 @@ any ``QShortcut``, so a shortcut added anywhere shows up, and one removed disapp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from retouchdesk.ui.main_window import MainWindow
 
 
 @dataclass(frozen=True)
@@ -135,23 +138,28 @@ class ShortcutsDialog(QDialog):
             self.table.setRowHidden(i, not hit)
 
 
-def install(window: Any) -> QAction:
+class Shortcuts:
+    """Help › Keyboard Shortcuts in one main window: its action and the dialog last opened."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.dialog: ShortcutsDialog | None = None
+        help_menu = window.menus["Help"]
+        self.action = window.add_action("&Keyboard Shortcuts", self.open_dialog, "Ctrl+/")
+        first = help_menu.actions()[0] if help_menu.actions() else None
+        if first is not None:
+            help_menu.insertAction(first, self.action)
+        else:
+            help_menu.addAction(self.action)
+
+    def open_dialog(self) -> ShortcutsDialog:
+        dlg = ShortcutsDialog(self.window)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dlg
+        dlg.open()
+        return dlg
+
+
+def install(window: MainWindow) -> Shortcuts:
     """Help › Keyboard Shortcuts (Ctrl+/)."""
-    help_menu = next(
-        a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Help"
-    )
-    act = window._action("&Keyboard Shortcuts", lambda: open_dialog(window), "Ctrl+/")
-    first = help_menu.actions()[0] if help_menu.actions() else None
-    if first is not None:
-        help_menu.insertAction(first, act)
-    else:
-        help_menu.addAction(act)
-    return act
-
-
-def open_dialog(window: Any) -> ShortcutsDialog:
-    dlg = ShortcutsDialog(window)
-    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    window.shortcuts_dialog = dlg
-    dlg.open()
-    return dlg
+    return Shortcuts(window)
