@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from retouchdesk import APP_NAME
 from retouchdesk.core.errors import RetouchError
-from retouchdesk.core.jobs import JobRecord
+from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.model.app_model import AppModel
 from retouchdesk.model.photos import IMAGE_SUFFIXES
 from retouchdesk.ui.canvas import Canvas
