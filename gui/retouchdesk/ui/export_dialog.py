@@ -141,10 +141,11 @@ class ExportDialog(QDialog):
         q = self.qsettings
         default = ExportOptions()
         _select(self.format, q.value("export/format", default.format))
-        self.quality.setValue(int(q.value("export/quality", default.quality)))
-        _select(self.bits, int(q.value("export/bit_depth", default.bit_depth)))
-        self.long_side.setValue(int(q.value("export/long_side", default.long_side)))
-        self.sharpen.setValue(float(q.value("export/sharpen", default.sharpen)))
+        # QSettings gives back text from an INI file and numbers from other back ends.
+        self.quality.setValue(int(str(q.value("export/quality", default.quality))))
+        _select(self.bits, int(str(q.value("export/bit_depth", default.bit_depth))))
+        self.long_side.setValue(int(str(q.value("export/long_side", default.long_side))))
+        self.sharpen.setValue(float(str(q.value("export/sharpen", default.sharpen))))
         _select(self.colour, q.value("export/colour", default.colour))
         _select(self.metadata, q.value("export/metadata", default.metadata))
         self.template.setText(str(q.value("export/template", default.template)))
