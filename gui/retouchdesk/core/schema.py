@@ -444,6 +444,41 @@ class Credential:
     multiline: bool = False  # entered in a text box (a PEM private key)
 
 
+#: Python types of the setting types a provider file may declare (``schema_grammar.SETTING``).
+SETTING_PY_TYPES: dict[str, type] = {"text": str, "int": int, "number": float, "bool": bool}
+
+
+@dataclass(frozen=True)
+class ProviderSetting:
+    """A non-secret setting of one provider (``[[settings]]``): ``<provider id>.<key>``.
+
+    The settings layer makes each one a typed setting (file, environment, Settings dialog),
+    and the registry hands its value to the provider's constructor.
+    """
+
+    key: str
+    type: str  # one of schema_grammar.SETTING_TYPES
+    default: Any
+    help: str = ""
+    values: tuple[Any, ...] = ()  # allowed values of a text setting (empty: any)
+    min: float | None = None  # a number outside [min, max] is clamped to it
+    max: float | None = None
+    generated: str = ""  # "uuid": made once per installation when empty, kept in the file
+
+    @property
+    def py_type(self) -> type:
+        return SETTING_PY_TYPES[self.type]
+
+    def clamp(self, value: Any) -> Any:
+        """The value within ``min``..``max`` (numbers only), in the setting's own type."""
+        if self.type in ("int", "number"):
+            if self.min is not None:
+                value = max(self.py_type(self.min), value)
+            if self.max is not None:
+                value = min(self.py_type(self.max), value)
+        return value
+
+
 @dataclass(frozen=True)
 class ProviderSchema:
     id: str
@@ -459,6 +494,9 @@ class ProviderSchema:
     needs_hosting: bool = False  # inputs reach it only by URL, so the app hosts them
     has_credits: bool = False  # a credit balance to show (Provider.balance)
     lists_styles: bool = False  # Provider.list_styles fills its style parameters
+    settings: tuple[ProviderSetting, ...] = ()  # its own non-secret settings (and base_url)
+    concurrency: int | None = None  # jobs at once the vendor allows; None: the provider's own
+    health_checks: str = ""  # "module:function(provider)": the doctor's live vendor checks
 
 
 @dataclass(frozen=True)
@@ -524,6 +562,11 @@ def load_provider(path: Path) -> ProviderSchema:
         )
         for c in grammar.check_list(data.get("credentials", []), grammar.CREDENTIAL, where)
     )
+    settings = _settings(data, creds, path.name)
+    health = grammar.check(data.get("health", {}), grammar.HEALTH, f"{path.name}, health")
+    concurrency = data.get("concurrency")
+    if concurrency is not None and concurrency < 1:
+        raise SchemaError(f"{path.name}: 'concurrency' must be 1 or more (got {concurrency})")
     return ProviderSchema(
         id=pid,
         name=data.get("name", pid),
@@ -538,7 +581,55 @@ def load_provider(path: Path) -> ProviderSchema:
         needs_hosting=data.get("needs_hosting", False),
         has_credits=data.get("has_credits", False),
         lists_styles=data.get("lists_styles", False),
+        settings=settings,
+        concurrency=concurrency,
+        health_checks=health.get("checks", ""),
     )
+
+
+def _settings(
+    data: dict[str, Any], creds: tuple[Credential, ...], file: str
+) -> tuple[ProviderSetting, ...]:
+    """The ``[[settings]]`` of a provider file, checked, plus ``base_url`` from the top level.
+
+    The documented address (top-level ``base_url``) becomes the default of a ``base_url``
+    setting unless a credential (CodeFormer's own server) or a setting already declares it.
+    """
+    out: list[ProviderSetting] = []
+    taken = {c.key for c in creds}
+    for raw in grammar.check_list(data.get("settings", []), None, f"{file}, settings"):
+        where = f"{file}, setting {raw.get('key', 'without a key')}"
+        grammar.check(raw, grammar.SETTING, where)
+        key, typ = raw["key"], raw["type"]
+        if key in taken:
+            raise SchemaError(f"{where}: declared twice (as a credential or a setting)")
+        taken.add(key)
+        py = SETTING_PY_TYPES[typ]
+        default = raw.get("default", py())
+        if typ == "number" and isinstance(default, int) and not isinstance(default, bool):
+            default = float(default)
+        if not isinstance(default, py) or (py is not bool and isinstance(default, bool)):
+            raise SchemaError(f"{where}: default {default!r} is not a {typ} value")
+        values = tuple(raw.get("values", ()))
+        if values and default not in values:
+            raise SchemaError(f"{where}: default {default!r} is not one of {list(values)}")
+        out.append(
+            ProviderSetting(
+                key=key,
+                type=typ,
+                default=default,
+                help=raw.get("help", ""),
+                values=values,
+                min=raw.get("min"),
+                max=raw.get("max"),
+                generated=raw.get("generated", ""),
+            )
+        )
+    url = data.get("base_url", "")
+    if url and "base_url" not in taken:
+        name = data.get("name", data["id"])
+        out.append(ProviderSetting("base_url", "text", url, f"{name} API host"))
+    return tuple(out)
 
 
 def load_catalog(directory: Path | None = None) -> Catalog:

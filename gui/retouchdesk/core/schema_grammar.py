@@ -59,7 +59,10 @@ PROVIDER = {
     "needs_hosting": _k("bool"),  # takes inputs only by URL: the app hosts them (Enhancor)
     "has_credits": _k("bool"),  # has a credit balance to show (YouCam)
     "lists_styles": _k("bool"),  # style parameters can be filled from its catalogue
+    "concurrency": _k("int"),  # jobs at once the vendor allows (engine.concurrency overrides)
+    "health": _k("table"),  # the doctor's live checks (HEALTH)
     "credentials": _k("list"),
+    "settings": _k("list"),  # the provider's own non-secret settings (SETTING)
     "api_fields": _k("table"),
     "operations": _k("list"),
 }
@@ -72,6 +75,25 @@ CREDENTIAL = {
     "help": _k("text"),
     "alternative": _k("text"),
     "multiline": _k("bool"),  # a PEM key and the like: a text box, not a line
+}
+
+#: The types a provider setting may have: TOML text, whole number, number, true/false.
+SETTING_TYPES = ("text", "int", "number", "bool")
+
+SETTING = {
+    "key": _k("text", required=True),
+    "type": _k("text", required=True, words=SETTING_TYPES),
+    "default": _k("any"),
+    "help": _k("text"),
+    "values": _k("list"),  # the allowed values of a text setting
+    "min": _k("number"),  # the smallest and largest value of a number setting (clamped)
+    "max": _k("number"),
+    "generated": _k("text", words=("uuid",)),  # made once per installation, kept in the file
+}
+
+HEALTH = {
+    # "module:function(provider) -> [(label, check)] | None": the doctor's vendor checks
+    "checks": _k("text"),
 }
 
 OPERATION = {

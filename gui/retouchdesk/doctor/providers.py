@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from retouchdesk.core.errors import RetouchError
+from retouchdesk.core.schema import Catalog, load_catalog
 from retouchdesk.doctor import CheckResult
 
 UNKNOWN_ID = "retouchdesk-doctor-unknown-id"
@@ -39,36 +40,45 @@ async def provider_checks(runtime: Any, names: Iterable[str]) -> list[CheckResul
         except RetouchError as exc:
             out.append(CheckResult(name, "set up", False, str(exc)))
             continue
-        out += await check_provider(name, provider)
+        out += await check_provider(name, provider, runtime.catalog)
     return out
 
 
-async def check_provider(name: str, provider: Any) -> list[CheckResult]:
-    """The live checks of one built provider, one result per check. A provider without
-    vendor checks here (an extra one, or a stand-in under a vendor's id) gets its own
-    ``test_connection`` as the one check."""
-    checks = _checks_for(name, provider)
+async def check_provider(
+    name: str, provider: Any, catalog: Catalog | None = None
+) -> list[CheckResult]:
+    """The live checks of one built provider, one result per check. A provider whose schema
+    declares no ``[health]`` checks (an extra one), or a stand-in under a vendor's id, gets
+    its own ``test_connection`` as the one check."""
+    checks = _checks_for(name, provider, catalog)
     if checks is None:
         return [await _run(name, "connection", lambda: _generic(provider))]
     return [await _run(name, label, check) for label, check in checks]
 
 
-async def shape_checks(name: str, provider: Any) -> list[CheckResult]:
+async def shape_checks(
+    name: str, provider: Any, catalog: Catalog | None = None
+) -> list[CheckResult]:
     """Only the vendor checks (nothing for other providers): for the Settings dialog, which
     has already made the provider's own connection test."""
-    checks = _checks_for(name, provider) or []
+    checks = _checks_for(name, provider, catalog) or []
     return [await _run(name, label, check) for label, check in checks]
 
 
-def _checks_for(name: str, provider: Any) -> list[tuple[str, Check]] | None:
-    entry = _CHECKS.get(name)
-    if entry is None:
+def _checks_for(
+    name: str, provider: Any, catalog: Catalog | None
+) -> list[tuple[str, Check]] | None:
+    """The checks the provider's schema names (``[health] checks``), None when it names none
+    or ``provider`` is not the class they were written for."""
+    schema = (catalog or load_catalog()).providers.get(name)
+    if schema is None or not schema.health_checks:
         return None
-    module, cls_name, build = entry
+    module, _, func = schema.health_checks.partition(":")
     import importlib
 
-    cls = getattr(importlib.import_module(module), cls_name)
-    return build(provider) if isinstance(provider, cls) else None
+    build: Callable[[Any], list[tuple[str, Check]] | None]
+    build = getattr(importlib.import_module(module), func)
+    return build(provider)
 
 
 async def _run(area: str, label: str, check: Check) -> CheckResult:
@@ -105,8 +115,13 @@ def _expect(cond: bool, what: str, data: Any) -> None:
 # (scripts/constants.py, api-fallback.yaml, youcam_api.py) and the v1 document (seed).
 
 
-def _youcam(p: Any) -> list[tuple[str, Check]]:
+def youcam_checks(p: Any) -> list[tuple[str, Check]] | None:
+    """YouCam's checks (``[health]`` of youcam.toml); None for a stand-in provider."""
+    from retouchdesk.providers.youcam import YouCamProvider
     from retouchdesk.providers.youcam.api import V1, V2, YouCamClient
+
+    if not isinstance(p, YouCamProvider):
+        return None
 
     client = p.client
 
@@ -185,8 +200,14 @@ def _youcam(p: Any) -> list[tuple[str, Check]]:
 # {"status": "error", "message"}. A sleeping Space answers 503 while it starts.
 
 
-def _codeformer(p: Any) -> list[tuple[str, Check]]:
+def codeformer_checks(p: Any) -> list[tuple[str, Check]] | None:
+    """CodeFormer's checks (``[health]`` of codeformer.toml); None for a stand-in provider."""
     import httpx
+
+    from retouchdesk.providers.codeformer import CodeFormerProvider
+
+    if not isinstance(p, CodeFormerProvider):
+        return None
 
     async def health() -> str:
         r = await p._api().get("/api/health", timeout=httpx.Timeout(15.0))
@@ -223,7 +244,13 @@ def _codeformer(p: Any) -> list[tuple[str, Check]]:
 # errors as {"error": {"message"}} or {"error": "..."} (seeds; public probes of the live API).
 
 
-def _enhancor(p: Any) -> list[tuple[str, Check]]:
+def enhancor_checks(p: Any) -> list[tuple[str, Check]] | None:
+    """Enhancor's checks (``[health]`` of enhancor.toml); None for a stand-in provider."""
+    from retouchdesk.providers.enhancor import EnhancorProvider
+
+    if not isinstance(p, EnhancorProvider):
+        return None
+
     def status_of(product: str) -> Check:
         async def check() -> str:
             r = await p._api().post(f"/api/{product}/v1/status", json={"request_id": UNKNOWN_ID})
@@ -245,8 +272,12 @@ def _enhancor(p: Any) -> list[tuple[str, Check]]:
 # "$id": .NET reference preservation, read by providers.adcreative.dotnet_plain).
 
 
-def _adcreative(p: Any) -> list[tuple[str, Check]]:
-    from retouchdesk.providers.adcreative import dotnet_plain
+def adcreative_checks(p: Any) -> list[tuple[str, Check]] | None:
+    """AdCreative's checks (``[health]`` of adcreative.toml); None for a stand-in provider."""
+    from retouchdesk.providers.adcreative import AdCreativeProvider, dotnet_plain
+
+    if not isinstance(p, AdCreativeProvider):
+        return None
 
     base = "/api/v1/Image/FaceEnhancing"
 
@@ -303,11 +334,3 @@ def _dump(body: Any) -> str:
         return json.dumps(body)
     except (TypeError, ValueError):
         return ""
-
-
-_CHECKS: dict[str, tuple[str, str, Callable[[Any], list[tuple[str, Check]]]]] = {
-    "youcam": ("retouchdesk.providers.youcam", "YouCamProvider", _youcam),
-    "codeformer": ("retouchdesk.providers.codeformer", "CodeFormerProvider", _codeformer),
-    "enhancor": ("retouchdesk.providers.enhancor", "EnhancorProvider", _enhancor),
-    "adcreative": ("retouchdesk.providers.adcreative", "AdCreativeProvider", _adcreative),
-}

@@ -452,7 +452,9 @@ class AccountsModel(QObject):
             if ok:  # the doctor's live checks: did the vendor change an answer's shape?
                 from retouchdesk.doctor.providers import shape_checks
 
-                failed = [r for r in await shape_checks(provider_id, provider) if not r.ok]
+                failed = [
+                    r for r in await shape_checks(provider_id, provider, self.catalog) if not r.ok
+                ]
                 if failed:
                     ok, text = False, f"{text} But {failed[0].name}: {failed[0].detail}."
         except RetouchError as exc:

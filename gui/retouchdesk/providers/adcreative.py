@@ -44,6 +44,7 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
+from retouchdesk.providers.config import ProviderConfig
 
 VENDOR = "AdCreative"
 TOKEN_MARGIN = 60.0  # renew this many seconds before the announced expiry
@@ -226,7 +227,22 @@ class Progress:
 class AdCreativeProvider(Provider):
     id = "adcreative"
     capabilities = frozenset({Capability.RESUME})  # no balance endpoint is documented
-    max_concurrency = 2
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> AdCreativeProvider:
+        """Built from ``adcreative.toml``'s credentials and settings (``user_id`` is made
+        once per installation by the settings layer)."""
+        return cls(
+            application_id=config["application_id"],
+            jwt_private_key=config["jwt_private_key"],
+            api_key=config["api_key"],
+            api_secret=config["api_secret"],
+            user_id=config["user_id"],
+            base_url=config["base_url"],
+            poll_interval=config["poll_interval"],
+            retry=config.network.retry_policy(),
+            timeout=config.network.timeout(),
+        )
 
     def __init__(
         self,

@@ -37,6 +37,7 @@ from PIL import Image
 from retouchdesk.core.errors import ConfigurationError, ProviderError
 from retouchdesk.providers import http
 from retouchdesk.providers.base import Capability, JobContext, Output, Provider, SubmitResult
+from retouchdesk.providers.config import ProviderConfig
 
 log = logging.getLogger("retouchdesk.codeformer")
 
@@ -54,7 +55,17 @@ class CodeFormerProvider(Provider):
     # Re-sending is harmless (the user's own free server, nothing is queued or billed), so a
     # job interrupted during submit may be sent again after a restart.
     capabilities = frozenset({Capability.IDEMPOTENT_SUBMIT})
-    max_concurrency = 1  # one GPU behind one Space: queueing here is kinder than there
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> CodeFormerProvider:
+        """Built from ``codeformer.toml``'s credentials and settings."""
+        return cls(
+            base_url=config["base_url"],
+            token=config["token"],
+            upload=config["upload"],
+            read_timeout=config["read_timeout"],
+            retry=config.network.retry_policy(),
+        )
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
+from retouchdesk.providers.config import ProviderConfig
 from retouchdesk.providers.hosting_api import Hosting
 
 log = logging.getLogger("retouchdesk.enhancor")
@@ -88,7 +89,18 @@ class EnhancorProvider(Provider):
     id = "enhancor"
     # ADOPT: the webhook names the request of an unconfirmed submission.
     capabilities = frozenset({Capability.RESUME, Capability.ADOPT})
-    max_concurrency = 4
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> EnhancorProvider:
+        """Built from ``enhancor.toml``'s credentials and settings (the registry's one way)."""
+        return cls(
+            api_key=config["api_key"],
+            base_url=config["base_url"],
+            hosting=config.require_hosting(),
+            poll_interval=config["poll_interval"],
+            retry=config.network.retry_policy(),
+            timeout=config.network.timeout(),
+        )
 
     def __init__(
         self,

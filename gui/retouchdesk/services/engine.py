@@ -17,8 +17,8 @@ of :mod:`retouchdesk.providers.base`. Design points:
 * **Retries**: decided by meaning in :mod:`services.retry_policy` (one place); a job the
   vendor holds is never abandoned for a transient fault, only ``stalled`` after the job
   deadline; a MESSAGE event names every wait.
-* **Concurrency**: one semaphore per provider (``Provider.max_concurrency``, overridable by the
-  ``engine.concurrency`` setting).
+* **Concurrency**: one semaphore per provider (``concurrency`` in its schema, else
+  ``Provider.max_concurrency``; the ``engine.concurrency`` setting overrides both).
 * **Never on the loop thread**: probing, image writing and folder checks run in
   ``asyncio.to_thread``; only the small SQLite writes happen on the loop.
 
@@ -681,7 +681,14 @@ class JobEngine:
     def _semaphore(self, provider: Provider, provider_id: str) -> asyncio.Semaphore:
         sem = self._semaphores.get(provider_id)
         if sem is None:
-            limit = self.config.concurrency.get(provider_id) or provider.max_concurrency or 1
+            # The setting, else what the vendor allows (its schema), else the provider's own.
+            declared = self.catalog.providers.get(provider_id)
+            limit = (
+                self.config.concurrency.get(provider_id)
+                or (declared.concurrency if declared is not None else None)
+                or provider.max_concurrency
+                or 1
+            )
             sem = self._semaphores[provider_id] = asyncio.Semaphore(max(1, limit))
         return sem
 

@@ -1,10 +1,10 @@
 """Builds provider objects from settings.
 
-Providers take plain configuration (URLs, keys, a hosting object) and never read settings
-themselves (``providers`` must not import ``services``). Each provider's schema names its
-factory (``factory = "module:function"`` in its TOML), imported lazily, so starting the app
-does not import every client and adding a provider needs no table here. Tests may replace a
-factory with :func:`register`.
+Providers take a typed configuration generated from their schema (``providers.config``) and
+never read settings themselves (``providers`` must not import ``services``). Each provider's
+schema names its constructor (``factory = "module:Class.from_config"`` in its TOML), imported
+lazily, so starting the app does not import every client and adding a provider needs no table
+here. Tests may replace a provider's whole construction with :func:`register`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ProviderEnv:
 
 Factory = Callable[[ProviderEnv], Provider]
 
-# provider id -> a factory that replaces the one its schema names (tests, plugins).
+# provider id -> a factory that replaces the constructor its schema names (tests, plugins).
 _OVERRIDES: dict[str, str | Factory] = {}
 
 
@@ -52,17 +52,30 @@ def known_providers(catalog: Catalog) -> list[str]:
 
 def build_provider(provider_id: str, env: ProviderEnv) -> Provider:
     """Create the provider; raises ConfigurationError with a plain sentence when it cannot."""
-    factory = _OVERRIDES.get(provider_id)
-    if factory is None:
-        schema = env.catalog.providers.get(provider_id)
-        factory = schema.factory if schema is not None else None
-    if not factory:
+    override = _OVERRIDES.get(provider_id)
+    if override is not None and not isinstance(override, str):
+        return override(env)
+    schema = env.catalog.providers.get(provider_id)
+    target = override or (schema.factory if schema is not None else "")
+    if not target:
         known = ", ".join(known_providers(env.catalog))
         raise ConfigurationError(f"Unknown provider '{provider_id}'; known: {known}")
-    if isinstance(factory, str):
-        module, _, name = factory.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            raise ConfigurationError(f"The {provider_id} provider is not available") from None
-    return factory(env)
+    constructor = _resolve(target, provider_id)
+    if override is not None:  # a registered "module:function" takes the registry's env
+        return constructor(env)
+    assert schema is not None
+    from retouchdesk.services.provider_config import provider_config
+
+    return constructor(provider_config(env, schema))
+
+
+def _resolve(target: str, provider_id: str) -> Callable[[Any], Provider]:
+    """``module:attr.attr`` -> the object (a function or a class's ``from_config``)."""
+    module, _, path = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in path.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        raise ConfigurationError(f"The {provider_id} provider is not available") from None
+    return obj

@@ -1,8 +1,9 @@
 """One typed settings layer: a TOML file in the config folder, overridden by the environment.
 
 Every setting is declared once: the application's own in :data:`SPECS` with its type, default
-and description, and each provider's credentials in its schema (``[[credentials]]`` in
-``resources/providers/<id>.toml``), which become text settings of the provider's section.
+and description, and each provider's in its schema (``resources/providers/<id>.toml``): its
+``[[credentials]]`` become text settings of the provider's section, its ``[[settings]]``
+(server address, poll interval, ...) typed settings of the same section.
 ``RETOUCHDESK_<SECTION>_<KEY>`` (upper case) wins over the file, so the CLI and CI can
 configure everything without a file. Secret settings are never written to the file: they are
 read from the environment or the secret store (``services.secrets``), and ``describe()``
@@ -85,20 +86,6 @@ SPECS: tuple[SettingSpec, ...] = (
         120.0,
         "Seconds to wait for a late answer (webhook) to a submission whose answer was lost",
     ),
-    _s("local", "device", str, "auto", "auto, cpu or a GPU index for the AI upscaler"),
-    _s("local", "tile_size", int, 0, "Tile size of the AI upscaler (0 = from free memory)"),
-    _s("local", "workers", int, 1, "Worker processes of the offline engine"),
-    _s("local", "idle_timeout", float, 60.0, "Seconds before an idle worker exits (0 = never)"),
-    _s("enhancor", "base_url", str, "https://apireq.enhancor.ai", "Enhancor API host"),
-    _s("enhancor", "poll_interval", float, 3.0, "Seconds between Enhancor status checks"),
-    _s("codeformer", "read_timeout", float, 600.0, "Seconds to wait for a (waking) server"),
-    _s("codeformer", "upload", str, "multipart", "multipart (files) or json (base64)"),
-    _s("adcreative", "base_url", str, "https://api.adcreative.ai", "AdCreative API host"),
-    _s("adcreative", "user_id", str, "", "Per-installation user GUID (generated)"),
-    _s("adcreative", "poll_interval", float, 3.0, "Seconds between AdCreative progress checks"),
-    _s("youcam", "base_url", str, "https://yce-api-01.perfectcorp.com", "YouCam API host"),
-    _s("youcam", "max_poll_gap", float, 3.0, "Longest wait between polls of a YouCam task (< 10)"),
-    _s("youcam", "poll_budget", float, 80.0, "YouCam polls per minute shared by running tasks"),
     _s("hosting", "strategy", str, "local", "How Enhancor reaches inputs: local or s3"),
     _s("receiver", "host", str, "127.0.0.1", "Address the local receiver listens on"),
     _s("receiver", "port", int, 0, "Port of the local receiver (0 = any free port)"),
@@ -123,10 +110,14 @@ _installed_loaded = False
 
 
 def register_provider_settings(providers: Iterable[ProviderSchema]) -> None:
-    """Make each credential a provider schema declares a text setting of its section."""
+    """Make what each provider schema declares settings of its section: every credential a
+    text setting (secret or not), every ``[[settings]]`` entry a setting of its type."""
     for prov in providers:
         for c in prov.credentials:
             s = SettingSpec(prov.id, c.key, str, "", f"{prov.name} {c.label}", c.secret)
+            _BY_NAME.setdefault(s.dotted, s)
+        for d in prov.settings:
+            s = SettingSpec(prov.id, d.key, d.py_type, d.default, d.help)
             _BY_NAME.setdefault(s.dotted, s)
 
 

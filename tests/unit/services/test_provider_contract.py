@@ -1,9 +1,11 @@
 """Adding a provider is one TOML file and one module: no table in services, model or ui.
 
 The tiny provider (``tests/doubles/tiny/``) is not registered anywhere. Its schema names its
-factory and says it has credits; the catalog, the registry, the engine and the accounts model
-take everything from there, and its one optional feature (``balance``) overrides the base
-class's neutral default while the others (``test_connection``, ``list_styles``) stay neutral.
+constructor, declares a setting of its own (``shrink``) and says it has credits and how many
+jobs it takes at once; the catalog, the settings, the registry, the engine and the accounts
+model take everything from there, and its one optional feature (``balance``) overrides the
+base class's neutral default while the others (``test_connection``, ``list_styles``) stay
+neutral.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from PIL import Image
 from tests.doubles.tiny.provider import BALANCE, TinyProvider
 
+from retouchdesk.core.errors import ConfigurationError
 from retouchdesk.core.jobs import JobState
 from retouchdesk.model.accounts import NOT_AVAILABLE, AccountsModel
 from retouchdesk.services import registry
@@ -39,37 +42,112 @@ def runtime(tmp_path: Path, app_home: Path):
     rt.store.close()
 
 
+def _tiny_runtime(tmp_path: Path, environ: dict[str, str]):
+    settings = Settings(tmp_path / "settings.toml", environ=environ)
+    config = EngineConfig.from_settings(settings)
+    config.backoff_base, config.backoff_max = 0.01, 0.05
+    return build_runtime(
+        settings=settings,
+        catalog=load_full_catalog([TINY]),
+        engine_config=config,
+        db_path=tmp_path / "jobs.db",
+    )
+
+
+async def _run_all(rt, sources: list[Path], out: Path) -> list[Path]:
+    rt.engine.start()
+    recs = [rt.engine.submit(JobRequest("tiny", "invert", s, {"half": True}, output_dir=out))
+            for s in sources]  # fmt: skip
+    deadline = asyncio.get_running_loop().time() + 30
+    while not all(rt.engine.get(r.id).state.terminal for r in recs):
+        assert asyncio.get_running_loop().time() < deadline, [rt.engine.get(r.id) for r in recs]
+        await asyncio.sleep(0.02)
+    results: list[Path] = []
+    for r in recs:
+        done = rt.engine.get(r.id)
+        assert done.state is JobState.DONE, done.error
+        results += done.results
+    return results
+
+
+def _photo(tmp_path: Path, data_dir: Path, name: str = "chelsea.png") -> Path:
+    src = tmp_path / "in" / name
+    src.parent.mkdir(exist_ok=True)
+    src.write_bytes((data_dir / "chelsea.png").read_bytes())
+    return src
+
+
 async def test_a_provider_from_its_toml_and_module_runs_a_job_end_to_end(
     runtime, tmp_path, data_dir
 ):
     assert "tiny" in registry.known_providers(runtime.catalog)
     schema = runtime.catalog.provider("tiny")
     assert schema.has_credits and not schema.needs_hosting and not schema.lists_styles
-    src = tmp_path / "in" / "chelsea.png"
-    src.parent.mkdir()
-    src.write_bytes((data_dir / "chelsea.png").read_bytes())
-    runtime.engine.start()
+    src = _photo(tmp_path, data_dir)
     try:
-        rec = runtime.engine.submit(
-            JobRequest("tiny", "invert", src, {"half": True}, output_dir=tmp_path / "out")
-        )
-        deadline = asyncio.get_running_loop().time() + 30
-        while not runtime.engine.get(rec.id).state.terminal:
-            assert asyncio.get_running_loop().time() < deadline, runtime.engine.get(rec.id)
-            await asyncio.sleep(0.02)
-        done = runtime.engine.get(rec.id)
-        assert done.state is JobState.DONE, done.error
-        [result] = done.results
+        [result] = await _run_all(runtime, [src], tmp_path / "out")
     finally:
         await runtime.aclose()
     with Image.open(src) as a, Image.open(result) as b:  # read back by Pillow, not by us
         original = np.asarray(a.convert("RGB"), dtype=np.int16)
         inverted = np.asarray(b.convert("RGB"), dtype=np.int16)
+    # its own setting's default (2, from tiny.toml) reached the constructor
     assert inverted.shape[:2] == (original.shape[0] // 2, original.shape[1] // 2)
     halved = np.asarray(
         Image.fromarray(original.astype(np.uint8)).resize(inverted.shape[1::-1]), dtype=np.int16
     )
     assert np.abs((255 - halved) - inverted).mean() < 3
+
+
+def test_its_own_setting_is_a_typed_setting_from_its_toml(tmp_path):
+    from retouchdesk.services.settings import all_specs, spec
+
+    load_full_catalog([TINY])
+    shrink = spec("tiny", "shrink")
+    assert (shrink.type, shrink.default, shrink.secret) == (int, 2, False)
+    assert shrink.env_name == "RETOUCHDESK_TINY_SHRINK" and "smaller" in shrink.help
+    assert "tiny.shrink" in {s.dotted for s in all_specs()}
+    settings = Settings(tmp_path / "s.toml", environ={})
+    settings.set("tiny", "shrink", "5")  # typed on the way in: a whole number in the file
+    assert Settings(tmp_path / "s.toml", environ={}).get("tiny", "shrink") == 5
+    assert "shrink = 5" in (tmp_path / "s.toml").read_text()
+    with pytest.raises(ConfigurationError, match=r"tiny\.shrink must be a int"):
+        Settings(tmp_path / "s.toml", environ={"RETOUCHDESK_TINY_SHRINK": "lots"}).get(
+            "tiny", "shrink"
+        )
+
+
+@pytest.mark.parametrize(("given", "factor"), [("4", 4), ("99", 8), ("0", 1)])
+async def test_its_setting_from_the_environment_reaches_the_constructor_clamped(
+    tmp_path, data_dir, given, factor
+):
+    rt = _tiny_runtime(tmp_path, {"RETOUCHDESK_TINY_SHRINK": given})
+    src = _photo(tmp_path, data_dir)
+    try:
+        assert rt.provider("tiny").shrink == factor  # tiny.toml: min 1, max 8
+        [result] = await _run_all(rt, [src], tmp_path / "out")
+    finally:
+        await rt.aclose()
+    with Image.open(src) as a, Image.open(result) as b:
+        assert b.size == (a.width // factor, a.height // factor)
+
+
+async def test_the_engine_takes_as_many_jobs_at_once_as_its_toml_says(tmp_path, data_dir):
+    async def most_at_once(environ: dict[str, str]) -> int:
+        home = tmp_path / str(len(environ))
+        home.mkdir()
+        rt = _tiny_runtime(home, environ)
+        provider = rt.provider("tiny")
+        provider.work_seconds = 0.15
+        sources = [_photo(home, data_dir, f"p{i}.png") for i in range(7)]
+        try:
+            await _run_all(rt, sources, home / "out")
+        finally:
+            await rt.aclose()
+        return provider.most_at_once
+
+    assert await most_at_once({}) == 3  # concurrency = 3 in tiny.toml, not the base class's 2
+    assert await most_at_once({"RETOUCHDESK_ENGINE_CONCURRENCY": "tiny=1"}) == 1  # user wins
 
 
 async def test_optional_features_come_from_the_base_class_and_the_schema(runtime):

@@ -23,6 +23,7 @@ from retouchdesk.providers.base import (
     Provider,
     SubmitResult,
 )
+from retouchdesk.providers.config import ProviderConfig
 from retouchdesk.providers.local.worker import Worker
 
 
@@ -31,6 +32,16 @@ class LocalProvider(Provider):
 
     id = "local"
     capabilities = frozenset({Capability.LOCAL})
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> LocalProvider:
+        """Built from ``local.toml``'s settings: device, tile size, workers, idle timeout."""
+        return cls(
+            device=config["device"],
+            tile_size=config["tile_size"],
+            workers=config["workers"],
+            idle_timeout=config["idle_timeout"],
+        )
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
+from retouchdesk.providers.config import ProviderConfig
 from retouchdesk.providers.youcam import errors, files, foreground, payload, styles, watch
 from retouchdesk.providers.youcam.api import V1, Credentials, YouCamClient
 
@@ -117,7 +118,40 @@ class YouCamProvider(Provider):
 
     id = "youcam"
     capabilities = frozenset({Capability.RESUME, Capability.IDEMPOTENT_SUBMIT})
-    max_concurrency = 4
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> YouCamProvider:
+        """YouCam over v1 (client id + secret) or v2 (API key), whichever the user entered.
+
+        ``request_id`` must never repeat for an account, so it comes from the job store's
+        persistent counter (``config.counter``), else from a counter file in the data folder.
+        """
+        creds = Credentials(
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            api_key=config["api_key"],
+        )
+        name = f"youcam.request_id.{creds.account}"
+        # A new installation must not repeat the ids an earlier one used for the same account
+        # (YouCam ignores a repeated id), so a new counter starts at the current Unix time.
+        start = int(time.time())
+        counter = config.counter
+        data_dir = config.data_dir or config.cache_dir or Path.cwd()
+        next_id: Callable[[], int] = (
+            (lambda: counter(name, start=start))
+            if counter is not None
+            else files.FileCounter(data_dir / f"{name}.counter", start=start)
+        )
+        return cls(
+            base_url=config["base_url"],
+            credentials=creds,
+            cache_dir=config.cache_dir or data_dir,
+            next_counter=next_id,
+            poll_policy=watch.PollPolicy(
+                max_gap=config["max_poll_gap"], budget_per_minute=config["poll_budget"]
+            ),
+            retry=config.network.retry_policy(),
+        )
 
     def __init__(
         self,
