@@ -1,4 +1,4 @@
-"""A small loopback HTTP proxy that fails requests at the worst moments (issue 10 tests).
+"""A small loopback HTTP proxy that fails requests at the worst moments.
 
 It sits between the app and a vendor emulator and, per rule, fails a request **before** it
 reaches the server (``reset``, or a made-up status such as 401, 404, 500 or 502) or **after**

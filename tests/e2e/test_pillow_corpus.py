@@ -16,7 +16,7 @@ leaves the photo unchanged. Then, judged with Pillow and tifffile (not the app's
 
 A handful of the same files go through the real CLI in one subprocess, whose terminal output
 must be free of warnings and tracebacks. The summary (results, sentences, metadata kept in %)
-is printed for the issue's closing note.
+is printed, to be compared between runs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Session (issue 14 item 7): Settings › General edits settings.toml, Help › Keyboard
-Shortcuts lists every shortcut the window registers (the last session's reopening is tested in
-test_last_session.py).
+"""Settings › General edits settings.toml; Help › Keyboard Shortcuts lists every shortcut the
+window registers (the last session's reopening is tested in test_last_session.py).
 """
 
 from __future__ import annotations

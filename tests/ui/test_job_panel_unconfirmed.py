@@ -1,5 +1,5 @@
 """The job panel's Resend: an unconfirmed job is sent again only after the user is told it
-may be charged twice (issue 10). Driven through the real window and the fake provider."""
+may be charged twice. Driven through the real window and the fake provider."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The mask painter inside the real main window: the window's canvas, masked jobs.
 
 Strokes are real mouse events on the canvas viewport; the mask pixels under them are checked
-through ``canvas.mapToScene`` (scene coordinates are image pixels, interface 8).
+through ``canvas.mapToScene`` (scene coordinates are image pixels).
 """
 
 from __future__ import annotations

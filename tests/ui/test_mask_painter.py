@@ -1,7 +1,7 @@
 """The mask painter with real mouse events: strokes land under the cursor at any zoom and pan.
 
-The layer is hosted in a plain QGraphicsView set up like the canvas contract (interface 8:
-scene coordinates are image pixels, zoom and pan are the view's transform); the same checks
+The layer is hosted in a plain QGraphicsView set up like the canvas contract (scene
+coordinates are image pixels, zoom and pan are the view's transform); the same checks
 against the window's canvas are in test_mask_canvas.py.
 """
 

@@ -1,4 +1,4 @@
-"""Photo information (issue 14 item 5): histogram with clipping, EXIF of the shown version.
+"""Photo information: histogram with clipping, EXIF of the shown version.
 
 The counts are checked against numpy computed independently on real photos and on an image
 whose clipping is known by construction; the EXIF panel against a Google Pixel 6 JPEG from

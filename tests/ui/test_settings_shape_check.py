@@ -1,4 +1,4 @@
-"""Settings > Test connection also runs the doctor's shape checks (issue 12 deliverable 4).
+"""Settings > Test connection also runs the doctor's shape checks.
 
 Real dialog, real provider, real HTTP to the CodeFormer emulator: when the server answers in
 the documented shape the test says "Connected"; when its health answer changed shape the

@@ -1,4 +1,4 @@
-"""Try On… (issue 14 item 3): one photo sent to four services at once, compared in a grid.
+"""Try On…: one photo sent to four services at once, compared in a grid.
 
 Driven like a user: Photo › Try On… (the Try on… button beside Apply does the same), the
 dialog's total before anything is sent, Send, the grid filling with real results from the

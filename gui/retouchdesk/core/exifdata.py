@@ -48,11 +48,6 @@ class CleanExif:
     def __len__(self) -> int:
         return len(self.ifd0) + len(self.exif) + len(self.gps) + len(self.interop)
 
-    def tag_ids(self) -> set[tuple[str, int]]:
-        """Every kept tag as (group, id): for tests and the corpus summary."""
-        groups = {"0": self.ifd0, "exif": self.exif, "gps": self.gps, "interop": self.interop}
-        return {(g, t) for g, tags in groups.items() for t in tags}
-
 
 def _encodes(group: int | None, tag: int, value: Any) -> bool:
     """True when ``value`` can be written as ``tag`` (Pillow's own serialiser decides)."""

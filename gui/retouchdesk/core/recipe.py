@@ -86,10 +86,6 @@ class Recipe:
         out["steps"] = [s.as_dict() for s in self.steps]
         return out
 
-    def then(self, step: Step) -> Recipe:
-        """This chain with one more step."""
-        return Recipe([*self.steps, step], self.name, self.source_sha256, self.source_name)
-
 
 def _plain(value: Any) -> Any:
     """A TOML/JSON-safe value (TOML has no null: None values are left out by the caller)."""

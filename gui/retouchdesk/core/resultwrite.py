@@ -1,6 +1,6 @@
 """Writing a result exactly: the right format, bit depth, colour model and metadata.
 
-Rules (issue 11):
+Rules:
 
 * The result is upright; its EXIF orientation is 1 and the source's descriptive EXIF, ICC
   profile and XMP go with it, written as EXIF, ICC and XMP (never a copied TIFF header).

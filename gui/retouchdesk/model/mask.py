@@ -117,7 +117,6 @@ class MaskDocument(QObject):
         self._stroke_last: tuple[float, float] | None = None
         self._stroke_residual = 0.0
         self._stroke_args: tuple[float, float, bool] = (10.0, 1.0, False)
-        self._stroke_dirty = QRect()
 
     # -- basic facts ----------------------------------------------------------------------
     @property

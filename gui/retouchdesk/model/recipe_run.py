@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -148,6 +147,3 @@ class RecipeRunModel(QObject):
         chain = self._by_job.pop(job_id, None)
         if chain is not None:
             self.finished.emit(str(chain.photo), False)
-
-    def pending_for(self, photo: Path) -> Any:
-        return [j for j, c in self._by_job.items() if c.photo == photo]

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 #: Stands for the painted mask in a mask parameter until it is frozen at the input's size.
 PAINTED = "painted-mask.png"
 
-#: What a portrait retoucher compares first (issue 14): checked by default when available.
+#: What a portrait retoucher compares first: checked by default when available.
 SUGGESTED = (
     "enhancor.realistic_skin",
     "codeformer.restore",

@@ -105,7 +105,7 @@ class FieldMap:
     TASK_IDS = ("taskIds", "tasks", "taskId", "task")
     TASK_ID = ("taskId", "id", "imageFaceEnhancerTaskId")
     PROGRESS = ("progress", "percentage", "percent", "progressPercentage")
-    RENDER_STATE = ("renderState", "state")
+    RENDER_STATE = ("renderState",)  # a number; "state" is a status word (STATUS)
     STATUS = ("status", "statusText", "state")
     ERROR = ("errorMessage", "error", "message", "failReason")
     ACCESS_TOKEN = ("accessToken", "access_token", "token")
@@ -180,7 +180,7 @@ class FieldMap:
 
     @classmethod
     def _task(cls, data: dict[str, Any]) -> TaskProgress:
-        render = _number(cls.find(data, ("renderState",)))
+        render = _number(cls.find(data, cls.RENDER_STATE))
         status = str(cls.find(data, ("status", "statusText")) or "").lower()
         progress = _number(cls.find(data, cls.PROGRESS))
         done = (progress == 100 and render == cls.DONE_RENDER_STATE) or (

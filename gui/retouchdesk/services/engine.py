@@ -366,9 +366,6 @@ class JobEngine:
             self._transition(rec, JobState.CANCELLED, message="cancelled")
         return True
 
-    def cancel_batch(self, batch_id: str) -> int:
-        return sum(self.cancel(r.id) for r in self.batch_jobs(batch_id))
-
     def retry(self, job_id: str) -> bool:
         """Run a failed or cancelled job again, as a fresh submission with a new key; a
         stalled job is followed again by its remote id (never sent again)."""

@@ -1,7 +1,7 @@
 """What the engine does with a failed provider step, decided by what the failure *means*.
 
-One place for the rules (issue 10), so that the transport, the providers and the engine never
-multiply their retries again:
+One place for the rules, so that the transport, the providers and the engine never multiply
+their retries:
 
 * **Not processed** (429, 503, a connection that never opened): the vendor did nothing; the
   step is tried again with backoff and ``Retry-After``, for any step.

@@ -64,7 +64,7 @@ class WrongPassphrase(ConfigurationError):
 
 
 class SecretStore(Protocol):
-    """What the app needs from a secret store (interface 5 of the team brief)."""
+    """What the app needs from a secret store."""
 
     backend_name: str
 

@@ -1,6 +1,6 @@
 """The photo canvas: a QGraphicsView whose scene coordinates are the photo's pixels.
 
-Contract (brief, interface 8): the photo item sits at (0, 0) with no transform of its own;
+Contract: the photo item sits at (0, 0) with no transform of its own;
 zoom and pan are the view's transform, so ``scene x, y`` is always image pixel ``x, y`` at
 every zoom level. Overlays (the mask layer, guides) are ``QGraphicsItem``s added with
 :meth:`Canvas.add_overlay`.

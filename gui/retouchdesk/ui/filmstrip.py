@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -97,9 +97,7 @@ class FilmstripDelegate(QStyledItemDelegate):
 
 
 class Filmstrip(QListView):
-    """Signals: photo_activated(str) when the user picks a photo."""
-
-    photo_activated = Signal(str)
+    """The open photos in a row under the canvas; picking one makes it current."""
 
     def __init__(self, model: PhotosModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,6 +1,6 @@
 """The mask layer drawn over the photo on the canvas, and the painting it does.
 
-The canvas (``ui/canvas.py``, interface 8) puts the photo at scene (0, 0) with no transform, so
+The canvas (``ui/canvas.py``) puts the photo at scene (0, 0) with no transform, so
 scene coordinates are image pixels. :class:`MaskLayer` lives in the same scene (added with
 ``canvas.add_overlay``) with no transform either: a mouse position in item coordinates *is* the
 image pixel, at every zoom level and after any pan. Painting therefore never converts

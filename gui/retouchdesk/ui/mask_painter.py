@@ -5,7 +5,7 @@
 * the :class:`~retouchdesk.ui.mask_toolbar.MaskToolBar` (with "Protect outside the mask" and
   its feather, for cloud results) above the canvas,
 * a :class:`~retouchdesk.ui.mask_layer.MaskLayer` on the canvas (``canvas.add_overlay``),
-  following the photo shown: scene coordinates are image pixels (interface 8),
+  following the photo shown: scene coordinates are image pixels,
 * the link to the job queue: ``SessionModel.job_hook`` freezes the mask for every queued
   photo and records the job options (see :mod:`retouchdesk.model.masking`),
 * Edit > Undo / Redo acting on the mask while it is being painted (the window asks

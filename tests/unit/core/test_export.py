@@ -1,4 +1,4 @@
-"""Export (issue 14 item 4): a 16-bit TIFF, an sRGB JPEG without GPS and a WebP from one version.
+"""Export: a 16-bit TIFF, an sRGB JPEG without GPS and a WebP from one version.
 
 The version is a Display P3 JPEG with camera EXIF, a GPS block and the recipe in its XMP. Each
 export is opened by another library (tifffile for the TIFF, Pillow for JPEG and WebP) and its

@@ -1,4 +1,4 @@
-"""Pausing the queue (issue 14 item 6): nothing new reaches the provider until it resumes.
+"""Pausing the queue: nothing new reaches the provider until it resumes.
 
 Counted on the fake server's side (its request log), so a job that started anyway fails here.
 """

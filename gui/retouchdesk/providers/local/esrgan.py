@@ -72,15 +72,6 @@ def _import_ncnn():
     return ncnn
 
 
-def gpu_count() -> int:
-    """Vulkan devices ncnn sees (0 without a Vulkan loader or driver)."""
-    try:
-        ncnn = _import_ncnn()
-        return int(ncnn.get_gpu_count())
-    except Exception:
-        return 0
-
-
 class Upscaler:
     """A loaded Real-ESRGAN network on one device (``gpuid`` -1 is the CPU)."""
 

@@ -68,14 +68,6 @@ class Face:
 _detector = None
 
 
-def detector_available() -> bool:
-    try:
-        _get_detector()
-        return True
-    except ProviderError:
-        return False
-
-
 def _get_detector():
     global _detector
     if _detector is None:

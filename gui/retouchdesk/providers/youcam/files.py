@@ -27,8 +27,6 @@ from retouchdesk.core.errors import InputError
 from retouchdesk.core.mask import load_mask
 from retouchdesk.core.schema import Operation
 
-VIDEO_FORMATS = ("mp4", "mov", "m4v")
-
 
 @dataclass(frozen=True)
 class InputCheck:
