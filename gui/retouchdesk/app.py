@@ -61,21 +61,55 @@ def build_window(runtime: Any = None, *, runner: Any = None) -> Any:
 
 
 async def run_window(window: Any, files: list[Path] | None = None) -> int:
-    """Show ``window``, start the engine, open ``files``; return when the window closes."""
+    """Show ``window``, open ``files`` (or the last session), start the engine; return when
+    the window closes.
+
+    Everything that is not needed for the first picture waits until it is on screen: the
+    photos start decoding right after it, the secret store opens in a worker thread, and the
+    engine (which may resume cloud jobs needing keys) starts once the keys are known.
+    """
     from PySide6.QtWidgets import QApplication
 
     closed = asyncio.Event()
     app = QApplication.instance()
     app.lastWindowClosed.connect(closed.set)  # type: ignore[union-attr]
     window.show()
-    window.model.start()
+    await first_paint(window)
     if files:
         window.open_paths(files)
     else:
         window.history.reopen_last_session()  # the photos and versions of last time
+    await window.model.open_secrets()
+    window.model.start()
     await closed.wait()
     await window.model.aclose()
     return 0
+
+
+FIRST_PAINT_WAIT = 1.0  # seconds: a window that is never painted (minimised) goes on anyway
+
+
+async def first_paint(window: Any, timeout: float = FIRST_PAINT_WAIT) -> bool:
+    """Return once ``window`` has painted itself (True), or after ``timeout`` (False)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    loop = asyncio.get_running_loop()
+    painted: asyncio.Future[bool] = loop.create_future()
+
+    class Watch(QObject):
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.Paint and not painted.done():
+                painted.set_result(True)
+            return False
+
+    watch = Watch()
+    window.installEventFilter(watch)
+    try:
+        return await asyncio.wait_for(painted, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        window.removeEventFilter(watch)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -99,16 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log_to_file()
-    from retouchdesk.providers.http import install_log_redaction
+    from retouchdesk.core.redaction import install_log_redaction
 
     install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
-    # The OS keyring takes a few hundred milliseconds to find its backend: open it in a
-    # thread while Qt loads and the widgets are built.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="retouchdesk-secrets") as pool:
-        secrets = pool.submit(_open_secrets)
-        return _run_app(args, secrets)
+    return _run_app(args)
 
 
 LOG_FILE = "retouchdesk.log"
@@ -142,24 +170,25 @@ def log_to_file() -> Path | None:
     return path
 
 
-def _open_secrets() -> Any:
-    from retouchdesk.services.runtime import open_secret_store
+def _window_runtime() -> Any:
+    """The runtime of the window, its secret store opened only after the first paint.
 
-    return open_secret_store()
-
-
-def _runtime_with(secrets: Any) -> Any:
-    """The runtime over an already opened secret store (see ``build_runtime``)."""
-    from retouchdesk.services.runtime import build_runtime
+    Finding the OS keyring's backend costs a few hundred milliseconds (keyring, secretstorage,
+    cryptography); the window shows first, then :meth:`AppModel.open_secrets` opens it in a
+    worker thread. A secret looked up before that waits for the store.
+    """
+    from retouchdesk.services.runtime import DeferredSecrets, build_runtime
     from retouchdesk.services.settings import Settings
 
-    settings = Settings(secret_lookup=secrets.get if secrets is not None else None)
+    settings = Settings()
+    secrets = DeferredSecrets(settings)
+    settings.set_secret_lookup(secrets.lookup)
     runtime = build_runtime(settings=settings)
-    runtime.secrets = secrets
+    runtime.pending_secrets = secrets
     return runtime
 
 
-def _run_app(args: argparse.Namespace, secrets: Any) -> int:
+def _run_app(args: argparse.Namespace) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -181,7 +210,7 @@ def _run_app(args: argparse.Namespace, secrets: Any) -> int:
     apply_theme(app, theme)
     if theme == "system":
         follow_system(app)
-    window = build_window(_runtime_with(secrets.result()))
+    window = build_window(_window_runtime())
     files = [*args.photos, *args.open]
     if args.startup_probe:
         return _startup_probe(loop, window, files)
@@ -200,16 +229,20 @@ def _theme_setting() -> str:
 
 
 def _startup_probe(loop: Any, window: Any, files: list[Path] | None = None) -> int:
+    """Benchmarks and launch tests: print when the window first painted, open ``files``
+    as a start does, and quit."""
+
     async def probe() -> None:
         window.show()
-        await asyncio.sleep(0)  # one turn of the loop: the window has been laid out and shown
+        await first_paint(window)
         print(f"shown {time.time():.6f} cpu {time.process_time():.3f}", flush=True)
-        window.model.start()
         if files:
             window.open_paths(files)
             photos = window.model.photos
             names = ",".join(p.name for p in photos.paths)
             print(f"opened {photos.rowCount()} {names}", flush=True)
+        await window.model.open_secrets()
+        window.model.start()
         await window.model.aclose()
 
     with loop:

@@ -47,6 +47,11 @@ class ConfigurationError(RetouchError):
     """A provider lacks credentials or settings it needs (missing key, no hosting set up)."""
 
 
+#: ``ProviderError.code`` of an error body: the vendor answered, whatever the HTTP status
+#: (never retried). Here rather than in the HTTP layer so that the retry policy needs no httpx.
+VENDOR_ANSWER = "vendor_answer"
+
+
 class ProviderError(RetouchError):
     """A provider failed. ``retryable`` errors are retried by the engine with backoff."""
 

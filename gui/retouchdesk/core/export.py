@@ -15,11 +15,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from retouchdesk.core import iccprofiles, imageio
 from retouchdesk.core.errors import OutputError
+
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
 
 FORMATS = ("jpeg", "png", "tiff", "webp")
 COLOURS = ("keep", "srgb", "p3")
@@ -68,6 +70,8 @@ class ExportOptions:
 
 
 def file_name(opts: ExportOptions, source: Path, n: int, size: tuple[int, int]) -> str:
+    from retouchdesk.core import imageio
+
     ext = imageio.extension_for(opts.format)
     name = opts.template.format(
         stem=source.stem,
@@ -84,6 +88,8 @@ def file_name(opts: ExportOptions, source: Path, n: int, size: tuple[int, int]) 
 
 def _space_of(icc: bytes | None) -> str | None:
     """ "srgb", "p3" or None (another profile) for a source's embedded profile."""
+    from retouchdesk.core import iccprofiles
+
     if not icc:
         return "srgb"  # untagged pixels are taken as sRGB everywhere in the app
     if icc == iccprofiles.display_p3():
@@ -103,11 +109,17 @@ def _space_of(icc: bytes | None) -> str | None:
 
 
 def _target_icc(colour: str) -> bytes:
+    from retouchdesk.core import iccprofiles, imageio
+
     return imageio.srgb_profile() if colour == "srgb" else iccprofiles.display_p3()
 
 
 def _convert(arr: np.ndarray, icc: bytes | None, colour: str) -> np.ndarray:
     """Pixels converted from the source's profile to ``colour`` ("srgb" or "p3")."""
+    import numpy as np
+
+    from retouchdesk.core import iccprofiles
+
     if arr.ndim == 2 or arr.shape[2] < 3:  # grey: nothing to convert
         return arr
     src = _space_of(icc)
@@ -146,6 +158,8 @@ def _resize(arr: np.ndarray, long_side: int) -> np.ndarray:
 
 def _sharpen(arr: np.ndarray, amount: float) -> np.ndarray:
     """Unsharp mask at a radius for output (about a pixel): detail lost to resizing."""
+    import numpy as np
+
     if amount <= 0:
         return arr
     import cv2
@@ -166,6 +180,10 @@ def export(
 
     Raises :class:`OutputError` (one sentence) when the options cannot be written.
     """
+    import numpy as np
+
+    from retouchdesk.core import imageio
+
     problems = opts.problems()
     if problems:
         raise OutputError(problems[0])

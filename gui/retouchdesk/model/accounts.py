@@ -191,17 +191,32 @@ class AccountsModel(QObject):
         build_provider: ProviderBuilder | None = None,
         extras: dict[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        store_source: Callable[[], secrets.SecretStore | None] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.store = store
+        self._store_value = store
+        # The window opens its store after the first paint: until then ``store_source``
+        # gives it (waiting for it if need be) the first time it is wanted.
+        self._store_source = store_source
+        self._prompt: Callable[[bool], str | None] | None = None
         self.catalog = catalog
         self._environ = os.environ if environ is None else environ
         self._build = build_provider or _RegistryBuilder(
             extras if extras is not None else {}, catalog
         )
         self._credits: dict[str, str] = {}
+
+    @property
+    def store(self) -> secrets.SecretStore | None:
+        """The secret store (None: keys only from the environment)."""
+        if self._store_source is not None:
+            source, self._store_source = self._store_source, None
+            self._store_value = source()
+            if self._prompt is not None:
+                self.set_passphrase_prompt(self._prompt)
+        return self._store_value
 
     # -- the encrypted key file ---------------------------------------------------------------
     @property
@@ -219,6 +234,9 @@ class AccountsModel(QObject):
 
     def set_passphrase_prompt(self, ask: Callable[[bool], str | None]) -> None:
         """``ask(creating)`` is called when the key file needs its passphrase."""
+        self._prompt = ask
+        if self._store_source is not None:
+            return  # given to the store when it is opened
         if isinstance(self.store, secrets.EncryptedFileStore):
             self.store.set_passphrase_callback(ask)
 

@@ -99,7 +99,7 @@ class AppModel(QObject):
         self.document = DocumentModel(self.runner, profile, parent=self)
         self.operation = OperationModel(
             self.catalog,
-            lambda prov: credential_status(self.settings, prov),
+            self._credential_status,
             presets_dir=paths.config_dir() / "presets",
             parent=self,
         )
@@ -114,6 +114,7 @@ class AppModel(QObject):
         self.history = HistoryModel(self.session, parent=self)
         self.recipes = RecipeRunModel(self.session, self.runner, parent=self)
         self._accounts: AccountsModel | None = None
+        self._after_secrets: list[Callable[[], None]] = []
         self.photos.current_changed.connect(self._current_changed)
         self.jobs.job_finished.connect(self._job_finished)
         self.jobs.job_failed.connect(self.recipes.job_failed)
@@ -126,13 +127,64 @@ class AppModel(QObject):
         self.session.message.connect(self.message)
         self.compare.message.connect(self.message)
 
+    def _credential_status(self, prov: ProviderSchema) -> ProviderStatus:
+        pending = self.runtime.pending_secrets
+        if pending is not None and not pending.opened:
+            # The keys are still being read (just after start): no lock or warning yet,
+            # ``open_secrets`` checks again once they are known.
+            return ProviderStatus(True)
+        return credential_status(self.settings, prov)
+
+    async def open_secrets(self) -> None:
+        """Open the secret store in a worker thread (after the first paint), then show which
+        providers have their keys."""
+        import asyncio
+
+        pending = self.runtime.pending_secrets
+        if pending is None:
+            return
+        from retouchdesk.model.tasks import install_default_executor
+
+        # The app's own pool (qasync's default would leave QThreads running at exit).
+        install_default_executor(asyncio.get_running_loop())
+        store = await asyncio.to_thread(pending.open)
+        self.runtime.secrets = store
+        self.runtime.pending_secrets = None
+        self.operation.refresh_statuses()
+        waiting, self._after_secrets = self._after_secrets, []
+        for callback in waiting:
+            callback()
+
+    def after_secrets(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the secret store is open (at the next turn of the loop when
+        it already is): start-up work that needs keys (unlocking, credit balances)."""
+        if self.runtime.pending_secrets is None:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, callback)
+        else:
+            self._after_secrets.append(callback)
+
     @property
     def accounts(self) -> AccountsModel:
         """Keys, settings and credits of the providers; made on first use."""
         if self._accounts is None:
             rt = self.runtime
+            pending = rt.pending_secrets
+            source = None
+            if pending is not None:  # still being opened: the accounts wait for it if need be
+
+                def source() -> Any:
+                    rt.secrets = pending.open()
+                    return rt.secrets
+
             self._accounts = AccountsModel(
-                rt.settings, rt.secrets, rt.catalog, extras=rt.extras, parent=self
+                rt.settings,
+                rt.secrets,
+                rt.catalog,
+                extras=rt.extras,
+                store_source=source,
+                parent=self,
             )
         return self._accounts
 

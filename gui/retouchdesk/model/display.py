@@ -14,10 +14,12 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from PIL import Image, ImageCms, ImageOps
 from PySide6.QtGui import QColorSpace, QImage
+
+if TYPE_CHECKING:  # Pillow is imported by the functions: the window's first paint needs none
+    from PIL import Image, ImageCms
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,16 @@ class DisplayImage:
 
 
 def _srgb() -> ImageCms.ImageCmsProfile:
+    from PIL import ImageCms
+
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _profile_name(icc: bytes | None) -> str:
     if not icc:
         return ""
+    from PIL import ImageCms
+
     try:
         prof = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         return (ImageCms.getProfileDescription(prof) or "").strip()
@@ -64,6 +70,8 @@ def to_display(
     Images without a profile are taken as sRGB (the web's and most cameras' assumption).
     A broken profile is logged and ignored rather than refusing to show the photo.
     """
+    from PIL import Image, ImageCms
+
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     alpha = None
     if has_alpha:
@@ -175,6 +183,8 @@ def make_thumbnail(path: Path, size: int = THUMB_SIZE) -> tuple[QImage, tuple[in
     JPEGs are decoded at a reduced scale (``draft``), which makes a thumbnail of a 24 MP photo
     take tens of milliseconds instead of a full decode.
     """
+    from PIL import Image, ImageOps
+
     with Image.open(path) as im:
         full = im.size
         icc = im.info.get("icc_profile")

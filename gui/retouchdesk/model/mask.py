@@ -25,14 +25,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QColor
 
-from retouchdesk.core import mask as core_mask
-from retouchdesk.core.composite import resample_mask
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
 
 TILE = 128
 DEFAULT_UNDO_BYTES = 256 * 1024 * 1024
@@ -79,6 +79,8 @@ def dab_alpha(
     solid; from there to ``radius`` it falls off linearly. A fully hard brush still gets a
     one-pixel antialiased rim so edges do not look jagged at 100 %.
     """
+    import numpy as np
+
     xs = np.arange(x0, x1, dtype=np.float32) + (0.5 - cx)
     ys = np.arange(y0, y1, dtype=np.float32) + (0.5 - cy)
     d = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
@@ -103,12 +105,24 @@ class MaskDocument(QObject):
         height: int,
         *,
         undo_limit_bytes: int = DEFAULT_UNDO_BYTES,
+        array: np.ndarray | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """A blank mask of ``width`` x ``height``, or ``array`` (uint8 HxW) taken over as it is
+        (a mask just loaded: no copy; nobody else may write to it afterwards)."""
+        import numpy as np
+
         super().__init__(parent)
         if width <= 0 or height <= 0:
             raise ValueError(f"a mask needs a positive size (got {width}x{height})")
-        self._a = np.zeros((height, width), dtype=np.uint8)
+        if array is not None:
+            if array.shape != (height, width) or array.dtype != np.uint8:
+                raise ValueError(f"the mask is {array.shape}, expected {width}x{height} uint8")
+            self._a = array
+        else:
+            # calloc'd: pages of a mask nobody paints are never touched, so cost no memory.
+            self._a = np.zeros((height, width), dtype=np.uint8)
+        self._empty: bool | None = None  # known emptiness; None after an edit
         self.undo_limit_bytes = undo_limit_bytes
         self._undo: list[_Step] = []
         self._redo: list[_Step] = []
@@ -140,7 +154,11 @@ class MaskDocument(QObject):
         return QRect(0, 0, self.width, self.height)
 
     def is_empty(self) -> bool:
-        return core_mask.is_empty(self._a)
+        """Nothing selected. Remembered until the next edit: the window asks after every
+        change of a parameter, and a scan of 24 MP costs milliseconds."""
+        if self._empty is None:
+            self._empty = not bool(self._a.any())
+        return self._empty
 
     # -- transactions (the undo machinery) --------------------------------------------------
     def begin(self, label: str) -> None:
@@ -153,6 +171,7 @@ class MaskDocument(QObject):
     def _touch(self, x0: int, y0: int, x1: int, y1: int) -> None:
         """Snapshot the tiles of [x0, x1) x [y0, y1) that this edit has not touched yet."""
         assert self._txn is not None, "edit outside begin()/commit()"
+        self._empty = None
         for ty in range(y0 // TILE, (y1 - 1) // TILE + 1):
             for tx in range(x0 // TILE, (x1 - 1) // TILE + 1):
                 if (tx, ty) not in self._txn:
@@ -161,6 +180,8 @@ class MaskDocument(QObject):
 
     def commit(self) -> None:
         """End the edit: keep the tiles that changed as one undo step."""
+        import numpy as np
+
         txn, self._txn = self._txn, None
         if not txn:
             return
@@ -226,6 +247,7 @@ class MaskDocument(QObject):
         return True
 
     def _apply(self, step: _Step, *, before: bool) -> None:
+        self._empty = None
         for p in step.patches:
             data = p.before if before else p.after
             self._a[p.y : p.y + p.h, p.x : p.x + p.w] = _unpack(data, p.h, p.w)
@@ -239,6 +261,8 @@ class MaskDocument(QObject):
     # -- brush ----------------------------------------------------------------------------
     def dab(self, cx: float, cy: float, radius: float, hardness: float, erase: bool) -> QRect:
         """Stamp one round dab (inside an open edit); returns the changed rectangle."""
+        import numpy as np
+
         r = max(0.5, float(radius))
         x0 = max(0, math.floor(cx - r - 1))
         y0 = max(0, math.floor(cy - r - 1))
@@ -293,6 +317,9 @@ class MaskDocument(QObject):
     # -- shapes and whole-mask edits ------------------------------------------------------------
     def fill_polygon(self, points: Sequence[tuple[float, float]], erase: bool = False) -> QRect:
         """Fill (or erase) a closed polygon given in image pixels (lasso, polygon tool)."""
+        import cv2
+        import numpy as np
+
         if len(points) < 3:
             return QRect()
         pts = np.asarray(points, dtype=np.float64)
@@ -311,6 +338,8 @@ class MaskDocument(QObject):
 
     def fill_rect(self, rect: QRect, erase: bool = False) -> QRect:
         """Fill (or erase) an axis-aligned rectangle of whole pixels."""
+        import numpy as np
+
         r = rect.normalized().intersected(self.rect())
         if r.isEmpty():
             return QRect()
@@ -320,6 +349,8 @@ class MaskDocument(QObject):
         )
 
     def _combine(self, shape: np.ndarray, x0: int, y0: int, erase: bool, label: str) -> QRect:
+        import numpy as np
+
         h, w = shape.shape
         self.begin(label)
         self._touch(x0, y0, x0 + w, y0 + h)
@@ -340,16 +371,22 @@ class MaskDocument(QObject):
         self._replace(lambda a: a.fill(0), "Clear mask")
 
     def invert(self) -> None:
+        import numpy as np
+
         self._replace(lambda a: np.subtract(255, a, out=a), "Invert mask")
 
     def grow(self, px: int) -> None:
         """Grow the selection by ``px`` pixels (negative shrinks), as one undoable step."""
+        from retouchdesk.core import mask as core_mask
+
         if px:
             grown = core_mask.expand(self._a, int(px))
             self.set_array(grown, f"Grow mask {px} px" if px > 0 else f"Shrink mask {-px} px")
 
     def set_array(self, array: np.ndarray, label: str = "Import mask") -> None:
         """Replace the whole mask with ``array`` (same size, uint8), as one undoable step."""
+        import numpy as np
+
         if array.shape != self._a.shape:
             h, w = self._a.shape
             raise ValueError(f"the mask is {array.shape[1]}x{array.shape[0]}, expected {w}x{h}")
@@ -358,10 +395,13 @@ class MaskDocument(QObject):
 
     def reset(self, array: np.ndarray) -> None:
         """Start over from ``array`` (a saved mask being reopened): no undo step, no history."""
+        import numpy as np
+
         if array.shape != self._a.shape:
             h, w = self._a.shape
             raise ValueError(f"the mask is {array.shape[1]}x{array.shape[0]}, expected {w}x{h}")
         self._txn = None
+        self._empty = None
         np.copyto(self._a, np.asarray(array, dtype=np.uint8))
         self.clear_history()
         self._emit(self.rect())
@@ -380,10 +420,14 @@ class MaskDocument(QObject):
     # -- files ------------------------------------------------------------------------------
     def export_png(self, path: Path | str) -> Path:
         """Write the mask as a greyscale PNG of the photo's size (white = selected)."""
+        from retouchdesk.core import mask as core_mask
+
         return core_mask.save_mask(self._a, path)
 
     def import_png(self, path: Path | str, *, resize: bool = False) -> None:
         """Load a mask PNG (any greyscale/alpha image); a wrong size raises ``InputError``."""
+        from retouchdesk.core import mask as core_mask
+
         arr = core_mask.load_mask(path, self.size, resize=resize)
         self.set_array(arr, "Import mask")
 
@@ -395,6 +439,7 @@ class MaskDocument(QObject):
         if (width, height) == self.size:
             return
         self._a = rescaled(self._a, width, height)
+        self._empty = None
         self.clear_history()
         self.size_changed.emit(width, height)
         self.changed.emit(self.rect())
@@ -402,14 +447,20 @@ class MaskDocument(QObject):
 
 def rescaled(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     """``mask`` resampled to ``width`` x ``height`` (the same rule the composite uses)."""
+    from retouchdesk.core.composite import resample_mask
+
     return resample_mask(mask, width, height)
 
 
 def _pack(tile: np.ndarray) -> bytes:
+    import numpy as np
+
     return zlib.compress(np.ascontiguousarray(tile).tobytes(), 1)
 
 
 def _unpack(data: bytes, h: int, w: int) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(h, w)
 
 

@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from retouchdesk.core import mask as core_mask
-from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.schema import ParamKind
 from retouchdesk.model.mask import DEFAULT_UNDO_BYTES, MaskDocument, MaskTools
-from retouchdesk.services.masks import MaskLibrary, same_framing
-from retouchdesk.services.postprocess import protect_option
+from retouchdesk.model.mask_files import MaskFiles
+
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
+    from retouchdesk.services.masks import MaskLibrary
+
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,21 @@ class MaskingModel(QObject):
         undo_limit_bytes: int = DEFAULT_UNDO_BYTES,
         parent: QObject | None = None,
     ) -> None:
+        from retouchdesk.services.masks import MaskLibrary
+
         super().__init__(parent)
         self.operation = operation
         self.library = library or MaskLibrary()
         self.runner = runner
+        # Saves and loads of the live masks: in one worker thread, in order, with a runner.
+        self.files = MaskFiles(self.library, threaded=runner is not None)
         self.tools = tools or MaskTools(self)
         self.undo_limit_bytes = undo_limit_bytes
         self._photo: Path | None = None
         self._doc: MaskDocument | None = None
+        self._dirty = False  # edited since it was last saved or loaded
+        self._loading = 0  # the number of the load being waited for (0: none)
+        self._loads = 0
         self._ours: set[str] = set()  # parameter values we put there (live mask files)
         self._protect = False
         self._protect_feather = 8.0
@@ -85,68 +94,148 @@ class MaskingModel(QObject):
     # -- current photo ----------------------------------------------------------------------
     @property
     def document(self) -> MaskDocument | None:
+        """The current photo's mask; None without a photo and while its saved mask loads."""
         return self._doc
 
     @property
     def photo(self) -> Path | None:
         return self._photo
 
+    @property
+    def loading(self) -> bool:
+        """True while the current photo's saved mask is being read (``document`` is None)."""
+        return bool(self._loading)
+
     def set_photo(
         self, photo: Path | None, size: tuple[int, int] | None, *, source: Path | None = None
     ) -> None:
-        """Show ``photo``'s mask (``size`` = its upright pixel size); saves the previous one."""
+        """Show ``photo``'s mask (``size`` = its upright pixel size); saves the previous one.
+
+        Nothing here waits for a file: the previous mask is handed to the worker to be saved
+        (and kept in memory until it is written), and a saved mask of ``photo`` is read in
+        the worker; ``document`` is None until it arrives (``document_changed`` then).
+        """
         if photo == self._photo and self._doc is not None and size == self._doc.size:
             return
-        self.save_now()
-        if self._photo is not None and self._doc is not None and not self._doc.is_empty():
-            self._previous = (self._photo, self._doc.array.copy())
+        if photo == self._photo and self._loading and size is not None:
+            return  # its load is on the way
+        self._save_timer.stop()
+        self._leave_current()
         self._photo = photo
+        self._loading = 0
+        self.restored = False
         if photo is None or size is None:
             self._doc = None
+        elif not self.files.has_saved(photo, source):
+            self._doc = self._new_document(size)  # nothing to read: a blank mask at once
         else:
-            # No Qt parent: the previous photo's buffer and history are freed once the layer
-            # and the tool bar let go of it (a 24 MP mask is 24 MB plus its undo steps).
-            doc = MaskDocument(size[0], size[1], undo_limit_bytes=self.undo_limit_bytes)
-            saved = self.library.load(photo, size, source=source)
-            if saved is not None:
-                doc.reset(saved)
-            # A mask kept from an earlier visit is shown and said (it feeds masked jobs).
-            self.restored = saved is not None and not core_mask.is_empty(saved)
-            doc.undo_state_changed.connect(self._edited)
-            self._doc = doc
+            unsaved = self.files.unsaved(photo)
+            if unsaved is not None and unsaved.shape == (size[1], size[0]):
+                # Back to a photo whose save is still on its way: its newest mask, in memory.
+                self._doc = self._new_document(size, unsaved.copy())
+                self._dirty = True  # its save may yet fail; saving it again costs little
+                self.restored = not self._doc.is_empty()
+            else:
+                self._doc = None
+                self._start_load(photo, size, source)
         self.document_changed.emit()
         self._sync_params()
 
-    def _edited(self) -> None:
-        self._save_timer.start()
-
-    def _save_in_background(self) -> None:
-        """Encode and write the mask in a worker (0.4 s for 24 MP), then update parameters."""
-        if self.runner is None:
-            self.save_now()
-            return
+    def _leave_current(self) -> None:
+        """Hand the mask being left to the saver (no copy: nobody edits it any more)."""
         if self._photo is None or self._doc is None:
             return
-        photo, arr = self._photo, self._doc.array.copy()
+        arr = self._doc.array
+        if self._dirty:
+            self._queue_save(self._photo, arr)
+        if not self._doc.is_empty():
+            self._previous = (self._photo, arr)
 
-        async def save() -> None:
-            await self.runner.in_thread(self.library.save, photo, arr)
+    def _new_document(self, size: tuple[int, int], array: np.ndarray | None = None) -> MaskDocument:
+        # No Qt parent: the previous photo's buffer and history are freed once the layer
+        # and the tool bar let go of it (a 24 MP mask is 24 MB plus its undo steps).
+        doc = MaskDocument(size[0], size[1], undo_limit_bytes=self.undo_limit_bytes, array=array)
+        doc.undo_state_changed.connect(self._edited)
+        self._dirty = False
+        return doc
+
+    def _start_load(self, photo: Path, size: tuple[int, int], source: Path | None) -> None:
+        self._loads += 1
+        ticket = self._loading = self._loads
+        future = self.files.load(photo, size, source=source)
+
+        def arrived(saved: np.ndarray | None) -> None:
+            if ticket != self._loading or photo != self._photo:
+                return  # the photographer moved on: a later switch loads its own
+            self._loading = 0
+            if saved is not None and saved.shape != (size[1], size[0]):
+                saved = None
+            self._doc = self._new_document(size, saved)
+            # A mask kept from an earlier visit is shown and said (it feeds masked jobs).
+            self.restored = saved is not None and not self._doc.is_empty()
+            if self.restored and not self.library.photo_path(photo).is_file():
+                self._dirty = True  # inherited from its source photo: becomes its own
+                self._save_timer.start()
+            self.document_changed.emit()
+            self._sync_params()
+
+        self._when_done(future, arrived, name="mask-load")
+
+    def _when_done(self, future: Any, then: Any, *, name: str) -> None:
+        """``then(result)`` on the GUI thread once ``future`` (of ``files``) is done."""
+        if future.done() or self.runner is None:
+            then(future.result())
+            return
+
+        async def wait() -> None:
+            import asyncio
+
+            then(await asyncio.wrap_future(future))
+
+        self.runner.spawn(wait(), name=name)
+
+    def _queue_save(self, photo: Path, arr: np.ndarray) -> Any:
+        self._dirty = False
+        future = self.files.save(photo, arr)
+
+        def saved(_path: Path | None) -> None:
             if photo == self._photo:
                 self._sync_params()
 
-        self.runner.spawn(save(), name="mask-save")
+        self._when_done(future, saved, name="mask-save")
+        return future
+
+    def _edited(self) -> None:
+        self._dirty = True
+        self._save_timer.start()
+
+    def _save_in_background(self) -> None:
+        """Encode and write the mask in the worker (0.4 s for 24 MP), then update parameters."""
+        if self._photo is None or self._doc is None or not self._dirty:
+            return
+        # A copy: the photographer goes on painting while the worker encodes.
+        self._queue_save(self._photo, self._doc.array.copy())
 
     def save_now(self) -> Path | None:
-        """Write the current mask now (photo switch, window closing, before queueing)."""
+        """Write the current mask and every queued one now (window closing, before queueing).
+
+        Blocks until they are on disk; returns the current photo's live mask file, if any.
+        """
         self._save_timer.stop()
+        if self._photo is not None and self._doc is not None and self._dirty:
+            self._dirty = False
+            self.files.save(self._photo, self._doc.array.copy())
+        self.files.flush()
         if self._photo is None or self._doc is None:
             return None
-        path = self.library.save(self._photo, self._doc.array)
+        path = self.library.photo_path(self._photo)
         self._sync_params()
-        return path
+        return path if path.is_file() else None
 
     def previous_photo(self) -> Path | None:
         """The photo shown before this one, when it had a mask that fits this photo."""
+        from retouchdesk.services.masks import same_framing
+
         if self._previous is None or self._doc is None:
             return None
         h, w = self._previous[1].shape
@@ -157,6 +246,8 @@ class MaskingModel(QObject):
 
         One undoable step; a photo of another framing is refused (False).
         """
+        from retouchdesk.core.composite import resample_mask
+
         if self.previous_photo() is None or self._doc is None or self._previous is None:
             return False
         arr = self._previous[1]
@@ -247,13 +338,18 @@ class MaskingModel(QObject):
         A photo without a mask of its own reuses the current photo's mask when it has the
         same size (a series shot from a tripod); a downscaled input gets it resampled.
         """
+        from retouchdesk.core import mask as core_mask
+        from retouchdesk.core.composite import resample_mask
+
         own: np.ndarray | None = None
         if photo == self._photo and self._doc is not None:
             own = self._doc.array
         else:
             natural = _size_of(photo)
             if natural is not None:
-                own = self.library.load(photo, natural)
+                own = self.files.unsaved(photo)  # its newest mask, still being written
+                if own is None or own.shape != (natural[1], natural[0]):
+                    own = self.library.load(photo, natural)
             if own is None and self._doc is not None and natural == self._doc.size:
                 own = self._doc.array
         if own is None or core_mask.is_empty(own):
@@ -270,6 +366,8 @@ class MaskingModel(QObject):
         get a frozen copy at the input's size. With "protect outside" on, the options carry
         the frozen mask at the *input's* size (the composite is made against the input).
         """
+        from retouchdesk.services.postprocess import protect_option
+
         params = dict(params)
         options: dict[str, Any] = {}
         names = self.mask_params()

@@ -17,12 +17,15 @@ import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from retouchdesk.model.tasks import TaskRunner
+
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def histogram_of(rgb: np.ndarray, *, with_mask: bool = True) -> Histogram:
     Works through bands of rows (bounded memory on 24 MP); luma is exact integer arithmetic
     through per-channel lookup tables: (2126 R + 7152 G + 722 B + 5000) // 10000.
     """
+    import numpy as np
+
     rgb = rgb[..., :3]
     if rgb.dtype != np.uint8:
         rgb = rgb.astype(np.uint8)
@@ -80,6 +85,8 @@ def histogram_of(rgb: np.ndarray, *, with_mask: bool = True) -> Histogram:
 
 
 def histogram_of_file(path: Path) -> Histogram:
+    import numpy as np
+
     from retouchdesk.core.imageio import load_image
 
     loaded = load_image(path)
@@ -124,6 +131,8 @@ def _text(value: Any) -> str:
 
 
 def _number(value: Any) -> float | None:
+    import numpy as np
+
     try:
         if isinstance(value, tuple) and len(value) == 2:  # a raw rational
             value = value[0] / value[1]

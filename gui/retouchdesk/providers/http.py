@@ -29,8 +29,6 @@ import email.utils
 import json
 import logging
 import random
-import re
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,7 +37,9 @@ from typing import Any, Protocol
 import httpx
 
 from retouchdesk import __version__
+from retouchdesk.core import redaction
 from retouchdesk.core.errors import (
+    VENDOR_ANSWER,
     AuthError,
     CreditsExhausted,
     ProviderError,
@@ -65,8 +65,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRAC
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 #: Statuses a gateway answers for a server behind it (which may have acted on the request).
 GATEWAY_STATUSES = frozenset({502, 504})
-#: ``ProviderError.code`` of an error body: the vendor answered, whatever the HTTP status.
-VENDOR_ANSWER = "vendor_answer"
 #: Statuses retried for idempotent (or marked safe) requests.
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 
@@ -699,99 +697,19 @@ class Downloads:
             self._plain = None
 
 
-# -- redaction -------------------------------------------------------------------------------
+# -- redaction (in core.redaction, which the window's start-up loads without httpx) --------
 
-SECRET_HEADERS = frozenset(
-    {"x-api-key", "x-api-secret", "authorization", "proxy-authorization", "cookie", "set-cookie"}
-)
-SECRET_FIELDS = (
-    "id_token",
-    "client_secret",
-    "access_token",
-    "accessToken",
-    "refresh_token",
-    "refreshToken",
-    "jwtPrivateKey",
-    "api_key",
-    "apiKey",
-    "x-api-key",
-    "x-api-secret",
-    "password",
-    "secret_access_key",
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "Signature",
-)
-REDACTED = "[redacted]"
-
-_known_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_field_re = re.compile(
-    r"(?P<key>[\"']?(?:" + "|".join(re.escape(f) for f in SECRET_FIELDS) + r")[\"']?)"
-    r"(?P<sep>\s*[:=]\s*)(?P<q>[\"']?)(?P<val>[^\"'&\s,;}]+)",
-    re.IGNORECASE,
-)
-_header_re = re.compile(
-    r"(?P<key>\b(?:authorization|x-api-key|x-api-secret)\b[\"']?\s*[:=]\s*[\"']?)"
-    r"(?P<val>(?:bearer\s+|basic\s+)?[^\"'\s,;}]+)",
-    re.IGNORECASE,
-)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a credential value so that :func:`redact_text` removes it wherever it appears."""
-    if value and len(value) >= 6:  # shorter strings would redact ordinary words
-        with _secrets_lock:
-            _known_secrets.add(value)
+SECRET_HEADERS = redaction.SECRET_HEADERS
+SECRET_FIELDS = redaction.SECRET_FIELDS
+REDACTED = redaction.REDACTED
+register_secret = redaction.register_secret
+redact_text = redaction.redact_text
+redact_url = redaction.redact_url
+RedactingFilter = redaction.RedactingFilter
+install_log_redaction = redaction.install_log_redaction
 
 
 def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
     """A copy of ``headers`` with credential headers replaced by ``[redacted]``."""
     items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
     return {k: (REDACTED if k.lower() in SECRET_HEADERS else redact_text(v)) for k, v in items}
-
-
-def redact_text(text: str) -> str:
-    """``text`` without registered secrets, ``key=value`` / ``"key": "value"`` credentials and
-    credential headers."""
-    if not text:
-        return text
-    with _secrets_lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for s in secrets:
-        if s in text:
-            text = text.replace(s, REDACTED)
-    text = _field_re.sub(lambda m: f"{m['key']}{m['sep']}{m['q']}{REDACTED}", text)
-    return _header_re.sub(lambda m: f"{m['key']}{REDACTED}", text)
-
-
-def redact_url(url: str) -> str:
-    """A URL without credentials in its query string (presigned signatures, tokens)."""
-    return redact_text(url)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record's message and arguments.
-
-    Installed on the app's log handlers (``install_log_redaction``) so that even a third-party
-    library logging a header or a URL with a signature cannot write a secret to a log file.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: leave it to logging's own error path
-            return True
-        record.msg = redact_text(message)
-        record.args = None
-        return True
-
-
-def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root)."""
-    logger = logger or logging.getLogger()
-    filt = RedactingFilter()
-    for handler in logger.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(filt)
-    return filt

@@ -66,7 +66,7 @@ from retouchdesk.providers.base import (
     RemoteState,
     SubmitResult,
 )
-from retouchdesk.services import inputs, paths
+from retouchdesk.services import paths
 from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.jobfiles import (
     check_output_dir,
@@ -1160,6 +1160,9 @@ class JobEngine:
         send = rec.input_path
         work_dir = self._work_dir(rec.id)
         if op.input_kind == "image":
+            # Imported here: it loads numpy and Pillow, which the window's first paint avoids.
+            from retouchdesk.services import inputs
+
             prepared = inputs.prepare_image(
                 rec.input_path,
                 op,

@@ -20,18 +20,19 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-
-from retouchdesk.core import imageio
-from retouchdesk.core import mask as core_mask
-from retouchdesk.core.composite import resample_mask
 from retouchdesk.core.errors import InputError
 from retouchdesk.services import paths
 
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
 
 def _png_bytes(mask: np.ndarray) -> bytes:
+    import numpy as np
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), "L").save(buf, format="PNG")
     return buf.getvalue()
@@ -39,6 +40,8 @@ def _png_bytes(mask: np.ndarray) -> bytes:
 
 def _atomic_write(path: Path, data: bytes) -> Path:
     """Write through a unique temporary file: two saves of one mask may overlap in workers."""
+    from retouchdesk.core import imageio
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # Our .part naming: what a killed save left is swept by the next save in the folder.
     fd, tmp = imageio.create_temp(path.parent, path.stem)
@@ -53,6 +56,8 @@ def _atomic_write(path: Path, data: bytes) -> Path:
 
 
 def _size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
     with Image.open(path) as im:
         return im.size
 
@@ -87,6 +92,8 @@ class MaskLibrary:
     # -- the live mask of a photo -------------------------------------------------------------
     def save(self, photo: Path, mask: np.ndarray) -> Path | None:
         """Keep the mask of ``photo``; an empty mask removes the file instead."""
+        from retouchdesk.core import mask as core_mask
+
         target = self.photo_path(photo)
         if core_mask.is_empty(mask):
             target.unlink(missing_ok=True)
@@ -101,6 +108,9 @@ class MaskLibrary:
         When ``photo`` has none but ``source`` (the photo it was made from, e.g. before an
         upscale) has one of the same framing, that mask is reused, resampled to ``size``.
         """
+        from retouchdesk.core import mask as core_mask
+        from retouchdesk.core.composite import resample_mask
+
         own = self.photo_path(photo)
         if own.is_file():
             try:
@@ -132,5 +142,8 @@ class MaskLibrary:
 
     def for_result(self, mask_file: Path, size: tuple[int, int]) -> np.ndarray:
         """A job's mask at a result's size (an upscaled result gets the mask rescaled)."""
+        from retouchdesk.core import mask as core_mask
+        from retouchdesk.core.composite import resample_mask
+
         arr = core_mask.load_mask(mask_file, _size(mask_file))
         return resample_mask(arr, size[0], size[1])

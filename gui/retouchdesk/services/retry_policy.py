@@ -24,13 +24,13 @@ import random
 from enum import StrEnum
 
 from retouchdesk.core.errors import (
+    VENDOR_ANSWER,
     ConfigurationError,
     CreditsExhausted,
     ProviderError,
     RateLimited,
     RetouchError,
 )
-from retouchdesk.providers.http import VENDOR_ANSWER
 
 #: Sends of one photo per job for a submission that errored (transport and engine together).
 MAX_SENDS = 2

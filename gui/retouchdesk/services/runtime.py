@@ -51,6 +51,8 @@ class Runtime:
     secrets: SecretStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     engine_config: EngineConfig | None = None
+    #: The window's secret store while it is still being opened (after the first paint).
+    pending_secrets: DeferredSecrets | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +131,40 @@ def safe_lookup(store: Any):
             return None
 
     return lookup
+
+
+class DeferredSecrets:
+    """The secret store, opened once: by :meth:`open` (a worker thread) or at the first lookup.
+
+    The window opens it after its first paint: finding the OS keyring's backend imports
+    keyring, secretstorage and cryptography (a few hundred milliseconds) and no pixel of the
+    first paint depends on a key. A lookup before that (a job resumed at start) waits for it.
+    """
+
+    def __init__(self, settings: Settings, passphrase_callback: Any = None) -> None:
+        self._settings = settings
+        self._callback = passphrase_callback
+        self._lock = threading.Lock()  # providers may be built from worker threads
+        self._opened = False
+        self._lookup: Any = None
+        self.store: Any = None
+
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
+    def open(self) -> Any:
+        """The store (None when none can open); opens it on the first call, in any thread."""
+        with self._lock:
+            if not self._opened:
+                self.store = open_secret_store(self._settings, self._callback)
+                self._lookup = safe_lookup(self.store) if self.store is not None else None
+                self._opened = True
+        return self.store
+
+    def lookup(self, section: str, key: str) -> str | None:
+        self.open()
+        return self._lookup(section, key) if self._lookup is not None else None
 
 
 def _lazy_lookup(settings: Settings, passphrase_callback: Any = None):

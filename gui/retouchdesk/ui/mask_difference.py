@@ -11,18 +11,22 @@ The image is computed only when the mode is shown, in a worker thread.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtGui import QImage, QShowEvent
 from PySide6.QtWidgets import QWidget
 
-from retouchdesk.core import composite
 from retouchdesk.model.display import DisplayImage
 from retouchdesk.ui.canvas import Canvas
+
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
 
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
     """HxWx3 uint8 RGB copy of ``image``."""
+    import numpy as np
+
     img = image.convertToFormat(QImage.Format.Format_RGB888)
     w, h, stride = img.width(), img.height(), img.bytesPerLine()
     buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
@@ -31,12 +35,16 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
 
 def rgb_to_qimage(arr: np.ndarray) -> QImage:
     """A QImage that owns a copy of the HxWx3 uint8 ``arr``."""
+    import numpy as np
+
     a = np.ascontiguousarray(arr)
     h, w = a.shape[:2]
     return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888).copy()
 
 
 def difference_qimage(before: QImage, after: QImage) -> QImage:
+    from retouchdesk.core import composite
+
     return rgb_to_qimage(composite.difference_image(qimage_to_rgb(before), qimage_to_rgb(after)))
 
 

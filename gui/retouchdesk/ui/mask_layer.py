@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
@@ -48,8 +47,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from retouchdesk.core import mask as core_mask
 from retouchdesk.model.mask import MaskDocument, MaskTool, MaskTools
+
+if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
+    import numpy as np
+
 
 PREVIEW_MAX_PIXELS = 4_000_000  # outlines of expand/feather previews are traced at most this big
 CLOSE_DISTANCE_PX = 8  # screen pixels: a polygon click this near the first point closes it
@@ -221,7 +223,10 @@ class MaskLayer(QGraphicsObject):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        if not self._tools.visible:
+        import cv2
+        import numpy as np
+
+        if not self._tools.visible or self._doc.is_empty():  # emptiness is remembered
             return
         exposed = option.exposedRect.intersected(self.boundingRect())
         if exposed.isEmpty():
@@ -240,7 +245,7 @@ class MaskLayer(QGraphicsObject):
         if x0 >= x1 or y0 >= y1:
             return
         region = self._doc.array[y0:y1, x0:x1]
-        if not region.any():
+        if region.size <= 1 << 20 and not region.any():  # a big one costs more to scan
             return
         if step > 1:
             size = (math.ceil((x1 - x0) / step), math.ceil((y1 - y0) / step))
@@ -476,6 +481,11 @@ def preview_path(mask: np.ndarray, expand: int, feather: float) -> QPainterPath:
     one outline shows the grown or shrunk edge. Large masks are traced on a reduced
     copy (at most :data:`PREVIEW_MAX_PIXELS`), which is plenty for an outline on screen.
     """
+    import cv2
+    import numpy as np
+
+    from retouchdesk.core import mask as core_mask
+
     h, w = mask.shape
     scale = min(1.0, math.sqrt(PREVIEW_MAX_PIXELS / float(w * h)))
     small = mask

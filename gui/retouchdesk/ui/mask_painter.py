@@ -39,7 +39,7 @@ class _SaveOnClose(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Close:
-            self._masking.save_now()
+            self._masking.save_now()  # and waits for the saves still queued
         return False
 
 
@@ -117,7 +117,9 @@ class MaskPainter:
             if self.layer is not None:
                 self.layer.setVisible(False)
             self.toolbar.edit_action.setEnabled(False)
-            self.toolbar.edit_action.setChecked(False)
+            if not self.masking.loading:  # a photo's mask on its way keeps the painting mode
+                self.toolbar.edit_action.setChecked(False)
+            self.undo_document = None
             return
         self.toolbar.edit_action.setEnabled(True)
         if self.masking.restored and self.masking.photo is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
@@ -30,7 +29,9 @@ from PySide6.QtWidgets import (
 
 from retouchdesk.model.photo_info import Histogram, PhotoInfoModel
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported where used: the window's first paint loads none
+    import numpy as np
+
     from retouchdesk.ui.main_window import MainWindow
 
 SHADOW_COLOUR = QColor(40, 120, 255)
@@ -52,6 +53,8 @@ class HistogramWidget(QWidget):
         self.update()
 
     def paintEvent(self, _event: Any) -> None:
+        import numpy as np
+
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = QRectF(self.rect()).adjusted(1, 1, -1, -1)
@@ -108,6 +111,8 @@ class HistogramWidget(QWidget):
 
 def clip_overlay_image(mask: np.ndarray) -> QImage:
     """An RGBA image of the clipped pixels (worker thread): blue shadows, red highlights."""
+    import numpy as np
+
     h, w = mask.shape
     rgba = np.zeros((h, w, 4), np.uint8)
     low = (mask & 1).astype(bool)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QThread, QTimer
+from PySide6.QtCore import QCoreApplication, QThread
 from PySide6.QtWidgets import QLabel, QWidget
 
 from retouchdesk.core.errors import RetouchError
@@ -60,7 +60,7 @@ def install(window: MainWindow) -> CreditsLabel:
                 return
         app.refresh_credits()
 
-    QTimer.singleShot(0, start)
+    app.after_secrets(start)  # after the first paint, once the keys are read
     return label
 
 

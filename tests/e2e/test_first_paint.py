@@ -1,0 +1,99 @@
+"""Issue 15 item 5: nothing heavy is imported before the window's first paint.
+
+The real start (``retouchdesk.app.main`` with a photo on the command line, a fresh
+interpreter, offscreen Qt) runs under an application-wide event filter that records
+``sys.modules`` when the main window receives its first Paint event, then again once the
+photo is on the canvas and the engine has started. The second record shows that the probe
+sees imports (Pillow decodes the photo, the secret store opens): the first one cannot pass
+merely because nothing was ever imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+
+HEAVY = ("numpy", "cv2", "rich", "httpx", "keyring", "cryptography", "secretstorage", "PIL")
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    app = QApplication(sys.argv[:1])
+    seen = {}
+
+    def top_modules():
+        return sorted({m.split(".")[0] for m in sys.modules})
+
+    def later():
+        window = next(w for w in app.topLevelWidgets() if isinstance(w, QMainWindow))
+        doc = window.model.document
+        if doc.image is None or window.model.runtime.pending_secrets is not None:
+            QTimer.singleShot(20, later)
+            return
+        seen["after"] = top_modules()
+        seen["shown"] = doc.image.path.name
+        window.close()
+
+    class Probe(QObject):
+        def eventFilter(self, obj, event):
+            if (
+                "first_paint" not in seen
+                and event.type() == QEvent.Type.Paint
+                and isinstance(obj, QMainWindow)
+            ):
+                seen["first_paint"] = top_modules()
+                seen["window"] = obj.objectName()
+                QTimer.singleShot(0, later)
+            return False
+
+    probe = Probe()
+    app.installEventFilter(probe)
+    from retouchdesk.app import main
+
+    code = main(sys.argv[1:])
+    print("SEEN " + json.dumps(seen), flush=True)
+    sys.exit(code)
+    """
+)
+
+
+def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
+    photo = tmp_path / "coffee.png"
+    shutil.copyfile(DATA / "coffee.png", photo)
+    env = dict(
+        os.environ,
+        RETOUCHDESK_HOME=str(tmp_path / "home"),
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(photo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("SEEN "))
+    seen = json.loads(line[len("SEEN ") :])
+    assert seen["window"] == "mainWindow"
+    early = set(seen["first_paint"])
+    assert "retouchdesk" in early and "PySide6" in early
+    assert early.isdisjoint(HEAVY), sorted(early.intersection(HEAVY))
+    # The same probe sees the heavy imports once the photo is shown and the keys are read.
+    assert seen["shown"] == "coffee.png"
+    after = set(seen["after"])
+    assert "PIL" in after, sorted(after)
+    assert after & {"keyring", "cryptography"}, sorted(after)
