@@ -14,6 +14,12 @@ Prints three figures (run from the repository root, about 1-2 minutes):
    (median of 3). Target: <= 1.0 s.
 3. Opening a 24-megapixel JPEG: time until it is decoded, colour-managed and on the canvas,
    and the time of one repaint at fit and at 100 % (what panning and zooming cost per frame).
+
+Window cases of issue 15 (``tests/bench/window_cases.py``), each with its ratio to a baseline:
+``--first-paint`` (start to first paint vs a bare QMainWindow, alternated processes, median of
+``BENCH_PAIRS`` pairs), ``--open-24mp`` and ``--mask-switch`` (event-loop stalls while a
+24 MP photo opens / while switching painted masks), ``--memory`` (peak RSS opening 24 and
+50 MP vs a bare QImage viewer); ``--window`` runs all four.
 """
 
 from __future__ import annotations
@@ -286,5 +292,19 @@ def main() -> int:
     return 0
 
 
+WINDOW_FLAGS = ("--window", "--first-paint", "--open-24mp", "--mask-switch", "--memory")
+
+
+def window_cases(argv: list[str]) -> int:
+    """Issue 15: first paint vs a bare QMainWindow, 24 MP open and mask switch stalls, peak
+    memory vs a bare QImage viewer (``tests/bench/window_cases.py``; ``--window``: all)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import window_cases as cases
+
+    return cases.main(argv)
+
+
 if __name__ == "__main__":
+    if any(flag in sys.argv for flag in WINDOW_FLAGS):
+        sys.exit(window_cases(sys.argv[1:]))
     sys.exit(main())
