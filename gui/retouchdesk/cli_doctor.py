@@ -49,11 +49,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _live_checks(names: list[str], env_results: list[CheckResult]) -> list[CheckResult]:
-    """The providers half when it is installed; configured providers only, by default."""
-    try:
-        from retouchdesk.doctor.providers import provider_checks
-    except ImportError:
-        return []
+    """The live checks of the providers; configured providers only, by default."""
+    from retouchdesk.doctor.providers import provider_checks
+
     configured = [r.area for r in env_results if r.ok and r.detail.startswith("account set up")]
     wanted = [n for n in names if n in configured] if names else configured
     if not wanted:

@@ -168,7 +168,7 @@ class JobsModel(QAbstractItemModel):
     # -- pause ----------------------------------------------------------------------------------
     @property
     def paused(self) -> bool:
-        return bool(getattr(self.engine, "paused", False))
+        return self.engine.paused
 
     def set_paused(self, on: bool) -> None:
         """Pause (queued jobs wait; started ones go on) or resume the queue."""
@@ -176,7 +176,7 @@ class JobsModel(QAbstractItemModel):
         self.counts_changed.emit()
 
     def waiting(self) -> int:
-        return int(self.engine.waiting()) if hasattr(self.engine, "waiting") else 0
+        return self.engine.waiting()
 
     def set_estimate(self, job_id: str, seconds: float) -> None:
         """How long this job should take (model.estimate): the row shows the time left."""
