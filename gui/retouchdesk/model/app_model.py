@@ -6,6 +6,7 @@ the providers exclusively through the view-models it holds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
 from retouchdesk.core.errors import RetouchError
-from retouchdesk.core.jobs import JobRecord, JobState
+from retouchdesk.core.jobs import JobRecord
 from retouchdesk.core.schema import ParamKind, ProviderSchema
 from retouchdesk.model.accounts import AccountsModel
 from retouchdesk.model.compare import CompareModel
@@ -115,6 +116,7 @@ class AppModel(QObject):
         self.recipes = RecipeRunModel(self.session, self.runner, parent=self)
         self._accounts: AccountsModel | None = None
         self._after_secrets: list[Callable[[], None]] = []
+        self.pruning: asyncio.Task[list[str]] | None = None  # forgetting old jobs, at start
         self.photos.current_changed.connect(self._current_changed)
         self.jobs.job_finished.connect(self._job_finished)
         self.jobs.job_failed.connect(self.recipes.job_failed)
@@ -267,8 +269,9 @@ class AppModel(QObject):
 
     # -- what the window asks about jobs ----------------------------------------------------------
     def earlier_results(self) -> frozenset[str]:
-        """Absolute paths of every result the engine has written (a folder scan skips them)."""
-        return frozenset(str(p.absolute()) for r in self.engine.jobs() for p in r.results)
+        """Absolute paths of every result the engine has written (a folder scan skips them):
+        the whole history in the database, not only the jobs read so far."""
+        return self.engine.earlier_results()
 
     def output_subfolder(self) -> str:
         """The subfolder results go to beside their photo (a folder scan skips it)."""
@@ -279,14 +282,6 @@ class AppModel(QObject):
         from retouchdesk.model import export
 
         return export.policy_from(self.engine.config.output_policy())
-
-    def failed_since(self, started: float) -> int:
-        """How many jobs failed after ``started`` (a time.time()), for the status bar."""
-        return sum(
-            1
-            for r in self.engine.jobs()
-            if r.state is JobState.FAILED and (r.finished_at or r.updated_at) >= started
-        )
 
     def live_jobs(self) -> tuple[list[JobRecord], list[JobRecord]]:
         """Jobs not finished yet: (offline ones, cloud ones)."""
@@ -367,6 +362,10 @@ class AppModel(QObject):
             n = len(resumed)
             self.message.emit(f"Resumed {n} job{'s' if n != 1 else ''} from the last session")
             self.resumed.emit(list(resumed))
+        keep = self._setting("jobs", "keep_days", 90)
+        if keep and float(keep) > 0:
+            # Off the GUI thread (the deletion runs in a worker): start-up never waits for it.
+            self.pruning = self.runner.spawn(self.engine.prune(float(keep)), name="prune-jobs")
         return resumed
 
     async def aclose(self) -> None:

@@ -1,7 +1,8 @@
 """Settings › General: the README's settings that are not about output or one account.
 
 Default provider, theme, the offline engine (device, tile size, workers), how many jobs each
-provider runs at once, and the cost above which the window asks first. Values are read and
+provider runs at once, the cost above which the window asks first, and how long finished jobs
+stay in the job list. Values are read and
 written through the settings layer (``settings.toml``, written atomically); a value set by a
 ``RETOUCHDESK_*`` environment variable wins over the file, so the page shows it read-only
 with the variable's name instead of pretending an edit would take effect.
@@ -29,6 +30,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("local", "tile_size"),
     ("local", "workers"),
     ("engine", "concurrency"),
+    ("jobs", "keep_days"),
 )
 THEMES = ("system", "light", "dark")
 
@@ -88,6 +90,9 @@ class GeneralSettingsModel:
             v = values.get(name)
             if v is not None and int(v) < low:
                 problems.append(f"{name} must be at least {low}.")
+        keep = values.get("jobs.keep_days")
+        if keep is not None and int(keep) < 0:
+            problems.append("Finished jobs are kept 0 days (forever) or more.")
         threshold = values.get("general.cost_threshold")
         if threshold is not None and float(threshold) < 0:
             problems.append("The cost threshold cannot be negative.")

@@ -78,8 +78,8 @@ class HistoryModel(QObject):
             self.items = []
             self.changed.emit()
             return
-        rows = self.session.version_rows()
         recs = self.session.versions(photo)
+        rows = self.session.version_rows_of([r.id for r in recs])
         kept = self.session.kept()
         working = self.working_job(photo)
         present = {r.id for r in recs}

@@ -10,6 +10,7 @@ more than a repaint.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,13 +115,14 @@ def _cost_text(cost: float | None, unit: str) -> str:
     return counted(cost, unit)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: list.index finds a row without calling __eq__
 class _Node:
     """A top-level row: a single job (``job_id``) or a batch (``batch_id`` + children)."""
 
     job_id: str | None = None
     batch_id: str | None = None
     children: list[str] = field(default_factory=list)
+    created_at: float = 0.0  # of the job that made the row: rows are newest first
 
 
 class JobsModel(QAbstractItemModel):
@@ -130,11 +132,13 @@ class JobsModel(QAbstractItemModel):
         job_finished(str): a job reached done (the window offers its compare view).
         job_failed(str, str): job id and the plain sentence of the failure.
         counts_changed(): running / queued counts changed (status bar).
+        older_changed(): a page of older finished jobs was shown.
     """
 
     job_finished = Signal(str)
     job_failed = Signal(str, str)
     counts_changed = Signal()
+    older_changed = Signal()  # a page of older jobs was read (is there more?)
 
     def __init__(
         self,
@@ -149,6 +153,14 @@ class JobsModel(QAbstractItemModel):
         self.thumbs = thumbs
         self._top: list[_Node] = []
         self._batch_node: dict[str, _Node] = {}
+        # Where each row's job is and what state it was last seen in: counts, index_of, the
+        # elapsed tick and thumbnails cost O(1) per event whatever the length of the history.
+        self._node_of: dict[str, _Node] = {}
+        self._state: dict[str, JobState] = {}
+        self._tally: Counter[JobState] = Counter()
+        self._by_input: dict[Path, set[str]] = {}
+        self.started = time.time()  # failures after this are news (the status bar's count)
+        self._failed_recent: set[str] = set()
         self._dirty: set[str] = set()
         self._estimates: dict[str, float] = {}
         self._flush = QTimer(self)
@@ -176,7 +188,8 @@ class JobsModel(QAbstractItemModel):
         self.counts_changed.emit()
 
     def waiting(self) -> int:
-        return self.engine.waiting()
+        """Queued jobs held back by the pause (the Resume button's count)."""
+        return int(self.engine.waiting())
 
     def set_estimate(self, job_id: str, seconds: float) -> None:
         """How long this job should take (model.estimate): the row shows the time left."""
@@ -214,18 +227,35 @@ class JobsModel(QAbstractItemModel):
         return [r for r in (self.engine.get(j) for j in node.children) if r is not None]
 
     def counts(self) -> dict[str, int]:
-        c = {"live": 0, "done": 0, "failed": 0}
-        for jid in self.job_ids():
-            r = self.engine.get(jid)
-            if r is None:
-                continue
-            if not r.state.terminal:
-                c["live"] += 1
-            elif r.state is JobState.DONE:
-                c["done"] += 1
-            elif r.state is JobState.FAILED:
-                c["failed"] += 1
-        return c
+        """Jobs in the list by kind, kept up to date on every event (never a walk of the list).
+
+        ``live``: not finished; ``done`` / ``failed``: finished rows in the list;
+        ``failed_recent``: jobs that failed since this model was made (news for the status
+        bar; yesterday's failures are in the list, not news).
+        """
+        t = self._tally
+        return {
+            "live": sum(n for s, n in t.items() if not s.terminal),
+            "done": t[JobState.DONE],
+            "failed": t[JobState.FAILED],
+            "failed_recent": len(self._failed_recent),
+        }
+
+    def _track(self, job_id: str, state: JobState | None) -> None:
+        """Record a row's job state (None: the row is gone) in the running tallies."""
+        old = self._state.pop(job_id, None)
+        if old is not None:
+            self._tally[old] -= 1
+        self._failed_recent.discard(job_id)
+        if state is None:
+            return
+        self._state[job_id] = state
+        self._tally[state] += 1
+        if state is JobState.FAILED:
+            rec = self.engine.get(job_id)
+            when = (rec.finished_at or rec.updated_at) if rec is not None else None
+            if when is not None and when >= self.started:
+                self._failed_recent.add(job_id)
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: JobEvent) -> None:
@@ -241,6 +271,9 @@ class JobsModel(QAbstractItemModel):
             return
         self._dirty.add(ev.job_id)
         if ev.kind is EventKind.STATE:
+            if ev.job_id in self._state:
+                rec = self.engine.get(ev.job_id)
+                self._track(ev.job_id, rec.state if rec is not None else ev.state)
             self._flush_dirty()  # state changes are shown at once, progress is coalesced
             self.counts_changed.emit()
             if ev.state is JobState.DONE:
@@ -251,6 +284,10 @@ class JobsModel(QAbstractItemModel):
             self._flush.start()
 
     def _insert(self, rec: JobRecord, *, announce: bool) -> None:
+        if rec.id in self._node_of:
+            return  # already a row (a page that overlaps what the list shows)
+        self._track(rec.id, rec.state)
+        self._by_input.setdefault(rec.input_path, set()).add(rec.id)
         if rec.batch_id:
             node = self._batch_node.get(rec.batch_id)
             if node is not None:
@@ -260,15 +297,17 @@ class JobsModel(QAbstractItemModel):
                 if announce:
                     self.beginInsertRows(parent, n, n)
                 node.children.append(rec.id)
+                self._node_of[rec.id] = node
                 if announce:
                     self.endInsertRows()
                     self._dirty.add(rec.id)
                     self._flush.start()
                 return
-            node = _Node(batch_id=rec.batch_id, children=[rec.id])
+            node = _Node(batch_id=rec.batch_id, children=[rec.id], created_at=rec.created_at)
             self._batch_node[rec.batch_id] = node
         else:
-            node = _Node(job_id=rec.id)
+            node = _Node(job_id=rec.id, created_at=rec.created_at)
+        self._node_of[rec.id] = node
         # Newest first: the job just queued is where the photographer looks.
         if announce:
             self.beginInsertRows(QModelIndex(), 0, 0)
@@ -278,26 +317,65 @@ class JobsModel(QAbstractItemModel):
         if self.thumbs is not None:
             self.thumbs.request(rec.input_path)
 
+    # -- older history, a page at a time ---------------------------------------------------
+    def can_load_older(self) -> bool:
+        """Whether older finished jobs wait in the database (the panel offers them)."""
+        return bool(self.engine.has_older)
+
+    def load_older(self) -> int:
+        """Show the next page of older finished jobs below the others; returns how many."""
+        recs = [r for r in self.engine.load_older() if r.id not in self._node_of]
+        added = 0
+        for rec in sorted(recs, key=lambda r: r.created_at):
+            if rec.batch_id and rec.batch_id in self._batch_node:
+                self._insert(rec, announce=True)  # a child of a row already shown
+            else:
+                self._insert_older(rec)
+            added += 1
+        if added:
+            self.counts_changed.emit()
+        self.older_changed.emit()
+        return added
+
+    def _insert_older(self, rec: JobRecord) -> None:
+        """A new row at its place by age (pages are older than what is shown: near the end)."""
+        self._track(rec.id, rec.state)
+        self._by_input.setdefault(rec.input_path, set()).add(rec.id)
+        if rec.batch_id:
+            node = _Node(batch_id=rec.batch_id, children=[rec.id], created_at=rec.created_at)
+            self._batch_node[rec.batch_id] = node
+        else:
+            node = _Node(job_id=rec.id, created_at=rec.created_at)
+        self._node_of[rec.id] = node
+        row = len(self._top)
+        while row > 0 and self._top[row - 1].created_at < rec.created_at:
+            row -= 1
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._top.insert(row, node)
+        self.endInsertRows()
+        if self.thumbs is not None:
+            self.thumbs.request(rec.input_path)
+
     def _remove(self, job_id: str, batch_id: str | None) -> None:
-        for row, node in enumerate(self._top):
-            if node.job_id == job_id:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._top[row]
-                self.endRemoveRows()
-                return
-            if node.batch_id and job_id in node.children:
-                if len(node.children) == 1:
-                    self.beginRemoveRows(QModelIndex(), row, row)
-                    del self._top[row]
-                    self._batch_node.pop(node.batch_id, None)
-                    self.endRemoveRows()
-                    return
-                i = node.children.index(job_id)
-                self.beginRemoveRows(self.index(row, 0), i, i)
-                del node.children[i]
-                self.endRemoveRows()
-                self._emit_row(self.index(row, 0))
-                return
+        node = self._node_of.pop(job_id, None)
+        if node is None:
+            return
+        self._track(job_id, None)
+        for ids in self._by_input.values():
+            ids.discard(job_id)
+        row = self._top.index(node)
+        if node.batch_id and len(node.children) > 1:
+            i = node.children.index(job_id)
+            self.beginRemoveRows(self.index(row, 0), i, i)
+            del node.children[i]
+            self.endRemoveRows()
+            self._emit_row(self.index(row, 0))
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._top[row]
+        if node.batch_id:
+            self._batch_node.pop(node.batch_id, None)
+        self.endRemoveRows()
 
     def _flush_dirty(self) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -318,37 +396,39 @@ class JobsModel(QAbstractItemModel):
         self.dataChanged.emit(idx.siblingAtColumn(0), last)
 
     def _tick_elapsed(self) -> None:
-        for row, node in enumerate(self._top):
-            ids = node.children if node.batch_id else [node.job_id]
-            live = False
-            for i, jid in enumerate(ids):
-                r = self.engine.get(jid)
-                if r is not None and not r.state.terminal and r.started_at:
-                    live = True
-                    if node.batch_id:
-                        c = self.index(i, COL_ELAPSED, self.index(row, 0))
-                        self.dataChanged.emit(c, c)
-            if live:
-                c = self.index(row, COL_ELAPSED)
+        """Once a second: the elapsed column of running jobs (and of their batch rows)."""
+        batches: set[str] = set()
+        for jid, state in self._state.items():
+            if state.terminal:
+                continue
+            r = self.engine.get(jid)
+            if r is None or not r.started_at:
+                continue
+            c = self.index_of(jid).siblingAtColumn(COL_ELAPSED)
+            self.dataChanged.emit(c, c)
+            if r.batch_id:
+                batches.add(r.batch_id)
+        for b in batches:
+            node = self._batch_node.get(b)
+            if node is not None:
+                c = self.index(self._top.index(node), COL_ELAPSED)
                 self.dataChanged.emit(c, c)
 
     def _thumb_ready(self, path: str) -> None:
-        p = Path(path)
-        for jid in self.job_ids():
-            r = self.engine.get(jid)
-            if r is not None and r.input_path == p:
-                idx = self.index_of(jid)
-                if idx.isValid():
-                    self.dataChanged.emit(idx, idx)
+        for jid in list(self._by_input.get(Path(path), ())):
+            idx = self.index_of(jid)
+            if idx.isValid():
+                self.dataChanged.emit(idx, idx)
 
     # -- index plumbing -----------------------------------------------------------------------
     def index_of(self, job_id: str) -> QModelIndex:
-        for row, node in enumerate(self._top):
-            if node.job_id == job_id:
-                return self.index(row, 0)
-            if node.batch_id and job_id in node.children:
-                return self.index(node.children.index(job_id), 0, self.index(row, 0))
-        return QModelIndex()
+        node = self._node_of.get(job_id)
+        if node is None:
+            return QModelIndex()
+        row = self._top.index(node)
+        if node.batch_id:
+            return self.index(node.children.index(job_id), 0, self.index(row, 0))
+        return self.index(row, 0)
 
     def index(
         self,

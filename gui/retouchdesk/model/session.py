@@ -148,14 +148,19 @@ class SessionModel(QObject):
         store = getattr(self.engine, "store", None)
         return store.versions() if store is not None else {}
 
+    def version_rows_of(self, job_ids: list[str]) -> dict[str, tuple[Path, str | None]]:
+        """The version rows of these jobs only (one indexed read, whatever the history)."""
+        store = getattr(self.engine, "store", None)
+        return store.version_rows(job_ids) if store is not None else {}
+
     def photo_of_job(self, rec: JobRecord, rows: dict | None = None) -> Path:
         """The photo a job made a version of (a chained job's input is an earlier result)."""
-        rows = self.version_rows() if rows is None else rows
+        rows = self.version_rows_of([rec.id]) if rows is None else rows
         row = rows.get(rec.id)
         return row[0] if row is not None else self.original_of(rec.input_path)
 
     def parent_of(self, job_id: str, rows: dict | None = None) -> str | None:
-        rows = self.version_rows() if rows is None else rows
+        rows = self.version_rows_of([job_id]) if rows is None else rows
         row = rows.get(job_id)
         return row[1] if row is not None else None
 
@@ -166,16 +171,17 @@ class SessionModel(QObject):
         other keep their places however the provider schedules them. Chained results (made
         from an earlier version) count for the photo the chain started from.
         """
-        rows = self.version_rows()
+        # Read by index (the photo's version rows, the jobs made from it or its downscaled
+        # copies), never by walking the whole history: this runs after every finished job.
+        inputs = [photo, *(Path(c) for c, o in self._originals.items() if Path(o) == photo)]
         out = [
             r
-            for r in self.engine.jobs()
-            if r.state is JobState.DONE
-            and r.results
-            and self.photo_of_job(r, rows) == photo
+            for r, row in self.engine.versions_of(photo, inputs)
+            if r.results
+            and (row[0] if row is not None else self.original_of(r.input_path)) == photo
             and any(p.exists() for p in r.results)  # a result moved to the trash is no version
         ]
-        return sorted(out, key=lambda r: r.created_at)
+        return sorted({r.id: r for r in out}.values(), key=lambda r: r.created_at)
 
     def working_file(self, photo: Path) -> Path | None:
         """The file of ``photo``'s working version, or None when it is the original."""

@@ -146,6 +146,9 @@ class EngineConfig:
     # Settings dialog applies to the next job without a restart.
     live: Any = None  # services.settings.Settings
     policy_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. the CLI's --format
+    # Finished jobs read at start (newest first) and per page after that: a long history
+    # costs neither start-up time nor memory (unfinished jobs are always read, all of them).
+    history_page: int = 200
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineConfig:
@@ -220,7 +223,15 @@ class JobEngine:
         self.catalog = catalog
         self._provider_for = provider_for
         self.config = config or EngineConfig()
-        self._records: dict[str, JobRecord] = {r.id: r for r in store.all()}
+        # The jobs this engine knows: every unfinished one (to resume), this session's, and
+        # the finished ones read so far (the newest page at start, older pages on demand,
+        # single ones asked for by id). Older finished rows stay in SQLite until asked for.
+        self._records: dict[str, JobRecord] = {r.id: r for r in store.unfinished()}
+        self._whole: set[str] = set()  # batches read with every one of their jobs
+        self._complete_batches(list(self._records.values()))
+        self._older: tuple[float, int] | None = None  # cursor of the oldest page read
+        self._has_older = True
+        self._read_older(self.config.history_page)
         self._subscribers: list[Subscriber] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done_events: dict[str, asyncio.Event] = {}
@@ -272,6 +283,7 @@ class JobEngine:
     def submit_batch(self, requests: Iterable[JobRequest]) -> str:
         """Queue several jobs as one batch (credits running out stops the rest of it)."""
         batch_id = uuid.uuid4().hex
+        self._whole.add(batch_id)
         recs = [(self._new_record(r, batch_id), r.dedupe_key) for r in requests]
         self.store.insert_many(recs, owner=self.owner)
         for rec, _ in recs:
@@ -279,10 +291,84 @@ class JobEngine:
         return batch_id
 
     def get(self, job_id: str) -> JobRecord | None:
-        return self._records.get(job_id)
+        """A job by id; a finished one not read yet is read from the database (one row)."""
+        rec = self._records.get(job_id)
+        if rec is None:
+            rec = self.store.get(job_id)
+            if rec is not None and rec.state.terminal:
+                self._records[job_id] = rec  # kept: holders see one object per job
+        return rec
 
     def jobs(self) -> list[JobRecord]:
+        """The jobs read so far (see :meth:`load_older` for the rest of the history)."""
         return list(self._records.values())
+
+    @property
+    def has_older(self) -> bool:
+        """Whether finished jobs older than those read remain in the database."""
+        return self._has_older
+
+    def load_older(self, limit: int | None = None) -> list[JobRecord]:
+        """Read the next page of older finished jobs (a batch comes whole); returns them."""
+        return self._read_older(limit or self.config.history_page)
+
+    def _read_older(self, limit: int) -> list[JobRecord]:
+        if not self._has_older:
+            return []
+        page, self._older, self._has_older = self.store.finished_page(limit, self._older)
+        return self._complete_batches(page)
+
+    def _complete_batches(self, recs: list[JobRecord]) -> list[JobRecord]:
+        """Keep ``recs`` and read the rest of their batches (a batch row is never partial)."""
+        missing = {r.batch_id for r in recs if r.batch_id and r.batch_id not in self._whole}
+        if missing:
+            seen = {r.id for r in recs}
+            recs = recs + [r for r in self.store.batches(missing) if r.id not in seen]
+            self._whole |= missing
+        return [self._records.setdefault(r.id, r) for r in recs]
+
+    def versions_of(
+        self, photo: Path, inputs: Iterable[Path]
+    ) -> list[tuple[JobRecord, tuple[Path, str | None] | None]]:
+        """Done jobs that may be versions of ``photo`` (see ``JobStore.versions_of``).
+
+        Read by index from the database, then mapped to the records this engine holds, so
+        that a photo's history never needs the whole job list in memory.
+        """
+        out = []
+        for rec, row in self.store.versions_of(photo, inputs):
+            known = self._records.setdefault(rec.id, rec)
+            if known.state is JobState.DONE:
+                out.append((known, row))
+        return out
+
+    def earlier_results(self) -> frozenset[str]:
+        """Every result file a job recorded (absolute paths as text)."""
+        found = self.store.result_paths()  # written absolute (output folders are made so)
+        for rec in self._records.values():
+            found.update(str(p.absolute()) for p in rec.results)
+        return frozenset(found)
+
+    async def prune(self, keep_days: float) -> list[str]:
+        """Forget finished jobs that finished more than ``keep_days`` days ago.
+
+        Runs the deletion in a worker thread; unfinished, unconfirmed and stalled jobs are
+        never touched (``JobStore.prune``). Their scratch folders go too; result files and
+        originals stay. Listeners hear REMOVED for the ones they may show. Returns the ids.
+        """
+        if keep_days <= 0:
+            return []
+        cutoff = time.time() - keep_days * 86400
+        ids = await asyncio.to_thread(self.store.prune, cutoff)
+        for job_id in ids:
+            rec = self._records.get(job_id)
+            if rec is None or not rec.state.terminal or job_id in self._tasks:
+                continue
+            del self._records[job_id]
+            self._emit(JobEvent(EventKind.REMOVED, job_id, rec.state, batch_id=rec.batch_id))
+        dirs = [self._work_dir(j) for j in ids]
+        await asyncio.to_thread(lambda: [shutil.rmtree(d, True) for d in dirs])
+        return ids
 
     def batch_jobs(self, batch_id: str) -> list[JobRecord]:
         return [r for r in self._records.values() if r.batch_id == batch_id]
@@ -327,7 +413,20 @@ class JobEngine:
             fresh = self.store.get(job_id)  # another process may have moved it meanwhile
             current = self._records.get(job_id)
             if fresh is not None and current is not None:
+                moved = fresh.state is not current.state
                 vars(current).update(vars(fresh))  # same object: holders keep seeing it
+                if moved:  # listeners keeping counts by state must hear of it
+                    self._emit(
+                        JobEvent(
+                            EventKind.STATE,
+                            job_id,
+                            current.state,
+                            progress=current.progress,
+                            message=current.message,
+                            error=current.error,
+                            batch_id=current.batch_id,
+                        )
+                    )
         again = set(resend)
         for job_id in resumed:
             if job_id in again and self.resend_unconfirmed(job_id):

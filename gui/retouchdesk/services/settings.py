@@ -86,6 +86,13 @@ SPECS: tuple[SettingSpec, ...] = (
         120.0,
         "Seconds to wait for a late answer (webhook) to a submission whose answer was lost",
     ),
+    _s(
+        "jobs",
+        "keep_days",
+        int,
+        90,
+        "Days finished jobs stay in the job list (0 = forever); result files are kept",
+    ),
     _s("hosting", "strategy", str, "local", "How Enhancor reaches inputs: local or s3"),
     _s("receiver", "host", str, "127.0.0.1", "Address the local receiver listens on"),
     _s("receiver", "port", int, 0, "Port of the local receiver (0 = any free port)"),

@@ -25,7 +25,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -80,7 +80,17 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX IF NOT EXISTS versions_photo ON versions(photo);
     """,
+    # A long history is read a page at a time (newest finished first) and a photo's versions
+    # by its path: neither may walk every row.
+    5: """
+    CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+    CREATE INDEX IF NOT EXISTS jobs_input ON jobs(input_path);
+    """,
 }
+
+# Finished for good: the rows a page of history and the prune deal with. Unconfirmed and
+# stalled jobs are not among them (they protect against paying twice).
+_FINISHED = "('done', 'failed', 'cancelled')"
 
 _COLUMNS = (
     "id",
@@ -392,6 +402,128 @@ class JobStore:
             ).fetchall()
         return [_from_row(r) for r in rows]
 
+    def finished_page(
+        self, limit: int, before: tuple[float, int] | None = None
+    ) -> tuple[list[JobRecord], tuple[float, int] | None, bool]:
+        """The newest ``limit`` finished jobs created before ``before`` (a cursor).
+
+        Returns the records (newest first), the cursor of the last one (for the next page)
+        and whether older finished jobs remain. Walks the ``created_at`` index backwards: the
+        cost is the page's, whatever the length of the history.
+        """
+        where = f"+state IN {_FINISHED}"  # '+': walk the created_at index, not the state one
+        args: list[Any] = []
+        if before is not None:
+            where += " AND (created_at < ? OR (created_at = ? AND rowid < ?))"
+            args += [before[0], before[0], before[1]]
+        with self._lock, self._guard("read"):
+            rows = self._db.execute(
+                f"SELECT rowid AS _rowid, * FROM jobs WHERE {where} "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*args, limit + 1),
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = (rows[-1]["created_at"], rows[-1]["_rowid"]) if rows else before
+        return [_from_row(r) for r in rows], cursor, more
+
+    def batches(self, batch_ids: Iterable[str]) -> list[JobRecord]:
+        """Every job of these batches (a page of history shows a batch whole)."""
+        ids = list(dict.fromkeys(batch_ids))
+        out: list[JobRecord] = []
+        with self._lock, self._guard("read"):
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT * FROM jobs WHERE batch_id IN ({', '.join('?' * len(chunk))}) "
+                    "ORDER BY created_at, rowid",
+                    chunk,
+                ).fetchall()
+                out += [_from_row(r) for r in rows]
+        return out
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many rows each state has (a full recount, for checks and the CLI)."""
+        with self._lock, self._guard("read"):
+            rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def versions_of(
+        self, photo: Path, inputs: Iterable[Path]
+    ) -> list[tuple[JobRecord, tuple[Path, str | None] | None]]:
+        """Done jobs that may be versions of ``photo``, each with its version row.
+
+        Those recorded as versions of ``photo`` (the ``versions`` table), and those made from
+        one of ``inputs`` that have no version row (jobs from before the table existed, or
+        from the CLI). Both through indexes: the cost follows the photo's own history.
+        """
+        paths = [str(p) for p in dict.fromkeys([*inputs])]
+        out: list[tuple[JobRecord, tuple[Path, str | None] | None]] = []
+        with self._lock, self._guard("read"):
+            rows = self._db.execute(
+                "SELECT j.*, v.photo AS _v_photo, v.parent_id AS _v_parent "
+                "FROM versions v JOIN jobs j ON j.id = v.job_id "
+                "WHERE v.photo = ? AND j.state = 'done'",
+                (str(photo),),
+            ).fetchall()
+            out += [(_from_row(r), (Path(r["_v_photo"]), r["_v_parent"])) for r in rows]
+            for start in range(0, len(paths), 500):
+                chunk = paths[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT * FROM jobs j WHERE j.input_path IN ({', '.join('?' * len(chunk))}) "
+                    "AND j.state = 'done' "
+                    "AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.job_id = j.id)",
+                    chunk,
+                ).fetchall()
+                out += [(_from_row(r), None) for r in rows]
+        return out
+
+    def result_paths(self) -> set[str]:
+        """Every result file any job recorded (a folder scan skips them as inputs)."""
+        out: set[str] = set()
+        with self._lock, self._guard("read"):
+            rows = self._db.execute("SELECT results FROM jobs WHERE results != '[]'").fetchall()
+        for (text,) in rows:
+            out.update(json.loads(text))
+        return out
+
+    def prune(self, finished_before: float) -> list[str]:
+        """Delete finished jobs (done, failed, cancelled) that finished before the time.
+
+        Unfinished, unconfirmed and stalled jobs are never touched: they are what keeps a
+        job from being sent (and paid) twice. Their version rows go with them. Returns the
+        ids deleted (the caller removes their scratch folders; result files stay).
+        """
+        old = f"state IN {_FINISHED} AND COALESCE(finished_at, updated_at) < ?"
+        with self._lock, self._guard("read"):
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT id FROM jobs WHERE {old}", (finished_before,)
+                ).fetchall()
+            ]
+        deleted: list[str] = []
+        # Small transactions: the window's own writes never wait long for the lock.
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            marks = ", ".join("?" * len(chunk))
+            with self._tx() as db:
+                # The condition again: a job retried meanwhile is no longer finished.
+                gone = [
+                    r[0]
+                    for r in db.execute(
+                        f"DELETE FROM jobs WHERE id IN ({marks}) AND {old} RETURNING id",
+                        (*chunk, finished_before),
+                    ).fetchall()
+                ]
+                if gone:
+                    db.execute(
+                        f"DELETE FROM versions WHERE job_id IN ({', '.join('?' * len(gone))})",
+                        gone,
+                    )
+            deleted += gone
+        return deleted
+
     def batch(self, batch_id: str) -> list[JobRecord]:
         with self._lock, self._guard("read"):
             rows = self._db.execute(
@@ -424,6 +556,21 @@ class JobStore:
                 "VALUES (?, ?, ?, ?)",
                 (job_id, str(photo), parent_id, time.time()),
             )
+
+    def version_rows(self, job_ids: Iterable[str]) -> dict[str, tuple[Path, str | None]]:
+        """The version rows of these jobs only: job id -> (photo, parent job id or None)."""
+        ids = list(job_ids)
+        out: dict[str, tuple[Path, str | None]] = {}
+        with self._lock, self._guard("read"):
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = self._db.execute(
+                    "SELECT job_id, photo, parent_id FROM versions "
+                    f"WHERE job_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                out.update({r[0]: (Path(r[1]), r[2]) for r in rows})
+        return out
 
     def versions(self) -> dict[str, tuple[Path, str | None]]:
         """Every recorded version: job id -> (photo, parent job id or None)."""

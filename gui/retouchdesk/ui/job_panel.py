@@ -157,6 +157,19 @@ class JobPanel(QWidget):
         self.view.setColumnWidth(COL_ELAPSED, 64)
         self.view.setColumnWidth(COL_COST, 80)
         lay.addWidget(self.view)
+        # Older finished jobs stay in the database until asked for: scrolling to the end of
+        # the list pages them in, and so does this button. (Not Qt's fetchMore: a view calls
+        # that while it is first laid out, reading a page nobody asked for.)
+        self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.older_button = QToolButton()
+        self.older_button.setObjectName("showOlderJobs")
+        self.older_button.setText("Show older jobs")
+        self.older_button.setAutoRaise(True)
+        self.older_button.setToolTip("Read the next page of finished jobs from the job history")
+        self.older_button.clicked.connect(self.show_older)
+        lay.addWidget(self.older_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        model.older_changed.connect(self._update_older)
+        self._update_older()
 
         self.cancel_button.clicked.connect(lambda: self._count(model.cancel, "cancelled"))
         self.retry_button.clicked.connect(lambda: self._count(model.retry, "queued again"))
@@ -224,10 +237,24 @@ class JobPanel(QWidget):
         self.reveal_button.setEnabled(has_result)
         self.compare_button.setEnabled(has_result)
 
-    def _rows_inserted(self, parent: QModelIndex, _first: int, _last: int) -> None:
-        # New rows go on top: keep them in view without stealing the user's selection.
-        if not parent.isValid():
+    def _rows_inserted(self, parent: QModelIndex, first: int, _last: int) -> None:
+        # New rows go on top: keep them in view without stealing the user's selection. Older
+        # jobs paged in below leave the view where the user scrolled.
+        if not parent.isValid() and first == 0:
             self.view.scrollToTop()
+
+    def show_older(self) -> None:
+        """Show the next page of older finished jobs (below the others)."""
+        n = self.model.load_older()
+        self.message.emit(f"{n} older job{'s' if n != 1 else ''} shown" if n else "")
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.view.verticalScrollBar()
+        if value > 0 and value == bar.maximum() and self.model.can_load_older():
+            self.show_older()
+
+    def _update_older(self) -> None:
+        self.older_button.setVisible(self.model.can_load_older())
 
     # -- actions --------------------------------------------------------------------------------
     def _count(self, fn, verb: str) -> None:

@@ -139,7 +139,6 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.undo_discard_button)
 
         self._quit_confirmed = False
-        self._started = time.time()
         self._build_actions()
         self._connect()
         self._install_extensions()
@@ -923,7 +922,7 @@ class MainWindow(QMainWindow):
         if c["live"]:
             parts.append(f"{c['live']} in progress")
         # Failures of this session only: yesterday's are in the job list, not news.
-        failed = self.model.failed_since(self._started)
+        failed = c["failed_recent"]  # kept by the job model's events, never a walk
         if failed:
             parts.append(f"{failed} failed")
         self.jobs_label.setText(" · ".join(parts))

@@ -1,4 +1,5 @@
-"""Settings › General: default provider, theme, offline engine, concurrency, cost threshold.
+"""Settings › General: default provider, theme, offline engine, concurrency, cost threshold,
+how long finished jobs are kept.
 
 One form over :class:`~retouchdesk.model.general_settings.GeneralSettingsModel`; a value set
 by an environment variable is shown greyed with the variable's name (editing it here would not
@@ -60,9 +61,20 @@ class GeneralPage(QWidget):
             "Ask before sending work that costs more than this, in the service's own unit "
             "(credits, units...); 0 asks for every paid batch"
         )
+        self.keep_days = QSpinBox()
+        self.keep_days.setObjectName("jobs_keep_days")
+        self.keep_days.setRange(0, 36500)
+        self.keep_days.setSuffix(" days")
+        self.keep_days.setSpecialValueText("Forever")
+        self.keep_days.setToolTip(
+            "Finished jobs older than this are forgotten when the window starts (their result "
+            "files and your photos stay). Unfinished and unconfirmed jobs are always kept. "
+            "A forgotten job's photo is sent again if you apply the same operation to it."
+        )
         form.addRow("Provider at start", self.provider)
         form.addRow("Theme", self.theme)
         form.addRow("Ask above this cost", self.threshold)
+        form.addRow("Keep finished jobs", self.keep_days)
         outer.addWidget(start)
 
         local = QGroupBox("Offline engine")
@@ -107,7 +119,9 @@ class GeneralPage(QWidget):
         self.device.setCurrentText(str(values["local.device"].value))
         self.tile.setValue(int(values["local.tile_size"].value or 0))
         self.workers.setValue(int(values["local.workers"].value or 1))
+        self.keep_days.setValue(int(values["jobs.keep_days"].value or 0))
         widgets: dict[str, Any] = {
+            "jobs.keep_days": self.keep_days,
             "general.default_provider": self.provider,
             "ui.theme": self.theme,
             "general.cost_threshold": self.threshold,
@@ -127,7 +141,8 @@ class GeneralPage(QWidget):
         for combo in (self.provider, self.theme, self.device):
             combo.currentIndexChanged.connect(self.changed)
         self.device.editTextChanged.connect(self.changed)
-        for spin in (self.threshold, self.tile, self.workers, *self.concurrency.values()):
+        spins = (self.threshold, self.tile, self.workers, self.keep_days)
+        for spin in (*spins, *self.concurrency.values()):
             spin.valueChanged.connect(self.changed)
 
     def values(self) -> dict[str, Any]:
@@ -140,6 +155,7 @@ class GeneralPage(QWidget):
             "local.tile_size": int(self.tile.value()),
             "local.workers": int(self.workers.value()),
             "engine.concurrency": format_concurrency(limits),
+            "jobs.keep_days": int(self.keep_days.value()),
         }
 
     def apply(self) -> list[str]:
