@@ -175,7 +175,7 @@ def test_old_finished_jobs_are_forgotten_at_start_and_nothing_else(
 
 def test_keep_days_is_set_on_the_general_page_and_persisted(qtbot, make_window):
     from retouchdesk.services.settings import Settings
-    from retouchdesk.ui.settings_dialog import SettingsDialog
+    from retouchdesk.ui.settings.dialog import SettingsDialog
 
     w = make_window()
     dlg = SettingsDialog(w.model.accounts, w, page="general")
