@@ -262,7 +262,7 @@ def test_a_dropped_shoot_is_walked_like_the_cli_walks_it(
 
     from PIL import Image
 
-    from retouchdesk import cli
+    from retouchdesk.cli import run as cli_run
     from retouchdesk.model import opening
 
     shoot = tmp_path / "shoot"
@@ -286,7 +286,7 @@ def test_a_dropped_shoot_is_walked_like_the_cli_walks_it(
     assert names == ["card/DCIM/100CANON/IMG_0001.png", "day1/chelsea.png", "day2/coffee.png"]
     assert w.statusBar().currentMessage() == "Opened 3 photos from 3 folders"
     # The same photos as `retouchdesk run shoot/` would process.
-    items = cli.collect_inputs([str(shoot)], None, skip_dirs=("retouched",))
+    items = cli_run.collect_inputs([str(shoot)], None, skip_dirs=("retouched",))
     assert sorted(i.path.resolve() for i in items) == sorted(w.model.photos.paths)
 
     # A big tree: the walk moves to the background, counts, and Stop keeps what was found.

@@ -63,8 +63,6 @@ def _live_checks(names: list[str], env_results: list[CheckResult]) -> list[Check
         try:
             return list(await provider_checks(runtime, wanted))
         finally:
-            closer = getattr(runtime, "aclose", None)
-            if closer is not None:
-                await closer()
+            await runtime.aclose()
 
     return asyncio.run(go())

@@ -1,7 +1,7 @@
 """``retouchdesk run --recipe`` and ``retouchdesk recipe``: chains on the command line.
 
-A recipe runs as one batch per step (:func:`cli._run_batch`, the same planner as any
-``run``): step N's inputs are step N-1's results. Every job keeps the batch planner's key, so
+A recipe runs as one batch per step (:func:`cli.run.run_batch`, the same planner as
+any ``run``): step N's inputs are step N-1's results. Every job keeps the batch planner's key, so
 running the command again skips each step that is done for a photo and resumes an
 interrupted one (even after ``kill -9``) instead of doing it twice. Results of the steps in
 between go to a hidden ``.steps`` folder inside the output folder; the last step's results
@@ -17,20 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retouchdesk.cli import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    Item,
-    _err,
-    _run_batch,
-    collect_inputs,
-)
+from retouchdesk.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err
+from retouchdesk.cli.run import Item, inputs_of, run_batch
 from retouchdesk.core import recipe as core_recipe
 from retouchdesk.core.errors import RetouchError
 
 STEPS_FOLDER = ".steps"
+
+
+def add_parser(sub: Any) -> None:
+    """The ``recipe`` command (``run --recipe`` is an option of :mod:`cli.run`)."""
+    rec = sub.add_parser(
+        "recipe", help="print the recipe written into a result file's XMP, as TOML"
+    )
+    rec.add_argument("result", type=Path, metavar="RESULT")
+    rec.set_defaults(func=cmd_recipe)
 
 
 @dataclass
@@ -49,15 +50,15 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     """Print the recipe in RESULT's XMP as TOML (``retouchdesk recipe R.jpg > chain.toml``)."""
     path: Path = args.result
     if not path.is_file():
-        _err(f"{path}: no such file")
+        err(f"{path}: no such file")
         return EXIT_FAILED
     try:
         found = core_recipe.read_from_file(path)
     except RetouchError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_FAILED
     if found is None:
-        _err(f"{path.name} carries no Retouch Desk recipe (it was not made by Retouch Desk)")
+        err(f"{path.name} carries no Retouch Desk recipe (it was not made by Retouch Desk)")
         return EXIT_FAILED
     sys.stdout.write(core_recipe.to_toml(found))
     return EXIT_OK
@@ -70,7 +71,7 @@ def cmd_run_recipe(args: argparse.Namespace) -> int:
     try:
         recipe = core_recipe.load(args.recipe.expanduser())
     except RetouchError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     rt = build_runtime()
     try:
@@ -79,20 +80,14 @@ def cmd_run_recipe(args: argparse.Namespace) -> int:
             template = args.template or rt.settings.get("output", "template")
             naming.check_template(template)
         except RetouchError as exc:
-            _err(str(exc))
+            err(str(exc))
             return EXIT_USAGE
         if args.format:
             rt.engine.config.policy_overrides["format"] = args.format
         fmt = rt.engine.config.output_policy().get("format", "same")
-        items = collect_inputs(
-            args.inputs,
-            args.output,
-            skip_dirs=(rt.settings.get("output", "subfolder"),) if not args.output else (),
-        )
-        earlier = {str(p.absolute()) for r in rt.store.all() for p in r.results}
-        items = [i for i in items if not (i.walked and str(i.path.absolute()) in earlier)]
+        items = inputs_of(rt, args)
         if not items:
-            _err("No images found in " + ", ".join(args.inputs))
+            err("No images found in " + ", ".join(args.inputs))
             return EXIT_FAILED
         chains = [Chain(i.path.absolute(), i.out_dir, i.path.absolute()) for i in items]
         return asyncio.run(_run_chains(rt, recipe, ops, template, fmt, chains, args))
@@ -148,7 +143,7 @@ async def _run_chains(
                 except RetouchError as exc:
                     item.status, item.detail = "failed", str(exc)
                 items.append(item)
-            code = await _run_batch(rt, op, {}, template, fmt, items, args, close=False)
+            code = await run_batch(rt, op, {}, template, fmt, items, args, close=False)
             for chain, item in zip(live, items, strict=True):
                 if item.status in ("done", "skipped") and item.results:
                     chain.current = item.results[0]
@@ -161,7 +156,7 @@ async def _run_chains(
         await rt.aclose()
     failed = [c for c in chains if c.failed]
     for c in failed:
-        _err(f"{c.photo.name}: {c.failed}")
+        err(f"{c.photo.name}: {c.failed}")
     if not args.quiet:
         print(f"{len(chains) - len(failed)} of {len(chains)} photos went through every step")
     return EXIT_FAILED if failed or code != EXIT_OK else EXIT_OK

@@ -10,15 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
+from retouchdesk.cli.common import EXIT_FAILED, EXIT_OK
 from retouchdesk.core.errors import ConfigurationError, RetouchError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def add_parser(sub: Any) -> None:
+    acc = sub.add_parser("account", help="credits and usage history of a provider")
+    acc.add_argument("provider")
+    acc.add_argument("--history", type=int, default=0, metavar="N", help="last N transactions")
+    acc.set_defaults(func=run_account)
 
 
 def _when(value: datetime | None) -> str:
@@ -66,6 +71,9 @@ async def _gather(provider: Any, history: int) -> tuple[Any, list[Any]]:
 
 def run_account(args: argparse.Namespace, *, console: Console | None = None) -> int:
     """Print the balance (total, nearest expiry, each credit) and the last N changes."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = console or Console(soft_wrap=False)
     provider_id = str(args.provider).lower()
     history = max(0, int(getattr(args, "history", 0) or 0))

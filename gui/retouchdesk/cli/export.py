@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from retouchdesk.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, err
 from retouchdesk.core.errors import RetouchError
 
 
@@ -53,30 +54,29 @@ def options_from(args: argparse.Namespace) -> Any:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from retouchdesk.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _err
     from retouchdesk.core import export as ex
 
     opts = options_from(args)
     problems = opts.problems()
     if problems:
-        _err(problems[0])
+        err(problems[0])
         return EXIT_USAGE
     files = list(args.files)
     if args.pinned:
         files += pinned_versions()
     if not files:
-        _err("Nothing to export: name files, or --pinned when versions are pinned")
+        err("Nothing to export: name files, or --pinned when versions are pinned")
         return EXIT_USAGE
     failed = 0
     for n, path in enumerate(files, start=1):
         try:
             out = ex.export(path.expanduser(), args.output.expanduser(), opts, n=n)
         except RetouchError as exc:
-            _err(f"{path.name}: {exc}")
+            err(f"{path.name}: {exc}")
             failed += 1
             continue
         except OSError as exc:
-            _err(f"{path.name}: {exc.strerror or exc}")
+            err(f"{path.name}: {exc.strerror or exc}")
             failed += 1
             continue
         print(f"{path} -> {out}")
