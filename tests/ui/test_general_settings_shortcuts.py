@@ -71,6 +71,40 @@ def test_general_page_writes_settings_toml(qtbot, make_window, monkeypatch):
     assert path.read_bytes() == before
 
 
+def test_general_page_takes_ranges_from_the_offline_engine_toml(qtbot, tmp_path):
+    """The limits of local.* are the ones local.toml declares: a changed declaration moves
+    the spin box's range and what the model refuses, with no code change."""
+    import dataclasses
+
+    import pytest
+
+    from retouchdesk.core.errors import RetouchError
+    from retouchdesk.core.schema import load_catalog
+    from retouchdesk.model.general_settings import GeneralSettingsModel
+    from retouchdesk.services.settings import Settings
+    from retouchdesk.ui.settings.general import GeneralPage
+
+    catalog = load_catalog()
+    local = catalog.providers["local"]
+    workers = next(s for s in local.settings if s.key == "workers")
+    page = GeneralPage(GeneralSettingsModel(Settings(tmp_path / "s.toml"), catalog))
+    qtbot.addWidget(page)
+    assert page.workers.minimum() == workers.min == 1
+    assert page.tile.toolTip() == next(s.help for s in local.settings if s.key == "tile_size")
+
+    narrower = dataclasses.replace(workers, min=2, max=4)
+    settings = tuple(narrower if s.key == "workers" else s for s in local.settings)
+    providers = dict(catalog.providers, local=dataclasses.replace(local, settings=settings))
+    changed = dataclasses.replace(catalog, providers=providers)
+    model = GeneralSettingsModel(Settings(tmp_path / "s.toml"), changed)
+    page = GeneralPage(model)
+    qtbot.addWidget(page)
+    assert (page.workers.minimum(), page.workers.maximum()) == (2, 4)
+    with pytest.raises(RetouchError, match=r"local\.workers must be at most 4"):
+        model.save({"local.workers": 5})
+    assert not (tmp_path / "s.toml").exists()
+
+
 def _registered(w) -> set[int]:
     """Every action of the window with a shortcut, found independently of the dialog."""
     out = set()

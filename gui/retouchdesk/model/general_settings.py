@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core.errors import RetouchError
-from retouchdesk.core.schema import Catalog
+from retouchdesk.core.schema import Catalog, ProviderSetting
 from retouchdesk.services.engine import parse_concurrency
 from retouchdesk.services.settings import Settings
 
@@ -64,6 +64,14 @@ class GeneralSettingsModel:
         """(id, name) of every provider, for the default provider and concurrency rows."""
         return [(pid, p.name) for pid, p in self.catalog.providers.items()]
 
+    def declared(self, section: str, key: str) -> ProviderSetting | None:
+        """A provider's own declaration of ``section.key`` in its TOML (type, range, help),
+        None for the app's settings (``general``, ``ui``, ``engine``, ``jobs``)."""
+        prov = self.catalog.providers.get(section)
+        if prov is None:
+            return None
+        return next((s for s in prov.settings if s.key == key), None)
+
     def state(self, section: str, key: str) -> FieldState:
         value, source = self.settings.get_with_source(section, key)
         env = source.split("(", 1)[1].rstrip(")") if source.startswith("environment") else ""
@@ -86,10 +94,14 @@ class GeneralSettingsModel:
         theme = values.get("ui.theme")
         if theme is not None and theme not in THEMES:
             problems.append("The theme is system, light or dark.")
-        for name, low in (("local.tile_size", 0), ("local.workers", 1)):
-            v = values.get(name)
-            if v is not None and int(v) < low:
-                problems.append(f"{name} must be at least {low}.")
+        for name, v in values.items():
+            decl = self.declared(*name.split(".", 1))
+            if decl is None or v is None or decl.type not in ("int", "number"):
+                continue
+            if decl.min is not None and float(v) < decl.min:
+                problems.append(f"{name} must be at least {decl.min:g}.")
+            elif decl.max is not None and float(v) > decl.max:
+                problems.append(f"{name} must be at most {decl.max:g}.")
         keep = values.get("jobs.keep_days")
         if keep is not None and int(keep) < 0:
             problems.append("Finished jobs are kept 0 days (forever) or more.")

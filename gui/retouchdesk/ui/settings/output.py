@@ -43,7 +43,23 @@ class OutputPage(QWidget):
         values = model.output()
         outer = QVBoxLayout(self)
         outer.addWidget(page_title("Output"))
+        outer.addWidget(self._where_group(values))
+        outer.addWidget(self._names_group(values))
+        outer.addWidget(self._format_group(values))
+        outer.addWidget(self._metadata_group(values))
+        outer.addStretch(1)
 
+        for w in (self.subfolder, self.folder, self.template):
+            w.textChanged.connect(self._refresh)
+        self.format.currentIndexChanged.connect(self._refresh)
+        self.quality.valueChanged.connect(self.changed)
+        for box in self.keep.values():
+            box.toggled.connect(self.changed)
+        self._where_toggled()
+        self._exif_toggled(self.keep["keep_exif"].isChecked())
+        self._refresh()
+
+    def _where_group(self, values: dict[str, Any]) -> QGroupBox:
         where = QGroupBox("Where results are saved")
         form = QFormLayout(where)
         self.beside = QRadioButton("In a subfolder next to each original")
@@ -67,8 +83,9 @@ class OutputPage(QWidget):
         form.addRow("Folder", row)
         (self.folder_radio if values["dir"] else self.beside).setChecked(True)
         self.beside.toggled.connect(self._where_toggled)
-        outer.addWidget(where)
+        return where
 
+    def _names_group(self, values: dict[str, Any]) -> QGroupBox:
         names = QGroupBox("File names")
         form = QFormLayout(names)
         self.template = QLineEdit(str(values["template"]))
@@ -85,8 +102,9 @@ class OutputPage(QWidget):
         self.example.setObjectName("output_example")
         self.example.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Example", self.example)
-        outer.addWidget(names)
+        return names
 
+    def _format_group(self, values: dict[str, Any]) -> QGroupBox:
         fmt_box = QGroupBox("Format")
         form = QFormLayout(fmt_box)
         self.format = QComboBox()
@@ -101,8 +119,9 @@ class OutputPage(QWidget):
         self.quality.setToolTip("Used for JPEG results (also when the original is a JPEG)")
         form.addRow("Save as", self.format)
         form.addRow("JPEG quality", self.quality)
-        outer.addWidget(fmt_box)
+        return fmt_box
 
+    def _metadata_group(self, values: dict[str, Any]) -> QGroupBox:
         meta = QGroupBox("Metadata copied from the original")
         lay = QVBoxLayout(meta)
         self.keep: dict[str, QCheckBox] = {}
@@ -118,18 +137,7 @@ class OutputPage(QWidget):
             lay.addWidget(box)
             self.keep[key] = box
         self.keep["keep_exif"].toggled.connect(self._exif_toggled)
-        outer.addWidget(meta)
-        outer.addStretch(1)
-
-        for w in (self.subfolder, self.folder, self.template):
-            w.textChanged.connect(self._refresh)
-        self.format.currentIndexChanged.connect(self._refresh)
-        self.quality.valueChanged.connect(self.changed)
-        for box in self.keep.values():
-            box.toggled.connect(self.changed)
-        self._where_toggled()
-        self._exif_toggled(self.keep["keep_exif"].isChecked())
-        self._refresh()
+        return meta
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder.text())
