@@ -19,6 +19,8 @@ of :mod:`retouchdesk.providers.base`. Design points:
   deadline; a MESSAGE event names every wait.
 * **Concurrency**: one semaphore per provider (``concurrency`` in its schema, else
   ``Provider.max_concurrency``; the ``engine.concurrency`` setting overrides both).
+* **Results** are named, post-processed and written (atomically, never over another
+  process's file) by :class:`services.results.ResultWriter`.
 * **Never on the loop thread**: probing, image writing and folder checks run in
   ``asyncio.to_thread``; only the small SQLite writes happen on the loop.
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -48,9 +49,7 @@ from retouchdesk.core.errors import (
     Cancelled,
     ConfigurationError,
     CreditsExhausted,
-    DestinationTaken,
     InputError,
-    OutputError,
     ProviderError,
     RateLimited,
     RetouchError,
@@ -67,21 +66,17 @@ from retouchdesk.providers.base import (
     SubmitResult,
 )
 from retouchdesk.services import paths
+from retouchdesk.services import results as results_mod
 from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.jobfiles import (
     check_output_dir,
-    copy_atomic,
     file_size,
     owner_alive,
-    result_extension,
-    save_image_result,
 )
 from retouchdesk.services.store import JobStore, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Result names tried when other processes keep taking the chosen one while it is written.
-NAME_ATTEMPTS = 5
 
 Subscriber = Callable[[JobEvent], None]
 ProviderGetter = Callable[[str], Provider]
@@ -240,8 +235,6 @@ class JobEngine:
         self._not_paused = asyncio.Event()
         self._not_paused.set()
         self._cancel_requested: set[str] = set()
-        self._reserved: set[Path] = set()  # result names being written (guarded by the lock)
-        self._reserve_lock = threading.Lock()
         self._pending: set[str] = set()
         self._sent_sizes: dict[str, tuple[int, int]] = {}  # jobs that send a downscaled copy
         self._sent_notes: dict[str, list[str]] = {}  # what the sent copy changed (first page...)
@@ -254,8 +247,13 @@ class JobEngine:
         self._contexts: dict[str, JobContext] = {}
         self._started = False
         self._closing = False
-        self._policy_obj: Any = None
-        self._policy_fields: dict[str, Any] = {}
+        self.results = results_mod.ResultWriter(
+            policy_fields=lambda: self.config.output_policy(),
+            work_dir=self._work_dir,
+            touch=self._touch,
+            provider_label=self._provider_label,
+            result_written=self._result_written,
+        )
         # The first failure to write the job database (a full disk): jobs end in memory with
         # its sentence and resume from their last durable state at the next run.
         self.store_error: StoreError | None = None
@@ -1295,76 +1293,14 @@ class JobEngine:
         work_dir.mkdir(parents=True, exist_ok=True)
         return send
 
-    def _policy(self) -> Any:
-        fields = self.config.output_policy()
-        if self._policy_obj is None or self._policy_fields != fields:
-            from retouchdesk.core import imageio
-
-            self._policy_obj = imageio.OutputPolicy(**fields)
-            self._policy_fields = fields
-        return self._policy_obj
-
     async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:
-        """Write every fetched output next to the photo, atomically, with its metadata.
-
-        Each destination is recorded (``result_meta["_planned"]``) before it is written, so a
-        run killed between the rename and the database update finds the file on resume and
-        does not write a second copy under ``_2``.
-        """
-        planned: dict[str, str] = dict(rec.result_meta.get("_planned", {}))
-        results: list[Path] = []
-        meta: dict[str, Any] = {}
-        is_image = op.result.kind in ("image", "images")
-        policy = self._policy() if is_image else None
-        for index, out in enumerate(files):
-            if out.path is None:
-                continue
-            earlier = planned.get(str(index))
-            extra: dict[str, Any] = {}
-            if earlier and await asyncio.to_thread(Path(earlier).exists):
-                written = Path(earlier)  # written before an interruption
-            else:
-                if is_image and rec.options:
-                    out, extra = await self._postprocess(rec, out)
-                for attempt in range(NAME_ATTEMPTS):
-                    dest = await asyncio.to_thread(
-                        self._destination, rec, op, out, policy, is_image, earlier
-                    )
-                    try:
-                        planned[str(index)] = str(dest)
-                        rec.result_meta = {**meta, "_planned": dict(planned)}
-                        self._touch(rec)
-                        written = Path(
-                            await self._save_one(rec, out, dest, policy, is_image, report=extra)
-                        )
-                        break
-                    except DestinationTaken:
-                        # Another process wrote this name since it was chosen: its result
-                        # stays, ours takes the next free name.
-                        if attempt == NAME_ATTEMPTS - 1:
-                            raise OutputError(
-                                f"The result of {rec.input_path.name} cannot be written to "
-                                f"{dest.parent}: every free name was taken while writing"
-                            ) from None
-                        earlier = None
-                    finally:
-                        with self._reserve_lock:
-                            self._reserved.discard(dest)
-            if rec.id in self._sent_sizes:
-                extra["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
-            if rec.id in self._sent_notes:
-                extra["input_notes"] = list(self._sent_notes[rec.id])
-            if is_image and not extra.get("protected_outside"):  # the provider's own pixels
-                await self._result_written(rec, out, written)
-            results.append(written)
-            meta[str(written)] = {"label": out.label, **out.meta, **extra}
-            rec.results = list(results)
-            rec.result_meta = {**meta, "_planned": dict(planned)}
-            if index < len(files) - 1:  # after the last one, the DONE transition saves it
-                self._touch(rec)  # a crash now must not lose the files already written
-        if not results:
-            raise ProviderError(f"{self._provider_label(rec.provider)} returned no result")
-        rec.result_meta = meta
+        """Write the outputs next to the photo (:class:`services.results.ResultWriter`)."""
+        input_meta: dict[str, Any] = {}
+        if rec.id in self._sent_sizes:
+            input_meta["sent_downscaled_to"] = list(self._sent_sizes[rec.id])
+        if rec.id in self._sent_notes:
+            input_meta["input_notes"] = list(self._sent_notes[rec.id])
+        await self.results.write(rec, op, files, input_meta=input_meta)
 
     async def _result_written(self, rec: JobRecord, out: Output, written: Path) -> None:
         """Tell the provider where its result now lives (a chain may send it back)."""
@@ -1372,134 +1308,6 @@ class JobEngine:
             await self._provider_for(rec.provider).result_written(dict(out.meta), written)
         except Exception:  # a convenience: never fails a job whose result is written
             log.warning("job %s: the provider could not note its written result", rec.id)
-
-    async def _postprocess(self, rec: JobRecord, out: Output) -> tuple[Output, dict[str, Any]]:
-        """Apply the job's options (protect the outside of a mask, ...) in a worker thread."""
-        from retouchdesk.services import postprocess
-
-        assert out.path is not None
-        done = await asyncio.to_thread(
-            postprocess.apply, rec.options, rec.input_path, out.path, self._work_dir(rec.id)
-        )
-        processed = Output(path=done.path, suffix=done.path.suffix, label=out.label, meta=out.meta)
-        return processed, dict(done.meta)
-
-    def _destination(
-        self,
-        rec: JobRecord,
-        op: Operation,
-        out: Output,
-        policy: Any,
-        is_image: bool,
-        earlier: str | None,
-    ) -> Path:
-        """Runs in a worker thread: pick and reserve a free result name (the folder is read)."""
-        with self._reserve_lock:
-            if earlier and Path(earlier) not in self._reserved:
-                self._reserved.add(Path(earlier))
-                return Path(earlier)  # planned before an interruption, never written: reuse it
-        assert out.path is not None
-        if is_image:
-            ext = result_extension(rec.input_path, out, policy)
-        else:
-            ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
-        with self._reserve_lock:  # two jobs of one photo must not pick the same name
-            dest = naming.result_path(
-                rec.input_path,
-                rec.output_dir,
-                rec.name_template,
-                operation=op.id,
-                provider=rec.provider,
-                ext=ext,
-                variant=out.label,
-                taken=self._reserved,
-            )
-            self._reserved.add(dest)
-        return dest
-
-    async def _save_one(
-        self,
-        rec: JobRecord,
-        out: Output,
-        dest: Path,
-        policy: Any,
-        is_image: bool,
-        report: dict[str, Any] | None = None,
-    ) -> Path:
-        """Write one result; ``report`` gets its format, bits per channel and notes."""
-        assert out.path is not None, "fetch() leaves every output in a file"
-        try:
-            if is_image:
-                return await asyncio.to_thread(
-                    _save_with_recipe,
-                    out.path,
-                    rec.input_path,
-                    dest,
-                    policy,
-                    job_recipe(rec),
-                    report,
-                )
-            return await asyncio.to_thread(
-                functools.partial(copy_atomic, out.path, dest, replace=False)
-            )
-        except DestinationTaken:
-            raise
-        except OSError as exc:
-            raise OutputError(
-                f"The result of {rec.input_path.name} cannot be written to {dest.parent}: "
-                f"{exc.strerror or exc}"
-            ) from None
-
-
-# Job option: the chain of steps that makes this result (core.recipe), written into its XMP.
-RECIPE = "recipe"
-
-
-def job_recipe(rec: JobRecord) -> Any:
-    """The recipe to write into the job's results: the option, or this one step."""
-    from retouchdesk.core import recipe as core_recipe
-
-    data = rec.options.get(RECIPE)
-    if isinstance(data, dict):
-        try:
-            return core_recipe.from_dict(data)
-        except RetouchError:
-            log.warning("job %s: its recipe option is unreadable; one step recorded", rec.id)
-    step = core_recipe.Step(rec.provider, rec.operation, _recipe_params(rec.params))
-    return core_recipe.Recipe([step], source_name=rec.input_path.name)
-
-
-def _save_with_recipe(
-    result: Path, source: Path, dest: Path, policy: Any, recipe: Any, report: dict | None
-) -> Path:
-    """Runs in a worker thread: a one-step recipe learns its source's digest here."""
-    from retouchdesk.core import recipe as core_recipe
-
-    if not recipe.source_sha256:
-        with contextlib.suppress(OSError):
-            recipe.source_sha256 = core_recipe.file_sha256(source)
-    return save_image_result(
-        result,
-        source=source,
-        destination=dest,
-        policy=policy,
-        report=report,
-        recipe=recipe,
-        replace=False,  # never over a result another process wrote meanwhile
-    )
-
-
-def _recipe_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters fit for provenance: file paths (masks, references) become their names."""
-    return {
-        k: (Path(v).name if isinstance(v, Path) or _looks_like_path(v) else v)
-        for k, v in params.items()
-        if v is not None
-    }
-
-
-def _looks_like_path(v: Any) -> bool:
-    return isinstance(v, str) and os.sep in v and Path(v).is_absolute()
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

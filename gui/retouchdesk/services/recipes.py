@@ -16,7 +16,7 @@ from retouchdesk.core.errors import InputError
 from retouchdesk.core.jobs import JobRecord
 from retouchdesk.core.schema import Catalog, Inapplicable, Operation, ParamKind
 
-RECIPE_OPTION = "recipe"  # the engine's job option (services.engine.RECIPE)
+RECIPE_OPTION = "recipe"  # the engine's job option (services.results.RECIPE)
 
 
 def mask_params(op: Operation) -> list[str]:

@@ -17,7 +17,7 @@ from tests.doubles.fake_provider import SERVER_ENV, FakeServer, build_fake_runti
 from retouchdesk.core import imageio
 from retouchdesk.core.errors import DestinationTaken
 from retouchdesk.core.jobs import JobState
-from retouchdesk.services import engine as engine_mod
+from retouchdesk.services import results as results_mod
 from retouchdesk.services.engine import JobRequest
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,7 +46,7 @@ async def test_a_name_taken_while_writing_moves_our_result_to_the_next_name(
     photo.write_bytes((data_dir / "astronaut.png").read_bytes())
     out = tmp_path / "out"
     foreign = b"written by another retouchdesk process"
-    real_destination = engine_mod.JobEngine._destination
+    real_destination = results_mod.ResultWriter.destination
     taken: list[Path] = []
 
     def destination_then_taken(self, *args, **kwargs) -> Path:
@@ -57,7 +57,7 @@ async def test_a_name_taken_while_writing_moves_our_result_to_the_next_name(
             taken.append(dest)
         return dest
 
-    monkeypatch.setattr(engine_mod.JobEngine, "_destination", destination_then_taken)
+    monkeypatch.setattr(results_mod.ResultWriter, "destination", destination_then_taken)
     rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
     rt.engine.start()
     job = rt.engine.submit(JobRequest("fake", "brighten", photo, {}, output_dir=out))
