@@ -60,7 +60,7 @@ BARE_WINDOW = textwrap.dedent(
 BARE_VIEWER = textwrap.dedent(
     """
     import resource, sys
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QImageReader, QPixmap
     from PySide6.QtWidgets import QApplication, QLabel
     app = QApplication(sys.argv[:1])
@@ -68,7 +68,8 @@ BARE_VIEWER = textwrap.dedent(
     reader.setAutoTransform(True)
     image = reader.read()
     label = QLabel()
-    label.setPixmap(QPixmap.fromImage(image).scaled(1280, 820, aspectMode=1))
+    fit = Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    label.setPixmap(QPixmap.fromImage(image.scaled(1280, 820, *fit)))  # image kept: zooming
     label.resize(1280, 820)
     label.show()
     QTimer.singleShot(300, app.quit)

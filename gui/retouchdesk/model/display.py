@@ -38,6 +38,12 @@ class DisplayImage:
     has_alpha: bool = False
     icc_name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The histogram of the decoded pixels (model.photo_info.Histogram), when the decode
+    #: made it on the way: the Info panel then needs no second decode of the file.
+    histogram: Any = None
+    #: ``levels[0]`` holds exactly the decoded pixels (no colour conversion was needed):
+    #: the Info panel counts them there, when it is shown, instead of decoding the file.
+    decoded_pixels: bool = False
 
     @property
     def full(self) -> QImage:
@@ -160,6 +166,10 @@ def build_levels(img: Image.Image) -> list[QImage]:
 
 def load_display(path: Path, display_profile: Path | None = None) -> DisplayImage:
     """Decode, orient, colour-convert and build the levels of one photo (worker thread)."""
+    if _qt_decodes(path):
+        shown = _load_with_qt(path, display_profile)
+        if shown is not None:
+            return shown
     from retouchdesk.core.imageio import load_image
 
     loaded = load_image(path)
@@ -175,6 +185,125 @@ def load_display(path: Path, display_profile: Path | None = None) -> DisplayImag
         icc_name=_profile_name(icc),
         meta={"format": getattr(meta, "format", ""), "bit_depth": getattr(meta, "bit_depth", 8)},
     )
+
+
+# -- straight to a QImage ----------------------------------------------------------------------
+#: Above this many pixels the half-size level is skipped: the canvas paints zoom levels
+#: between 1/4 and 1/2 from the full image (smoothly), and a 24 MP photo keeps 24 MB less.
+SKIP_HALF_LEVEL_PIXELS = 12_000_000
+QT_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+
+
+def _qt_decodes(path: Path) -> bool:
+    """A JPEG of 8-bit RGB or grey that Qt decodes straight into the canvas's format.
+
+    Pillow's decode of a 24 MP photo holds 96 MB of its own next to the 96 MB QImage made
+    from it (and the Info panel decoded the file again): Qt's reader writes the pixels once,
+    in the final buffer, and releases the GIL while doing it. CMYK and anything unusual go
+    through Pillow and ImageCms as before.
+    """
+    if path.suffix.lower() not in QT_JPEG_SUFFIXES:
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # the header only
+            return im.format == "JPEG" and im.mode in ("RGB", "L")
+    except Exception:
+        return False
+
+
+def _load_with_qt(path: Path, display_profile: Path | None) -> DisplayImage | None:
+    """The Qt decode of :func:`_qt_decodes` files, its histogram taken before colour
+    management (what Pillow's decode gave the Info panel); None when Qt cannot read it."""
+    from PySide6.QtGui import QImageReader
+
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)  # EXIF orientation
+    img = reader.read()
+    if img.isNull():
+        return None
+    if img.format() != QImage.Format.Format_RGB32:
+        img.convertTo(QImage.Format.Format_RGB32)
+    source = img.colorSpace()
+    icc_name = source.description().strip() if source.isValid() else ""
+    srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
+    target = srgb
+    if display_profile is not None:
+        try:
+            wanted = QColorSpace.fromIccProfile(display_profile.read_bytes())
+        except OSError as exc:
+            log.warning("display profile %s cannot be read: %s", display_profile, exc)
+        else:
+            if wanted.isValid():
+                target = wanted
+            else:
+                log.warning("display profile %s cannot be used", display_profile)
+    if not source.isValid():
+        img.setColorSpace(srgb)  # untagged: taken as sRGB, as with Pillow
+    histogram = None
+    converted = img.colorSpace() != target
+    if converted:
+        # The Info panel counts the pixels as decoded, before colour management: now or never.
+        from retouchdesk.model.photo_info import histogram_of_qimage
+
+        histogram = histogram_of_qimage(img)
+        img.convertToColorSpace(target)  # in place: no second full-size buffer
+    img.setColorSpace(srgb)  # what the canvas assumes of every level
+    return DisplayImage(
+        path=path,
+        width=img.width(),
+        height=img.height(),
+        levels=qimage_levels(img),
+        icc_name=icc_name,
+        meta={"format": "JPEG", "bit_depth": 8},
+        histogram=histogram,
+        decoded_pixels=not converted,
+    )
+
+
+def qimage_levels(img: QImage) -> list[QImage]:
+    """``img`` plus reduced copies down to a few hundred pixels (see ``build_levels``)."""
+    levels = [img]
+    first = 4 if img.width() * img.height() > SKIP_HALF_LEVEL_PIXELS else 2
+    if max(img.width(), img.height()) // first < _MIN_LEVEL_SIDE:
+        return levels
+    cur = _reduced(img, first)
+    levels.append(cur)
+    while max(cur.width(), cur.height()) // 2 >= _MIN_LEVEL_SIDE:
+        cur = _reduced(cur, 2)
+        levels.append(cur)
+    return levels
+
+
+def _reduced(img: QImage, factor: int) -> QImage:
+    """``img`` shrunk ``factor`` times (smooth), strip by strip.
+
+    One ``QImage.scaled`` of 24 MP holds the GIL for 50-90 ms (the GUI thread would stall
+    while a worker builds the levels); strips of 64 output rows hold it about a millisecond.
+    """
+    from PySide6.QtCore import Qt
+
+    w, h = img.width(), img.height()
+    dw, dh = max(1, w // factor), max(1, h // factor)
+    out = QImage(dw, dh, img.format())
+    src_bpl, dst_bpl = img.bytesPerLine(), out.bytesPerLine()
+    src = img.constBits()
+    dst = cast(memoryview, out.bits())
+    rows = 64
+    for y0 in range(0, dh, rows):
+        y1 = min(dh, y0 + rows)
+        sy0, sy1 = y0 * factor, (h if y1 == dh else y1 * factor)
+        part = QImage(src[sy0 * src_bpl : sy1 * src_bpl], w, sy1 - sy0, src_bpl, img.format())
+        small = part.scaled(
+            dw,
+            y1 - y0,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        dst[y0 * dst_bpl : y1 * dst_bpl] = small.constBits()[: (y1 - y0) * dst_bpl]
+    out.setColorSpace(img.colorSpace())
+    return out
 
 
 def make_thumbnail(path: Path, size: int = THUMB_SIZE) -> tuple[QImage, tuple[int, int]]:

@@ -223,11 +223,11 @@ class MaskLayer(QGraphicsObject):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
+        if not self._tools.visible or self._doc.is_empty():  # emptiness is remembered
+            return
         import cv2
         import numpy as np
 
-        if not self._tools.visible or self._doc.is_empty():  # emptiness is remembered
-            return
         exposed = option.exposedRect.intersected(self.boundingRect())
         if exposed.isEmpty():
             return

@@ -217,7 +217,11 @@ class PhotoInfoHook:
         img = self.window.model.document.image
         if not self.dock.isVisible() and not self.action.isChecked():
             return  # computed when the panel or the overlay is looked at
-        self.model.set_path(img.path if img is not None else None)
+        if img is None:
+            self.model.set_path(None)
+        else:
+            pixels = img.full if img.decoded_pixels else None
+            self.model.set_path(img.path, img.histogram, pixels)
 
     def toggle_overlay(self) -> None:
         self.panel.overlay_box.setChecked(self.action.isChecked())
@@ -232,7 +236,7 @@ class PhotoInfoHook:
         on = self.action.isChecked()
         h = self.model.histogram
         canvas = self.window.canvas
-        if not on or h is None or h.clip_mask is None:
+        if not on or h is None or h.clip_bits is None:
             if self.overlay is not None:
                 self.overlay.setVisible(False)
             return
@@ -247,7 +251,8 @@ class PhotoInfoHook:
     async def _build(self, h: Histogram) -> None:
         from PySide6.QtGui import QPixmap
 
-        img = await self.window.model.runner.in_thread(clip_overlay_image, h.clip_mask)
+        # The mask is unpacked in the worker too (24 MB for a 24 MP photo).
+        img = await self.window.model.runner.in_thread(lambda: clip_overlay_image(h.clip_mask))
         if h is not self.model.histogram:
             return
         if self.overlay is None:
