@@ -20,6 +20,11 @@ Window cases of issue 15 (``tests/bench/window_cases.py``), each with its ratio 
 ``BENCH_PAIRS`` pairs), ``--open-24mp`` and ``--mask-switch`` (event-loop stalls while a
 24 MP photo opens / while switching painted masks), ``--memory`` (peak RSS opening 24 and
 50 MP vs a bare QImage viewer); ``--window`` runs all four.
+
+History cases of issue 15 (``tests/bench/history_cases.py``): ``--history`` runs the batch
+stall with 5 000 and 10 000 finished jobs in the database and the window start with 10 000,
+each against an empty history in the same run (``--sizes``, ``--pairs``, ``--start-only``,
+``--stall-only``).
 """
 
 from __future__ import annotations
@@ -304,7 +309,18 @@ def window_cases(argv: list[str]) -> int:
     return cases.main(argv)
 
 
+def history_cases(argv: list[str]) -> int:
+    """Issue 15: batch stalls with 5 000 / 10 000 jobs of history and window start with
+    10 000, each vs an empty history (``tests/bench/history_cases.py``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import history_cases as cases
+
+    return cases.main(argv)
+
+
 if __name__ == "__main__":
+    if "--history" in sys.argv:
+        sys.exit(history_cases(sys.argv[1:]))
     if any(flag in sys.argv for flag in WINDOW_FLAGS):
         sys.exit(window_cases(sys.argv[1:]))
     sys.exit(main())

@@ -314,7 +314,9 @@ class JobsModel(QAbstractItemModel):
         self._top.insert(0, node)
         if announce:
             self.endInsertRows()
-        if self.thumbs is not None:
+        if announce and self.thumbs is not None:
+            # A new job's thumbnail now; a row of history asks for its own when it is drawn
+            # (ThumbnailCache.pixmap), so a long history costs no thumbnail work at start.
             self.thumbs.request(rec.input_path)
 
     # -- older history, a page at a time ---------------------------------------------------
@@ -353,8 +355,6 @@ class JobsModel(QAbstractItemModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self._top.insert(row, node)
         self.endInsertRows()
-        if self.thumbs is not None:
-            self.thumbs.request(rec.input_path)
 
     def _remove(self, job_id: str, batch_id: str | None) -> None:
         node = self._node_of.pop(job_id, None)

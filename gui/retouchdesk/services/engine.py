@@ -143,7 +143,7 @@ class EngineConfig:
     policy_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. the CLI's --format
     # Finished jobs read at start (newest first) and per page after that: a long history
     # costs neither start-up time nor memory (unfinished jobs are always read, all of them).
-    history_page: int = 200
+    history_page: int = 100
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineConfig:

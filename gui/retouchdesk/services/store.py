@@ -91,6 +91,7 @@ _MIGRATIONS: dict[int, str] = {
 # Finished for good: the rows a page of history and the prune deal with. Unconfirmed and
 # stalled jobs are not among them (they protect against paying twice).
 _FINISHED = "('done', 'failed', 'cancelled')"
+_LIVE = ", ".join(f"'{s.value}'" for s in JobState if not s.terminal)
 
 _COLUMNS = (
     "id",
@@ -396,9 +397,10 @@ class JobStore:
     def unfinished(self) -> list[JobRecord]:
         """Jobs a previous run left in a live state (to resume, re-queue or fail)."""
         with self._lock, self._guard("read"):
+            # The live states named (not "NOT IN" the finished ones): the state index then
+            # finds them without reading the finished history.
             rows = self._db.execute(
-                "SELECT * FROM jobs WHERE state NOT IN ('done', 'failed', 'cancelled') "
-                "ORDER BY created_at, rowid"
+                f"SELECT * FROM jobs WHERE state IN ({_LIVE}) ORDER BY created_at, rowid"
             ).fetchall()
         return [_from_row(r) for r in rows]
 

@@ -1,0 +1,235 @@
+"""Window cases of a long job history (issue 15 item 5), each with its ratio to an empty history
+measured in the same run. Run through ``tests/bench/ui_responsiveness.py --history``:
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/ui_responsiveness.py --history \
+        [--sizes 5000,10000] [--pairs 3] [--start-only | --stall-only]
+
+1. **Batch stall**: the window's event-loop lateness (a 5 ms QTimer heartbeat; p99 and max)
+   while a 20-photo batch of 12 MP JPEGs runs through the fake provider (the
+   ``stall_during_batch`` case of ui_responsiveness.py), with 0 / 5 000 / 10 000 finished jobs
+   already in the job database. Every case runs in its own process (a fresh window over its
+   own database), sizes alternated, ``--pairs`` rounds; medians per size.
+   Target: p99 <= 16 ms, max <= 50 ms at any history size.
+2. **Window start**: ``python -m retouchdesk --startup-probe`` to the first paint with 10 000
+   finished jobs in the database vs an empty one, alternated processes, median of ``--pairs``
+   pairs. Target: flat (ratio about 1).
+
+The history rows are written by ``tests/doubles/history.py`` (done, failed and cancelled jobs,
+one a minute back from an hour ago, so none is old enough to be pruned); their photos do not
+exist, so the page of history shown at start costs no thumbnail work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = Path(__file__).resolve().parent
+
+
+def seed_home(home: Path, n: int) -> None:
+    """A fresh app home whose job database holds ``n`` finished jobs."""
+    sys.path.insert(0, str(ROOT))
+    from tests.doubles.history import seed_history
+
+    from retouchdesk.services.store import JobStore
+
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("RETOUCHDESK_HOME")
+    os.environ["RETOUCHDESK_HOME"] = str(home)
+    try:
+        from retouchdesk.services import store as store_mod
+
+        store = JobStore(store_mod.default_path())
+        if n:
+            seed_history(store, n, folder=home / "old-shoot", batch_every=100, batch_size=20)
+        store.close()
+    finally:
+        if old is None:
+            os.environ.pop("RETOUCHDESK_HOME", None)
+        else:
+            os.environ["RETOUCHDESK_HOME"] = old
+
+
+def first_paint(home: Path) -> float:
+    """Seconds from launching the window process to its first paint."""
+    env = dict(os.environ, RETOUCHDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    t0 = time.time()
+    proc = subprocess.run(
+        [sys.executable, "-m", "retouchdesk", "--startup-probe"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("shown ")), None)
+    if line is None:
+        raise RuntimeError(f"no start-up probe output: {proc.stderr[-800:]}")
+    return float(line.split()[1]) - t0
+
+
+def window_start(n: int, pairs: int, tmp: Path) -> None:
+    empty, full = tmp / "start-empty", tmp / "start-history"
+    seed_home(empty, 0)
+    seed_home(full, n)
+    first_paint(empty)  # warm the file cache (Python, Qt) before anything is timed
+    rows: list[tuple[float, float]] = []
+    for i in range(pairs):
+        # Alternate which goes first: a loaded machine slows both alike.
+        if i % 2:
+            b = first_paint(full)
+            a = first_paint(empty)
+        else:
+            a = first_paint(empty)
+            b = first_paint(full)
+        rows.append((a, b))
+        print(f"  pair {i + 1}: empty {a:.3f} s, {n} jobs {b:.3f} s", flush=True)
+    ratios = [b / a for a, b in rows]
+    print(
+        f"window start to first paint with {n} finished jobs: median "
+        f"{statistics.median(b for _, b in rows):.3f} s vs empty "
+        f"{statistics.median(a for a, _ in rows):.3f} s, ratio {statistics.median(ratios):.2f} "
+        f"(median of {pairs} pairs; target flat)",
+        flush=True,
+    )
+
+
+def stall_case(n: int, work: Path) -> dict[str, float]:
+    """Runs in its own process: one window over a database of ``n`` jobs, one batch."""
+    work.mkdir(parents=True)
+    os.environ["RD_BENCH_HOME"] = str(work)
+    sys.path.insert(0, str(BENCH))
+    sys.path.insert(0, str(ROOT))
+    import ui_responsiveness as ur  # reads RD_BENCH_HOME when imported
+
+    db = ur.HOME / "jobs.sqlite3"
+    from tests.doubles.history import seed_history
+
+    from retouchdesk.services.store import JobStore
+
+    store = JobStore(db)
+    seed_history(store, n, folder=ur.HOME / "old-shoot", batch_every=100, batch_size=20)
+    store.close()
+    photos_dir = ur.HOME / "shoot"
+    photos_dir.mkdir()
+    first = photos_dir / "photo_01.jpg"
+    shared = work.parent / "photo_12mp.jpg"  # made once per run, copied per case
+    if not shared.exists():
+        ur.make_jpeg(shared, (4000, 3000))
+    photos = []
+    for i in range(1, ur.N_JOBS + 1):
+        p = first if i == 1 else photos_dir / f"photo_{i:02d}.jpg"
+        p.write_bytes(shared.read_bytes())
+        photos.append(p)
+
+    import asyncio
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+    from tests.doubles.fake_provider import FakeServer, build_fake_runtime
+
+    from retouchdesk.app import build_window
+    from retouchdesk.ui.theme import apply_theme
+
+    app = QApplication([])
+    apply_theme(app, "dark")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    ur._render_in_server_process()
+    FakeServer(Path(os.environ["RETOUCHDESK_FAKE_SERVER"])).set_script(
+        duration=0.3, poll_interval=0.1, max_concurrency=2
+    )
+    t0 = time.perf_counter()
+    window = build_window(build_fake_runtime(db))
+    built = time.perf_counter() - t0
+    window.resize(1400, 900)
+    out: dict[str, float] = {}
+
+    async def run() -> None:
+        window.show()
+        window.model.start()
+        await asyncio.sleep(0.5)  # the start's own work (prune, first thumbnails) settles
+        out.update(await ur.stall_during_batch(window, photos))
+        out["rows_read"] = len(window.model.engine.jobs())
+        await window.model.aclose()
+
+    with loop:
+        loop.run_until_complete(run())
+    out["window_built_s"] = built
+    return out
+
+
+def batch_stall(sizes: list[int], pairs: int, tmp: Path) -> None:
+    cases = [0, *sizes]
+    results: dict[int, list[dict[str, float]]] = {n: [] for n in cases}
+    for round_ in range(pairs):
+        order = cases if round_ % 2 == 0 else cases[::-1]
+        for n in order:
+            work = tmp / f"stall-{n}-{round_}"
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__)), "--stall-case", str(n), str(work)],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+            )
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("{")), None)
+            if line is None:
+                raise RuntimeError(f"stall case {n} failed: {proc.stderr[-1500:]}")
+            r = json.loads(line)
+            results[n].append(r)
+            print(
+                f"  round {round_ + 1}, history {n}: p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms "
+                f"({r['seconds']:.1f} s, {r['ticks']} ticks, {r['rows_read']} rows read, "
+                f"window built in {r['window_built_s']:.2f} s)",
+                flush=True,
+            )
+    base = results[0]
+    p99_0 = statistics.median(r["p99"] for r in base)
+    max_0 = statistics.median(r["max"] for r in base)
+    build_0 = statistics.median(r["window_built_s"] for r in base)
+    for n in cases:
+        p99 = statistics.median(r["p99"] for r in results[n])
+        mx = statistics.median(r["max"] for r in results[n])
+        built = statistics.median(r["window_built_s"] for r in results[n])
+        print(
+            f"event-loop stall during a {os.environ.get('BENCH_JOBS', '20')}-photo batch with "
+            f"{n} jobs of history: p99 {p99:.1f} ms (ratio {p99 / p99_0:.2f}), max {mx:.1f} ms "
+            f"(ratio {mx / max_0:.2f}); window built in {built:.2f} s (ratio "
+            f"{built / build_0:.2f}); medians of {pairs} (target p99 <= 16 ms, max <= 50 ms)",
+            flush=True,
+        )
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--stall-case"]:
+        print(json.dumps(stall_case(int(argv[1]), Path(argv[2]))), flush=True)
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--history", action="store_true", help="(the flag that brought us here)")
+    ap.add_argument("--sizes", default="5000,10000", help="history sizes of the stall case")
+    ap.add_argument("--start-history", type=int, default=10000, help="jobs of the start case")
+    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--start-only", action="store_true")
+    ap.add_argument("--stall-only", action="store_true")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="rd-history-bench-"))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    if not args.stall_only:
+        window_start(args.start_history, args.pairs, tmp)
+    if not args.start_only:
+        batch_stall([int(s) for s in args.sizes.split(",") if s], args.pairs, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
