@@ -1,6 +1,7 @@
 """Benchmark: the job engine's own overhead per job, through a provider that does nothing.
 
-Usage: ``.venv/bin/python tests/bench/engine_overhead.py [--jobs 500]``
+Usage: ``.venv/bin/python tests/bench/engine_overhead.py [--jobs 500] [--history 10000]
+[--pairs 3]``
 
 Jobs run one after another through a no-op provider (it returns the input as the result), so
 whatever time a job takes is the engine's. Three figures per job:
@@ -16,6 +17,12 @@ whatever time a job takes is the engine's. Three figures per job:
 
 Then the same number of jobs as one batch (4 at a time): wall time divided by the jobs.
 Target: median engine overhead <= 2 ms on a 2-core machine.
+
+With a history (``--history N``, default 10 000; 0 skips it): the same figures with N finished
+jobs already in the job database (``tests/doubles/history.py``), plus the engine's start
+(opening the store, reading what it must, ``start()``) and the rows it read, each as a ratio
+to an empty database measured in the same run: ``--pairs`` rounds (default 3), empty and
+history alternated, medians. Target: ratios about 1 (a long history costs nothing).
 """
 
 from __future__ import annotations
@@ -38,13 +45,59 @@ sys.path.insert(0, str(REPO))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=500)
+    ap.add_argument("--history", type=int, default=10000, help="finished jobs already stored")
+    ap.add_argument("--pairs", type=int, default=3, help="empty/history rounds")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["RETOUCHDESK_HOME"] = str(Path(tmp) / "home")
-        asyncio.run(run(Path(tmp), args.jobs))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    if not args.history:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["RETOUCHDESK_HOME"] = str(Path(tmp) / "home")
+            report(asyncio.run(run(Path(tmp), args.jobs, 0)), args.jobs)
+        return
+    results: dict[int, list[dict[str, float]]] = {0: [], args.history: []}
+    for round_ in range(args.pairs):
+        order = [0, args.history] if round_ % 2 == 0 else [args.history, 0]
+        for h in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                os.environ["RETOUCHDESK_HOME"] = str(Path(tmp) / "home")
+                r = asyncio.run(run(Path(tmp), args.jobs, h))
+            results[h].append(r)
+            print(
+                f"  round {round_ + 1}, history {h}: start {r['start_ms']:.1f} ms "
+                f"({r['rows_read']:.0f} rows read), overhead median {r['overhead_med']:.2f} ms, "
+                f"batch {r['batch_ms']:.2f} ms/job",
+                flush=True,
+            )
+    report(median_of(results[args.history]), args.jobs, args.history)
+    compare(median_of(results[0]), median_of(results[args.history]), args.history, args.pairs)
 
 
-async def run(tmp: Path, n: int) -> None:
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+FIGURES = (
+    ("start_ms", "engine start (store opened, jobs read, start())", "ms"),
+    ("rows_read", "job rows read at start", "rows"),
+    ("overhead_med", "engine overhead per job, median", "ms"),
+    ("overhead_p99", "engine overhead per job, p99", "ms"),
+    ("latency_med", "wall latency submit -> done, median", "ms"),
+    ("batch_ms", "batch, wall time per job", "ms"),
+)
+
+
+def compare(empty: dict[str, float], full: dict[str, float], n: int, pairs: int) -> None:
+    print(f"with {n} finished jobs in the database vs an empty one (medians of {pairs} rounds):")
+    for key, label, unit in FIGURES:
+        ratio = full[key] / empty[key] if empty[key] else float("nan")
+        ratio_text = f"ratio {ratio:.2f}" if key != "rows_read" else "rows, not a time"
+        print(
+            f"  {label}: {full[key]:.2f} {unit} vs {empty[key]:.2f} {unit} ({ratio_text})",
+            flush=True,
+        )
+
+
+async def run(tmp: Path, n: int, history: int) -> dict[str, float]:
     from tests.doubles.fake_provider import SCHEMA_DIR
 
     from retouchdesk.core.jobs import EventKind, JobState
@@ -70,13 +123,20 @@ async def run(tmp: Path, n: int) -> None:
             inside["t"] += time.perf_counter() - t
             return out
 
+    from tests.doubles.history import seed_history
+
+    from retouchdesk.services.store import JobStore
+
     registry.register("fake", lambda env: NoopProvider())
-    rt = build_runtime(
-        settings=Settings(),
-        catalog=load_catalog(SCHEMA_DIR),  # only the test schema: no dependency on others
-        engine_config=EngineConfig(),
-        db_path=tmp / "jobs.sqlite3",
-    )
+    db = tmp / "jobs.sqlite3"
+    if history:
+        seeding = JobStore(db)
+        seed_history(seeding, history, folder=tmp / "old", batch_every=100, batch_size=20)
+        seeding.close()
+    settings = Settings()
+    catalog = load_catalog(SCHEMA_DIR)  # only the test schema: no dependency on others
+    t_start = time.perf_counter()
+    rt = build_runtime(settings=settings, catalog=catalog, engine_config=EngineConfig(), db_path=db)
     src = tmp / "in"
     src.mkdir()
     photos = []
@@ -93,6 +153,8 @@ async def run(tmp: Path, n: int) -> None:
 
     rt.engine.subscribe(on_event)
     rt.engine.start()
+    start_ms = (time.perf_counter() - t_start) * 1000
+    rows_read = len(rt.engine.jobs())
 
     def request() -> JobRequest:
         return JobRequest("fake", "brighten", next(next_photo), output_dir=out)
@@ -139,16 +201,42 @@ async def run(tmp: Path, n: int) -> None:
     batch_ms = (time.perf_counter() - t0) * 1000 / n
     await rt.aclose()
 
-    def stats(values: list[float]) -> str:
+    def p99(values: list[float]) -> float:
         v = sorted(values)
-        p99 = v[min(len(v) - 1, round(0.99 * len(v)) - 1)]
-        return f"median {statistics.median(v):.2f} ms, p99 {p99:.2f} ms"
+        return v[min(len(v) - 1, round(0.99 * len(v)) - 1)]
 
-    print(f"jobs: {n}, one after another (no-op provider, 16x16 PNG in, result written)")
-    print(f"engine overhead (loop thread CPU per job): {stats(overheads)}")
-    print(f"image I/O in worker threads per job:       {stats(io_ms)}")
-    print(f"wall latency submit -> done per job:        {stats(latencies)}")
-    print(f"batch of {n}, 4 at a time: {batch_ms:.2f} ms per job (wall time / jobs)")
+    return {
+        "start_ms": start_ms,
+        "rows_read": float(rows_read),
+        "overhead_med": statistics.median(overheads),
+        "overhead_p99": p99(overheads),
+        "io_med": statistics.median(io_ms),
+        "io_p99": p99(io_ms),
+        "latency_med": statistics.median(latencies),
+        "latency_p99": p99(latencies),
+        "batch_ms": batch_ms,
+    }
+
+
+def report(r: dict[str, float], n: int, history: int = 0) -> None:
+    print(
+        f"jobs: {n}, one after another (no-op provider, 16x16 PNG in, result written)"
+        + (f", {history} finished jobs already in the database" if history else "")
+    )
+    print(f"engine start: {r['start_ms']:.1f} ms, {r['rows_read']:.0f} job rows read")
+    print(
+        f"engine overhead (loop thread CPU per job): median {r['overhead_med']:.2f} ms, "
+        f"p99 {r['overhead_p99']:.2f} ms"
+    )
+    print(
+        f"image I/O in worker threads per job:       median {r['io_med']:.2f} ms, "
+        f"p99 {r['io_p99']:.2f} ms"
+    )
+    print(
+        f"wall latency submit -> done per job:        median {r['latency_med']:.2f} ms, "
+        f"p99 {r['latency_p99']:.2f} ms"
+    )
+    print(f"batch of {n}, 4 at a time: {r['batch_ms']:.2f} ms per job (wall time / jobs)")
 
 
 if __name__ == "__main__":
