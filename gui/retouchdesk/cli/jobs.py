@@ -1,4 +1,9 @@
-"""``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database, newest first."""
+"""``retouchdesk jobs [--state S] [-n N]``: recent jobs from the job database, newest first.
+
+``retouchdesk jobs prune --older-than DAYS``: forget finished jobs (done, failed, cancelled)
+that finished more than DAYS days ago, as the window does at start with ``jobs.keep_days``.
+Unfinished, unconfirmed and stalled jobs are never touched; result files and photos stay.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import argparse
 import time
 from typing import Any
 
-from retouchdesk.cli.common import EXIT_OK, escape, rel
+from retouchdesk.cli.common import EXIT_OK, EXIT_USAGE, escape, rel
 from retouchdesk.core.jobs import JobState
 
 
@@ -17,6 +22,18 @@ def add_parser(sub: Any) -> None:
         "--state", choices=[s.value for s in JobState], help="only jobs in this state"
     )
     jobs.set_defaults(func=cmd_jobs)
+    actions = jobs.add_subparsers(dest="jobs_action", metavar="prune")
+    prune = actions.add_parser(
+        "prune", help="forget finished jobs older than some days (result files are kept)"
+    )
+    prune.add_argument(
+        "--older-than",
+        type=float,
+        required=True,
+        metavar="DAYS",
+        help="finished more than this many days ago (0: every finished job)",
+    )
+    prune.set_defaults(func=cmd_prune)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -39,4 +56,30 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         detail = r.error or ", ".join(rel(p) for p in r.results) or r.message
         table.add_row(when, rel(r.input_path), r.op_key, r.state.value, escape(detail))
     Console(highlight=False, soft_wrap=True).print(table)
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    import shutil
+
+    from retouchdesk.cli.common import err
+    from retouchdesk.services import paths
+    from retouchdesk.services.store import JobStore
+
+    if args.older_than < 0:
+        err("--older-than is a number of days, 0 or more")
+        return EXIT_USAGE
+    store = JobStore()
+    try:
+        ids = store.prune(time.time() - args.older_than * 86400)
+    finally:
+        store.close()
+    work = paths.cache_dir() / "jobs"
+    for job_id in ids:  # scratch folders only: results and photos stay where they are
+        shutil.rmtree(work / job_id, ignore_errors=True)
+    n = len(ids)
+    print(
+        f"Forgot {n} finished job{'s' if n != 1 else ''} older than {args.older_than:g} "
+        "days (result files kept)"
+    )
     return EXIT_OK

@@ -173,6 +173,9 @@ class JobsModel(QAbstractItemModel):
         self._tick.start()
         if thumbs is not None:
             thumbs.ready.connect(self._thumb_ready)
+        # What the engine holds (unfinished jobs, this session's) and the newest page of the
+        # finished ones; older pages come when the list is scrolled to its end.
+        engine.read_newest()
         for rec in sorted(engine.jobs(), key=lambda r: r.created_at):
             self._insert(rec, announce=False)
         self._unsubscribe = engine.subscribe(self._on_event)

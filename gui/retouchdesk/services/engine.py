@@ -141,8 +141,8 @@ class EngineConfig:
     # Settings dialog applies to the next job without a restart.
     live: Any = None  # services.settings.Settings
     policy_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. the CLI's --format
-    # Finished jobs read at start (newest first) and per page after that: a long history
-    # costs neither start-up time nor memory (unfinished jobs are always read, all of them).
+    # Finished jobs read per page (newest first) when a job list asks: a long history costs
+    # neither start-up time nor memory (unfinished jobs are always read, all of them).
     history_page: int = 100
 
     @classmethod
@@ -219,14 +219,14 @@ class JobEngine:
         self._provider_for = provider_for
         self.config = config or EngineConfig()
         # The jobs this engine knows: every unfinished one (to resume), this session's, and
-        # the finished ones read so far (the newest page at start, older pages on demand,
-        # single ones asked for by id). Older finished rows stay in SQLite until asked for.
+        # the finished ones read so far (pages asked for by a job list, newest first, and
+        # single ones asked for by id). Finished rows stay in SQLite until asked for, so a
+        # long history costs neither the CLI nor the window's start anything.
         self._records: dict[str, JobRecord] = {r.id: r for r in store.unfinished()}
         self._whole: set[str] = set()  # batches read with every one of their jobs
         self._complete_batches(list(self._records.values()))
         self._older: tuple[float, int] | None = None  # cursor of the oldest page read
         self._has_older = True
-        self._read_older(self.config.history_page)
         self._subscribers: list[Subscriber] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done_events: dict[str, asyncio.Event] = {}
@@ -303,11 +303,18 @@ class JobEngine:
 
     @property
     def has_older(self) -> bool:
-        """Whether finished jobs older than those read remain in the database."""
+        """Whether finished jobs older than those read remain in the database (True until
+        the first page is read)."""
         return self._has_older
 
+    def read_newest(self) -> None:
+        """Make sure the newest page of finished jobs is read (a job list's first view)."""
+        if self._older is None and self._has_older:
+            self._read_older(self.config.history_page)
+
     def load_older(self, limit: int | None = None) -> list[JobRecord]:
-        """Read the next page of older finished jobs (a batch comes whole); returns them."""
+        """Read the next page of finished jobs, newest first (a batch comes whole): the first
+        call gives the newest ones. Returns the page's records."""
         return self._read_older(limit or self.config.history_page)
 
     def _read_older(self, limit: int) -> list[JobRecord]:

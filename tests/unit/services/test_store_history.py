@@ -58,9 +58,12 @@ def test_start_reads_unfinished_jobs_and_one_page_of_the_newest_finished(tmp_pat
 
     rt = build_fake_runtime(db, history_page=50)
     engine = rt.engine
+    # The engine alone (the CLI) reads only what it must resume: no history at all.
+    assert {r.id for r in engine.jobs()} == {r.id for r in live}
+    engine.read_newest()  # a job list's first view: the newest page
+    engine.read_newest()  # asked twice, still one page
     loaded = {r.id for r in engine.jobs()}
     assert len(loaded) == 50 + len(live)  # rows read, not the 2 002 in the file
-    assert {r.id for r in live} <= loaded  # every job that protects against paying twice
     assert loaded - {r.id for r in live} == {r.id for r in history[:50]}  # the newest page
     assert engine.has_older
 
@@ -80,6 +83,7 @@ def test_pages_reach_every_finished_job_once_newest_first(tmp_path, server):
     store.close()
     rt = build_fake_runtime(db, history_page=30)
     engine = rt.engine
+    engine.read_newest()
     seen = [r.id for r in engine.jobs()]
     pages = 1
     while engine.has_older:
@@ -152,6 +156,7 @@ async def test_prune_forgets_old_finished_jobs_only(tmp_path, server):
 
     rt = build_fake_runtime(db, history_page=1000, work_root=tmp_path / "work")
     engine = rt.engine
+    engine.read_newest()  # what a job list shows: its listeners hear of the forgotten ones
     scratch = tmp_path / "work" / victim.id
     scratch.mkdir(parents=True)
     (scratch / "download_0.png").write_bytes(b"partial")
@@ -185,3 +190,29 @@ async def test_prune_spares_a_job_retried_since_it_finished(tmp_path, server):
     assert store.prune(cutoff) == []
     assert store.get(old.id) is not None
     store.close()
+
+
+def test_cli_jobs_prune_forgets_what_the_setting_would(tmp_path, capsys):
+    from retouchdesk import cli
+    from retouchdesk.services import paths
+    from retouchdesk.services.store import default_path
+
+    store = JobStore(default_path())
+    now = time.time()
+    old = seed_history(store, 12, folder=tmp_path, newest=now - 60 * DAY, step=DAY)
+    recent = seed_history(store, 3, folder=tmp_path, newest=now - DAY, step=60)
+    parked = live_job(tmp_path, JobState.UNCONFIRMED, now - 500 * DAY, submit_started=True)
+    store.insert(parked)
+    store.close()
+    scratch = paths.cache_dir() / "jobs" / old[0].id
+    scratch.mkdir(parents=True)
+
+    assert cli.main(["jobs", "prune", "--older-than", "30"]) == 0
+    assert "Forgot 12 finished jobs older than 30 days" in capsys.readouterr().out
+    store = JobStore(default_path())
+    assert {r.id for r in store.all()} == {r.id for r in recent} | {parked.id}
+    store.close()
+    assert not scratch.exists()
+    assert cli.main(["jobs", "-n", "2"]) == 0  # the plain listing still works
+    assert "Jobs (2 shown" in capsys.readouterr().out
+    assert cli.main(["jobs", "prune", "--older-than", "-1"]) == 2
