@@ -415,3 +415,41 @@ def test_unlock_button_for_a_locked_key_file(qtbot, app_home: Path) -> None:
     assert dlg.page("enhancor").status.text().startswith("✓ Set up")
     field = dlg.page("enhancor").fields[("enhancor", "api_key")].widget
     assert "Stored in the encrypted key file" in field.placeholderText()
+
+
+@pytest.mark.parametrize(
+    ("env", "ready", "page_missing"),
+    [
+        ({}, False, ["API key (client id)", "Secret key (client secret)"]),
+        ({"API_KEY": YOUCAM_KEY}, False, ["API key (client id)"]),  # a way, not the id
+        ({"CLIENT_ID": "id-1"}, False, ["Secret key (client secret)"]),
+        ({"CLIENT_ID": "id-1", "API_KEY": YOUCAM_KEY}, True, []),
+        ({"CLIENT_ID": "id-1", "CLIENT_SECRET": "secret-1"}, True, []),
+    ],
+)
+def test_window_status_and_settings_page_agree_on_set_up(env, ready, page_missing) -> None:
+    """One rule decides "set up" for the window's provider status and the settings pages: a
+    required credential outside the ways to sign in counts as much as one complete way.
+    (YouCam's client id is made such a credential here; its secret and the sk- key stay two
+    ways to sign in.)"""
+    import dataclasses
+
+    from retouchdesk.model.app_model import credential_status
+
+    catalog = load_catalog()
+    youcam = catalog.providers["youcam"]
+    creds = tuple(
+        dataclasses.replace(c, alternative="") if c.key == "client_id" else c
+        for c in youcam.credentials
+    )
+    youcam = dataclasses.replace(youcam, credentials=creds)
+    catalog = dataclasses.replace(catalog, providers=dict(catalog.providers, youcam=youcam))
+    environ = {f"RETOUCHDESK_YOUCAM_{k}": v for k, v in env.items()}
+    settings = Settings(environ=environ)
+    accounts = AccountsModel(settings, None, catalog, environ=environ)
+
+    status = credential_status(settings, youcam)
+    assert status.ready is ready
+    assert accounts.is_configured("youcam") is ready
+    assert accounts.missing("youcam") == page_missing
+    assert all(label in status.reason for label in page_missing), status.reason

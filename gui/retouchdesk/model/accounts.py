@@ -38,7 +38,7 @@ from PySide6.QtCore import QObject, Signal
 
 from retouchdesk.core import naming
 from retouchdesk.core.errors import ConfigurationError, RetouchError
-from retouchdesk.core.schema import Catalog, ProviderSchema
+from retouchdesk.core.schema import Catalog, Credential, ProviderSchema
 from retouchdesk.services import registry, secrets
 from retouchdesk.services.hosting import STRATEGIES
 from retouchdesk.services.settings import Settings, SettingSpec, spec
@@ -75,6 +75,39 @@ class CredentialField:
     @property
     def env_name(self) -> str:
         return spec(self.section, self.key).env_name
+
+
+@dataclass(frozen=True)
+class CredentialGaps:
+    """What a provider still needs before it can sign in; nothing in either: it is set up."""
+
+    missing: tuple[Credential, ...]  # required credentials outside any way to sign in
+    # When no way to sign in is complete: each way's required credentials, and those absent.
+    ways: tuple[tuple[Credential, ...], ...] = ()
+    way_gaps: tuple[tuple[Credential, ...], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.ways
+
+
+def credential_gaps(prov: ProviderSchema, present: Callable[[str], bool]) -> CredentialGaps:
+    """The one rule for "set up": every required credential outside an ``alternative``, plus
+    every required one of at least one way to sign in. ``present(key)`` says whether the
+    credential ``key`` has a value. The window's provider status and the settings pages both
+    read it."""
+    missing = tuple(c for c in prov.credentials if c.required and not c.alternative)
+    missing = tuple(c for c in missing if not present(c.key))
+    ways: dict[str, list[Credential]] = {}
+    for c in prov.credentials:
+        if c.alternative:
+            ways.setdefault(c.alternative, [])
+            if c.required:
+                ways[c.alternative].append(c)
+    gaps = [tuple(c for c in way if not present(c.key)) for way in ways.values()]
+    if not ways or any(not g for g in gaps):
+        return CredentialGaps(missing)
+    return CredentialGaps(missing, tuple(tuple(w) for w in ways.values()), tuple(gaps))
 
 
 @dataclass(frozen=True)
@@ -334,18 +367,16 @@ class AccountsModel(QObject):
         return FieldState(shown, stored, source)
 
     def missing(self, provider_id: str) -> list[str]:
-        """Labels of the required inputs still missing (empty when the account is set up)."""
-        fields = [f for f in self.fields(provider_id) if f.required]
-        tags = self.alternatives(provider_id)
-        if not tags:
-            return [f.label for f in fields if not self.state(f).stored]
-        best: list[str] | None = None
-        for tag in tags:
-            gaps = [f.label for f in fields if f.alternative == tag and not self.state(f).stored]
-            if not gaps:
-                return []
-            best = gaps if best is None or len(gaps) < len(best) else best
-        return best or []
+        """Labels of the required inputs still missing (empty when the account is set up):
+        those outside the ways to sign in, then the shortest list that completes one way."""
+        stored = {f.key: self.state(f).stored for f in self.fields(provider_id)}
+        gaps = credential_gaps(
+            self.catalog.provider(provider_id), lambda key: stored.get(key, False)
+        )
+        out = [c.label for c in gaps.missing]
+        if gaps.way_gaps:
+            out += [c.label for c in min(gaps.way_gaps, key=len)]
+        return out
 
     def is_configured(self, provider_id: str) -> bool:
         return not self.missing(provider_id)

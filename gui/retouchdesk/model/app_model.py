@@ -18,7 +18,7 @@ from PySide6.QtGui import QPixmap
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord
 from retouchdesk.core.schema import ParamKind, ProviderSchema
-from retouchdesk.model.accounts import AccountsModel
+from retouchdesk.model.accounts import AccountsModel, credential_gaps
 from retouchdesk.model.compare import CompareModel
 from retouchdesk.model.document import DocumentModel
 from retouchdesk.model.general_settings import GeneralSettingsModel
@@ -35,11 +35,12 @@ if TYPE_CHECKING:
     from retouchdesk.core.imageio import OutputPolicy
     from retouchdesk.model.masking import MaskingModel
     from retouchdesk.services.runtime import Runtime
+    from retouchdesk.services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def credential_status(settings: Any, prov: ProviderSchema) -> ProviderStatus:
+def credential_status(settings: Settings, prov: ProviderSchema) -> ProviderStatus:
     """Ready when every required credential (or one complete alternative set) is present."""
     if prov.kind == "local" or not prov.credentials:
         return ProviderStatus(True)
@@ -47,26 +48,16 @@ def credential_status(settings: Any, prov: ProviderSchema) -> ProviderStatus:
     def present(key: str) -> bool:
         try:
             return bool(settings.get(prov.id, key))
-        except (KeyError, Exception):  # a credential without a setting spec counts as missing
+        except Exception:  # no setting spec, a locked or damaged key file: missing
             return False
 
-    plain = [c for c in prov.credentials if c.required and not c.alternative]
-    groups: dict[str, list[Any]] = {}
-    for c in prov.credentials:
-        if c.alternative:
-            groups.setdefault(c.alternative, []).append(c)
-    missing = [c for c in plain if not present(c.key)]
-    alt_ok = not groups or any(
-        all(present(c.key) for c in creds if c.required) for creds in groups.values()
-    )
-    if not missing and alt_ok:
+    gaps = credential_gaps(prov, present)
+    if gaps.complete:
         return ProviderStatus(True)
-    need = [c.label for c in missing]
-    if not alt_ok:
-        need.append(
-            " or ".join(" + ".join(c.label for c in g if c.required) for g in groups.values())
-        )
-    first = (missing or next(iter(groups.values())))[0]
+    need = [c.label for c in gaps.missing]
+    if gaps.ways:
+        need.append(" or ".join(" + ".join(c.label for c in way) for way in gaps.ways))
+    first = (gaps.missing or gaps.ways[0])[0]
     env = f"RETOUCHDESK_{prov.id}_{first.key}".upper()
     return ProviderStatus(
         False,
@@ -173,12 +164,14 @@ class AppModel(QObject):
         if self._accounts is None:
             rt = self.runtime
             pending = rt.pending_secrets
-            source = None
+            source: Callable[[], Any] | None = None
             if pending is not None:  # still being opened: the accounts wait for it if need be
 
-                def source() -> Any:
+                def open_pending() -> Any:
                     rt.secrets = pending.open()
                     return rt.secrets
+
+                source = open_pending
 
             self._accounts = AccountsModel(
                 rt.settings,
