@@ -117,6 +117,22 @@ class MaskToolBar(QToolBar):
         self.addAction(self.edit_action)
         self.addSeparator()
 
+        self._add_tools(tools)
+        self._add_brush(tools)
+        self._add_undo()
+        self._add_mask_menu()
+        self._add_overlay(tools)
+
+        tools.tool_changed.connect(self._tool_changed)
+        tools.size_changed.connect(self.size_box.set_value)
+        tools.hardness_changed.connect(lambda h: self.hardness_box.set_value(round(h * 100)))
+        tools.opacity_changed.connect(lambda o: self.opacity_box.set_value(round(o * 100)))
+        tools.color_changed.connect(self._color_changed)
+        tools.visible_changed.connect(self._visible_changed)
+        self.set_document(document)
+
+    def _add_tools(self, tools: MaskTools) -> None:
+        """The brush, eraser and selection tools, one checkable action each."""
         self._tool_group = QActionGroup(self)
         self._tool_group.setExclusive(True)
         self.tool_actions: dict[str, QAction] = {}
@@ -131,6 +147,8 @@ class MaskToolBar(QToolBar):
             self.tool_actions[tool] = act
         self.tool_actions[tools.tool].setChecked(True)
 
+    def _add_brush(self, tools: MaskTools) -> None:
+        """Brush size and hardness, each a slider with a spin box."""
         self.size_box = _LabeledSlider(
             "Size",
             MIN_BRUSH,
@@ -155,6 +173,8 @@ class MaskToolBar(QToolBar):
         self.addWidget(self.hardness_box)
         self.addSeparator()
 
+    def _add_undo(self) -> None:
+        """Undo and redo of mask edits."""
         self.undo_action = self._command(
             "Undo", "Undo the last mask edit (Ctrl+Z)", self._on_document("undo")
         )
@@ -165,7 +185,8 @@ class MaskToolBar(QToolBar):
         self.addAction(self.redo_action)
         self.addSeparator()
 
-        # Whole-mask commands and files: one menu keeps the bar short enough for a laptop.
+    def _add_mask_menu(self) -> None:
+        """Whole-mask commands and files: one menu keeps the bar short enough for a laptop."""
         menu = QMenu("Mask", self)
         self.fill_action = self._command(
             "Select all", "Select the whole photo", self._on_document("fill_all")
@@ -211,13 +232,14 @@ class MaskToolBar(QToolBar):
         self.mask_menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.addWidget(self.mask_menu_button)
 
+    def _add_overlay(self, tools: MaskTools) -> None:
+        """Show/hide, and the overlay look (colour and opacity) in a small drop-down panel."""
         self.show_action = QAction("Show", self)
         self.show_action.setCheckable(True)
         self.show_action.setChecked(tools.visible)
         self.show_action.setToolTip("Show or hide the mask overlay (H)")
         self.show_action.toggled.connect(self._tools.set_visible)
         self.addAction(self.show_action)
-        # Overlay look: colour and opacity in a small drop-down panel.
         self.color_button = QToolButton()
         self.color_button.setToolTip("Colour of the mask overlay")
         self.color_button.setIcon(_swatch(tools.color))
@@ -243,14 +265,6 @@ class MaskToolBar(QToolBar):
         self.overlay_button.setMenu(look_menu)
         self.overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.addWidget(self.overlay_button)
-
-        tools.tool_changed.connect(self._tool_changed)
-        tools.size_changed.connect(self.size_box.set_value)
-        tools.hardness_changed.connect(lambda h: self.hardness_box.set_value(round(h * 100)))
-        tools.opacity_changed.connect(lambda o: self.opacity_box.set_value(round(o * 100)))
-        tools.color_changed.connect(self._color_changed)
-        tools.visible_changed.connect(self._visible_changed)
-        self.set_document(document)
 
     def _command(self, text: str, tip: str, slot) -> QAction:
         act = QAction(text, self)

@@ -53,6 +53,31 @@ class SidePanel(QWidget):
         lay.setContentsMargins(0, 6, 0, 6)
         lay.setSpacing(4)
 
+        lay.addLayout(self._pickers())
+        self.params = ParamPanel(model, style_loader)
+        lay.addWidget(self.params, 1)
+        lay.addLayout(self._actions())
+
+        self.params.rebuilt.connect(self._chain_focus)
+        self._fill_providers()
+        self._chain_focus()
+        self.provider_combo.currentIndexChanged.connect(self._provider_picked)
+        self.operation_combo.currentIndexChanged.connect(self._operation_picked)
+        self.banner_button.clicked.connect(
+            lambda: self.settings_requested.emit(self.model.provider_id)
+        )
+        self.reset_button.clicked.connect(model.reset_all)
+        self.apply_button.clicked.connect(self.apply_requested)
+        self.apply_all_button.clicked.connect(self.apply_all_requested)
+        model.provider_changed.connect(self._sync)
+        model.operation_changed.connect(self._sync)
+        model.problem_changed.connect(self._update_state)
+        model.values_changed.connect(self._update_state)  # the time depends on the values
+        model.statuses_changed.connect(self._fill_providers)
+        self._sync()
+
+    def _pickers(self) -> QVBoxLayout:
+        """Provider and operation pickers, the description, the account banner, presets."""
         top = QVBoxLayout()
         top.setContentsMargins(10, 0, 10, 0)
         self.provider_combo = QComboBox()
@@ -103,11 +128,10 @@ class SidePanel(QWidget):
         presets.addStretch(1)
         presets.addWidget(self.reset_button)
         top.addLayout(presets)
-        lay.addLayout(top)
+        return top
 
-        self.params = ParamPanel(model, style_loader)
-        lay.addWidget(self.params, 1)
-
+    def _actions(self) -> QVBoxLayout:
+        """The problem line, the cost and the Apply buttons."""
         bottom = QVBoxLayout()
         bottom.setContentsMargins(10, 4, 10, 0)
         self.cost = QLabel()
@@ -130,25 +154,7 @@ class SidePanel(QWidget):
         buttons.addWidget(self.apply_all_button)
         buttons.addWidget(self.apply_button)
         bottom.addLayout(buttons)
-        lay.addLayout(bottom)
-
-        self.params.rebuilt.connect(self._chain_focus)
-        self._fill_providers()
-        self._chain_focus()
-        self.provider_combo.currentIndexChanged.connect(self._provider_picked)
-        self.operation_combo.currentIndexChanged.connect(self._operation_picked)
-        self.banner_button.clicked.connect(
-            lambda: self.settings_requested.emit(self.model.provider_id)
-        )
-        self.reset_button.clicked.connect(model.reset_all)
-        self.apply_button.clicked.connect(self.apply_requested)
-        self.apply_all_button.clicked.connect(self.apply_all_requested)
-        model.provider_changed.connect(self._sync)
-        model.operation_changed.connect(self._sync)
-        model.problem_changed.connect(self._update_state)
-        model.values_changed.connect(self._update_state)  # the time depends on the values
-        model.statuses_changed.connect(self._fill_providers)
-        self._sync()
+        return bottom
 
     def _chain_focus(self) -> None:
         """Tab order as the panel reads: pickers, presets, every parameter, then Apply."""
