@@ -50,6 +50,16 @@ def _window_runtime() -> Any:
     return _window_runtime()
 
 
+def _close(qtbot: Any, model: Any) -> None:
+    """Close the model as the window does (engine, store, workers), then delete it here:
+    a model left to the garbage collector would be destroyed in the middle of a later test."""
+    task = asyncio.ensure_future(model.aclose())
+    qtbot.waitUntil(task.done, timeout=10_000)
+    task.result()
+    model.deleteLater()
+    qtbot.wait(10)
+
+
 def test_statuses_wait_for_the_store_then_tell_the_truth(
     app_home: Path, qloop: Any, qtbot: Any, gated_store: dict[str, Any]
 ):
@@ -79,11 +89,12 @@ def test_statuses_wait_for_the_store_then_tell_the_truth(
         assert not missing.ready and "AdCreative" in missing.reason
         assert model.accounts.store is gated_store["store"]
     finally:
-        rt.store.close()
+        gated_store["gate"].set()
+        _close(qtbot, model)
 
 
 def test_a_key_wanted_before_the_store_opened_waits_for_it(
-    app_home: Path, qloop: Any, gated_store: dict[str, Any]
+    app_home: Path, qloop: Any, qtbot: Any, gated_store: dict[str, Any]
 ):
     from retouchdesk.model.app_model import AppModel
 
@@ -99,4 +110,5 @@ def test_a_key_wanted_before_the_store_opened_waits_for_it(
         assert accounts.store is gated_store["store"]
         assert len(gated_store["opened"]) == 1
     finally:
-        rt.store.close()
+        gated_store["gate"].set()
+        _close(qtbot, model)
