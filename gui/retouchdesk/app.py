@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sys
 import time
+from html import escape
 from pathlib import Path
 from typing import Any, cast
 
@@ -73,17 +74,40 @@ async def run_window(window: Any, files: list[Path] | None = None) -> int:
     closed = asyncio.Event()
     app = QApplication.instance()
     app.lastWindowClosed.connect(closed.set)  # type: ignore[union-attr]
+    opening = _opening_placeholder(window, files)
     window.show()
     await first_paint(window)
     if files:
         window.open_paths(files)
     else:
         window.history.reopen_last_session()  # the photos and versions of last time
+    if opening is not None:
+        window.empty.setText(opening)  # the photos are in: the usual hint for later
     await window.model.open_secrets()
     window.model.start()
     await closed.wait()
     await window.model.aclose()
     return 0
+
+
+def _opening_placeholder(window: Any, files: list[Path] | None) -> str | None:
+    """Until the photos open (right after the first paint), the empty state says they are
+    coming instead of "Drop photos here". Returns the usual text to put back, or None."""
+    if files:
+        names = files[0].name if len(files) == 1 else f"{len(files)} photos"
+    else:
+        from retouchdesk.model import last_session
+
+        try:
+            n = len(last_session.load().photos)
+        except Exception:  # a damaged session file: reopen_last_session says what it can
+            n = 0
+        if not n:
+            return None
+        names = "the photos of the last session" if n > 1 else "the photo of the last session"
+    usual = window.empty.text()
+    window.empty.setText(f"<div style='font-size:15px'>Opening {escape(names)}…</div>")
+    return usual
 
 
 FIRST_PAINT_WAIT = 1.0  # seconds: a window that is never painted (minimised) goes on anyway

@@ -43,6 +43,7 @@ PROBE = textwrap.dedent(
             return
         seen["after"] = top_modules()
         seen["shown"] = doc.image.path.name
+        seen["empty_after"] = window.empty.text()
         window.close()
 
     class Probe(QObject):
@@ -54,6 +55,7 @@ PROBE = textwrap.dedent(
             ):
                 seen["first_paint"] = top_modules()
                 seen["window"] = obj.objectName()
+                seen["empty_text"] = obj.empty.text()
                 QTimer.singleShot(0, later)
             return False
 
@@ -92,6 +94,9 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
     early = set(seen["first_paint"])
     assert "retouchdesk" in early and "PySide6" in early
     assert early.isdisjoint(HEAVY), sorted(early.intersection(HEAVY))
+    # The first picture says the photo is coming, not "drop photos here"; the hint is back after.
+    assert "Opening coffee.png" in seen["empty_text"]
+    assert "Drop photos" in seen["empty_after"]
     # The same probe sees the heavy imports once the photo is shown and the keys are read.
     assert seen["shown"] == "coffee.png"
     after = set(seen["after"])
