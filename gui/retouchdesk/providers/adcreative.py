@@ -55,6 +55,8 @@ MESSAGES = {
     ),
     "invalid image format": "AdCreative accepts only JPEG and PNG photos",
 }
+#: How its error answers speak, for the shared status-to-error table (http.STATUS_KINDS).
+VOCABULARY = http.Vocabulary(VENDOR, messages=MESSAGES)
 
 
 def _json(response: httpx.Response, action: str) -> Any:
@@ -341,10 +343,9 @@ class AdCreativeProvider(Provider):
             self._api(),
             method,
             path,
-            vendor=VENDOR,
+            vendor=VOCABULARY,
             action=action,
             safe=safe,
-            messages=MESSAGES,
             auth=self._auth,
             **kwargs,
         )

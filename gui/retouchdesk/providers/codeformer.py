@@ -46,6 +46,8 @@ UPLOADS = ("multipart", "json")
 MESSAGES = {
     "no image provided": "The CodeFormer server received no image",
 }
+#: How its error answers speak, for the shared status-to-error table (http.STATUS_KINDS).
+VOCABULARY = http.Vocabulary(VENDOR, messages=MESSAGES)
 
 
 class CodeFormerProvider(Provider):
@@ -275,9 +277,7 @@ class CodeFormerProvider(Provider):
             if response.status_code == 500 and attempt == 1:
                 continue
             try:
-                await http.check_response(
-                    response, vendor=VENDOR, action="restoring the photo", messages=MESSAGES
-                )
+                await http.check_response(response, vendor=VOCABULARY, action="restoring the photo")
             except ProviderError as exc:
                 if response.status_code == 500:  # twice: the photo is the likely cause
                     raise ProviderError(

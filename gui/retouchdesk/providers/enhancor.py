@@ -70,6 +70,8 @@ MESSAGES = {
     ),
     "insufficient": "Enhancor says the account has not enough credits for this job",
 }
+#: How its error answers speak, for the shared status-to-error table (http.STATUS_KINDS).
+VOCABULARY = http.Vocabulary(VENDOR, messages=MESSAGES)
 
 #: Status values -> (state, progress fraction, message).
 STATES: dict[str, tuple[RemoteState, float | None, str]] = {
@@ -160,10 +162,9 @@ class EnhancorProvider(Provider):
                 self._api(),
                 "POST",
                 "/api/realistic-skin/v1/status",
-                vendor=VENDOR,
+                vendor=VOCABULARY,
                 action="checking the API key",
                 safe=True,
-                messages=MESSAGES,
                 json={"request_id": "retouchdesk-connection-test"},
             )
         except RemoteJobLost:
@@ -243,9 +244,8 @@ class EnhancorProvider(Provider):
             self._api(),
             "POST",
             url,
-            vendor=VENDOR,
+            vendor=VOCABULARY,
             action="submitting the job",
-            messages=MESSAGES,
             json=body,
         )
         data = http.json_body(response, vendor=VENDOR, action="submitting the job")
@@ -271,10 +271,9 @@ class EnhancorProvider(Provider):
                 self._api(),
                 "POST",
                 self._endpoint(ctx, "status"),
-                vendor=VENDOR,
+                vendor=VOCABULARY,
                 action="checking the job",
                 safe=True,
-                messages=MESSAGES,
                 json={"request_id": ctx.remote_id},
             )
             data = http.json_body(response, vendor=VENDOR, action="checking the job")

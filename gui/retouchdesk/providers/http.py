@@ -11,7 +11,10 @@ loses a user's money or leaks a key.
   queued at a vendor) is never sent twice unless the caller marks it safe with
   ``extensions={RETRY_SAFE: True}`` (a status query sent as ``POST``).
 * :func:`check_response` and :func:`send` map HTTP statuses and transport failures to
-  :mod:`retouchdesk.core.errors` with one plain sentence naming the vendor.
+  :mod:`retouchdesk.core.errors` with one plain sentence naming the vendor, through one
+  status-to-error table (``core.http_status.STATUS_KINDS``, re-exported here); each vendor
+  supplies only its :class:`Vocabulary` (how its error body names an error, what its codes
+  mean).
 * :class:`BearerAuth` over a :class:`TokenCache` (sign-in tokens) or :class:`StaticToken`
   (a key sent as bearer) sets ``Authorization`` and renews a refused token once on 401.
 * :func:`redact_headers`, :func:`redact_text` and :class:`RedactingFilter` keep ``x-api-key``,
@@ -31,7 +34,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -45,6 +48,12 @@ from retouchdesk.core.errors import (
     ProviderError,
     RateLimited,
     RemoteJobLost,
+)
+from retouchdesk.core.http_status import (
+    NOT_PROCESSED_STATUSES,
+    STATUS_KINDS,  # noqa: F401 - re-exported: the table the vendors share
+    ErrorKind,
+    status_kind,
 )
 
 log = logging.getLogger("retouchdesk.http")
@@ -61,10 +70,6 @@ ACTION = "retouchdesk.action"
 NO_RETRIES = "retouchdesk.no_retries"
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-#: Statuses that say the server did not act on the request: safe to send again, any method.
-NOT_PROCESSED_STATUSES = frozenset({429, 503})
-#: Statuses a gateway answers for a server behind it (which may have acted on the request).
-GATEWAY_STATUSES = frozenset({502, 504})
 #: Statuses retried for idempotent (or marked safe) requests.
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 
@@ -260,7 +265,7 @@ async def send(
     method: str,
     url: str,
     *,
-    vendor: str,
+    vendor: str | Vocabulary,
     action: str = "the request",
     safe: bool = False,
     check: bool = True,
@@ -270,9 +275,11 @@ async def send(
     """Send one request; transport failures and bad statuses become ``core.errors``.
 
     ``safe`` marks a non-idempotent request as safe to resend (see :data:`RETRY_SAFE`).
-    ``action`` names the call in error sentences ("submitting the job"). ``messages`` maps
-    vendor error texts to plain sentences (see :func:`vendor_message`).
+    ``action`` names the call in error sentences ("submitting the job"). ``vendor`` is the
+    vendor's :class:`Vocabulary` (or just its name, with ``messages`` mapping its error texts
+    to plain sentences, see :func:`vendor_message`).
     """
+    vocab = vocabulary(vendor, messages)
     extensions = dict(kwargs.pop("extensions", None) or {})
     if safe:
         extensions[RETRY_SAFE] = True
@@ -283,10 +290,10 @@ async def send(
         reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.WriteError)
         resendable = safe or method.upper() in IDEMPOTENT_METHODS
         raise transport_error(
-            exc, vendor=vendor, action=action, may_have_reached=reached and not resendable
+            exc, vendor=vocab.vendor, action=action, may_have_reached=reached and not resendable
         ) from None
     if check:
-        await check_response(response, vendor=vendor, action=action, messages=messages)
+        await check_response(response, vendor=vocab, action=action)
     return response
 
 
@@ -318,69 +325,128 @@ def transport_error(
     )
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """How one vendor's error answers speak; the rest is :data:`STATUS_KINDS`.
+
+    ``code_field`` is the JSON field of its error body that names the error (YouCam's
+    ``error_code``); ``kinds`` says what some of those codes mean whatever the HTTP status
+    (YouCam answers "no credits" as 400 ``CreditInsufficiency``); ``sentences`` gives codes a
+    plain sentence; ``messages`` maps texts of its error bodies (case-insensitive substrings)
+    to plain sentences.
+    """
+
+    vendor: str
+    code_field: str = ""
+    kinds: Mapping[str, ErrorKind] = field(default_factory=dict)
+    sentences: Mapping[str, str] = field(default_factory=dict)
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    def code(self, response: httpx.Response) -> str | None:
+        """The vendor's error code in the body, if it names one."""
+        if not self.code_field:
+            return None
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            return None
+        value = data.get(self.code_field) if isinstance(data, dict) else None
+        return str(value) if value else None
+
+
+def vocabulary(vendor: str | Vocabulary, messages: Mapping[str, str] | None = None) -> Vocabulary:
+    """A vendor's vocabulary, or a plain one for a vendor known only by name."""
+    if isinstance(vendor, Vocabulary):
+        return vendor
+    return Vocabulary(vendor, messages=messages or {})
+
+
 async def check_response(
     response: httpx.Response,
     *,
-    vendor: str,
+    vendor: str | Vocabulary,
     action: str = "the request",
     messages: Mapping[str, str] | None = None,
 ) -> None:
     """Raise the ``core.errors`` exception that matches a non-2xx response; return otherwise."""
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return
     await response.aread()
+    raise status_error(response, vocabulary(vendor, messages), action=action)
+
+
+def status_error(response: httpx.Response, vocab: Vocabulary, *, action: str) -> ProviderError:
+    """The exception for a refused (read) answer: its kind from the table and the vendor's
+    code, its sentence from the vendor's words where it has some."""
+    status = response.status_code
+    code = vocab.code(response)
+    kind = vocab.kinds.get(code or "") or status_kind(status)
+    if kind is ErrorKind.SERVER and (code or is_error_body(response)):
+        # The vendor's own answer (Flask's ``jsonify(...), 500``): it processed the request
+        # and failed; sending it again would do (and maybe bill) the same thing.
+        kind = ErrorKind.VENDOR_ANSWER
     raw = error_detail(response)
-    sentence = vendor_message(raw, messages)
-    if sentence is not raw:
-        # A known vendor text: its plain sentence replaces the generic one entirely.
-        raise _status_error(status, response, sentence)
+    known = vocab.sentences.get(code or "")
+    if known is None:
+        matched = vendor_message(raw, vocab.messages)
+        known = matched if matched is not raw else None
+    if known is not None and kind is ErrorKind.SERVER:
+        kind = ErrorKind.VENDOR_ANSWER  # a text the vendor wrote is its answer
+    after = parse_retry_after(response.headers.get("Retry-After"))
+    sentence = known or _sentence(kind, vocab.vendor, action, status, raw, after)
+    return _error(kind, sentence, response, status, code, after)
+
+
+def _sentence(
+    kind: ErrorKind, vendor: str, action: str, status: int, raw: str, after: float | None
+) -> str:
     said = f": {raw}" if raw else ""
-    if status in (401, 403):
-        raise AuthError(
-            f"{vendor} refused the credentials during {action}{said}; check the key in Settings",
-            status=status,
+    if kind is ErrorKind.AUTH:
+        return f"{vendor} refused the credentials during {action}{said}; check the key in Settings"
+    if kind is ErrorKind.CREDITS:
+        return f"{vendor} says the account has no credits left{said}"
+    if kind is ErrorKind.RATE_LIMITED:
+        wait = f"retrying in {after:.0f} s" if after is not None else "retrying shortly"
+        return f"{vendor} rate limited the request; {wait}"
+    if kind is ErrorKind.LOST:
+        return f"{vendor} does not know this request any more ({action}){said}"
+    if kind is ErrorKind.TOO_LARGE:
+        return f"{vendor} refused the upload during {action}: the file is too large"
+    if kind is ErrorKind.VENDOR_ANSWER and said:
+        return f"{vendor} failed during {action}{said}"
+    if kind in (ErrorKind.SERVER, ErrorKind.GATEWAY, ErrorKind.NOT_PROCESSED):
+        return f"{vendor} had a server error (HTTP {status}) during {action}{said}"
+    if kind is ErrorKind.VENDOR_ANSWER:
+        return f"{vendor} had a server error (HTTP {status}) during {action}"
+    return f"{vendor} rejected {action} (HTTP {status}){said}"
+
+
+def _error(
+    kind: ErrorKind,
+    sentence: str,
+    response: httpx.Response,
+    status: int,
+    code: str | None,
+    after: float | None,
+) -> ProviderError:
+    if kind is ErrorKind.AUTH:
+        return AuthError(sentence, status=status, code=code)
+    if kind is ErrorKind.CREDITS:
+        return CreditsExhausted(sentence, status=status, code=code)
+    if kind is ErrorKind.RATE_LIMITED:
+        return RateLimited(sentence, retry_after=after, status=status, code=code)
+    if kind is ErrorKind.LOST:
+        return RemoteJobLost(sentence, status=status, code=code)
+    if kind is ErrorKind.NOT_PROCESSED:
+        return ProviderError(sentence, retryable=True, retry_after=after, status=status, code=code)
+    if kind in (ErrorKind.SERVER, ErrorKind.GATEWAY):
+        resend = may_resend(response.request)
+        return ProviderError(
+            sentence, retryable=resend, retry_after=after, status=status, code=code
         )
-    if status == 402:
-        raise CreditsExhausted(f"{vendor} says the account has no credits left{said}", status=402)
-    if status == 429:
-        after = parse_retry_after(response.headers.get("Retry-After"))
-        wait = f" (retry in {after:.0f} s)" if after is not None else ""
-        raise RateLimited(
-            f"{vendor} is limiting the request rate{wait}", retry_after=after, status=429
-        )
-    if status == 404:
-        raise RemoteJobLost(
-            f"{vendor} does not know this request any more ({action}){said}", status=404
-        )
-    if status == 413:
-        raise ProviderError(
-            f"{vendor} refused the upload during {action}: the file is too large", status=413
-        )
-    if status >= 500:
-        retryable = status in NOT_PROCESSED_STATUSES or may_resend(response.request)
-        answered = status not in NOT_PROCESSED_STATUSES | GATEWAY_STATUSES and is_error_body(
-            response
-        )
-        if answered:
-            # The vendor's own answer (Flask's ``jsonify(...), 500``): it processed the request
-            # and failed; one plain sentence with its words.
-            raise ProviderError(
-                f"{vendor} failed during {action}{said}" if said else
-                f"{vendor} had a server error (HTTP {status}) during {action}",
-                retryable=False,
-                status=status,
-                code=VENDOR_ANSWER,
-            )  # fmt: skip
-        raise ProviderError(
-            f"{vendor} had a server error (HTTP {status}) during {action}{said}",
-            retryable=retryable,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            status=status,
-        )
-    raise ProviderError(
-        f"{vendor} rejected {action} (HTTP {status}){said}", retryable=False, status=status
-    )
+    if kind is ErrorKind.VENDOR_ANSWER:
+        return ProviderError(sentence, retryable=False, status=status, code=VENDOR_ANSWER)
+    return ProviderError(sentence, retryable=False, status=status, code=code)
 
 
 def is_error_body(response: httpx.Response) -> bool:
@@ -394,24 +460,6 @@ def is_error_body(response: httpx.Response) -> bool:
     lowered = {str(k).lower(): v for k, v in data.items()}
     state = str(lowered.get("status", "")).lower()
     return state in ("error", "failed", "failure") or bool(lowered.get("error"))
-
-
-def _status_error(status: int, response: httpx.Response, sentence: str) -> ProviderError:
-    """The error class matching ``status``, carrying an already plain ``sentence``."""
-    after = parse_retry_after(response.headers.get("Retry-After"))
-    if status in (401, 403):
-        return AuthError(sentence, status=status)
-    if status == 402:
-        return CreditsExhausted(sentence, status=status)
-    if status == 429:
-        return RateLimited(sentence, retry_after=after, status=status)
-    if status == 404:
-        return RemoteJobLost(sentence, status=status)
-    retryable = status >= 500 and (status in NOT_PROCESSED_STATUSES or may_resend(response.request))
-    code = VENDOR_ANSWER if status >= 500 and status not in GATEWAY_STATUSES else None
-    return ProviderError(
-        sentence, retryable=retryable and code is None, retry_after=after, status=status, code=code
-    )
 
 
 def error_detail(response: httpx.Response) -> str:

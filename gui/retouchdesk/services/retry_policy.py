@@ -31,13 +31,14 @@ from retouchdesk.core.errors import (
     RateLimited,
     RetouchError,
 )
+from retouchdesk.core.http_status import GATEWAY_STATUSES, NOT_PROCESSED_STATUSES
 
 #: Sends of one photo per job for a submission that errored (transport and engine together).
 MAX_SENDS = 2
-#: Statuses that say the server did not act on the request.
-NOT_PROCESSED = frozenset({429, 503})
+#: Statuses that say the server did not act on the request (``core.http_status``).
+NOT_PROCESSED = NOT_PROCESSED_STATUSES
 #: Statuses from a gateway: the server behind it may or may not have acted.
-GATEWAY = frozenset({502, 504})
+GATEWAY = GATEWAY_STATUSES
 #: Error codes (``ProviderError.code``) of answers that never arrived whole.
 UNKNOWN_OUTCOME_CODES = frozenset({"ambiguous", "malformed", "empty", "truncated"})
 #: Error codes of transport failures where nothing reached the server or nothing was decided.

@@ -188,23 +188,8 @@ class YouCamClient:
             return resp.status_code, None
 
     async def _check(self, resp: httpx.Response, action: str) -> Any:
-        await resp.aread()
-        if resp.status_code >= 400:
-            code, detail = None, ""
-            try:
-                data = resp.json()
-                if isinstance(data, dict):
-                    code = data.get("error_code") or None
-                    detail = http.json_error_text(data)
-            except ValueError:
-                detail = ""
-            raise errors.api_error(
-                resp.status_code,
-                code,
-                http.redact_text(detail),
-                action=action,
-                retry_after=http.parse_retry_after(resp.headers.get("Retry-After")),
-            )
+        """The JSON of a 2xx answer; a refusal through the shared table in YouCam's words."""
+        await http.check_response(resp, vendor=errors.VOCABULARY, action=action)
         return http.json_body(resp, vendor=errors.VENDOR, action=action)
 
     def unwrap(self, body: Any) -> Any:

@@ -1,14 +1,13 @@
-"""YouCam's error vocabulary turned into plain sentences and ``core.errors`` exceptions."""
+"""YouCam's error vocabulary: its codes as plain sentences, and what its API codes mean.
+
+The HTTP status ladder itself is the shared one (``providers.http.STATUS_KINDS``); YouCam only
+says where its body names the error (``error_code``) and which codes mean something the status
+does not: per api-reference.md section 4.2, "no credits" and "unknown task" come as HTTP 400.
+"""
 
 from __future__ import annotations
 
-from retouchdesk.core.errors import (
-    AuthError,
-    CreditsExhausted,
-    ProviderError,
-    RateLimited,
-    RemoteJobLost,
-)
+from retouchdesk.providers.http import ErrorKind, Vocabulary
 
 VENDOR = "YouCam"
 
@@ -73,37 +72,19 @@ def engine_error(code: str | None, detail: str = "") -> str:
     return f"YouCam could not process the task ({code or 'no reason given'})"
 
 
-def api_error(
-    status: int, code: str | None, detail: str, *, action: str, retry_after: float | None = None
-) -> ProviderError:
-    """The exception for a non-2xx YouCam answer."""
-    said = API_ERRORS.get(code or "") or (detail and f"YouCam rejected {action}: {detail}")
-    if status == 429:
-        wait = retry_after if retry_after is not None else 5.0
-        return RateLimited(
-            f"YouCam rate limited the request; retrying in {wait:.0f} s",
-            retry_after=wait,
-            status=429,
-            code=code or "RateLimited",
-        )
-    if code == "CreditInsufficiency" or status == 402:
-        return CreditsExhausted(
-            API_ERRORS["CreditInsufficiency"], status=status, code="CreditInsufficiency"
-        )
-    if code == "InvalidTaskId":
-        return RemoteJobLost(API_ERRORS["InvalidTaskId"], status=status, code=code, retryable=True)
-    if status in (401, 403):
-        return AuthError(
-            said or f"YouCam refused the credentials during {action}", status=status, code=code
-        )
-    if status >= 500:
-        return ProviderError(
-            f"YouCam had a server error (HTTP {status}) during {action}",
-            retryable=True,
-            retry_after=retry_after,
-            status=status,
-            code=code,
-        )
-    return ProviderError(
-        said or f"YouCam rejected {action} (HTTP {status})", status=status, code=code
-    )
+#: The vocabulary the shared status-to-error table reads YouCam's refusals with.
+VOCABULARY = Vocabulary(
+    VENDOR,
+    code_field="error_code",
+    kinds={
+        "CreditInsufficiency": ErrorKind.CREDITS,
+        "InvalidTaskId": ErrorKind.LOST,
+        "InvalidApiKey": ErrorKind.AUTH,
+        "InactiveApiKey": ErrorKind.AUTH,
+        "ExpiredApiKey": ErrorKind.AUTH,
+        "InvalidAccessToken": ErrorKind.AUTH,
+        "InvalidClientId": ErrorKind.AUTH,
+        "InvalidIdToken": ErrorKind.AUTH,
+    },
+    sentences=API_ERRORS,
+)
