@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from retouchdesk.core import http_status
 from retouchdesk.core.errors import (
     AuthError,
     CreditsExhausted,
@@ -26,6 +27,7 @@ from retouchdesk.core.errors import (
     RateLimited,
     RemoteJobLost,
 )
+from retouchdesk.core.http_status import ErrorKind
 from retouchdesk.providers import adcreative, codeformer, enhancor, http
 from retouchdesk.providers.youcam import errors as youcam_errors
 from retouchdesk.services import retry_policy
@@ -158,10 +160,11 @@ async def test_a_submission_5xx_is_sent_once_and_503_again(server):
 
 
 def test_the_table_is_the_one_the_retry_policy_reads():
-    assert retry_policy.NOT_PROCESSED == {429, 503} == http.NOT_PROCESSED_STATUSES
-    assert retry_policy.GATEWAY == {502, 504} == http.GATEWAY_STATUSES
-    assert http.status_kind(418) is http.ErrorKind.REJECTED
-    assert http.status_kind(507) is http.ErrorKind.SERVER
+    assert retry_policy.NOT_PROCESSED == {429, 503} == http_status.NOT_PROCESSED_STATUSES
+    assert retry_policy.GATEWAY == {502, 504} == http_status.GATEWAY_STATUSES
+    assert http.STATUS_KINDS is http_status.STATUS_KINDS  # one table, not a copy
+    assert http_status.status_kind(418) is ErrorKind.REJECTED
+    assert http_status.status_kind(507) is ErrorKind.SERVER
 
 
 # -- each vendor's vocabulary --------------------------------------------------------------
