@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -53,6 +54,17 @@ def _checker_brush() -> QBrush:
     p.fillRect(8, 8, 8, 8, QColor(0x99, 0x99, 0x99))
     p.end()
     return QBrush(pm)
+
+
+@runtime_checkable
+class Zoomable(Protocol):
+    """What the View menu's zoom actions act on: the canvas, the compare views, the Try On
+    grid."""
+
+    def zoom_in(self) -> None: ...
+    def zoom_out(self) -> None: ...
+    def fit(self) -> None: ...
+    def actual_size(self) -> None: ...
 
 
 class PhotoItem(QGraphicsItem):

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from retouchdesk.model.compare import CompareModel
 from retouchdesk.model.display import DisplayImage
-from retouchdesk.ui.canvas import Canvas, PhotoItem
+from retouchdesk.ui.canvas import Canvas, PhotoItem, Zoomable
 
 HOLD_KEY = Qt.Key.Key_Backslash  # Lightroom's before/after key
 GRAB = 6  # pixels either side of the split line that start a drag
@@ -208,6 +208,39 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        lay.addLayout(self._bar())
+        # What the engine was unsure about for the shown result, where the user looks.
+        self.note = QLabel()
+        self.note.setObjectName("resultNote")
+        self.note.setWordWrap(True)
+        self.note.setContentsMargins(10, 2, 10, 4)
+        self.note.setStyleSheet("color: #E0A030;")
+        self.note.hide()
+        lay.addWidget(self.note)
+        self.stack = QStackedWidget()
+        self.split = SplitCanvas()
+        self.side = SideBySide()
+        self.stack.addWidget(self.split)
+        self.stack.addWidget(self.side)
+        from retouchdesk.ui.mask_difference import DifferenceView
+
+        self.diff = DifferenceView()
+        self.stack.addWidget(self.diff)
+        lay.addWidget(self.stack, 1)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        self.modes.idClicked.connect(self.stack.setCurrentIndex)
+        self.left_combo.currentIndexChanged.connect(self._sides_picked)
+        self.right_combo.currentIndexChanged.connect(self._sides_picked)
+        self.keep_button.clicked.connect(self._keep)
+        self.discard_button.clicked.connect(self._discard)
+        self.close_button.clicked.connect(self.closed)
+        model.versions_changed.connect(self._fill)
+        model.sides_changed.connect(self._show)
+        model.chosen.connect(self._show_kept)  # the buttons act on the new pick at once
+
+    def _bar(self) -> QHBoxLayout:
+        """The bar above the photos: view mode, the two versions, Keep, Discard, Close."""
         bar = QHBoxLayout()
         bar.setContentsMargins(8, 4, 8, 4)
         self.split_button = QToolButton()
@@ -253,41 +286,13 @@ class CompareView(QWidget):
         self.close_button.setToolTip("Back to the photo (Esc)")
         for b in (self.keep_button, self.discard_button, self.close_button):
             bar.addWidget(b)
-        lay.addLayout(bar)
-        # What the engine was unsure about for the shown result, where the user looks.
-        self.note = QLabel()
-        self.note.setObjectName("resultNote")
-        self.note.setWordWrap(True)
-        self.note.setContentsMargins(10, 2, 10, 4)
-        self.note.setStyleSheet("color: #E0A030;")
-        self.note.hide()
-        lay.addWidget(self.note)
-        self.stack = QStackedWidget()
-        self.split = SplitCanvas()
-        self.side = SideBySide()
-        self.stack.addWidget(self.split)
-        self.stack.addWidget(self.side)
-        from retouchdesk.ui.mask_difference import DifferenceView
+        return bar
 
-        self.diff = DifferenceView()
-        self.stack.addWidget(self.diff)
-        lay.addWidget(self.stack, 1)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-        self.modes.idClicked.connect(self.stack.setCurrentIndex)
-        self.left_combo.currentIndexChanged.connect(self._sides_picked)
-        self.right_combo.currentIndexChanged.connect(self._sides_picked)
-        self.keep_button.clicked.connect(self._keep)
-        self.discard_button.clicked.connect(self._discard)
-        self.close_button.clicked.connect(self.closed)
-        model.versions_changed.connect(self._fill)
-        model.sides_changed.connect(self._show)
-        model.chosen.connect(self._show_kept)  # the buttons act on the new pick at once
-
-    def view(self) -> Any:
+    def view(self) -> Zoomable:
         """What the View menu's zoom actions act on: the split canvas, both halves, or the
         difference canvas."""
-        return self.stack.currentWidget()
+        shown = self.stack.currentWidget()
+        return shown if isinstance(shown, Zoomable) else self.split
 
     def _fill(self) -> None:
         for combo in (self.left_combo, self.right_combo):

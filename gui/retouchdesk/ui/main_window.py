@@ -36,7 +36,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.model.app_model import AppModel
 from retouchdesk.model.photos import IMAGE_SUFFIXES
-from retouchdesk.ui.canvas import Canvas
+from retouchdesk.ui.canvas import Canvas, Zoomable
 from retouchdesk.ui.compare import CompareView
 from retouchdesk.ui.filmstrip import Filmstrip
 from retouchdesk.ui.job_panel import JobPanel
@@ -197,9 +197,19 @@ class MainWindow(QMainWindow):
         return act
 
     def _build_actions(self) -> None:
+        # The menus by name, for the parts installed from other modules.
+        self.menus: dict[str, QMenu] = {
+            "File": self._file_menu(),
+            "Edit": self._edit_menu(),
+            "View": self._view_menu(),
+            "Photo": self._photo_menu(),
+            "Help": self._help_menu(),
+        }
+
+    def _file_menu(self) -> QMenu:
+        """Open, recent photos, paste, save a result, settings, quit."""
         SK = QKeySequence.StandardKey
-        mb = self.menuBar()
-        file = mb.addMenu("&File")
+        file = self.menuBar().addMenu("&File")
         self.open_action = self.add_action("&Open…", self.open_dialog, SK.Open)
         file.addAction(self.open_action)
         file.addAction(self.add_action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O"))
@@ -218,16 +228,24 @@ class MainWindow(QMainWindow):
         )
         file.addSeparator()
         file.addAction(self.add_action("&Quit", self.close, SK.Quit))
+        return file
 
-        edit = mb.addMenu("&Edit")
+    def _edit_menu(self) -> QMenu:
+        """Undo and redo (mask strokes, discards, versions), reset parameters."""
+        SK = QKeySequence.StandardKey
+        edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self.add_action("&Undo", self._undo, SK.Undo)
         self.redo_action = self.add_action("&Redo", self._redo, SK.Redo)
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
         edit.addAction(self.add_action("Reset Parameters", self.model.operation.reset_all))
+        return edit
 
-        view = mb.addMenu("&View")
+    def _view_menu(self) -> QMenu:
+        """Zoom, compare, the docks, full screen."""
+        SK = QKeySequence.StandardKey
+        view = self.menuBar().addMenu("&View")
         # Zoom acts on what is shown: the photo, or the compare view's canvases.
         self.view_actions = [
             self.add_action("Zoom &In", lambda: self._shown_view().zoom_in(), SK.ZoomIn),
@@ -249,8 +267,12 @@ class MainWindow(QMainWindow):
         self.side_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+R"))
         self.fullscreen_action = self.add_action("&Full Screen", self._fullscreen, SK.FullScreen)
         view.addAction(self.fullscreen_action)
+        return view
 
-        photo = mb.addMenu("&Photo")
+    def _photo_menu(self) -> QMenu:
+        """Apply, Apply to all, moving between photos, closing one."""
+        SK = QKeySequence.StandardKey
+        photo = self.menuBar().addMenu("&Photo")
         self.apply_action = self.add_action("&Apply", self.apply_current, "Ctrl+Return")
         self.apply_all_action = self.add_action(
             "Apply to &All", self.apply_all, "Ctrl+Shift+Return"
@@ -278,17 +300,12 @@ class MainWindow(QMainWindow):
             self.previous_action,
             self.close_photo_action,
         ]
+        return photo
 
-        help_ = mb.addMenu("&Help")
+    def _help_menu(self) -> QMenu:
+        help_ = self.menuBar().addMenu("&Help")
         help_.addAction(self.add_action(f"&About {APP_NAME}", self.about))
-        # The menus by name, for the parts installed from other modules.
-        self.menus: dict[str, QMenu] = {
-            "File": file,
-            "Edit": edit,
-            "View": view,
-            "Photo": photo,
-            "Help": help_,
-        }
+        return help_
 
     def _connect(self) -> None:
         m = self.model
@@ -594,11 +611,11 @@ class MainWindow(QMainWindow):
         if painter is not None:
             painter.toolbar.setEnabled(n > 0)
 
-    def _shown_view(self) -> Any:
+    def _shown_view(self) -> Zoomable:
         shown = self.stack.currentWidget()
         if shown is self.compare:
             return self.compare.view()
-        return shown if hasattr(shown, "zoom_in") else self.canvas  # the Try On grid zooms too
+        return shown if isinstance(shown, Zoomable) else self.canvas  # the Try On grid zooms too
 
     def _zoom_changed(self, _z: float) -> None:
         self.zoom_label.setText(f"{self.canvas.pixel_zoom * 100:.0f}%")

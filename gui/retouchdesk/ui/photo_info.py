@@ -251,9 +251,13 @@ class PhotoInfoHook:
     async def _build(self, h: Histogram) -> None:
         from PySide6.QtGui import QPixmap
 
-        # The mask is unpacked in the worker too (24 MB for a 24 MP photo).
-        img = await self.window.model.runner.in_thread(lambda: clip_overlay_image(h.clip_mask))
-        if h is not self.model.histogram:
+        def overlay_image() -> QImage | None:
+            # The mask is unpacked in the worker too (24 MB for a 24 MP photo).
+            mask = h.clip_mask
+            return None if mask is None else clip_overlay_image(mask)
+
+        img = await self.window.model.runner.in_thread(overlay_image)
+        if img is None or h is not self.model.histogram:
             return
         if self.overlay is None:
             self.overlay = QGraphicsPixmapItem()
