@@ -143,7 +143,7 @@ class EngineConfig:
     policy_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. the CLI's --format
     # Finished jobs read per page (newest first) when a job list asks: a long history costs
     # neither start-up time nor memory (unfinished jobs are always read, all of them).
-    history_page: int = 100
+    history_page: int = 50  # rows of 34 px: more than any job panel shows at once
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineConfig:
