@@ -43,11 +43,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from retouchdesk.services.store import JobStore
 
     store = JobStore()
-    try:
-        recs = [r for r in store.all() if args.state is None or r.state.value == args.state]
+    try:  # the newest N through the created_at index, not the whole history
+        recs = store.recent(max(0, args.limit), args.state)
     finally:
         store.close()
-    recs = recs[-max(0, args.limit) :][::-1] if args.limit else recs[::-1]
     table = Table(title=f"Jobs ({len(recs)} shown, newest first)")
     for col in ("Queued", "Photo", "Operation", "State", "Result or problem"):
         table.add_column(col, overflow="fold")

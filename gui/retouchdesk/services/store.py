@@ -394,6 +394,16 @@ class JobStore:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at, rowid").fetchall()
         return [_from_row(r) for r in rows]
 
+    def recent(self, limit: int = 0, state: str | None = None) -> list[JobRecord]:
+        """The newest jobs first (``limit`` 0: all), optionally of one state (the CLI's list)."""
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        with self._lock, self._guard("read"):
+            rows = self._db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*args, limit if limit > 0 else -1),
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
     def unfinished(self) -> list[JobRecord]:
         """Jobs a previous run left in a live state (to resume, re-queue or fail)."""
         with self._lock, self._guard("read"):

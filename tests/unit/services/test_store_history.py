@@ -214,5 +214,12 @@ def test_cli_jobs_prune_forgets_what_the_setting_would(tmp_path, capsys):
     store.close()
     assert not scratch.exists()
     assert cli.main(["jobs", "-n", "2"]) == 0  # the plain listing still works
-    assert "Jobs (2 shown" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "Jobs (2 shown" in listed
+    store = JobStore(default_path())  # what it lists: the newest, through the index
+    assert [r.id for r in store.recent(2)] == [recent[0].id, recent[1].id]
+    assert [r.id for r in store.recent(0, "unconfirmed")] == [parked.id]
+    store.close()
+    assert cli.main(["jobs", "--state", "unconfirmed"]) == 0
+    assert "Jobs (1 shown" in capsys.readouterr().out
     assert cli.main(["jobs", "prune", "--older-than", "-1"]) == 2
