@@ -2,7 +2,7 @@
 measured in the same run. Run through ``tests/bench/ui_responsiveness.py --history``:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/ui_responsiveness.py --history \
-        [--sizes 5000,10000] [--pairs 3] [--start-only | --stall-only]
+        [--sizes 5000,10000] [--pairs 3] [--photo-size 4000x3000] [--start-only | --stall-only]
 
 1. **Batch stall**: the window's event-loop lateness (a 5 ms QTimer heartbeat; p99 and max)
    while a 20-photo batch of 12 MP JPEGs runs through the fake provider (the
@@ -103,7 +103,7 @@ def window_start(n: int, pairs: int, tmp: Path) -> None:
     )
 
 
-def stall_case(n: int, work: Path) -> dict[str, float]:
+def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict[str, float]:
     """Runs in its own process: one window over a database of ``n`` jobs, one batch."""
     work.mkdir(parents=True)
     os.environ["RD_BENCH_HOME"] = str(work)
@@ -122,9 +122,9 @@ def stall_case(n: int, work: Path) -> dict[str, float]:
     photos_dir = ur.HOME / "shoot"
     photos_dir.mkdir()
     first = photos_dir / "photo_01.jpg"
-    shared = work.parent / "photo_12mp.jpg"  # made once per run, copied per case
+    shared = work.parent / f"photo_{size[0]}x{size[1]}.jpg"  # made once, copied per case
     if not shared.exists():
-        ur.make_jpeg(shared, (4000, 3000))
+        ur.make_jpeg(shared, size)
     photos = []
     for i in range(1, ur.N_JOBS + 1):
         p = first if i == 1 else photos_dir / f"photo_{i:02d}.jpg"
@@ -168,7 +168,7 @@ def stall_case(n: int, work: Path) -> dict[str, float]:
     return out
 
 
-def batch_stall(sizes: list[int], pairs: int, tmp: Path) -> None:
+def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000") -> None:
     cases = [0, *sizes]
     results: dict[int, list[dict[str, float]]] = {n: [] for n in cases}
     for round_ in range(pairs):
@@ -176,7 +176,7 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path) -> None:
         for n in order:
             work = tmp / f"stall-{n}-{round_}"
             proc = subprocess.run(
-                [sys.executable, str(Path(__file__)), "--stall-case", str(n), str(work)],
+                [sys.executable, str(Path(__file__)), "--stall-case", str(n), str(work), photo],
                 capture_output=True,
                 text=True,
                 timeout=600,
@@ -202,7 +202,8 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path) -> None:
         mx = statistics.median(r["max"] for r in results[n])
         built = statistics.median(r["window_built_s"] for r in results[n])
         print(
-            f"event-loop stall during a {os.environ.get('BENCH_JOBS', '20')}-photo batch with "
+            f"event-loop stall during a {os.environ.get('BENCH_JOBS', '20')}-photo batch "
+            f"({photo} JPEGs) with "
             f"{n} jobs of history: p99 {p99:.1f} ms (ratio {p99 / p99_0:.2f}), max {mx:.1f} ms "
             f"(ratio {mx / max_0:.2f}); window built in {built:.2f} s (ratio "
             f"{built / build_0:.2f}); medians of {pairs} (target p99 <= 16 ms, max <= 50 ms)",
@@ -212,13 +213,17 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--stall-case"]:
-        print(json.dumps(stall_case(int(argv[1]), Path(argv[2]))), flush=True)
+        w, h = (int(v) for v in argv[3].split("x"))
+        print(json.dumps(stall_case(int(argv[1]), Path(argv[2]), (w, h))), flush=True)
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--history", action="store_true", help="(the flag that brought us here)")
     ap.add_argument("--sizes", default="5000,10000", help="history sizes of the stall case")
     ap.add_argument("--start-history", type=int, default=10000, help="jobs of the start case")
     ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument(
+        "--photo-size", default="4000x3000", help="WxH of the batch's JPEGs (12 MP as before)"
+    )
     ap.add_argument("--start-only", action="store_true")
     ap.add_argument("--stall-only", action="store_true")
     args = ap.parse_args(argv)
@@ -227,7 +232,8 @@ def main(argv: list[str]) -> int:
     if not args.stall_only:
         window_start(args.start_history, args.pairs, tmp)
     if not args.start_only:
-        batch_stall([int(s) for s in args.sizes.split(",") if s], args.pairs, tmp)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        batch_stall(sizes, args.pairs, tmp, args.photo_size)
     return 0
 
 
