@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -132,7 +133,24 @@ class FakeServer:
             (self.root / "jobs" / f"{rid}.json").write_text(json.dumps(job))
             if script["idempotent"]:
                 (self.root / "keys" / key).write_text(rid)
-            self._append("created.jsonl", {"key": key, "input": str(input_path), "id": rid})
+            received = Path(input_path).read_bytes()  # what the vendor got, for tests to compare
+            with Image.open(input_path) as im:
+                pixels = list(im.size)
+            mask_size = None
+            if params.get("mask"):
+                with Image.open(params["mask"]) as m:
+                    mask_size = list(m.size)
+            self._append(
+                "created.jsonl",
+                {
+                    "key": key,
+                    "input": str(input_path),
+                    "id": rid,
+                    "sha256": hashlib.sha256(received).hexdigest(),
+                    "size": pixels,
+                    "mask_size": mask_size,
+                },
+            )
         return rid
 
     def status(self, rid: str) -> dict[str, Any]:

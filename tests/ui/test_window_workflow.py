@@ -199,11 +199,12 @@ def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_
     qtbot, make_window, photo_dir: Path, monkeypatch
 ):
     """Item 12: no hairstyle -> Apply is off with the reason (no failing job); a PNG is sent
-    as a JPEG copy when the user agrees; Reset all also clears the highlighted style."""
+    as a JPEG copy; Reset all also clears the highlighted style."""
+    import io
+
     from PIL import Image
     from tests.emulators import load
     from tests.emulators.youcam_support import FAST, settings_env
-    from tests.ui.test_window_trust import _answer
 
     from retouchdesk.services.runtime import build_runtime
     from retouchdesk.services.settings import Settings
@@ -236,18 +237,20 @@ def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_
         assert control.grid.selectedItems() == []
         assert not w.side.apply_button.isEnabled()
         first.setSelected(True)
-        # The PNG is refused by YouCam's hairstyle: the window offers a JPEG copy.
+        # YouCam's hairstyle refuses PNG: the engine sends a JPEG copy, as `retouchdesk run`
+        # does (services.inputs), without a question; the job's input stays the photo.
         qtbot.mouseClick(w.side.apply_button, Qt.MouseButton.LeftButton)
-        asked = _answer(qtbot, w, "Send a JPEG copy")
-        assert "do not fit the limits" in asked
         eng = w.model.engine
         qtbot.waitUntil(lambda: len(eng.jobs()) == 1, timeout=10_000)
+        assert getattr(w, "question", None) is None
         (job,) = eng.jobs()
-        assert job.input_path.suffix == ".jpg"
-        with Image.open(job.input_path) as im:
+        assert job.input_path == photo_dir / "chelsea.png"
+        qtbot.waitUntil(lambda: eng.get(job.id).state.terminal, timeout=60_000)
+        sent = [f for f in emu.files.values() if f.file_name.startswith("chelsea")]
+        assert [f.content_type for f in sent] == ["image/jpeg"]
+        with Image.open(io.BytesIO(sent[0].data or b"")) as im:
             assert im.format == "JPEG" and im.size == (451, 300)
         assert Image.open(photo_dir / "chelsea.png").format == "PNG"  # original untouched
-        qtbot.waitUntil(lambda: eng.get(job.id).state.terminal, timeout=60_000)
     finally:
         emu.stop()
 

@@ -1,21 +1,21 @@
-"""Queueing work: the Apply / Apply to all flow, input limits and downscaled copies.
+"""Queueing work: the Apply / Apply to all flow and the input limits.
 
-The window asks :meth:`SessionModel.check_inputs` first (header-only probes in a worker), shows
-the problems with an offer to downscale, then calls :meth:`SessionModel.queue`. A downscaled
-copy keeps the photo's name and metadata and lives in the cache folder; its results still go
-beside the original photo, and the copy is remembered so that its results count as versions
-of the original.
+The window asks :meth:`SessionModel.check_inputs` first (header-only probes in a worker,
+``services.inputs.check_limits``), shows the problems with an offer to downscale, then plans
+with :meth:`SessionModel.prepare` and queues with :meth:`SessionModel.submit`. A photo that
+is too large is sent the way ``retouchdesk run --fit`` sends it: the job carries the
+``fit_limits`` option and the engine sends a downscaled copy (``services.inputs``), so the
+job's input stays the photo and its results go beside it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -25,49 +25,10 @@ from retouchdesk.model.operation import OperationModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import Decision, decide, plan_batch, work_key
 
+if TYPE_CHECKING:
+    from retouchdesk.services.inputs import LimitCheck
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class InputCheck:
-    """One photo's fit with the operation's input limits."""
-
-    path: Path
-    problems: list[str] = field(default_factory=list)
-    fixable: bool = False  # downscaling would fix every problem
-    fit_size: tuple[int, int] | None = None
-    size: tuple[int, int] | None = None
-    convert_to: str | None = None  # a format the service takes, when this one is refused
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _downscale_copy(
-    source: Path, size: tuple[int, int], folder: Path, fmt: str | None = None
-) -> Path:
-    """Write a resized copy of ``source`` (same stem, metadata carried over) into ``folder``.
-
-    ``fmt`` converts the copy (a PNG for a service that takes only JPEG); the size may then
-    be the photo's own.
-    """
-    from PIL import Image
-
-    from retouchdesk.core import imageio
-
-    digest = hashlib.sha1(f"{source}:{size}:{fmt}".encode()).hexdigest()[:12]
-    dest_dir = folder / digest
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{source.stem}.{imageio.extension_for(fmt)}" if fmt else source.name
-    dest = dest_dir / name
-    if dest.exists():
-        return dest
-    loaded = imageio.load_image(source)
-    image = loaded.image
-    if image.size != tuple(size):
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    return Path(imageio.save_result(image, source=source, destination=dest))
 
 
 class SessionModel(QObject):
@@ -93,8 +54,9 @@ class SessionModel(QObject):
         self.engine = engine
         self.operation = operation
         self.runner = runner
-        self.copies_dir = cache_dir / "downscaled"
-        self._index_file = self.copies_dir / "index.json"
+        # Earlier versions sent their own downscaled copies as the jobs' inputs; their results
+        # stay versions of the photo. The engine makes such copies now (fit_limits).
+        self._index_file = cache_dir / "downscaled" / "index.json"
         self._originals: dict[str, str] = self._read_index()
         # (photo, input file, params) -> (params, job options); set by the mask painter
         # (model.masking.MaskingModel.prepare_job) to freeze masks and protect-outside.
@@ -106,17 +68,11 @@ class SessionModel(QObject):
 
     # -- originals of downscaled copies ------------------------------------------------------
     def _read_index(self) -> dict[str, str]:
+        """Copies the window itself sent for jobs queued by earlier versions (read only)."""
         try:
             return json.loads(self._index_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-
-    def _remember(self, copy: Path, original: Path) -> None:
-        self._originals[str(copy)] = str(original)
-        self.copies_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._index_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._originals), encoding="utf-8")
-        tmp.replace(self._index_file)
 
     # -- kept versions --------------------------------------------------------------------------
     def _kept_file(self) -> Path:
@@ -239,14 +195,21 @@ class SessionModel(QObject):
         return recipes.recipe_option(chain)
 
     # -- queueing ------------------------------------------------------------------------------
-    async def check_inputs(self, paths: list[Path]) -> list[InputCheck]:
+    async def check_inputs(self, paths: list[Path]) -> list[LimitCheck]:
         """Probe every photo (header only, in a worker) against the operation's limits."""
-        op = self.operation.operation
-        inputs = [self.working_input(p) for p in paths]
-        checks = await self.runner.in_thread(_check_all, inputs, op.limits)
-        for check, photo in zip(checks, paths, strict=True):
-            check.path = photo  # the caller knows photos; a chain probes the working version
-        return checks
+        from retouchdesk.services.inputs import check_limits
+
+        om = self.operation
+        local = om.provider.kind == "local"
+
+        def check_all() -> list[LimitCheck]:
+            # A chain probes the working version; the caller knows photos.
+            return [
+                replace(check_limits(self.working_input(p), om.operation, local=local), path=p)
+                for p in paths
+            ]
+
+        return await self.runner.in_thread(check_all)
 
     async def queue(
         self,
@@ -257,7 +220,7 @@ class SessionModel(QObject):
     ) -> list[str]:
         """Queue the current operation for ``paths``; one path is a job, several a batch.
 
-        ``downscale`` maps photos to the size of a copy to send instead. Raises
+        ``downscale`` maps photos to the size of a copy the engine sends instead. Raises
         ParameterError when the parameters cannot run. Queues even work done before (the
         window asks first, with :meth:`prepare` and :meth:`submit`).
         """
@@ -279,7 +242,7 @@ class SessionModel(QObject):
         photo listed twice is planned once, and each entry says whether the same work is
         done (``previous`` with its results), running, unconfirmed or stalled.
         """
-        from retouchdesk.services.engine import JobRequest, default_output_dir
+        from retouchdesk.services.engine import FIT_LIMITS, JobRequest, default_output_dir
 
         om = self.operation
         status = om.status(om.provider_id)
@@ -296,13 +259,6 @@ class SessionModel(QObject):
                 parent_id = None
             src = working or path
             out_dir = default_output_dir(path, self.engine.config) if working else None
-            if downscale and path in downscale:
-                fmt = _accepted_format(src, om.operation.limits)
-                src = await self.runner.in_thread(
-                    _downscale_copy, src, downscale[path], self.copies_dir, fmt
-                )
-                self._remember(src, path)
-                out_dir = default_output_dir(path, self.engine.config)
             req_params, options = params, {}
             if self.job_hook is not None:
                 req_params, options = await self.runner.in_thread(self.job_hook, path, src, params)
@@ -310,6 +266,8 @@ class SessionModel(QObject):
                 self.chain_option, path, parent_id, om.provider_id, om.operation_id, req_params
             )
             options = {**(options or {}), **chain}
+            if downscale and path in downscale:
+                options[FIT_LIMITS] = True  # the engine sends a copy within the limits
             request = JobRequest(
                 provider=om.provider_id,
                 operation=om.operation_id,
@@ -414,53 +372,3 @@ class Planned:
         """The same work is queued, running, unconfirmed or stalled: never sent again here
         (the engine already drives it; an unconfirmed job is resent from the job list)."""
         return self.decision in (Decision.RUNNING, Decision.UNCONFIRMED, Decision.STALLED)
-
-
-def _check_all(paths: list[Path], limits: Any) -> list[InputCheck]:
-    from retouchdesk.core import imageio
-
-    out: list[InputCheck] = []
-    for p in paths:
-        try:
-            info = imageio.probe(p)
-        except RetouchError as exc:
-            out.append(InputCheck(p, [str(exc)]))
-            continue
-        problems = limits.problems(
-            width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
-        )
-        convert = _accepted_format(p, limits, info.format)
-        size_problems = [q for q in problems if "is not accepted" not in q]
-        # A refused format is fixed by a converted copy (the photo itself is never touched).
-        fixable = bool(problems) and (convert is not None or len(size_problems) == len(problems))
-        fit = limits.fit_size(info.width, info.height) if fixable else None
-        if fixable and fit == (info.width, info.height) and size_problems:
-            fit = _fit_bytes(info, limits)
-        out.append(InputCheck(p, problems, fixable, fit, (info.width, info.height), convert))
-    return out
-
-
-CONVERTIBLE = ("jpeg", "png", "webp", "tiff")
-
-
-def _accepted_format(path: Path, limits: Any, fmt: str | None = None) -> str | None:
-    """The format to convert ``path`` to when the service refuses its own, else None."""
-    from retouchdesk.core import imageio
-
-    formats = [f for f in (limits.formats or ()) if f in CONVERTIBLE]
-    if not formats:
-        return None
-    if fmt is None:
-        try:
-            fmt = imageio.probe(path).format
-        except RetouchError:
-            return None
-    return None if fmt in limits.formats else formats[0]
-
-
-def _fit_bytes(info: Any, limits: Any) -> tuple[int, int]:
-    """A size whose file should fit ``max_bytes`` (bytes scale roughly with pixels)."""
-    if not limits.max_bytes or info.size_bytes <= limits.max_bytes:
-        return info.width, info.height
-    scale = (limits.max_bytes * 0.85 / info.size_bytes) ** 0.5
-    return max(1, int(info.width * scale)), max(1, int(info.height * scale))

@@ -25,12 +25,7 @@ from retouchdesk.core.jobs import JobState
 from retouchdesk.core.schema import Catalog, Inapplicable, Operation, ParamKind
 from retouchdesk.model.display import DisplayImage, load_display
 from retouchdesk.model.operation import OperationModel
-from retouchdesk.model.session import (
-    SessionModel,
-    _accepted_format,
-    _check_all,
-    _downscale_copy,
-)
+from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import work_key
 
@@ -237,7 +232,8 @@ class TryOnModel(QObject):
         Work done before with the same input and values is shown again, not sent (and paid)
         twice; an operation that cannot take this photo is skipped with its sentence.
         """
-        from retouchdesk.services.engine import JobRequest, default_output_dir
+        from retouchdesk.services.engine import FIT_LIMITS, JobRequest, default_output_dir
+        from retouchdesk.services.inputs import check_limits
 
         session = self.session
         parent_id = self.history.working_job(photo) if self.history is not None else None
@@ -258,18 +254,16 @@ class TryOnModel(QObject):
                 src, out_dir = source, None
                 if source != photo:
                     out_dir = default_output_dir(photo, session.engine.config)
-                (check,) = await self.runner.in_thread(_check_all, [source], op.limits)
-                if not check.ok:
-                    if not (check.fixable and check.fit_size):
-                        raise RetouchError(f"{op.label}: {'; '.join(check.problems)}")
-                    fmt = _accepted_format(source, op.limits)
-                    src = await self.runner.in_thread(
-                        _downscale_copy, source, check.fit_size, session.copies_dir, fmt
-                    )
-                    session._remember(src, photo)
-                    out_dir = default_output_dir(photo, session.engine.config)
+                local = self.catalog.provider(choice.provider).kind == "local"
+                check = await self.runner.in_thread(check_limits, source, op, local=local)
+                fit = not check.ok and check.fixable and check.fit_size is not None
+                if not check.ok and not fit:
+                    raise RetouchError(f"{op.label}: {'; '.join(check.problems)}")
+                if fit:
                     cell.note = "sent as a smaller copy"
                 params, options = await self.runner.in_thread(self._masks, op, photo, src, params)
+                if fit:
+                    options[FIT_LIMITS] = True  # the engine sends a copy within the limits
                 if PAINTED in params.values():  # the mask could not be frozen for this input
                     raise RetouchError(f"{op.label} needs a painted mask")
                 chain = await self.runner.in_thread(

@@ -873,9 +873,9 @@ class JobEngine:
         else:
             self._transition(rec, JobState.PREPARING, message="checking the photo")
             local = provider.supports(Capability.LOCAL)
-            params, send = await self._prepare_input(rec, op, local)
+            params, send, fitted = await self._prepare_input(rec, op, local)
             rec.params = _jsonable(params)
-            ctx = self._context(rec, op, params)
+            ctx = self._context(rec, op, {**params, **fitted})
             ctx.input_path = send
             self._transition(rec, JobState.UPLOADING, message="preparing the upload")
             await self._prepare_step(rec, ctx, provider)
@@ -1242,26 +1242,29 @@ class JobEngine:
 
     async def _prepare_input(
         self, rec: JobRecord, op: Operation, local: bool = False
-    ) -> tuple[dict[str, Any], Path]:
+    ) -> tuple[dict[str, Any], Path, dict[str, Any]]:
         """Check the parameters, then (in one worker-thread call) the files and folders.
 
-        Returns the validated parameters and the file to send: the photo, or a downscaled copy
-        when it breaks the operation's size limits and the job has the ``fit_limits`` option.
+        Returns the validated parameters, the file to send (the photo, or a downscaled copy
+        when it breaks the operation's size limits and the job has the ``fit_limits`` option)
+        and, for such a copy, its masks at its size (sent, not recorded).
         """
         params = op.validate(rec.params, inapplicable=Inapplicable.DROP)
-        send = await asyncio.to_thread(self._check_files, rec, op, params, local)
-        return params, send
+        send, fitted = await asyncio.to_thread(self._check_files, rec, op, params, local)
+        return params, send, fitted
 
     def _check_files(
         self, rec: JobRecord, op: Operation, params: dict[str, Any], local: bool = False
-    ) -> Path:
+    ) -> tuple[Path, dict[str, Any]]:
         """Runs in a worker thread: the photo, file parameters, output folder, scratch folder.
 
         The photo is checked and, for remote providers, replaced by an upright copy when
-        needed (:func:`services.inputs.prepare_image`).
+        needed (:func:`services.inputs.prepare_image`). Returns the file to send and the mask
+        parameters resampled for a downscaled copy.
         """
         name = rec.input_path.name
         send = rec.input_path
+        fitted: dict[str, Any] = {}
         work_dir = self._work_dir(rec.id)
         if op.input_kind == "image":
             # Imported here: it loads numpy and Pillow, which the window's first paint avoids.
@@ -1277,6 +1280,9 @@ class JobEngine:
             send = prepared.send
             if prepared.sent_size is not None:
                 self._sent_sizes[rec.id] = prepared.sent_size
+                # Masks drawn on the photo go with the smaller copy at its size (the job
+                # keeps recording the photo's own masks).
+                fitted = inputs.fit_masks(op, params, prepared, work_dir)
             if prepared.notes:
                 self._sent_notes[rec.id] = list(prepared.notes)
             problems: list[str] = []
@@ -1298,7 +1304,7 @@ class JobEngine:
             check_output_dir(folder)
             self._verified_dirs[folder] = time.monotonic()
         work_dir.mkdir(parents=True, exist_ok=True)
-        return send
+        return send, fitted
 
     async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:
         """Write the outputs next to the photo (:class:`services.results.ResultWriter`)."""

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from retouchdesk.core import imageio
-from retouchdesk.core.errors import InputError
-from retouchdesk.core.schema import Operation
+from retouchdesk.core.errors import InputError, RetouchError
+from retouchdesk.core.schema import Operation, ParamKind
 
 _LOSSLESS_SOURCES = frozenset({"png", "tiff", "bmp", "gif"})
 
@@ -37,6 +38,65 @@ class Prepared:
     send: Path
     sent_size: tuple[int, int] | None = None  # set when a downscaled copy is sent
     notes: list[str] = field(default_factory=list)
+    photo_size: tuple[int, int] | None = None  # the photo's own (upright), with sent_size
+
+
+@dataclass
+class LimitCheck:
+    """One photo against an operation's limits, as it would be sent (header only).
+
+    ``fit_size`` is the size of the copy that would fit when downscaling fixes every problem
+    (``fixable``); the window offers it, ``retouchdesk run --fit`` sends it, both through the
+    job option ``fit_limits`` and :func:`prepare_image`.
+    """
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    fixable: bool = False
+    fit_size: tuple[int, int] | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_limits(path: Path, op: Operation, *, local: bool) -> LimitCheck:
+    """Check ``path`` against ``op``'s limits from its header, in the format it would be sent.
+
+    A remote provider gets a copy in a format it accepts (see the module text), so a refused
+    format is no problem here; an unreadable file is one problem, not fixable.
+    """
+    try:
+        info = imageio.probe(path)
+    except RetouchError as exc:
+        return LimitCheck(path, [str(exc)])
+    return _check(path, info, op, local=local)
+
+
+def _check(path: Path, info: imageio.ImageInfo, op: Operation, *, local: bool) -> LimitCheck:
+    fmt = info.format if local else _copy_format(info, op)
+    problems = op.limits.problems(
+        width=info.width, height=info.height, fmt=fmt, size_bytes=info.size_bytes
+    )
+    fixable = op.limits.downscale_fixes(problems)
+    fit = fit_size(info, op) if fixable else None
+    return LimitCheck(path, problems, fixable, fit, (info.width, info.height))
+
+
+def fit_size(info: imageio.ImageInfo, op: Operation) -> tuple[int, int]:
+    """The size of a copy within ``op``'s pixel limits and, roughly, its file size limit.
+
+    Pixels first (``Limits.fit_size``); when they fit but the file is too large, the sides
+    shrink by the square root of the ratio with a margin (bytes scale roughly with pixels);
+    the copy is checked again once written.
+    """
+    lim = op.limits
+    size = lim.fit_size(info.width, info.height)
+    if size == (info.width, info.height) and lim.max_bytes and info.size_bytes > lim.max_bytes:
+        k = max(0.1, min(0.95, (lim.max_bytes / info.size_bytes) ** 0.5 * 0.9))
+        size = (max(1, int(info.width * k)), max(1, int(info.height * k)))
+    return size
 
 
 def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local: bool) -> Prepared:
@@ -44,13 +104,11 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
     name = path.name
     info = imageio.probe(path)  # header only
     copy_format = None if local else _copy_format(info, op)
-    fmt_for_limits = copy_format or info.format
-    problems = op.limits.problems(
-        width=info.width, height=info.height, fmt=fmt_for_limits, size_bytes=info.size_bytes
-    )
+    check = _check(path, info, op, local=local)
+    problems = check.problems
     size: tuple[int, int] | None = None
-    if problems and fit and op.limits.downscale_fixes(problems):
-        size = op.limits.fit_size(info.width, info.height)
+    if problems and fit and check.fixable:
+        size = check.fit_size
         problems = []  # the copy is checked below
     if problems:
         raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
@@ -76,7 +134,37 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
     )
     if problems:
         raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
-    return Prepared(send=send, sent_size=(copy.width, copy.height) if size else None, notes=notes)
+    if size is None:
+        return Prepared(send=send, notes=notes)
+    return Prepared(send, (copy.width, copy.height), notes, (info.width, info.height))
+
+
+def fit_masks(
+    op: Operation, params: dict[str, Any], prepared: Prepared, work_dir: Path
+) -> dict[str, Any]:
+    """Mask parameters resampled for the downscaled copy sent instead of the photo.
+
+    A mask is drawn on the upright photo and must have its size (as when nothing is fitted);
+    the copy has the photo's framing, so the mask is resampled (area averaging) into the
+    job's scratch folder. Returns the changed values (none when no copy was downscaled).
+    """
+    if prepared.sent_size is None or prepared.photo_size is None:
+        return {}
+    from PIL import Image
+
+    from retouchdesk.core.composite import resample_mask
+    from retouchdesk.core.mask import load_mask
+
+    changed: dict[str, Any] = {}
+    for p in op.params:
+        value = params.get(p.name)
+        if p.kind is not ParamKind.MASK or not value:
+            continue
+        mask = load_mask(value, prepared.photo_size)
+        dest = work_dir / f"{Path(value).stem}.fitted.png"
+        Image.fromarray(resample_mask(mask, *prepared.sent_size), "L").save(dest)
+        changed[p.name] = str(dest)
+    return changed
 
 
 def _copy_format(info: imageio.ImageInfo, op: Operation) -> str:

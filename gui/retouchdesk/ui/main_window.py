@@ -882,17 +882,7 @@ class MainWindow(QMainWindow):
         down = None
         if fixable:
             w, h = fixable[0].fit_size
-            fmt = next((c.convert_to for c in fixable if c.convert_to), None)
-            smaller = any(c.fit_size != c.size for c in fixable)
-            many = len(fixable) > 1
-            if fmt and not smaller:
-                kind = fmt.upper()
-                text = f"Send {kind} copies" if many else f"Send a {kind} copy"
-            elif fmt:
-                kind = fmt.upper()
-                text = f"Send smaller {kind} copies" if many else f"Send a {kind} copy, {w} × {h}"
-            else:
-                text = "Send downscaled copies" if many else f"Downscale to {w} × {h}"
+            text = "Send downscaled copies" if len(fixable) > 1 else f"Downscale to {w} × {h}"
             down = box.addButton(text, QMessageBox.ButtonRole.AcceptRole)
             box.setInformativeText(
                 box.informativeText() + "\n\nYour photos are not changed: copies are sent."

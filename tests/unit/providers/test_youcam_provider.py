@@ -104,12 +104,18 @@ async def test_wrong_size_mask_and_over_limit_image_are_refused_before_any_uploa
     finally:
         await prov.aclose()
     assert uploads(emu) == [] and emu.received() == []
-    # the downscale the window offers when only the size is wrong
-    check = prov.check_input(op("hair_volume"), big)
-    assert check.can_downscale and check.fit == (708, 1024)
-    small = prov.downscale_input(op("hair_volume"), big, tmp_path / "fit")
-    assert prov.check_input(op("hair_volume"), small).ok
-    assert not prov.check_input(op("hairstyle"), inputs.portrait).can_downscale  # PNG: no
+    # Only the size is wrong: the one fit path (services.inputs, for `run --fit` and the
+    # window alike) makes a copy YouCam's own check accepts; a PNG is sent as a JPEG copy.
+    from retouchdesk.providers.youcam import files
+    from retouchdesk.services import inputs as job_inputs
+
+    check = job_inputs.check_limits(big, op("hair_volume"), local=False)
+    assert check.fixable and check.fit_size == (708, 1024)
+    fitted = job_inputs.prepare_image(
+        big, op("hair_volume"), tmp_path / "fit", fit=True, local=False
+    )
+    assert fitted.sent_size == (708, 1024) and files.check_input(op("hair_volume"), fitted.send).ok
+    assert job_inputs.check_limits(inputs.portrait, op("hairstyle"), local=False).ok
 
 
 async def test_a_dropped_connection_on_submit_is_resent_with_the_same_request_id(
@@ -418,7 +424,6 @@ def test_a_video_over_a_minute_is_refused_before_upload(tmp_path):
 
     check = files.check_input(op("video_enhance"), path)
     assert check.problems == ("the video lasts 75 s, the limit is 60 s",)
-    assert not check.can_downscale
     with pytest.raises(InputError, match="lasts 75 s"):
         files.prepare_video(path, op("video_enhance"))
 

@@ -534,6 +534,35 @@ async def test_a_too_large_photo_fails_or_is_sent_downscaled_with_fit_limits(tmp
     assert Path(sent).name == "panorama.fitted.png"  # the copy, not the original
 
 
+async def test_a_fitted_copy_is_sent_with_its_mask_at_its_size(tmp_path, server):
+    """The mask drawn on the photo goes with the downscaled copy, resampled to the copy's
+    size; the job keeps recording the photo's own mask. A mask of another size is refused."""
+    wide = tmp_path / "in" / "panorama.png"
+    wide.parent.mkdir()
+    Image.new("RGB", (8100, 40), (90, 90, 90)).save(wide)
+    mask = np.zeros((40, 8100), np.uint8)
+    mask[:, :4050] = 255
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask, "L").save(mask_path)
+    wrong = tmp_path / "wrong.png"
+    Image.fromarray(mask[:, :4000], "L").save(wrong)
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    rt.engine.start()
+    jobs = []
+    for m in (mask_path, wrong):
+        request = req(wide, tmp_path / "out", mask=str(m))
+        request.options = {"fit_limits": True}
+        jobs.append(rt.engine.submit(request).id)
+    good, bad = await rt.engine.wait(jobs, timeout=30)
+    await rt.aclose()
+    assert good.state is JobState.DONE, good.error
+    [created] = server.created()
+    assert created["size"] == created["mask_size"] == [8000, 39]
+    assert good.params["mask"] == str(mask_path)
+    assert bad.state is JobState.FAILED
+    assert "wrong.png: the mask is 4000x40 but the photo is 8100x40" in bad.error
+
+
 async def test_a_provider_that_cannot_be_built_stops_its_batch(tmp_path, server, photos):
     from retouchdesk.core.errors import ConfigurationError
     from retouchdesk.services import registry

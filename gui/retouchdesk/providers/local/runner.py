@@ -207,16 +207,13 @@ def run_operation(
 
 
 def _check_limits(op: Operation, size: tuple[int, int], path: Path) -> None:
-    """Refuse inputs beyond the operation's documented limits with a plain sentence."""
+    """Refuse pixels beyond the operation's limits, in the engine's words (``services.inputs``).
+
+    The engine checked the header before starting the job; this holds for the decoded image
+    too, and for callers that run an operation without the engine.
+    """
     w, h = size
-    lim = op.limits
-    if lim.max_megapixels and w * h > lim.max_megapixels * 1e6:
-        raise InputError(
-            f"{path.name}: {w}x{h} is {w * h / 1e6:.0f} megapixels; {op.label} accepts at most "
-            f"{lim.max_megapixels:g} megapixels"
-        )
-    if lim.max_side and max(w, h) > lim.max_side:
-        raise InputError(
-            f"{path.name}: its long side is {max(w, h)} px; {op.label} accepts at most "
-            f"{lim.max_side} px"
-        )
+    problems = op.limits.problems(width=w, height=h, fmt="", size_bytes=0)
+    problems = [p for p in problems if "is not accepted" not in p]  # the file was read
+    if problems:
+        raise InputError(f"{path.name} cannot be used for {op.label}: " + "; ".join(problems))

@@ -2,9 +2,9 @@
 
 YouCam accepts ``image/jpg``, ``image/jpeg``, ``image/png`` and ``video/mp4`` uploads, under
 10 MB (100 MB for video) and within each task's pixel limits (the seed's table, carried by the
-operation schema). Everything is checked here *before* the first byte is sent;
-:func:`check_input` tells the engine or the window whether a downscale would fix the
-problems, and :func:`downscale_input` makes that copy.
+operation schema). Everything is checked here *before* the first byte is sent. A photo
+too large is fitted before it gets here, by the engine's one fit path (``services.inputs``,
+the job option ``fit_limits``) that the window and ``retouchdesk run --fit`` share.
 """
 
 from __future__ import annotations
@@ -30,26 +30,19 @@ from retouchdesk.core.schema import Operation
 
 @dataclass(frozen=True)
 class InputCheck:
-    """What is wrong with an input for a task, and whether shrinking it would fix that."""
+    """What is wrong with an input for a task."""
 
     path: Path
     width: int
     height: int
     problems: tuple[str, ...] = ()
-    can_downscale: bool = False
-    fit: tuple[int, int] | None = None  # the size a downscale would produce
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def sentence(self, what: str = "The photo") -> str:
-        hint = (
-            f"; downscaling to {self.fit[0]}x{self.fit[1]} would fix it"
-            if self.can_downscale and self.fit
-            else ""
-        )
-        return f"{what} {self.path.name} cannot be sent: {'; '.join(self.problems)}{hint}"
+        return f"{what} {self.path.name} cannot be sent: {'; '.join(self.problems)}"
 
 
 @dataclass
@@ -102,32 +95,7 @@ def check_input(op: Operation, path: Path | str) -> InputCheck:
     problems = lim.problems(
         width=info.width, height=info.height, fmt=info.format, size_bytes=info.size_bytes
     )
-    can = lim.downscale_fixes(problems)
-    fit = lim.fit_size(info.width, info.height) if can else None
-    if can and fit == (info.width, info.height):
-        # Only the file size is too large: shrink by the square root of the ratio, with margin.
-        ratio = (lim.max_bytes or info.size_bytes) / max(1, info.size_bytes)
-        k = max(0.1, min(0.95, ratio**0.5 * 0.9))
-        fit = (max(1, int(info.width * k)), max(1, int(info.height * k)))
-    return InputCheck(path, info.width, info.height, tuple(problems), can, fit)
-
-
-def downscale_input(op: Operation, path: Path | str, dest: Path | str) -> Path:
-    """A copy of ``path`` shrunk to fit the task's limits (same format family, upright)."""
-    check = check_input(op, path)
-    if not check.can_downscale or check.fit is None:
-        raise InputError(check.sentence() if check.problems else f"{Path(path).name} already fits")
-    im = imageio.load_image(path).image
-    im = im.resize(check.fit, Image.Resampling.LANCZOS)
-    dest = Path(dest)
-    fmt = "PNG" if "png" in op.limits.formats and im.mode in ("RGBA", "LA") else "JPEG"
-    if fmt == "JPEG":
-        im = im.convert("RGB")
-        dest = dest.with_suffix(".jpg")
-    else:
-        dest = dest.with_suffix(".png")
-    im.save(dest, fmt, quality=92)
-    return dest
+    return InputCheck(path, info.width, info.height, tuple(problems))
 
 
 def _encode(im: Image.Image, prefer_png: bool) -> tuple[bytes, str, str]:

@@ -221,15 +221,6 @@ class YouCamProvider(Provider):
         """The keep-alive pollers by task id (tests and diagnostics read them)."""
         return dict(self._watches)
 
-    # -- limits, exposed to the engine and the window -------------------------------------
-
-    def check_input(self, op: Operation, path: Path) -> files.InputCheck:
-        """The task's limits applied to ``path``; see ``files.InputCheck.can_downscale``."""
-        return files.check_input(op, path)
-
-    def downscale_input(self, op: Operation, path: Path, dest: Path) -> Path:
-        return files.downscale_input(op, path, dest)
-
     def _prepare_all(self, ctx: JobContext) -> dict[str, files.Prepared]:
         """Every file of the job, checked and encoded; raises before anything is uploaded."""
         op, values = ctx.operation, ctx.params
