@@ -457,7 +457,10 @@ class Emulator:
                 if not chunk:
                     break
                 remaining -= len(chunk)
-            self._send(h, self.too_large(length))
+            resp = self.too_large(length)
+            # Said in the answer too: a client must not reuse a connection the server closes.
+            resp.headers.setdefault("Connection", "close")
+            self._send(h, resp)
             h.close_connection = True
             return
         body = h.rfile.read(length) if length else b""

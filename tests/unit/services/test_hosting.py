@@ -63,12 +63,17 @@ async def test_files_are_served_only_while_the_job_is_active(receiver, photo, da
 
 
 async def test_files_expire_after_their_lifetime(photo):
-    r = LocalReceiver(file_ttl=0.2)
+    # The receiver's own clock, moved by hand: the lifetime is tested to the second without
+    # a request racing a short real lifetime on a loaded machine.
+    now = [1000.0]
+    r = LocalReceiver(file_ttl=60.0, clock=lambda: now[0])
     try:
         url = await r.publish("job", photo)
         async with httpx.AsyncClient() as c:
             assert (await c.get(url)).status_code == 200
-            await asyncio.sleep(0.3)
+            now[0] += 60.0  # the last instant of its lifetime
+            assert (await c.get(url)).status_code == 200
+            now[0] += 0.001
             assert (await c.get(url)).status_code == 404
     finally:
         await r.aclose()

@@ -24,6 +24,7 @@ import logging
 import mimetypes
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,8 @@ class LocalReceiver:
     """Serves per-job files and receives webhooks; implements ``providers.hosting_api.Hosting``.
 
     ``max_body`` limits webhook bodies; ``file_ttl`` is a safety net that stops serving files of
-    a job that was never released (a crash of the job's task).
+    a job that was never released (a crash of the job's task), counted on ``clock`` (seconds,
+    monotonic; a test passes its own to expire a file without waiting).
     """
 
     description = "local receiver"
@@ -86,6 +88,7 @@ class LocalReceiver:
         max_body: int = 1_000_000,
         file_ttl: float = 24 * 3600.0,
         request_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self.port = port
@@ -93,6 +96,7 @@ class LocalReceiver:
         self.max_body = max_body
         self.file_ttl = file_ttl
         self.request_timeout = request_timeout
+        self._clock = clock
         self._server: asyncio.Server | None = None
         self._start_lock = asyncio.Lock()
         self._files: dict[str, _Hosted] = {}
@@ -167,7 +171,7 @@ class LocalReceiver:
         suffix = path.suffix.lower()
         token = secrets.token_urlsafe(32) + suffix
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        self._files[token] = _Hosted(job_id, role, path, ctype, time.monotonic() + self.file_ttl)
+        self._files[token] = _Hosted(job_id, role, path, ctype, self._clock() + self.file_ttl)
         entry.files[role] = token
         return f"{self.base_url}/files/{token}"
 
@@ -261,7 +265,7 @@ class LocalReceiver:
 
     async def _serve_file(self, writer: asyncio.StreamWriter, token: str, head_only: bool) -> None:
         hosted = self._files.get(token)
-        if hosted is None or time.monotonic() > hosted.expires or not hosted.path.is_file():
+        if hosted is None or self._clock() > hosted.expires or not hosted.path.is_file():
             self.refused += 1
             await self._respond(writer, 404, b"")
             return
