@@ -10,8 +10,6 @@ wrote.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.e2e.clienv import FAST_RETRIES, free_port
 from tests.emulators.drive import assert_retouched
 
 from retouchdesk.core.schema import load_catalog
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
 
 ENH_KEY = "enh-e2e-key-4f1c2b9a77"
@@ -40,22 +38,9 @@ CATALOG = load_catalog()
 
 
 @pytest.fixture
-def cli_env(app_home: Path) -> dict[str, str]:
-    """A CLI subprocess environment: this test's home, fast polls and short retries."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
-    env.update(
-        RETOUCHDESK_HOME=str(app_home),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])),
-        RETOUCHDESK_SECRETS_BACKEND="file",
-        RETOUCHDESK_SECRETS_PASSPHRASE="e2e-passphrase",
-        RETOUCHDESK_ENHANCOR_POLL_INTERVAL="0.1",
-        RETOUCHDESK_ADCREATIVE_POLL_INTERVAL="0.1",
-        RETOUCHDESK_NETWORK_BACKOFF_BASE="0.05",
-        RETOUCHDESK_ENGINE_BACKOFF_BASE="0.1",
-        RETOUCHDESK_ENGINE_MAX_ATTEMPTS="4",
-        COLUMNS="200",
-    )
-    return env
+def cli_env(cli_env: dict[str, str]) -> dict[str, str]:
+    """The e2e CLI environment (tests/e2e/conftest.py) with fast polls and short retries."""
+    return {**cli_env, **FAST_RETRIES}
 
 
 def run(env: dict[str, str], *args: str, cwd: Path, timeout: float = 120):
@@ -322,9 +307,8 @@ def test_enhancor_unreachable_image_fails_with_the_vendor_sentence(
     env = enhancor_env(cli_env, emu)
     # A public URL that points nowhere: Enhancor cannot download the photo.
     env["RETOUCHDESK_RECEIVER_PUBLIC_URL"] = emu.url + "/nowhere"
-    with socket.socket() as s:  # a public URL needs the fixed port the tunnel forwards to
-        s.bind(("127.0.0.1", 0))
-        env["RETOUCHDESK_RECEIVER_PORT"] = str(s.getsockname()[1])
+    # a public URL needs the fixed port the tunnel forwards to
+    env["RETOUCHDESK_RECEIVER_PORT"] = str(free_port())
     r = run(env, "--provider", "enhancor", "--op", "image_upscale", "-o", str(tmp_path / "o"),
             str(data_dir / "coffee.png"), cwd=tmp_path)  # fmt: skip
     assert r.returncode != 0

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
-from tests.e2e.test_cloud_cli import cli_env, error_of, job_rows, run  # noqa: F401 (fixture)
+from tests.e2e.clienv import FAST_RETRIES
+from tests.e2e.test_cloud_cli import error_of, job_rows, run
 from tests.emulators.flask_codeformer import FlaskServer, create_app
 
 pytestmark = pytest.mark.timeout(180)
@@ -19,13 +20,14 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("upload", ["multipart", "json"])
-def test_flask_server_through_the_cli(cli_env, app_home, data_dir, tmp_path, upload):  # noqa: F811
+def test_flask_server_through_the_cli(cli_env, app_home, data_dir, tmp_path, upload):
     broken = data_dir / "astronaut.png"  # 512x512: above the server's memory
     good = data_dir / "coffee.png"  # 600x400
     out = tmp_path / "out"
     with FlaskServer(create_app(tmp_path / "results", max_pixels=250_000)) as server:
         env = dict(
             cli_env,
+            **FAST_RETRIES,
             RETOUCHDESK_CODEFORMER_BASE_URL=server.url,
             RETOUCHDESK_CODEFORMER_UPLOAD=upload,
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,27 +17,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from tests.e2e.clienv import free_port
 from tests.e2e.faultproxy import FaultProxy
-from tests.e2e.test_cloud_cli import ENH_KEY, REPO, job_rows
+from tests.e2e.test_cloud_cli import ENH_KEY, job_rows
 
 pytestmark = pytest.mark.timeout(240)
 
 STATUS = "/api/image-upscaler/v1/status"
 QUEUE = "/api/image-upscaler/v1/queue"
-
-
-@pytest.fixture
-def cli_env(app_home: Path) -> dict[str, str]:
-    """A CLI subprocess environment: this test's home, fast polls and short retries."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
-    env.update(
-        RETOUCHDESK_HOME=str(app_home),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])),
-        RETOUCHDESK_SECRETS_BACKEND="file",
-        RETOUCHDESK_SECRETS_PASSPHRASE="e2e-passphrase",
-        COLUMNS="200",
-    )
-    return env
 
 
 @pytest.fixture
@@ -53,12 +39,6 @@ def proxy():
     yield start
     for p in started:
         p.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(cli_env: dict[str, str], base_url: str, **extra: str) -> dict[str, str]:

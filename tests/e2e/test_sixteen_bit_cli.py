@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from tests.e2e.test_cloud_cli import ENH_KEY, cli_env, enhancor_env, only_result, run
+from tests.e2e.clienv import FAST_RETRIES
+from tests.e2e.test_cloud_cli import ENH_KEY, enhancor_env, only_result, run
 from tests.photos import prophoto_icc, rotated_prophoto_tiff
 
-__all__ = ["cli_env"]  # the fixture, used by the tests below
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -59,7 +59,8 @@ def test_enhancor_gets_an_upright_copy_and_the_result_is_upright_8_bit_with_the_
     photo = tmp_path / "portrait.tif"
     upright = rotated_prophoto_tiff(photo)
     out = tmp_path / "out"
-    r = run(enhancor_env(cli_env, emu), "--provider", "enhancor", "--op", "realistic_skin",
+    r = run(enhancor_env({**cli_env, **FAST_RETRIES}, emu), "--provider", "enhancor",
+            "--op", "realistic_skin",
             str(photo), "-o", str(out), cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     (job,) = emu.jobs.values() if isinstance(emu.jobs, dict) else emu.jobs

@@ -8,7 +8,6 @@ Each run checks the result files and what the emulator received.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +17,12 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from tests.e2e.clienv import FILE_SECRETS
 from tests.emulators.youcam_support import CASES, FAST, Inputs, resolve, settings_env
 
 from retouchdesk import cli
 from retouchdesk.core.schema import load_catalog
 
-REPO = Path(__file__).resolve().parents[2]
 CAT = load_catalog()
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,18 +36,11 @@ def emu():
     e.stop()
 
 
-@pytest.fixture
-def inputs(data_dir: Path, tmp_path: Path) -> Inputs:
-    return Inputs(data_dir, tmp_path / "inputs")
-
-
-def base_env(app_home: Path) -> dict[str, str]:
-    return {
-        "RETOUCHDESK_HOME": str(app_home),
-        "RETOUCHDESK_SECRETS_BACKEND": "file",
-        "RETOUCHDESK_SECRETS_PASSPHRASE": "e2e-passphrase",
-        "COLUMNS": "200",
-    }
+def in_process_env(app_home: Path, monkeypatch: pytest.MonkeyPatch, emu, gen: str) -> None:
+    """What :func:`tests.e2e.clienv.subprocess_env` gives a subprocess, for ``cli.main`` here."""
+    env = {"RETOUCHDESK_HOME": str(app_home), "COLUMNS": "200", **FILE_SECRETS}
+    for k, v in {**env, **settings_env(emu, gen)}.items():
+        monkeypatch.setenv(k, v)
 
 
 def task_posts(emu, since: int) -> list[Any]:
@@ -65,7 +57,7 @@ def sent_fields(req, gen: str) -> dict[str, Any]:
     return {k: v for k, v in req.json.items() if k not in ("request_id",) and "file" not in k}
 
 
-def check_result(op_id: str, files: list[Path], inputs: Inputs) -> None:
+def check_result(op_id: str, files: list[Path], youcam_inputs: Inputs) -> None:
     """What a user would look at: the right number of files, sizes, pixels changed."""
     op = CAT.operation("youcam", op_id)
     expected = op.result.count if op.result.kind == "images" else 1
@@ -99,25 +91,26 @@ def check_result(op_id: str, files: list[Path], inputs: Inputs) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("gen", ["v1", "v2"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_every_task_runs_from_the_cli(emu, inputs, app_home, tmp_path, monkeypatch, gen, case):
+def test_every_task_runs_from_the_cli(
+    emu, youcam_inputs, app_home, tmp_path, monkeypatch, gen, case
+):
     op_id, source, params = case
     op = CAT.operation("youcam", op_id)
-    params = resolve(emu, gen, inputs, op, params)
-    for k, v in {**base_env(app_home), **settings_env(emu, gen)}.items():
-        monkeypatch.setenv(k, v)
+    params = resolve(emu, gen, youcam_inputs, op, params)
+    in_process_env(app_home, monkeypatch, emu, gen)
     since = len(emu.received())
     earlier_tasks = set(emu.tasks)  # the emulator is shared: other tests' request ids may repeat
     out = tmp_path / "out"
     sets = [x for k, v in params.items() for x in ("--set", f"{k}={v}")]
     args = ["run", "--quiet", "--provider", "youcam", "--op", op_id, *sets]
-    code = cli.main([*args, "-o", str(out), str(getattr(inputs, source))])
+    code = cli.main([*args, "-o", str(out), str(getattr(youcam_inputs, source))])
     if gen == "v1" and op.id == "background_change":
         # v1 answers only a foreground mask (issue 12 row 4): refused before any upload.
         assert code != 0 and not task_posts(emu, since)
         return
     assert code == 0
     files = sorted(p for p in out.rglob("*") if p.is_file())
-    check_result(op_id, files, inputs)
+    check_result(op_id, files, youcam_inputs)
     # what YouCam received: the schema's fields under their wire names, one task, one upload
     # One task charged. A resend after a slow answer carries the same request_id (YouCam
     # answers the first task); on a loaded machine the emulator's short drop window can drop
@@ -160,21 +153,19 @@ def test_every_task_runs_from_the_cli(emu, inputs, app_home, tmp_path, monkeypat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("gen", ["v1", "v2"])
-def test_cli_subprocess_and_account_command(emu, inputs, app_home, tmp_path, gen):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCHDESK_")}
-    env.update(base_env(app_home), **settings_env(emu, gen))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+def test_cli_subprocess_and_account_command(emu, youcam_inputs, cli_env, tmp_path, gen):
+    env = {**cli_env, **settings_env(emu, gen)}
     out = tmp_path / "out"
     before = emu.charged_total()
     run = subprocess.run(
         [sys.executable, "-m", "retouchdesk", "run", "--quiet", "--provider", "youcam",
          "--op", "background_blur", "--set", "intensity=90", "-o", str(out),
-         str(inputs.portrait)],
+         str(youcam_inputs.portrait)],
         env=env, capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     [result] = [p for p in out.rglob("*") if p.is_file()]
-    src = np.asarray(Image.open(inputs.portrait).convert("L"), np.float32)
+    src = np.asarray(Image.open(youcam_inputs.portrait).convert("L"), np.float32)
     res = np.asarray(Image.open(result).convert("L"), np.float32)
     corner = (slice(0, 60), slice(0, 60))  # background: blurred, so less local contrast
     assert np.abs(np.diff(res[corner], axis=1)).mean() < np.abs(np.diff(src[corner], axis=1)).mean()
@@ -201,19 +192,18 @@ def test_ops_lists_every_youcam_task(capsys):
 
 
 def test_a_refused_result_link_is_fetched_again_without_a_second_task(
-    emu, inputs, app_home, tmp_path, monkeypatch
+    emu, youcam_inputs, app_home, tmp_path, monkeypatch
 ):
     """Issue 10: a 404 on the YouCam result download is not a failure of the paid task; the
     status is asked again (a fresh link) and the one task's result is downloaded."""
-    for k, v in {**base_env(app_home), **settings_env(emu, "v2")}.items():
-        monkeypatch.setenv(k, v)
+    in_process_env(app_home, monkeypatch, emu, "v2")
     monkeypatch.setenv("RETOUCHDESK_ENGINE_BACKOFF_BASE", "0.05")
     since = len(emu.received())
     charged = emu.charged_total()
     emu.faults.status(404, path="/_results/.*", times=1, body=b"Not Found")
     out = tmp_path / "out"
     args = ["run", "--quiet", "--provider", "youcam", "--op", "photo_enhance"]
-    code = cli.main([*args, "--set", "scale=2", "-o", str(out), str(inputs.portrait)])
+    code = cli.main([*args, "--set", "scale=2", "-o", str(out), str(youcam_inputs.portrait)])
     assert code == 0
     (result,) = sorted(p for p in out.rglob("*") if p.is_file())
     assert Image.open(result).size == (1024, 1024)

@@ -7,12 +7,14 @@ tests then steer faults through ``emu.faults`` and inspect ``emu.received(...)``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.emulators import load
 from tests.emulators.harness import Emulator
+from tests.emulators.youcam_support import Inputs
 
 StartEmulator = Callable[..., Emulator]
 
@@ -32,22 +34,26 @@ def emulator() -> Iterator[StartEmulator]:
         emu.stop()
 
 
+@pytest.fixture
+def youcam_inputs(data_dir: Path, tmp_path: Path) -> Inputs:
+    """Input files every YouCam task can use (portrait, JPEG, mask, references...)."""
+    return Inputs(data_dir, tmp_path / "inputs")
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """A real S3 implementation (moto's server mode) on loopback; yields its endpoint URL.
 
     Session-scoped because it takes about a second to start; tests use their own buckets.
     """
-    import socket
-
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the kernel picks a free port as the server binds it (no window in which a test
+    # in another process could take a port chosen beforehand).
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
     server.stop()
 
 

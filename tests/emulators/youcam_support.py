@@ -14,11 +14,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from retouchdesk.core.schema import Operation, load_catalog
 from retouchdesk.providers.http import RetryPolicy
 from retouchdesk.providers.youcam import Credentials, PollPolicy, YouCamProvider
 from tests.emulators.youcam import YouCamEmulator
 
 DROP_AFTER = 2.0
+CATALOG = load_catalog()
 MAX_GAP = 0.5
 FAST: dict[str, Any] = {
     "task_seconds": 0.2,
@@ -65,6 +67,11 @@ def settings_env(emu: YouCamEmulator, gen: str) -> dict[str, str]:
     else:
         env["RETOUCHDESK_YOUCAM_API_KEY"] = emu.api_key
     return env
+
+
+def youcam_op(op_id: str) -> Operation:
+    """A YouCam operation of the installed schema."""
+    return CATALOG.operation("youcam", op_id)
 
 
 class Inputs:

@@ -20,22 +20,13 @@ import pytest
 from PIL import Image
 from tests.emulators.drive import drive, make_context
 from tests.emulators.youcam import FEATURES, Invalid, YouCamEmulator
-from tests.emulators.youcam_support import FAST, Inputs, make_provider
+from tests.emulators.youcam_support import FAST, make_provider, youcam_op
 
 from retouchdesk.core.errors import ProviderError
 from retouchdesk.core.schema import load_catalog
 
 pytestmark = pytest.mark.timeout(90)
 CAT = load_catalog()
-
-
-def op(op_id: str):
-    return CAT.operation("youcam", op_id)
-
-
-@pytest.fixture
-def inputs(data_dir: Path, tmp_path: Path) -> Inputs:
-    return Inputs(data_dir, tmp_path / "inputs")
 
 
 @pytest.mark.parametrize("gen", ["v1", "v2"])
@@ -102,7 +93,7 @@ def _background_difference(out: Path, src: Path) -> float:
 
 @pytest.mark.slow
 async def test_v1_background_blur_sends_no_intensity_and_blurs_with_the_mask(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v1", tmp_path / "cache")
@@ -110,8 +101,8 @@ async def test_v1_background_blur_sends_no_intensity_and_blurs_with_the_mask(
     try:
         for intensity in (10, 90):
             ctx = make_context(
-                op("background_blur"),
-                inputs.cat,
+                youcam_op("background_blur"),
+                youcam_inputs.cat,
                 {"intensity": intensity},
                 tmp_path / f"w{intensity}",
             )
@@ -126,17 +117,19 @@ async def test_v1_background_blur_sends_no_intensity_and_blurs_with_the_mask(
     for out in outs.values():
         assert out.meta.get("blurred_locally") is True
         assert Image.open(out.path).mode == "RGB" and Image.open(out.path).size == (451, 300)
-    weak = _background_difference(outs[10].path, inputs.cat)
-    strong = _background_difference(outs[90].path, inputs.cat)
+    weak = _background_difference(outs[10].path, youcam_inputs.cat)
+    strong = _background_difference(outs[90].path, youcam_inputs.cat)
     assert 0.5 < weak < strong  # the intensity is applied here, locally
 
 
 @pytest.mark.slow
-async def test_v2_background_blur_still_sends_intensity(emulator, tmp_path, inputs):
+async def test_v2_background_blur_still_sends_intensity(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")
     try:
-        ctx = make_context(op("background_blur"), inputs.cat, {"intensity": 70}, tmp_path / "w")
+        ctx = make_context(
+            youcam_op("background_blur"), youcam_inputs.cat, {"intensity": 70}, tmp_path / "w"
+        )
         done = await drive(prov, ctx, max_wait=0.1)
     finally:
         await prov.aclose()
@@ -145,14 +138,17 @@ async def test_v2_background_blur_still_sends_intensity(emulator, tmp_path, inpu
     assert "blurred_locally" not in done.outputs[0].meta
 
 
-async def test_v1_background_change_is_refused_before_any_upload(emulator, tmp_path, inputs):
+async def test_v1_background_change_is_refused_before_any_upload(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v1", tmp_path / "cache")
     params = {"type": "prompt", "prompt": "a beach at sunset"}
     try:
         with pytest.raises(ProviderError, match="needs a YouCam v2 API key") as info:
             await drive(
-                prov, make_context(op("background_change"), inputs.cat, params, tmp_path / "w")
+                prov,
+                make_context(
+                    youcam_op("background_change"), youcam_inputs.cat, params, tmp_path / "w"
+                ),
             )
     finally:
         await prov.aclose()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from tests.emulators.drive import drive, make_context
-from tests.emulators.youcam_support import DROP_AFTER, FAST, Inputs, make_provider, style_value
+from tests.emulators.youcam_support import DROP_AFTER, FAST, make_provider, style_value, youcam_op
 
 from retouchdesk.core.errors import (
     CreditsExhausted,
@@ -26,34 +25,27 @@ pytestmark = pytest.mark.timeout(90)
 CAT = load_catalog()
 
 
-def op(op_id: str):
-    return CAT.operation("youcam", op_id)
-
-
-@pytest.fixture
-def inputs(data_dir: Path, tmp_path: Path) -> Inputs:
-    return Inputs(data_dir, tmp_path / "inputs")
-
-
 def uploads(emu) -> list:
     return [r for r in emu.received() if "/file" in r.path or r.path.startswith("/_upload")]
 
 
 @pytest.mark.parametrize("gen", ["v1", "v2"])
 async def test_upload_uses_the_returned_put_and_the_result_is_downloaded(
-    emulator, tmp_path, inputs, gen
+    emulator, tmp_path, youcam_inputs, gen
 ):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, gen, tmp_path / "cache")
     try:
-        ctx = make_context(op("photo_enhance"), inputs.portrait, {"scale": 2}, tmp_path / "w")
+        ctx = make_context(
+            youcam_op("photo_enhance"), youcam_inputs.portrait, {"scale": 2}, tmp_path / "w"
+        )
         done = await drive(prov, ctx, max_wait=0.1)
     finally:
         await prov.aclose()
     [put] = [r for r in emu.received() if r.method == "PUT"]
     assert put.header("content-type") == "image/png"
     assert put.header("x-amz-meta-file-id") and put.header("authorization") is None
-    assert put.body == inputs.portrait.read_bytes()
+    assert put.body == youcam_inputs.portrait.read_bytes()
     [out] = done.outputs
     assert Image.open(out.path).size == (1024, 1024)
     assert done.cost == 2 and emu.charged_total() == 2 and emu.balance == 998
@@ -61,7 +53,9 @@ async def test_upload_uses_the_returned_put_and_the_result_is_downloaded(
         assert out.meta["dst_id"] in emu.files
 
 
-async def test_a_put_with_other_headers_is_refused_by_the_emulator(emulator, tmp_path, inputs):
+async def test_a_put_with_other_headers_is_refused_by_the_emulator(
+    emulator, tmp_path, youcam_inputs
+):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v1", tmp_path / "cache")
     try:
@@ -80,7 +74,7 @@ async def test_a_put_with_other_headers_is_refused_by_the_emulator(emulator, tmp
 
 
 async def test_wrong_size_mask_and_over_limit_image_are_refused_before_any_upload(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v1", tmp_path / "cache")
@@ -88,38 +82,48 @@ async def test_wrong_size_mask_and_over_limit_image_are_refused_before_any_uploa
     Image.fromarray(np.full((1300, 900, 3), 120, np.uint8)).save(big)
     try:
         ctx = make_context(
-            op("object_removal"), inputs.portrait, {"mask": str(inputs.small_mask)}, tmp_path / "w"
+            youcam_op("object_removal"),
+            youcam_inputs.portrait,
+            {"mask": str(youcam_inputs.small_mask)},
+            tmp_path / "w",
         )
         with pytest.raises(InputError, match="mask is 256x256 but the photo is 512x512"):
             await prov.prepare(ctx)
-        ctx = make_context(op("hair_volume"), big, {"template_id": "1:2"}, tmp_path / "w2")
+        ctx = make_context(youcam_op("hair_volume"), big, {"template_id": "1:2"}, tmp_path / "w2")
         with pytest.raises(InputError, match="long side is 1300 px, the limit is 1024 px"):
             await prov.prepare(ctx)
-        ctx = make_context(op("hairstyle"), inputs.portrait, {"template_id": "1:2"}, tmp_path / "w")
+        ctx = make_context(
+            youcam_op("hairstyle"), youcam_inputs.portrait, {"template_id": "1:2"}, tmp_path / "w"
+        )
         with pytest.raises(InputError, match="PNG is not accepted"):
             await prov.prepare(ctx)
-        ctx = make_context(op("ai_replace"), inputs.portrait, {"prompt": "x"}, tmp_path / "w")
+        ctx = make_context(
+            youcam_op("ai_replace"), youcam_inputs.portrait, {"prompt": "x"}, tmp_path / "w"
+        )
         with pytest.raises(ParameterError, match="needs area to replace"):
             await prov.prepare(ctx)
     finally:
         await prov.aclose()
     assert uploads(emu) == [] and emu.received() == []
-    # Only the size is wrong: the one fit path (services.inputs, for `run --fit` and the
+    # Only the size is wrong: the one fit path (services.youcam_inputs, for `run --fit` and the
     # window alike) makes a copy YouCam's own check accepts; a PNG is sent as a JPEG copy.
     from retouchdesk.providers.youcam import files
-    from retouchdesk.services import inputs as job_inputs
+    from retouchdesk.services import youcam_inputs as job_inputs
 
-    check = job_inputs.check_limits(big, op("hair_volume"), local=False)
+    check = job_inputs.check_limits(big, youcam_op("hair_volume"), local=False)
     assert check.fixable and check.fit_size == (708, 1024)
     fitted = job_inputs.prepare_image(
-        big, op("hair_volume"), tmp_path / "fit", fit=True, local=False
+        big, youcam_op("hair_volume"), tmp_path / "fit", fit=True, local=False
     )
-    assert fitted.sent_size == (708, 1024) and files.check_input(op("hair_volume"), fitted.send).ok
-    assert job_inputs.check_limits(inputs.portrait, op("hairstyle"), local=False).ok
+    assert (
+        fitted.sent_size == (708, 1024)
+        and files.check_input(youcam_op("hair_volume"), fitted.send).ok
+    )
+    assert job_inputs.check_limits(youcam_inputs.portrait, youcam_op("hairstyle"), local=False).ok
 
 
 async def test_a_dropped_connection_on_submit_is_resent_with_the_same_request_id(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **FAST)
     # the task is created, then the connection drops before the answer
@@ -127,7 +131,7 @@ async def test_a_dropped_connection_on_submit_is_resent_with_the_same_request_id
     ids = itertools.count(41)
     prov = make_provider(emu, "v1", tmp_path / "cache", counter=lambda: next(ids))
     try:
-        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("colorize"), youcam_inputs.portrait, {}, tmp_path / "w")
         done = await drive(prov, ctx, max_wait=0.1)
     finally:
         await prov.aclose()
@@ -141,14 +145,14 @@ async def test_a_dropped_connection_on_submit_is_resent_with_the_same_request_id
 
 
 async def test_submit_repeated_after_a_restart_reuses_the_checkpointed_request_id(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **FAST)
     ids = itertools.count(7)
     prov = make_provider(emu, "v2", tmp_path / "cache", counter=lambda: next(ids))
     saved: list[dict] = []
     try:
-        ctx = make_context(op("photo_lighting"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("photo_lighting"), youcam_inputs.portrait, {}, tmp_path / "w")
         ctx.on_checkpoint = lambda: saved.append(dict(ctx.remote))
         await prov.prepare(ctx)
         emu.faults.drop(path="/s2s/v2.0/task/lighting", method="POST", times=4)
@@ -165,11 +169,13 @@ async def test_submit_repeated_after_a_restart_reuses_the_checkpointed_request_i
     assert len(emu.tasks_created("lighting")) == 1
 
 
-async def test_pollers_keep_tasks_alive_while_the_event_loop_is_blocked(emulator, tmp_path, inputs):
+async def test_pollers_keep_tasks_alive_while_the_event_loop_is_blocked(
+    emulator, tmp_path, youcam_inputs
+):
     emu = emulator("youcam", **{**FAST, "task_seconds": 3.0})
     prov = make_provider(emu, "v1", tmp_path / "cache")
     try:
-        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("colorize"), youcam_inputs.portrait, {}, tmp_path / "w")
         await prov.prepare(ctx)
         await prov.submit(ctx)
         import time
@@ -192,11 +198,11 @@ async def test_pollers_keep_tasks_alive_while_the_event_loop_is_blocked(emulator
 
 @pytest.mark.slow
 async def test_an_unpolled_task_is_dropped_and_the_provider_starts_it_again(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **{**FAST, "task_seconds": 1.5, "drop_after": 1.0})
     prov = make_provider(emu, "v1", tmp_path / "cache")
-    ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+    ctx = make_context(youcam_op("colorize"), youcam_inputs.portrait, {}, tmp_path / "w")
     try:
         await prov.prepare(ctx)
         await prov.submit(ctx)
@@ -220,7 +226,7 @@ async def test_an_unpolled_task_is_dropped_and_the_provider_starts_it_again(
     assert len(res.outputs) == 4
 
 
-async def test_rate_limit_is_reported_with_its_wait(emulator, tmp_path, inputs):
+async def test_rate_limit_is_reported_with_its_wait(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **{**FAST, "rate_limit": 3})
     prov = make_provider(emu, "v2", tmp_path / "cache")
     try:
@@ -233,14 +239,14 @@ async def test_rate_limit_is_reported_with_its_wait(emulator, tmp_path, inputs):
     assert 1 <= e.value.retry_after <= 61
 
 
-async def test_engine_errors_become_plain_sentences(emulator, tmp_path, inputs):
+async def test_engine_errors_become_plain_sentences(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")
     cat_jpg = tmp_path / "cat.jpg"
-    Image.open(inputs.cat).convert("RGB").save(cat_jpg)
+    Image.open(youcam_inputs.cat).convert("RGB").save(cat_jpg)
     try:
         value = style_value(emu, "v2", "hair-style")
-        ctx = make_context(op("hairstyle"), cat_jpg, {"template_id": value}, tmp_path / "w")
+        ctx = make_context(youcam_op("hairstyle"), cat_jpg, {"template_id": value}, tmp_path / "w")
         with pytest.raises(AssertionError, match="found no face in the photo"):
             await drive(prov, ctx, max_wait=0.1)
     finally:
@@ -248,12 +254,12 @@ async def test_engine_errors_become_plain_sentences(emulator, tmp_path, inputs):
     assert emu.charged_total() == 0
 
 
-async def test_credit_insufficiency_is_credits_exhausted(emulator, tmp_path, inputs):
+async def test_credit_insufficiency_is_credits_exhausted(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     emu.set_credits(1)
     prov = make_provider(emu, "v1", tmp_path / "cache")
     try:
-        ctx = make_context(op("photo_enhance"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("photo_enhance"), youcam_inputs.portrait, {}, tmp_path / "w")
         with pytest.raises(CreditsExhausted, match="no credits left"):
             await drive(prov, ctx)
     finally:
@@ -261,17 +267,20 @@ async def test_credit_insufficiency_is_credits_exhausted(emulator, tmp_path, inp
 
 
 async def test_a_result_is_chained_by_its_dst_id_without_uploading_again(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v1", tmp_path / "cache")
     try:
         first = await drive(
-            prov, make_context(op("photo_lighting"), inputs.portrait, {}, tmp_path / "w1")
+            prov,
+            make_context(youcam_op("photo_lighting"), youcam_inputs.portrait, {}, tmp_path / "w1"),
         )
         [out] = first.outputs
         before = len(uploads(emu))
-        second = await drive(prov, make_context(op("colorize"), out.path, {}, tmp_path / "w2"))
+        second = await drive(
+            prov, make_context(youcam_op("colorize"), out.path, {}, tmp_path / "w2")
+        )
     finally:
         await prov.aclose()
     assert len(uploads(emu)) == before  # nothing uploaded for the chained task
@@ -280,14 +289,14 @@ async def test_a_result_is_chained_by_its_dst_id_without_uploading_again(
     assert len(second.outputs) == 4
 
 
-async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, inputs):
+async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")
     try:
         ctx = make_context(
-            op("face_swap"),
-            inputs.two_faces,
-            {"ref_file": str(inputs.reference), "face_mapping": "0:1"},
+            youcam_op("face_swap"),
+            youcam_inputs.two_faces,
+            {"ref_file": str(youcam_inputs.reference), "face_mapping": "0:1"},
             tmp_path / "w",
         )
         done = await drive(prov, ctx, max_wait=0.1)
@@ -304,7 +313,7 @@ async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, 
         {"src_face_index": 1, "ref_file_id": swap.json["ref_file_ids"][0], "ref_face_index": 0}
     ]
     out = np.asarray(Image.open(done.outputs[0].path).convert("RGB"), np.float32)
-    src = np.asarray(Image.open(inputs.two_faces).convert("RGB"), np.float32)
+    src = np.asarray(Image.open(youcam_inputs.two_faces).convert("RGB"), np.float32)
     (lx1, ly1, lx2, ly2), (rx1, ry1, rx2, ry2) = (f["bbox"] for f in ctx.remote["faces"])
     left = np.abs(out[ly1:ly2, lx1:lx2] - src[ly1:ly2, lx1:lx2]).mean()
     right = np.abs(out[ry1:ry2, rx1:rx2] - src[ry1:ry2, rx1:rx2]).mean()
@@ -338,7 +347,7 @@ async def test_style_pages_walk_every_style_and_cache_thumbnails(emulator, tmp_p
         assert int(group) > 2**53 and int(style) > 2**53
 
 
-async def test_balance_sums_credits_and_history_follows_pages(emulator, tmp_path, inputs):
+async def test_balance_sums_credits_and_history_follows_pages(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     now = emu.history[-1]["timestamp"]
     for i in range(40):  # more than one page of 30
@@ -360,12 +369,14 @@ async def test_balance_sums_credits_and_history_follows_pages(emulator, tmp_path
     assert [p.arg("page_size") for p in pages] == ["30", "5"]
 
 
-async def test_429_while_polling_is_waited_out_without_losing_the_task(emulator, tmp_path, inputs):
+async def test_429_while_polling_is_waited_out_without_losing_the_task(
+    emulator, tmp_path, youcam_inputs
+):
     emu = emulator("youcam", **{**FAST, "task_seconds": 1.0})
     prov = make_provider(emu, "v2", tmp_path / "cache")
     messages: list[str] = []
     try:
-        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("colorize"), youcam_inputs.portrait, {}, tmp_path / "w")
         await prov.prepare(ctx)
         emu.faults.rate_limit(path=r"/s2s/v2\.0/task/colorize/.+", retry_after=30, times=3)
         await prov.submit(ctx)
@@ -385,20 +396,20 @@ async def test_429_while_polling_is_waited_out_without_losing_the_task(emulator,
     assert task.max_gap < DROP_AFTER
 
 
-async def test_heic_and_rotated_photos_are_sent_upright_as_jpeg(emulator, tmp_path, inputs):
+async def test_heic_and_rotated_photos_are_sent_upright_as_jpeg(emulator, tmp_path, youcam_inputs):
     emu = emulator("youcam", **FAST)
     rotated = tmp_path / "rotated.jpg"
-    im = Image.open(inputs.portrait).convert("RGB").crop((0, 0, 512, 300))
+    im = Image.open(youcam_inputs.portrait).convert("RGB").crop((0, 0, 512, 300))
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways, shown upright after a 90 degree turn
     im.save(rotated, exif=exif, quality=95)
     heic = tmp_path / "portrait.heic"
-    Image.open(inputs.portrait).convert("RGB").save(heic, quality=90)  # pillow-heif
+    Image.open(youcam_inputs.portrait).convert("RGB").save(heic, quality=90)  # pillow-heif
     prov = make_provider(emu, "v1", tmp_path / "cache")
     try:
-        ctx = make_context(op("background_blur"), rotated, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("background_blur"), rotated, {}, tmp_path / "w")
         await prov.prepare(ctx)
-        ctx2 = make_context(op("photo_enhance"), heic, {}, tmp_path / "w2")
+        ctx2 = make_context(youcam_op("photo_enhance"), heic, {}, tmp_path / "w2")
         await prov.prepare(ctx2)
     finally:
         await prov.aclose()
@@ -422,10 +433,10 @@ def test_a_video_over_a_minute_is_refused_before_upload(tmp_path):
     writer.release()
     from retouchdesk.providers.youcam import files
 
-    check = files.check_input(op("video_enhance"), path)
+    check = files.check_input(youcam_op("video_enhance"), path)
     assert check.problems == ("the video lasts 75 s, the limit is 60 s",)
     with pytest.raises(InputError, match="lasts 75 s"):
-        files.prepare_video(path, op("video_enhance"))
+        files.prepare_video(path, youcam_op("video_enhance"))
 
 
 async def test_v2_price_list_matches_the_schema_cost_hints(emulator, tmp_path):
@@ -442,20 +453,24 @@ async def test_v2_price_list_matches_the_schema_cost_hints(emulator, tmp_path):
 
 
 async def test_a_transient_engine_error_is_retried_and_a_final_one_is_not(
-    emulator, tmp_path, inputs
+    emulator, tmp_path, youcam_inputs
 ):
     """YouCam's declared transient engine errors (RETRYABLE_ENGINE_ERRORS) start the task
     again; an error about the photo itself ends the job with its sentence (issue 10)."""
     emu = emulator("youcam", engine_errors=("error_inference",), **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")
     try:
-        ctx = make_context(op("photo_enhance"), inputs.portrait, {"scale": 2}, tmp_path / "w")
+        ctx = make_context(
+            youcam_op("photo_enhance"), youcam_inputs.portrait, {"scale": 2}, tmp_path / "w"
+        )
         done = await drive(prov, ctx, max_wait=0.1)
         [out] = done.outputs
         assert Image.open(out.path).size == (1024, 1024)
         assert ctx.remote["engine_retries"] == 1
         emu.engine_errors.append("error_no_face")
-        ctx2 = make_context(op("photo_enhance"), inputs.portrait, {"scale": 2}, tmp_path / "w2")
+        ctx2 = make_context(
+            youcam_op("photo_enhance"), youcam_inputs.portrait, {"scale": 2}, tmp_path / "w2"
+        )
         with pytest.raises(AssertionError, match="YouCam found no face in the photo"):
             await drive(prov, ctx2, max_wait=0.1)
     finally:
