@@ -108,7 +108,7 @@ async def test_wrong_size_mask_and_over_limit_image_are_refused_before_any_uploa
     # Only the size is wrong: the one fit path (services.youcam_inputs, for `run --fit` and the
     # window alike) makes a copy YouCam's own check accepts; a PNG is sent as a JPEG copy.
     from retouchdesk.providers.youcam import files
-    from retouchdesk.services import youcam_inputs as job_inputs
+    from retouchdesk.services import inputs as job_inputs
 
     check = job_inputs.check_limits(big, youcam_op("hair_volume"), local=False)
     assert check.fixable and check.fit_size == (708, 1024)
