@@ -308,3 +308,30 @@ def test_try_on_sends_the_painted_mask_to_operations_that_take_one(
     inside = np.abs(after - before)[200:260, 200:300].mean()
     outside = np.abs(after - before)[mask == 0].mean()
     assert inside > 5 * max(outside, 0.5), (inside, outside)
+
+
+def test_suggestions_come_from_the_schemas_try_on_rank(qtbot, make_window):
+    """Which operations Try On checks first is declared in the TOML (``try_on``): the offline
+    skin smoothing by default; another rank in the declaration changes the pick and order."""
+    import dataclasses
+
+    w = make_window()
+    model = w.try_on.model
+    ranked = [c.key for c in model.choices() if c.suggested]
+    assert ranked == [
+        "enhancor.realistic_skin",
+        "codeformer.restore",
+        "adcreative.face_enhance",
+        "local.skin_smoothing",
+    ]
+    assert [c.key for c in model.suggested(model.choices())] == ["local.skin_smoothing"]
+
+    local = model.catalog.providers["local"]
+    ops = dict(local.operations)
+    ops["upscale"] = dataclasses.replace(ops["upscale"], try_on=1)
+    ops["skin_smoothing"] = dataclasses.replace(ops["skin_smoothing"], try_on=0)
+    providers = dict(model.catalog.providers, local=dataclasses.replace(local, operations=ops))
+    model.catalog = dataclasses.replace(model.catalog, providers=providers)
+    choices = model.choices()
+    assert choices[0].key == "local.upscale"
+    assert [c.key for c in model.suggested(choices)] == ["local.upscale"]

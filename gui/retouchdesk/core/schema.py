@@ -311,6 +311,7 @@ class Operation:
     constraints: tuple[Constraint, ...] = ()
     category: str = ""
     input_kind: str = "image"  # "image" or "video"
+    try_on: int = 0  # rank among Try On's suggestions (1 first); 0: not suggested
     api: Mapping[str, Any] = field(default_factory=dict)  # typed by the provider's api_fields
     groups: tuple[ParamGroup, ...] = ()  # only the groups that need more than a title
 
@@ -715,6 +716,7 @@ def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file:
         constraints=tuple(Constraint(c["expr"], c["message"]) for c in constraints),
         category=d.get("category", ""),
         input_kind=d.get("input_kind", "image"),
+        try_on=int(d.get("try_on", 0)),
         api=api,
         groups=tuple(
             _group(g, params, where)

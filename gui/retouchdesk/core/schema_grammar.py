@@ -103,6 +103,8 @@ OPERATION = {
     "category": _k("text"),
     "endpoint": _k("text"),
     "input_kind": _k("text", words=("image", "video", "none")),  # none: text to image
+    # Checked by default in Try On, in this order (1 first); 0 or absent: offered unchecked.
+    "try_on": _k("int"),
     "api": _k("table"),
     "limits": _k("table"),
     "result": _k("table"),

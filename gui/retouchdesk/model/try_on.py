@@ -34,14 +34,6 @@ log = logging.getLogger(__name__)
 #: Stands for the painted mask in a mask parameter until it is frozen at the input's size.
 PAINTED = "painted-mask.png"
 
-#: What a portrait retoucher compares first: checked by default when available.
-SUGGESTED = (
-    "enhancor.realistic_skin",
-    "codeformer.restore",
-    "adcreative.face_enhance",
-    "local.skin_smoothing",
-)
-
 
 @dataclass(frozen=True)
 class Choice:
@@ -55,6 +47,7 @@ class Choice:
     cost_text: str  # the schema's sentence when the amount is unknown
     ready: bool = True
     reason: str = ""  # why it cannot run now (missing key, needs a mask...)
+    suggested: int = 0  # the operation's ``try_on`` rank: checked by default, 1 first
 
     @property
     def key(self) -> str:
@@ -175,13 +168,15 @@ class TryOnModel(QObject):
                         op.cost.text,
                         ready=not reason,
                         reason=reason,
+                        suggested=op.try_on,
                     )
                 )
-        rank = {k: i for i, k in enumerate(SUGGESTED)}
-        return sorted(out, key=lambda c: rank.get(c.key, len(rank)))
+        # Suggested first, by their rank; the rest keep the catalog's order (sorted is stable).
+        return sorted(out, key=lambda c: c.suggested or len(out) + 1)
 
     def suggested(self, choices: list[Choice]) -> list[Choice]:
-        return [c for c in choices if c.key in SUGGESTED and c.ready]
+        """What a portrait retoucher compares first (the schemas' ``try_on``), if it can run."""
+        return [c for c in choices if c.suggested and c.ready]
 
     def _cannot_run(self, op: Operation) -> str:
         try:
