@@ -1,15 +1,29 @@
-"""Figures of the cloud layer: retry timings, receiver throughput, Enhancor job latency.
+"""Figures of the cloud layer: the app's engine against a raw client, retries, receiver.
 
-Run: ``.venv/bin/python -m tests.bench.cloud_http`` (prints a table; no assertions). Uses the
-loopback emulators, the local receiver and, for S3, moto's server on loopback.
+Run: ``.venv/bin/python -m tests.bench.cloud_http`` (prints figures; no assertions), or only
+the ratio with ``--wire [--pairs 5] [--photos 10] [--result .png|.jpg]``.
+
+**Wire speed** (``--wire``): 10 photos through Enhancor's protocol at 0.1 s polling, once
+through the app (``build_runtime`` as ``retouchdesk run`` builds it, the key in the
+environment, the engine's batch, results written next to the photos) and once by a raw httpx
+client speaking the same protocol (host the photo, ``/queue``, ``/status`` every 0.1 s, GET
+the result, write its bytes), four jobs at once in both, against the same emulator running in
+its own process. The two runs alternate; the median of the pairs' ratios is printed.
+
+The other figures use the loopback emulators, the local receiver and, for S3, moto's server.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -122,10 +136,204 @@ async def job_figures() -> None:
     emu.stop()
 
 
+# -- wire speed: the app's engine against a raw httpx client ---------------------------------
+
+KEY = "bench-key-5d1e9c0a"
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
+ENDPOINT = "/api/upscaler/v1"
+AT_ONCE = 4  # Enhancor's declared concurrency; the raw client gets the same
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(result_suffix: str) -> tuple[subprocess.Popen, str]:
+    """The Enhancor emulator in its own process (its image work never shares our GIL)."""
+    port = _free_port()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulators", "enhancor", "--port", str(port),
+         "--set", f"api_key={KEY}", "--set", "time_scale=0.1",
+         "--set", f"result_suffix={result_suffix}", "--set", "reuse_renders=true"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "gui"), str(root)])},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+            return proc, url
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the emulator did not start")
+
+
+def make_photos(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        name = PHOTOS[i % len(PHOTOS)]
+        dest = folder / f"{i:02d}_{name}"
+        shutil.copyfile(DATA / name, dest)
+        out.append(dest)
+    return out
+
+
+async def _serve_files(folder: Path) -> asyncio.Server:
+    """The raw client's hosting, on the same loop: GET a photo by name; POST (the webhook)
+    is answered 200. HTTP/1.1 with one request per connection, as the emulator asks."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if length:
+                await reader.readexactly(length)
+            body = b""
+            if method == "GET":
+                path = folder / target.lstrip("/")
+                body = path.read_bytes() if path.is_file() else b""
+            status = "200 OK" if body or method == "POST" else "404 Not Found"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def raw_batch(url: str, photos: list[Path], out_dir: Path) -> float:
+    """The same protocol by hand: host, queue, poll every 0.1 s, download, write the bytes."""
+    t0 = time.perf_counter()
+    server = await _serve_files(photos[0].parent)
+    host = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    slots = asyncio.Semaphore(AT_ONCE)
+    headers = {"x-api-key": KEY}
+
+    async def one(client: httpx.AsyncClient, photo: Path) -> None:
+        async with slots:
+            body = {"img_url": f"{host}/{photo.name}", "webhookUrl": f"{host}/hook",
+                    "mode": "fast"}  # fmt: skip
+            r = await client.post(f"{url}{ENDPOINT}/queue", json=body, headers=headers)
+            request_id = r.json()["requestId"]
+            while True:
+                r = await client.post(f"{url}{ENDPOINT}/status", headers=headers,
+                                      json={"request_id": request_id})  # fmt: skip
+                status = r.json()
+                if status["status"] == "COMPLETED" and status.get("result"):
+                    break
+                await asyncio.sleep(0.1)
+            data = (await client.get(status["result"])).content
+            suffix = Path(httpx.URL(status["result"]).path).suffix or ".png"
+            (out_dir / f"{photo.stem}_enhancor{suffix}").write_bytes(data)
+
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        await asyncio.gather(*(one(client, p) for p in photos))
+    server.close()
+    await server.wait_closed()
+    return time.perf_counter() - t0
+
+
+async def engine_batch(url: str, photos: list[Path], out_dir: Path, home: Path) -> float:
+    """The app's way: the runtime ``retouchdesk run`` builds, one batch through the engine."""
+    env = {
+        "RETOUCHDESK_HOME": str(home),
+        "RETOUCHDESK_ENHANCOR_API_KEY": KEY,
+        "RETOUCHDESK_ENHANCOR_BASE_URL": url,
+        "RETOUCHDESK_ENHANCOR_POLL_INTERVAL": "0.1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from retouchdesk.services.engine import JobRequest
+        from retouchdesk.services.runtime import build_runtime
+
+        t0 = time.perf_counter()
+        rt = build_runtime(lazy_secrets=True)
+        try:
+            rt.engine.start(resume=False)
+            requests = [
+                JobRequest("enhancor", "portrait_upscale", p, {"mode": "fast"}, output_dir=out_dir)
+                for p in photos
+            ]
+            batch = rt.engine.submit_batch(requests)
+            jobs = await rt.engine.wait([j.id for j in rt.engine.batch_jobs(batch)], timeout=120)
+        finally:
+            await rt.aclose()
+        elapsed = time.perf_counter() - t0
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    failed = [j.error for j in jobs if j.state.value != "done"]
+    if failed:
+        raise RuntimeError(f"engine jobs failed: {failed[:2]}")
+    return elapsed
+
+
+async def wire_figures(pairs: int = 5, count: int = 10, result_suffix: str = ".png") -> float:
+    """Alternate raw and engine batches; print each pair and the median ratio."""
+    proc, url = start_emulator(result_suffix)
+    ratios: list[float] = []
+    raws: list[float] = []
+    apps: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            photos = make_photos(root / "photos", count)
+            await raw_batch(url, photos[:2], root / "warm_raw")  # imports and first connections
+            await engine_batch(url, photos[:2], root / "warm_app", root / "warm_home")
+            for i in range(pairs):
+                order = ("raw", "app") if i % 2 == 0 else ("app", "raw")
+                got: dict[str, float] = {}
+                for arm in order:
+                    if arm == "raw":
+                        got[arm] = await raw_batch(url, photos, root / f"raw{i}")
+                    else:
+                        got[arm] = await engine_batch(url, photos, root / f"app{i}", root / f"h{i}")
+                raws.append(got["raw"])
+                apps.append(got["app"])
+                ratios.append(got["app"] / got["raw"])
+                print(f"pair {i + 1}: app {got['app']:5.2f} s, raw httpx {got['raw']:5.2f} s, "
+                      f"ratio {ratios[-1]:.2f}x", flush=True)  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ratio = statistics.median(ratios)
+    print(f"Enhancor, {count} photos, 0.1 s polling, {result_suffix} results: "
+          f"app {statistics.median(apps):.2f} s, raw httpx {statistics.median(raws):.2f} s, "
+          f"median ratio {ratio:.2f}x over {pairs} pairs (target <= 1.10x)")  # fmt: skip
+    return ratio
+
+
 async def main() -> None:
     import logging
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wire", action="store_true", help="only the engine/raw ratio")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--photos", type=int, default=10)
+    parser.add_argument("--result", default=".png", help="the emulator's result container")
+    args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
+    await wire_figures(args.pairs, args.photos, args.result)
+    if args.wire:
+        return
     await retry_figures()
     await receiver_figures()
     await job_figures()

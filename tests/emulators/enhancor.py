@@ -27,11 +27,16 @@ Errors use the shapes third-party clients see: ``{"error": {"message": ...}}`` (
 ``step`` (seconds per state), ``strict``, ``send_webhook``, ``status_result`` (False: /status
 never carries ``result``, the webhook is the only way), ``fail_jobs`` (number of next jobs that
 end FAILED), ``result_ttl``, ``webhook_retries`` (deliveries tried again, ``step`` apart, while
-the receiver does not answer 200, as webhook senders commonly do).
+the receiver does not answer 200, as webhook senders commonly do), ``result_suffix``
+(``.png`` by default, ``.jpg`` for a JPEG result: the container the output is served in),
+``reuse_renders`` (a benchmark aid: the output of an input already seen with the same
+parameters is served again instead of rendered again, so the emulator's own image work does
+not drown the client's figures; the job still takes its scheduled time).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -98,6 +103,8 @@ class EnhancorEmulator(Emulator):
         fail_jobs: int = 0,
         result_ttl: float = 3600.0,
         webhook_retries: int = 0,
+        result_suffix: str = ".png",
+        reuse_renders: bool = False,
     ) -> None:
         super().__init__(time_scale=time_scale, result_ttl=result_ttl)
         self.api_key = api_key
@@ -107,6 +114,11 @@ class EnhancorEmulator(Emulator):
         self.status_result = status_result
         self.fail_jobs = fail_jobs
         self.webhook_retries = webhook_retries
+        self.result_suffix = result_suffix
+        jpeg = result_suffix.lower() in (".jpg", ".jpeg")
+        self.result_type = "image/jpeg" if jpeg else "image/png"
+        self.reuse_renders = reuse_renders
+        self._renders: dict[tuple[str, str, str], bytes] = {}  # (product, input, body) -> output
         self.jobs: dict[str, Job] = {}
         self.webhooks: list[tuple[str, dict[str, Any], int | None]] = []  # url, body, status
         self.fetched: list[str] = []  # every URL the "server" downloaded
@@ -172,7 +184,9 @@ class EnhancorEmulator(Emulator):
         out: dict[str, Any] = {"requestId": job.id, "status": state, "cost": job.cost}
         if state == "COMPLETED" and self.status_result:
             # Like a presigned link: every status call hands out a fresh URL.
-            out["result"] = self.results.publish(job.output or b"", ".png", "image/png")
+            out["result"] = self.results.publish(
+                job.output or b"", self.result_suffix, self.result_type
+            )
         return json_response(out)
 
     def state(self, job: Job) -> str:
@@ -253,6 +267,18 @@ class EnhancorEmulator(Emulator):
             job.failed_message = "Processing failed"
             self._webhook(job, {"request_id": job.id, "result": None, "status": "failed"})
             return
+        digest = hashlib.sha256(job.image).hexdigest()
+        key = (job.product, digest, repr(sorted(_settings(job.body).items())))
+        output = self._renders.get(key) if self.reuse_renders else None
+        if output is None:
+            output = self._render(job)
+            if self.reuse_renders:
+                self._renders[key] = output
+        job.output = output
+        url = self.results.publish(output, self.result_suffix, self.result_type)
+        self._webhook(job, {"request_id": job.id, "result": url, "status": "success"})
+
+    def _render(self, job: Job) -> bytes:
         body = job.body
         if job.product == "skin":
             scale = 1.0
@@ -268,14 +294,17 @@ class EnhancorEmulator(Emulator):
                 job.image,
                 {"scope": body.get("enhancementType", "face")},
                 scale=scale,
+                suffix=self.result_suffix,
             )
         else:
             output = render_output(
-                "upscale", job.image, {"scale": 2, "engine": "classic"}, scale=2.0
+                "upscale",
+                job.image,
+                {"scale": 2, "engine": "classic"},
+                scale=2.0,
+                suffix=self.result_suffix,
             )
-        job.output = output
-        url = self.results.publish(output, ".png", "image/png")
-        self._webhook(job, {"request_id": job.id, "result": url, "status": "success"})
+        return output
 
     def _webhook(self, job: Job, payload: dict[str, Any], tries: int = 0) -> None:
         if not self.send_webhook:
@@ -295,6 +324,11 @@ class EnhancorEmulator(Emulator):
 
     def queued(self, product: str = "realistic-skin") -> list[Recorded]:
         return self.received(f"/api/{product}/v1/queue", "POST")
+
+
+def _settings(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without its URLs (those differ for every job of the same photo)."""
+    return {k: v for k, v in body.items() if not str(v).startswith(("http://", "https://"))}
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> None:

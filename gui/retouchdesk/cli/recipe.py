@@ -73,7 +73,7 @@ def cmd_run_recipe(args: argparse.Namespace) -> int:
     except RetouchError as exc:
         err(str(exc))
         return EXIT_USAGE
-    rt = build_runtime()
+    rt = build_runtime(lazy_secrets=True)  # a key in the environment never opens the keyring
     try:
         try:
             ops = [rt.catalog.operation(s.provider, s.operation) for s in recipe.steps]

@@ -24,6 +24,7 @@ import io
 import logging
 import os
 import re
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,6 +199,7 @@ def _open(path: Path) -> Image.Image:
         raise _unidentified(path) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise _damaged(path, exc) from None
+    _note_png_without_late_exif(im, path)
     w, h = im.size
     if w <= 0 or h <= 0:
         raise InputError(f"{path.name}: the image has no pixels ({w}x{h})")
@@ -208,6 +210,41 @@ def _open(path: Path) -> Image.Image:
             f"the limit is {MAX_PIXELS / 1e6:.0f}); it may be a decompression bomb"
         )
     return im
+
+
+#: PNG chunks Pillow reads after the image data on load (EXIF and text, where XMP lives).
+_PNG_LATE_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt"})
+
+
+def _note_png_without_late_exif(im: Image.Image, path: Path) -> None:
+    """Spare a PNG the full decode Pillow does to look for EXIF after its image data.
+
+    Pillow's ``getexif()`` on a PNG without an eXIf chunk before IDAT decodes every pixel, in
+    case one follows. Probing the photo's orientation would then cost a decode. The chunk
+    headers say whether anything follows IDAT (a few reads, pixels untouched); when nothing
+    does, the image is marked as having no EXIF, which is what the decode would find.
+    """
+    if im.format != "PNG" or "exif" in im.info or "Raw profile type exif" in im.info:
+        return
+    try:
+        with open(path, "rb") as f:
+            f.seek(8)
+            after_data = False
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return  # cut short: the decoder will say so
+                length, kind = struct.unpack(">I4s", head)
+                if kind == b"IDAT":
+                    after_data = True
+                elif kind == b"IEND":
+                    break
+                elif after_data and kind in _PNG_LATE_CHUNKS:
+                    return  # metadata after the pixels: Pillow reads it on load, as before
+                f.seek(length + 4, os.SEEK_CUR)
+    except (OSError, struct.error):
+        return
+    im.info["exif"] = b""
 
 
 #: File signatures of the formats Retouch Desk reads: a file that starts like one of them but

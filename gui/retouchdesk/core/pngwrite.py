@@ -15,7 +15,8 @@ import numpy as np
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
     crc = zlib.crc32(kind + data) & 0xFFFFFFFF
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
@@ -26,12 +27,12 @@ def metadata_chunks(
     """iCCP, eXIf and iTXt (XMP) chunks, in that order."""
     out = b""
     if icc:
-        out += _chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc, 9))
+        out += chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc, 9))
     if exif:
         raw = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
-        out += _chunk(b"eXIf", raw)
+        out += chunk(b"eXIf", raw)
     if xmp:
-        out += _chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+        out += chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     return out
 
 

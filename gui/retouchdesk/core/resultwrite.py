@@ -12,18 +12,23 @@ Rules:
   lossless one (LZW, Deflate, PackBits...) becomes Deflate.
 * What a container cannot hold (EXIF or XMP over JPEG's 64 KB segments) is left out with a
   note in the result's record, never a traceback.
+* A result file already in the output format whose pixels would not change (a vendor's PNG
+  or JPEG: upright, 8 bits, the source's colour model) is not decoded at all: its container
+  is rebuilt with the metadata around the same image data (:mod:`core.rewrap`), so a JPEG
+  loses no second generation and a PNG costs no second compression.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from PIL import Image
 
-from retouchdesk.core import exifdata, imageio, pngwrite, tiffwrite
+from retouchdesk.core import exifdata, imageio, pngwrite, rewrap, tiffwrite
 from retouchdesk.core.errors import InputError, OutputError
 
 _JPEG_SEGMENT = 65533  # bytes of payload in one JPEG APP segment
@@ -55,6 +60,17 @@ def save(
         meta = imageio.read_meta(source)
     except InputError:
         meta = imageio.ImageMeta()
+    if isinstance(result, Path | str) and icc_override is None:
+        rewrapped = _rewrapped(Path(result), meta, destination, policy, recipe)
+        if rewrapped is not None:
+            data, fmt, notes = rewrapped
+            imageio.atomic_write(destination, lambda fh: fh.write(data), replace=replace)
+            if report is not None:
+                report["format"] = fmt
+                report["bit_depth"] = 8
+                if notes:
+                    report.setdefault("notes", []).extend(notes)
+            return destination
     arr, jpeg_original = _result_pixels(result)
     notes: list[str] = []
     channels = 1 if arr.ndim == 2 else arr.shape[2]
@@ -120,6 +136,77 @@ def save(
         if notes:
             report.setdefault("notes", []).extend(notes)
     return destination
+
+
+# -- a result already in the output format ---------------------------------------------------
+
+
+def _rewrapped(
+    path: Path,
+    meta: imageio.ImageMeta,
+    destination: Path,
+    policy: imageio.OutputPolicy,
+    recipe: Any,
+) -> tuple[bytes, str, list[str]] | None:
+    """The result's own PNG/JPEG data with the source's metadata, or None to decode it.
+
+    None whenever decoding and encoding would change a pixel or the colour model: another
+    format, 16 bits or a palette, a colour key, a rotated result (EXIF orientation), CMYK, or
+    a grey/colour mismatch with the source (the writer folds or spreads those); and when the
+    file is not whole (the decoder then says why).
+    """
+    try:
+        data = path.read_bytes()
+        if data.startswith(rewrap.PNG_SIGNATURE):
+            kind = "png"
+            width, height, depth, colour, has_trns, orientation = rewrap.png_facts(data)
+            if depth != 8 or has_trns or colour not in (0, 2, 6):
+                return None
+            grey, alpha = colour == 0, colour == 6
+        elif data.startswith(b"\xff\xd8\xff"):
+            kind = "jpeg"
+            width, height, precision, components = rewrap.jpeg_facts(data)
+            if precision != 8 or components not in (1, 3):
+                return None
+            grey, alpha = components == 1, False
+            with Image.open(io.BytesIO(data)) as im:  # the header only: EXIF is in APP1
+                orientation = imageio.orientation_of(im)
+        else:
+            return None
+    except (OSError, rewrap.NotRewrappable, Image.UnidentifiedImageError, struct.error):
+        return None
+    fmt = imageio.format_for_path(destination) or imageio.output_format(
+        policy, meta.format, has_alpha=alpha
+    )
+    if fmt != kind or orientation != 1 or grey != meta.grey:
+        return None
+    notes: list[str] = []
+    size = (width, height)
+    icc = _icc_for(meta, grey, policy, notes)
+    tags = None
+    if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
+        tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
+    xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
+    if recipe is not None:
+        from retouchdesk.core import recipe as core_recipe
+
+        xmp = core_recipe.merge_xmp(xmp, recipe)
+    try:
+        if kind == "jpeg":
+            exif = _jpeg_exif(tags, notes)
+            if xmp and len(xmp) + _XMP_JPEG_HEADER > _JPEG_SEGMENT:
+                notes.append(
+                    f"the XMP block ({len(xmp) // 1024} KB) was left out: it is larger than "
+                    "JPEG's 64 KB segment"
+                )
+                xmp = None
+            out = rewrap.rewrap_jpeg(data, icc=icc, exif=exif, xmp=xmp)
+        else:
+            exif = exifdata.to_bytes(tags) if tags is not None else None
+            out = rewrap.rewrap_png(data, icc=icc, exif=exif, xmp=xmp)
+    except (rewrap.NotRewrappable, ValueError):
+        return None
+    return out, kind, notes
 
 
 # -- pixels ---------------------------------------------------------------------------------

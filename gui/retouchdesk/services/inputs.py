@@ -3,8 +3,9 @@
 Run in a worker thread by the job engine before anything is uploaded:
 
 1. **Refuse cheaply**: the size limits are checked from the header (a 571 KB file declaring
-   196 megapixels is refused before it costs 850 MB of decoding); only then is the photo
-   decoded once, so a damaged file fails here and not at the vendor.
+   196 megapixels is refused before it costs 850 MB of decoding), probed once; only then is
+   the photo decoded, once: for the check alone, or for the copy below, whose decode is the
+   check. A damaged file fails here and not at the vendor.
 2. **Upright everywhere**: cloud services ignore the EXIF orientation tag, so every remote
    provider (uploaded or URL-hosted, like Enhancor) receives an upright copy with the tag reset
    whenever the photo is stored rotated. The copy is also made when the photo's format is one
@@ -112,11 +113,11 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
         problems = []  # the copy is checked below
     if problems:
         raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
-    _decode_check(path)
     needs_copy = size is not None or (
         not local and (info.orientation != 1 or copy_format != info.format or info.bit_depth > 8)
     )
     if not needs_copy:
+        imageio.check_decodes(path)  # the one decode: a damaged file fails before any upload
         return Prepared(send=path)
     work_dir.mkdir(parents=True, exist_ok=True)
     out_format = copy_format or _local_copy_format(info)
@@ -185,13 +186,6 @@ def _local_copy_format(info: imageio.ImageInfo) -> str:
     return "png" if info.format in _LOSSLESS_SOURCES or info.has_alpha else "jpeg"
 
 
-def _decode_check(path: Path) -> None:
-    """Decode once: a damaged file fails here, before any upload."""
-    from retouchdesk.services.jobfiles import inspect_image
-
-    inspect_image(path)
-
-
 def upright_copy(
     source: Path,
     folder: Path,
@@ -206,7 +200,11 @@ def upright_copy(
     """
     import cv2
 
-    pixels = imageio.load_pixels(source)
+    try:
+        pixels = imageio.load_pixels(source)  # the one decode, which is also the check
+    except InputError:
+        imageio.check_decodes(source)  # its sentence says best what is wrong with the file
+        raise
     arr = pixels.array
     if eight_bit and arr.dtype == np.uint16:
         arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)

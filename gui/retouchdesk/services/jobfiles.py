@@ -23,7 +23,10 @@ _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
 def inspect_image(path: Path) -> Any:
-    """Probe the photo and decode it once: a damaged file fails here, before any upload."""
+    """Probe the photo and decode it once: a damaged file fails here, before any upload.
+
+    The engine does the same in :func:`services.inputs.prepare_image` with one probe.
+    """
     from retouchdesk.core import imageio
 
     info = imageio.probe(path)

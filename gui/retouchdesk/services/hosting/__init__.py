@@ -144,8 +144,18 @@ HOSTING_SETTINGS = (
 
 
 def hosting_config(settings: Settings) -> tuple[object, ...]:
-    """The settings a hosting service is built from, to notice when they change."""
-    return tuple(settings.get(section, key) for section, key in HOSTING_SETTINGS)
+    """The settings a hosting service is built from, to notice when they change.
+
+    The S3 settings count only when S3 is the strategy: its keys are secrets, and reading
+    one that is not in the environment opens the secret store (detecting the OS keyring
+    costs over half a second), which the local receiver never needs.
+    """
+    strategy = str(settings.get("hosting", "strategy") or "local").strip().lower()
+    return tuple(
+        settings.get(section, key)
+        for section, key in HOSTING_SETTINGS
+        if section != "s3" or strategy != "local"
+    )
 
 
 def build_hosting(settings: Settings) -> HostingService:
