@@ -34,6 +34,7 @@ from retouchdesk.model.thumbnails import ThumbnailCache
 if TYPE_CHECKING:
     from retouchdesk.core.imageio import OutputPolicy
     from retouchdesk.model.masking import MaskingModel
+    from retouchdesk.model.try_on import TryOnModel
     from retouchdesk.services.runtime import Runtime
     from retouchdesk.services.settings import Settings
 
@@ -106,6 +107,7 @@ class AppModel(QObject):
         self.history = HistoryModel(self.session, parent=self)
         self.recipes = RecipeRunModel(self.session, self.runner, parent=self)
         self._accounts: AccountsModel | None = None
+        self.masking: MaskingModel | None = None  # the mask painter's, once it is made
         self._after_secrets: list[Callable[[], None]] = []
         self.pruning: asyncio.Task[list[str]] | None = None  # forgetting old jobs, at start
         self.photos.current_changed.connect(self._current_changed)
@@ -200,7 +202,21 @@ class AppModel(QObject):
             parent=parent,
         )
         self.session.job_hook = masking.prepare_job
+        self.masking = masking
         return masking
+
+    def try_on_model(self, parent: QObject | None = None) -> TryOnModel:
+        """Try On's view-model over this window's photos, history and painted mask."""
+        from retouchdesk.model.try_on import TryOnModel
+
+        return TryOnModel(
+            self.session,
+            self.operation,
+            self.history,
+            self.runner,
+            masking=self.masking,
+            parent=parent,
+        )
 
     def general_settings(self) -> GeneralSettingsModel:
         """The view-model of Settings › General over the window's settings."""

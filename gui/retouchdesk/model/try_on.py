@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -28,6 +28,10 @@ from retouchdesk.model.operation import OperationModel
 from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import work_key
+
+if TYPE_CHECKING:
+    from retouchdesk.model.history import HistoryModel
+    from retouchdesk.model.masking import MaskingModel
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +139,19 @@ class TryOnModel(QObject):
         self,
         session: SessionModel,
         operation: OperationModel,
-        history: Any,
+        history: HistoryModel,
         runner: TaskRunner,
+        *,
+        masking: MaskingModel | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
         self.operation = operation
-        self.history = history  # model.history.HistoryModel
+        self.history = history
         self.runner = runner
         self.catalog: Catalog = operation.catalog
-        self.masking: Any = None  # model.masking.MaskingModel, set by the mask painter's hook
+        self.masking = masking  # the painted mask goes to the operations that take one
         self.run: TryOnRun | None = None
 
     # -- what can be tried ------------------------------------------------------------------

@@ -387,9 +387,7 @@ class TryOnHook:
     def __init__(self, window: MainWindow) -> None:
         self.window = window
         m = window.model
-        self.model = TryOnModel(m.session, m.operation, m.history, m.runner, parent=window)
-        painter = getattr(window, "mask_painter", None)
-        self.model.masking = getattr(painter, "masking", None)
+        self.model = m.try_on_model(parent=window)
         self.grid = CompareGrid(self.model)
         window.stack.addWidget(self.grid)
         self.dialog: TryOnDialog | None = None
