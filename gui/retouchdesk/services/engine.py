@@ -9,11 +9,12 @@ of :mod:`retouchdesk.providers.base`. Design points:
 * **Durable**: every job is a row in :class:`services.store.JobStore` from the moment it is
   queued; ``submit_started`` is persisted *before* the provider's ``submit`` is called, so after
   a crash the engine knows whether a submission may have reached the provider.
-* **Resume**: :meth:`start` picks up unfinished rows: remote jobs with a ``remote_id`` resume
-  polling (``Capability.RESUME``); a job whose submission may have reached the provider is sent
-  again only when that is safe (``IDEMPOTENT_SUBMIT`` with the same key, or ``LOCAL``);
-  otherwise it is ``unconfirmed``: never sent again by itself, adopted when a late answer
-  names its remote job (``Provider.adopt``), resent only by :meth:`resend_unconfirmed`.
+* **Resume**: :meth:`start` picks up unfinished rows and follows :mod:`services.resume`:
+  remote jobs with a ``remote_id`` resume polling (``Capability.RESUME``); a job whose
+  submission may have reached the provider is sent again only when that is safe
+  (``IDEMPOTENT_SUBMIT`` with the same key, or ``LOCAL``); otherwise it is ``unconfirmed``:
+  never sent again by itself, adopted when a late answer names its remote job
+  (``Provider.adopt``), resent only by :meth:`resend_unconfirmed`.
 * **Retries**: decided by meaning in :mod:`services.retry_policy` (one place); a job the
   vendor holds is never abandoned for a transient fault, only ``stalled`` after the job
   deadline; a MESSAGE event names every wait.
@@ -67,12 +68,14 @@ from retouchdesk.providers.base import (
 )
 from retouchdesk.services import paths
 from retouchdesk.services import results as results_mod
+from retouchdesk.services import resume as resume_policy
 from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.jobfiles import (
     check_output_dir,
     file_size,
     owner_alive,
 )
+from retouchdesk.services.resume import Resume
 from retouchdesk.services.store import JobStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -481,15 +484,7 @@ class JobEngine:
         if rec is None or rec.state not in (JobState.FAILED, JobState.CANCELLED):
             return False
         self._cancel_requested.discard(job_id)
-        rec.error = None
-        rec.remote_id = None
-        rec.remote = {}
-        rec.submit_started = False
-        rec.results = []
-        rec.result_meta = {}
-        rec.progress = None
-        rec.started_at = rec.finished_at = None
-        rec.idempotency_key = uuid.uuid4().hex  # the user chose to send it again
+        resume_policy.new_submission(rec, clear_outcome=True)  # the user chose to send it again
         self._transition(rec, JobState.QUEUED, message="queued again")
         if self._started:
             self._spawn(job_id, resume=False)
@@ -506,10 +501,7 @@ class JobEngine:
         rec = self._records.get(job_id)
         if rec is None or rec.state is not JobState.UNCONFIRMED:
             return False
-        rec.submit_started = False
-        rec.remote_id = None
-        rec.remote = {}
-        rec.idempotency_key = uuid.uuid4().hex
+        resume_policy.new_submission(rec, clear_outcome=False)
         self._transition(rec, JobState.QUEUED, message="sent again at your request")
         if self._started:
             self._spawn(job_id, resume=False)
@@ -849,20 +841,22 @@ class JobEngine:
         ctx: JobContext | None = None
         follow = False
         if resume and rec.state is not JobState.QUEUED:
-            decision = self._resume_decision(rec, provider)
-            if decision == "poll":
+            label = self._provider_label(rec.provider)
+            decision = resume_policy.decide(rec, provider, label)
+            if decision.action is Resume.POLL:
                 follow = True
-            elif decision == "adopt":
+            elif decision.action is Resume.ADOPT:
                 ctx = await self._resume_context(rec, op)
-                await self._await_late_answer(rec, ctx, provider, self._unconfirmed_sentence(rec))
+                sentence = resume_policy.unconfirmed_sentence(rec, label)
+                await self._await_late_answer(rec, ctx, provider, sentence)
                 follow = True
-            elif decision == "restart":
+            elif decision.action is Resume.RESTART:
                 rec.submit_started = False  # set again right before the new submit
                 if provider.supports(Capability.LOCAL):
                     rec.remote_id, rec.remote = None, {}
                 self._transition(rec, JobState.QUEUED, message="restarting", recovering=True)
             else:
-                raise ProviderError(decision)
+                raise ProviderError(decision.sentence)
         if rec.state.terminal:
             return
         if follow:
@@ -904,34 +898,6 @@ class JobEngine:
         work_dir = self._work_dir(rec.id)
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         return self._context(rec, op, params)
-
-    def _resume_decision(self, rec: JobRecord, provider: Provider) -> str:
-        """ "poll", "restart", "adopt" (unconfirmed), or the sentence the job fails with."""
-        name = rec.input_path.name
-        label = self._provider_label(rec.provider)
-        if provider.supports(Capability.LOCAL):
-            return "restart"  # local work is free and repeatable
-        if rec.remote_id and (rec.state.remote or rec.state is JobState.STALLED):
-            if provider.supports(Capability.RESUME):
-                return "poll"
-            return (
-                f"{name} was not sent again after the restart, to avoid paying twice: "
-                f"{label} cannot resume job {rec.remote_id}; check your {label} account"
-            )
-        if not rec.submit_started:
-            return "restart"
-        if provider.supports(Capability.IDEMPOTENT_SUBMIT):
-            return "restart"  # same idempotency key: the provider will not run it twice
-        return "adopt"
-
-    def _unconfirmed_sentence(self, rec: JobRecord) -> str:
-        label = self._provider_label(rec.provider)
-        return (
-            f"{rec.input_path.name}: the answer to its submission never arrived, so {label} may "
-            f"or may not have the job; it was not sent again to avoid paying twice. Run again "
-            f"with --resend-unconfirmed (or press Resend) to send it anyway, which may charge "
-            f"you twice"
-        )
 
     # -- steps, with the retry policy -----------------------------------------------------
 
@@ -983,9 +949,10 @@ class JobEngine:
                     )
                 if verdict is policy.Verdict.UNCONFIRMED:
                     log.info("submission of %s unconfirmed: %s", rec.id, exc)
-                    await self._await_late_answer(
-                        rec, ctx, provider, self._unconfirmed_sentence(rec)
+                    sentence = resume_policy.unconfirmed_sentence(
+                        rec, self._provider_label(rec.provider)
                     )
+                    await self._await_late_answer(rec, ctx, provider, sentence)
                     assert ctx.remote_id
                     return SubmitResult(remote_id=ctx.remote_id)
                 if verdict is not policy.Verdict.RETRY:
