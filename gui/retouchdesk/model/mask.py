@@ -277,6 +277,8 @@ class MaskDocument(QObject):
             np.minimum(region, 255 - a, out=region)
         else:
             np.maximum(region, a, out=region)
+            if a.any():  # something is selected now: no scan of the whole mask needed
+                self._empty = False
         return QRect(x0, y0, x1 - x0, y1 - y0)
 
     def begin_stroke(
@@ -359,6 +361,8 @@ class MaskDocument(QObject):
             np.minimum(region, 255 - shape, out=region)
         else:
             np.maximum(region, shape, out=region)
+            if shape.any():
+                self._empty = False
         self.commit()
         rect = QRect(x0, y0, w, h)
         self._emit(rect)

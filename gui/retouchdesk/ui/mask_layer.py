@@ -22,11 +22,12 @@ B E L P R tools, X brush/eraser, H show/hide, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -91,8 +92,32 @@ class _BrushCursor(QGraphicsItem):
             painter.drawEllipse(QPointF(0, 0), ri, ri)
 
 
+OVERVIEW = 4  # the overview's reduction: used from 4 mask pixels per screen pixel out
+_POOL: list[Any] = []
+
+
+def _overview_pool() -> Any:
+    """One worker thread for overviews, kept: starting a thread waits until it runs, which
+    on a busy machine took tens of milliseconds of the GUI thread at every photo switch."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from retouchdesk.model.tasks import lower_thread_priority
+
+        _POOL.append(
+            ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix="retouchdesk-mask-overview",
+                initializer=lower_thread_priority,
+            )
+        )
+    return _POOL[0]
+
+
 class MaskLayer(QGraphicsObject):
     """Shows and edits a :class:`MaskDocument` over the photo (scene units = image pixels)."""
+
+    _overview_built = Signal(object, object)  # (document, overview), from a worker thread
 
     def __init__(
         self, document: MaskDocument, tools: MaskTools, parent: QGraphicsItem | None = None
@@ -110,6 +135,12 @@ class MaskLayer(QGraphicsObject):
         self._press = QPointF()
         self._resize_from = (0, 0.0)
         self._hover = QPointF(-1e9, -1e9)
+        # The mask reduced OVERVIEW times (area average), for painting when zoomed out: made
+        # at the first such paint, then only the edited blocks are brought up to date.
+        self._overview: Any = None
+        self._overview_stale = QRect()
+        self._overview_building: Any = None  # the document whose overview a worker makes
+        self._overview_built.connect(self._install_overview)  # queued: back on this thread
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setZValue(10)
@@ -152,6 +183,8 @@ class MaskLayer(QGraphicsObject):
         self._cancel_gesture()
         self.prepareGeometryChange()
         self._doc = document
+        self._overview = None
+        self._overview_building = None
         self._connect_document(document)
         self.update()
         self._preview_timer.start()
@@ -167,11 +200,15 @@ class MaskLayer(QGraphicsObject):
         document.size_changed.connect(self._on_resized)
 
     def _on_changed(self, rect: QRect) -> None:
+        if self._overview is not None or self._overview_building is self._doc:
+            self._overview_stale = self._overview_stale.united(rect)
         self.update(QRectF(rect))  # only the dirty region
         if self._tools.preview_expand or self._tools.preview_feather:
             self._preview_timer.start()
 
     def _on_resized(self, _w: int, _h: int) -> None:
+        self._overview = None
+        self._overview_building = None
         self.prepareGeometryChange()
         self.update()
 
@@ -247,17 +284,103 @@ class MaskLayer(QGraphicsObject):
         region = self._doc.array[y0:y1, x0:x1]
         if region.size <= 1 << 20 and not region.any():  # a big one costs more to scan
             return
-        if step > 1:
+        ov = self._current_overview() if step >= OVERVIEW else None
+        if step >= OVERVIEW and ov is None:
+            # The overview of a mask just shown is being made in a worker (a 24 MP reduction
+            # would stall the window): until then every step-th pixel, no averaging.
+            sub = region[::step, ::step]
+        elif ov is not None:
+            # From the overview: a 24 MP mask at fit reads 1.5 MB per frame, not 24 MB.
+            f = OVERVIEW
+            part = ov[y0 // f : math.ceil(y1 / f), x0 // f : math.ceil(x1 / f)]
+            size = (math.ceil((x1 - x0) / step), math.ceil((y1 - y0) / step))
+            if part.shape != (size[1], size[0]):
+                part = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
+            sub = part
+        elif step > 1:
             size = (math.ceil((x1 - x0) / step), math.ceil((y1 - y0) / step))
             sub = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
         else:
-            sub = np.ascontiguousarray(region)
+            sub = region
+        target = QRectF(x0, y0, x1 - x0, y1 - y0)
+        smooth = lod < 1
+        if step > 1:
+            # Reduced to the device pixels it covers here, so that Qt blits it instead of
+            # scaling 1.5 MP smoothly on every frame (that was most of a repaint at fit).
+            device_rect = painter.worldTransform().mapRect(target)
+            dw, dh = max(1, round(device_rect.width())), max(1, round(device_rect.height()))
+            if dw < sub.shape[1] and dh < sub.shape[0]:
+                # Less than 2 samples per device pixel are left (step = floor(1 / lod)):
+                # bilinear is enough, and an area resize by such a ratio costs 10x more.
+                sub = cv2.resize(sub, (dw, dh), interpolation=cv2.INTER_LINEAR)
+                smooth = False
+        sub = np.ascontiguousarray(sub)
         sh, sw = sub.shape
         image = QImage(sub.data, sw, sh, sub.strides[0], QImage.Format.Format_Indexed8)
         image.setColorTable(self._table)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, lod < 1)
-        painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), image)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        painter.drawImage(target, image)
         del image  # ``sub`` must outlive the QImage that wraps its memory
+
+    def _current_overview(self) -> Any:
+        """The mask reduced OVERVIEW times, its edited blocks brought up to date; None while
+        a worker makes it (started here)."""
+        import numpy as np
+
+        f = OVERVIEW
+        a = self._doc.array
+        h, w = a.shape
+        if self._overview is None:
+            self._build_overview()
+            return None
+        if not self._overview_stale.isEmpty():
+            r = self._overview_stale.intersected(QRect(0, 0, w, h))
+            self._overview_stale = QRect()
+            bx0, by0 = r.left() // f, r.top() // f
+            bx1, by1 = (
+                min(math.ceil(w / f), (r.right() + f) // f),
+                min(math.ceil(h / f), (r.bottom() + f) // f),
+            )
+            # Whole blocks of f x f pixels, so the update matches a full reduction.
+            block = a[by0 * f : by1 * f, bx0 * f : bx1 * f]
+            bh, bw = by1 - by0, bx1 - bx0
+            if block.shape == (bh * f, bw * f):
+                small = block.reshape(bh, f, bw, f).mean(axis=(1, 3))
+                self._overview[by0:by1, bx0:bx1] = np.rint(small).astype(np.uint8)
+            else:  # the last partial row or column of blocks: made again, as a whole
+                self._overview = None
+                self._build_overview()
+                return None
+        return self._overview
+
+    def _build_overview(self) -> None:
+        """Reduce the whole mask in a worker thread; edits meanwhile are applied after."""
+        doc = self._doc
+        if self._overview_building is doc:
+            return
+        self._overview_building = doc
+        self._overview_stale = QRect()  # edits from now on are re-applied on arrival
+        array = doc.array
+
+        def build() -> None:
+            import cv2
+
+            h, w = array.shape
+            f = OVERVIEW
+            small = cv2.resize(
+                array, (math.ceil(w / f), math.ceil(h / f)), interpolation=cv2.INTER_AREA
+            )
+            with contextlib.suppress(RuntimeError):  # the layer was deleted meanwhile
+                self._overview_built.emit(doc, small)
+
+        _overview_pool().submit(build)
+
+    def _install_overview(self, doc: Any, overview: Any) -> None:
+        if doc is not self._doc:
+            return  # another photo's mask is shown now
+        self._overview_building = None
+        self._overview = overview
+        self.update()
 
     # -- brush cursor ---------------------------------------------------------------------
     def _view_scale(self) -> float:
