@@ -37,6 +37,8 @@ from retouchdesk.model.mask_files import MaskFiles
 if TYPE_CHECKING:  # imported where used: the window's first paint loads none of these
     import numpy as np
 
+    from retouchdesk.model.operation import OperationModel
+    from retouchdesk.model.tasks import TaskRunner
     from retouchdesk.services.masks import MaskLibrary
 
 
@@ -53,10 +55,10 @@ class MaskingModel(QObject):
 
     def __init__(
         self,
-        operation: Any,  # model.operation.OperationModel
+        operation: OperationModel,
         library: MaskLibrary | None = None,
         *,
-        runner: Any = None,  # model.tasks.TaskRunner; None saves synchronously (tests, CLI)
+        runner: TaskRunner | None = None,  # None saves synchronously (tests, CLI)
         tools: MaskTools | None = None,
         undo_limit_bytes: int = DEFAULT_UNDO_BYTES,
         parent: QObject | None = None,

@@ -26,6 +26,7 @@ from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import Decision, decide, plan_batch, work_key
 
 if TYPE_CHECKING:
+    from retouchdesk.services.engine import JobRequest
     from retouchdesk.services.inputs import LimitCheck
 
 log = logging.getLogger(__name__)
@@ -362,7 +363,7 @@ class Planned:
     """One job Apply would send; ``previous`` did the same work (done, or still running)."""
 
     photo: Path
-    request: Any  # services.engine.JobRequest
+    request: JobRequest
     previous: JobRecord | None = None
     parent_id: str | None = None  # the version this job continues from (None: the original)
     decision: Decision = Decision.SUBMIT  # services.batch: submit, done, running...
