@@ -10,9 +10,10 @@ The engine drives every job through the same calls, whatever the provider:
    ``Capability.IDEMPOTENT_SUBMIT`` (and uses ``ctx.idempotency_key``) or ``Capability.LOCAL``,
    a job interrupted during ``submit`` is never sent again. A synchronous provider returns its
    outputs directly from ``submit``.
-3. ``poll(ctx)`` (state *running*), repeated after ``PollResult.next_poll`` seconds until a
-   terminal state. After a restart the engine calls ``poll`` again for jobs whose ``remote_id``
-   it has (``Capability.RESUME``).
+3. ``watch(ctx)`` (state *running*): an async iterator of status updates until a terminal
+   one. The default calls ``poll(ctx)`` every ``PollResult.next_poll`` seconds; a provider
+   that learns of changes itself pushes them instead. After a restart the engine watches
+   again the jobs whose ``remote_id`` it has (``Capability.RESUME``).
 4. ``fetch(ctx, outputs)`` (state *downloading*): bring the outputs into ``ctx.work_dir``. The
    engine then writes them next to the photo with metadata, atomically.
 5. ``cancel(ctx)``: best effort at the provider; the engine marks the job cancelled anyway.
@@ -26,7 +27,8 @@ No Qt here, ever.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -146,6 +148,22 @@ class Provider(abc.ABC):
 
     async def poll(self, ctx: JobContext) -> PollResult:
         raise NotImplementedError(f"{self.id} is synchronous and cannot be polled")
+
+    async def watch(self, ctx: JobContext) -> AsyncGenerator[PollResult, None]:
+        """Status updates of a job the vendor holds, pushed as they happen, until it ends.
+
+        The engine follows a submitted job only through this iterator; it stops after a DONE
+        or FAILED update, and an error raised here is judged like a failed poll. The neutral
+        default pulls: :meth:`poll`, then waits the ``next_poll`` it asked for. A provider
+        with a channel of its own (YouCam's keep-alive poller, a webhook) overrides it and
+        yields when something changed, waking the engine at once.
+        """
+        while True:
+            res = await self.poll(ctx)
+            yield res
+            if res.state is not RemoteState.RUNNING:
+                return
+            await asyncio.sleep(max(0.0, res.next_poll))
 
     async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
         """Turn outputs into local files in ``ctx.work_dir``; the base handles data and paths."""

@@ -1109,23 +1109,36 @@ class JobEngine:
     async def _poll_until_done(
         self, rec: JobRecord, ctx: JobContext, provider: Provider
     ) -> list[Output]:
-        while True:
-            ctx.raise_if_cancelled()
-            res: PollResult = await provider.poll(ctx)
-            if res.cost is not None:
-                rec.cost = res.cost
-            if res.state is RemoteState.RUNNING and rec.state is JobState.SUBMITTED:
-                self._transition(rec, JobState.RUNNING, message=res.message or "running")
-            if res.state is RemoteState.DONE:
-                return list(res.outputs)
-            if res.state is RemoteState.FAILED:
-                raise ProviderError(
-                    res.error or f"{provider.id} could not process the photo",
-                    code=policy.REMOTE_FAILED,
-                )
-            if res.progress is not None or res.message:
-                self._progress(rec, res.progress, res.message)
-            await asyncio.sleep(max(0.0, res.next_poll))
+        """Follow the provider's status updates (``Provider.watch``) to the job's end."""
+        ctx.raise_if_cancelled()
+        async with contextlib.aclosing(provider.watch(ctx)) as updates:
+            async for res in updates:
+                outputs = self._status_update(rec, res, provider)
+                if outputs is not None:
+                    return outputs
+                ctx.raise_if_cancelled()
+        raise ProviderError(
+            f"{self._provider_label(rec.provider)} stopped reporting on the job", retryable=True
+        )
+
+    def _status_update(
+        self, rec: JobRecord, res: PollResult, provider: Provider
+    ) -> list[Output] | None:
+        """Record one status update; the outputs once the job is done."""
+        if res.cost is not None:
+            rec.cost = res.cost
+        if res.state is RemoteState.RUNNING and rec.state is JobState.SUBMITTED:
+            self._transition(rec, JobState.RUNNING, message=res.message or "running")
+        if res.state is RemoteState.DONE:
+            return list(res.outputs)
+        if res.state is RemoteState.FAILED:
+            raise ProviderError(
+                res.error or f"{provider.id} could not process the photo",
+                code=policy.REMOTE_FAILED,
+            )
+        if res.progress is not None or res.message:
+            self._progress(rec, res.progress, res.message)
+        return None
 
     async def _finish_cancelled(
         self, rec: JobRecord, provider: Provider | None, ctx: JobContext | None

@@ -476,3 +476,27 @@ async def test_a_transient_engine_error_is_retried_and_a_final_one_is_not(
     finally:
         await prov.aclose()
     assert len(emu.tasks) == 3  # two for the first photo (one errored), one for the second
+
+
+async def test_watch_is_woken_by_the_keep_alive_poller_not_by_a_timer(emulator, tmp_path, inputs):
+    """``Provider.watch`` is push-style for YouCam: with a heartbeat far longer than the task,
+    the updates still come as the poller polls, and the last one brings the result."""
+    emu = emulator("youcam", **{**FAST, "task_seconds": 1.0})
+    prov = make_provider(emu, "v2", tmp_path / "cache")
+    prov.heartbeat = 60.0  # a timer-driven watch would wait a minute for each update
+    loop = asyncio.get_running_loop()
+    try:
+        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        await prov.prepare(ctx)
+        await prov.submit(ctx)
+        started = loop.time()
+        updates = [u async for u in prov.watch(ctx)]
+        took = loop.time() - started
+    finally:
+        await prov.aclose()
+    [task] = emu.tasks_created("colorize")
+    assert updates[-1].state is RemoteState.DONE and len(updates[-1].outputs) == 4
+    assert all(u.state is RemoteState.RUNNING for u in updates[:-1])
+    # one update per poll of the server at most, plus the first read and the poller's end
+    assert 2 <= len(updates) <= task.polls + 2
+    assert took < 30  # woken by the poller: far below one heartbeat

@@ -13,9 +13,10 @@ starts the swap from ``poll`` once the faces are known.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,6 +186,9 @@ class YouCamProvider(Provider):
         self.results = files.ResultIndex(self.cache_dir / "results.json")
         self._io: watch.IoLoop | None = None
         self._watches: dict[str, watch.TaskWatch] = {}
+        # The longest Provider.watch waits for its poller without reading the state (a
+        # cancelled job is noticed by then); every poll wakes it sooner.
+        self.heartbeat = 1.0
         self._dl: http.Downloads | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -581,6 +585,41 @@ class YouCamProvider(Provider):
             for o in outputs:  # the detected faces, for a mapping UI and the result record
                 o.meta["faces"] = [f.get("bbox") for f in remote["faces"] if isinstance(f, dict)]
         return PollResult(RemoteState.DONE, outputs=outputs, cost=cost)
+
+    async def watch(self, ctx: JobContext) -> AsyncGenerator[PollResult, None]:
+        """The job's updates, pushed by its keep-alive poller (``watch.TaskWatch.notify``).
+
+        The poller runs on the private I/O loop, so a task stays alive however long the
+        engine's loop is busy; each of its polls wakes this iterator, which reads the state
+        through :meth:`poll` (restarts of dropped tasks, engine-error retries, face-swap
+        phases included). ``heartbeat`` bounds a wait, so that a cancelled job is noticed.
+        """
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def wake() -> None:  # called on the I/O loop
+            loop.call_soon_threadsafe(changed.set)
+
+        while True:
+            res = await self.poll(ctx)
+            yield res
+            if res.state is not RemoteState.RUNNING:
+                return
+            w = self._watches.get(self._task_id(ctx) or "")
+            if w is None:
+                continue  # restarted or finished since: read it again at once
+            w.listeners.add(wake)
+            try:
+                if w.running:  # else it ended between the read and now: read it again
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), self.heartbeat)
+            finally:
+                w.listeners.discard(wake)
+                changed.clear()
+
+    def _task_id(self, ctx: JobContext) -> str | None:
+        sub = ctx.remote.get(ctx.remote.get("phase", "task")) or {}
+        return sub.get("task_id") or ctx.remote_id
 
     async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:
         return await super().fetch(ctx, outputs)  # the poller downloaded them already

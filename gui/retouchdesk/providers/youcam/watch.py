@@ -5,7 +5,9 @@ event loop can be busy for longer than that (a large image decoded on the GUI th
 disk), so every YouCam request runs on a private asyncio loop in a daemon thread
 (:class:`IoLoop`), and each running task gets a poller there (:class:`TaskWatch`) that follows
 the server's ``polling_interval`` but never waits longer than ``max_gap`` seconds. The engine's
-own ``poll()`` only reads the poller's latest state. Results are downloaded by the poller the
+own ``poll()`` only reads the poller's latest state, and ``YouCamProvider.watch`` (the engine's
+way of following a job, ``Provider.watch``) is woken by the poller after every poll
+(:meth:`TaskWatch.notify`) instead of polling it. Results are downloaded by the poller the
 moment the task succeeds (their URLs expire after two hours).
 """
 
@@ -140,10 +142,20 @@ class TaskWatch:
     task: asyncio.Task[None] | None = None
     future: concurrent.futures.Future[None] | None = None  # the poller, seen from outside
     done: threading.Event = field(default_factory=threading.Event)
+    # Called (on the I/O loop) after every poll and when the poller ends: how the engine's
+    # Provider.watch learns of a change without polling the poller.
+    listeners: set[Callable[[], None]] = field(default_factory=set)
 
     @property
     def running(self) -> bool:
         return self.status == RUNNING
+
+    def notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # a listener whose loop has closed: it is not listening any more
+                self.listeners.discard(listener)
 
 
 def task_state(data: dict[str, Any]) -> str:
@@ -196,6 +208,7 @@ async def watch(
             now = time.monotonic()
             w.max_gap_seen = max(w.max_gap_seen, now - w.last_poll)
             w.last_poll, w.polls, w.data = now, w.polls + 1, data
+            w.notify()
             state = task_state(data)
             if state == SUCCESS:
                 w.message = "downloading the result"
@@ -225,3 +238,4 @@ async def watch(
         w.status, w.error = ERROR, f"YouCam polling failed unexpectedly: {exc}"
     finally:
         w.done.set()
+        w.notify()
