@@ -478,7 +478,9 @@ async def test_a_transient_engine_error_is_retried_and_a_final_one_is_not(
     assert len(emu.tasks) == 3  # two for the first photo (one errored), one for the second
 
 
-async def test_watch_is_woken_by_the_keep_alive_poller_not_by_a_timer(emulator, tmp_path, inputs):
+async def test_watch_is_woken_by_the_keep_alive_poller_not_by_a_timer(
+    emulator, tmp_path, youcam_inputs
+):
     """``Provider.watch`` is push-style for YouCam: with a heartbeat far longer than the task,
     the updates still come as the poller polls, and the last one brings the result."""
     emu = emulator("youcam", **{**FAST, "task_seconds": 1.0})
@@ -486,7 +488,7 @@ async def test_watch_is_woken_by_the_keep_alive_poller_not_by_a_timer(emulator, 
     prov.heartbeat = 60.0  # a timer-driven watch would wait a minute for each update
     loop = asyncio.get_running_loop()
     try:
-        ctx = make_context(op("colorize"), inputs.portrait, {}, tmp_path / "w")
+        ctx = make_context(youcam_op("colorize"), youcam_inputs.portrait, {}, tmp_path / "w")
         await prov.prepare(ctx)
         await prov.submit(ctx)
         started = loop.time()
