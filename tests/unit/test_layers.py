@@ -7,9 +7,11 @@ are read with ``ast``, so an import hidden inside a function (or under ``TYPE_CH
 counts too.
 
 The facade between ``ui`` and ``model`` is typed as well: no ``ui`` function takes the window,
-the runtime or a view-model as ``Any`` (or unannotated), and no ``ui`` module other than the
-window's own sets attributes on the window: what a part installed from another module gives
-the window is what its ``install()`` returns.
+the runtime or a view-model as ``Any`` (or unannotated), no ``ui`` module reads the engine,
+the runtime, the secret store or the settings off a view-model (``model.engine``...: the
+view-models answer instead), and no ``ui`` module other than the window's own sets attributes
+on the window: what a part installed from another module gives the window is what its
+``install()`` returns.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def violations() -> list[str]:
     return found
 
 
+# Services objects a view-model holds that widgets must not reach through it.
+SERVICE_ATTRS = {"engine", "runtime", "secrets", "settings"}
 # Parameters of ui functions that must carry a real type (never Any, never left out).
 TYPED_PARAMS = {"window", "runtime", "model", "app", "engine", "settings", "thumbs", "accounts"}
 
@@ -115,7 +119,9 @@ def facade_violations() -> list[str]:
                         found.append(
                             f"{where}:{a.lineno} {node.name}() takes {a.arg} untyped or as Any"
                         )
-            elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            elif isinstance(node, ast.Attribute) and node.attr in SERVICE_ATTRS:
+                found.append(f"{where}:{node.lineno} reads .{node.attr} off a view-model")
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
                     if _targets_window(t) and path.name != "main_window.py":
@@ -136,6 +142,8 @@ def test_ui_functions_take_typed_view_models_and_leave_the_window_alone():
         ("async def g(*, model: typing.Any): ...\n", "takes model untyped"),
         ("def install(window: W) -> None:\n    window.credits_label = 1\n", "sets an attr"),
         ("class H:\n    def f(self):\n        self.window.undo_target = None\n", "sets an attr"),
+        ("def f(w: W) -> None:\n    w.model.engine.jobs()\n", "reads .engine off"),
+        ("def f(w: W) -> None:\n    w.model.session.runtime.aclose()\n", "reads .runtime off"),
     ],
 )
 def test_the_facade_checker_catches_violations(tmp_path, monkeypatch, source, expected):
