@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from tests.emulators.drive import drive, make_context
 from tests.emulators.youcam_support import DROP_AFTER, FAST, make_provider, style_value, youcam_op
+from tests.waiting import until
 
 from retouchdesk.core.errors import (
     CreditsExhausted,
@@ -208,15 +209,20 @@ async def test_an_unpolled_task_is_dropped_and_the_provider_starts_it_again(
         await prov.submit(ctx)
         first = ctx.remote["task"]["task_id"]
         # the poller is stopped (as if the app had been closed): the server drops the task
+        # when its time comes with no poll since drop_after (waited for, not slept for)
         await prov.cancel(ctx)
-        await asyncio.sleep(2.0)
-        assert emu.tasks[first].dropped and emu.charged_total() == 0
+        await until(lambda: emu.tasks[first].dropped, what="the server to drop the task")
+        assert emu.charged_total() == 0
         res = await prov.poll(ctx)  # resumes: the first poll answers InvalidTaskId...
-        while res.state is RemoteState.RUNNING and ctx.remote.get("lost") is None:
+        for _ in range(600):  # 30 s of polls at most
+            if res.state is not RemoteState.RUNNING or "lost" in ctx.remote:
+                break
             await asyncio.sleep(0.05)
             res = await prov.poll(ctx)
         assert ctx.remote["lost"] == 1 and ctx.remote["task"]["task_id"] != first
-        while res.state is RemoteState.RUNNING:
+        for _ in range(600):
+            if res.state is not RemoteState.RUNNING:
+                break
             await asyncio.sleep(0.05)
             res = await prov.poll(ctx)
     finally:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.doubles.fake_provider import SERVER_ENV, FakeServer, build_fake_runtime
+from tests.waiting import until
 
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 from retouchdesk.services.engine import JobRequest
@@ -270,17 +271,25 @@ async def test_shutdown_then_restart_resumes_polling_without_resubmitting(tmp_pa
     assert len(server.requests()) == 1 and len(server.created()) == 1
 
 
-async def test_interrupted_submit_is_resent_with_the_same_key_when_idempotent(
-    tmp_path, server, photo
-):
-    server.set_script(submit_delay=30)  # the server got the job, the answer never came
+async def interrupted_submit(tmp_path: Path, server, photo: Path, *, idempotent: bool):
+    """A run stopped while the server holds a submission it never answered.
+
+    Returns the job database, the job and the stopped runtime (its store still reads)."""
+    server.set_script(submit_delay=30, idempotent=idempotent)
     db = tmp_path / "jobs.sqlite3"
     rt = build_fake_runtime(db)
     rt.engine.start()
     job = rt.engine.submit(req(photo, tmp_path / "out"))
-    while not server.created():
-        await asyncio.sleep(0.01)
+    await until(server.created, what="the server to receive the submission")
     await rt.aclose()
+    return db, job, rt
+
+
+async def test_interrupted_submit_is_resent_with_the_same_key_when_idempotent(
+    tmp_path, server, photo
+):
+    # the server got the job, the answer never came
+    db, job, rt = await interrupted_submit(tmp_path, server, photo, idempotent=True)
     row = rt.engine.get(job.id)
     assert row.submit_started and row.remote_id is None
 
@@ -295,14 +304,7 @@ async def test_interrupted_submit_is_resent_with_the_same_key_when_idempotent(
 
 
 async def test_interrupted_submit_is_not_resent_without_idempotency(tmp_path, server, photo):
-    server.set_script(submit_delay=30, idempotent=False)
-    db = tmp_path / "jobs.sqlite3"
-    rt = build_fake_runtime(db)
-    rt.engine.start()
-    job = rt.engine.submit(req(photo, tmp_path / "out"))
-    while not server.created():
-        await asyncio.sleep(0.01)
-    await rt.aclose()
+    db, job, _ = await interrupted_submit(tmp_path, server, photo, idempotent=False)
 
     rt2 = build_fake_runtime(db)
     rt2.engine.start()
