@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -43,7 +42,6 @@ class DocumentModel(QObject):
         self._loading = False
         self._error = ""
         self._cache: OrderedDict[Path, DisplayImage] = OrderedDict()
-        self.last_load_seconds = 0.0
 
     @property
     def image(self) -> DisplayImage | None:
@@ -80,7 +78,6 @@ class DocumentModel(QObject):
 
     async def _load(self, path: Path) -> None:
         self._set_loading(True)
-        t0 = time.perf_counter()
         try:
             img = await self._runner.in_thread(load_display, path, self._profile)
         except asyncio.CancelledError:
@@ -94,7 +91,6 @@ class DocumentModel(QObject):
             return
         if path != self._path:
             return  # the user moved on while this decoded
-        self.last_load_seconds = time.perf_counter() - t0
         self._cache[path] = img
         while len(self._cache) > 1 and (
             len(self._cache) > self.CACHE or _cache_bytes(self._cache) > self.CACHE_BYTES
