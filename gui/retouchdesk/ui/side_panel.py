@@ -84,7 +84,7 @@ class SidePanel(QWidget):
         self.provider_combo.setObjectName("providerCombo")
         self.operation_combo = QComboBox()
         self.operation_combo.setObjectName("operationCombo")
-        # Long provider or operation names must not widen the dock (it jumped with each
+        # Long provider or operation names must not widen the dock (it would jump with each
         # provider): the combos take the dock's width, their lists show the full names.
         for combo in (self.provider_combo, self.operation_combo):
             combo.setSizeAdjustPolicy(
