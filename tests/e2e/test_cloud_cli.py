@@ -285,7 +285,7 @@ def test_enhancor_lost_queue_answer_is_adopted_by_the_webhook_never_repeated(
     emulator, cli_env, app_home, data_dir, tmp_path
 ):
     """The queue call reached Enhancor but its answer was lost: the job is unconfirmed, never
-    queued again, and the webhook (carrying the request id) adopts it (issue 10)."""
+    queued again, and the webhook (carrying the request id) adopts it."""
     emu = emulator("enhancor", api_key=ENH_KEY, time_scale=0.1)
     emu.faults.drop(path="/api/upscaler/v1/queue", after=True)
     out = tmp_path / "out"

@@ -105,7 +105,7 @@ def test_every_task_runs_from_the_cli(
     args = ["run", "--quiet", "--provider", "youcam", "--op", op_id, *sets]
     code = cli.main([*args, "-o", str(out), str(getattr(youcam_inputs, source))])
     if gen == "v1" and op.id == "background_change":
-        # v1 answers only a foreground mask (issue 12 row 4): refused before any upload.
+        # v1 answers only a foreground mask: refused before any upload.
         assert code != 0 and not task_posts(emu, since)
         return
     assert code == 0

@@ -1,4 +1,4 @@
-"""AdCreative row of issue 12: .NET reference-preserving JSON (``$id`` / ``$values``).
+"""AdCreative conformance: .NET reference-preserving JSON (``$id`` / ``$values``).
 
 Public material: the documented token answer starts with ``"$id": "1"``
 (https://api-docs.adcreative.ai/docs/getting-started/authentication), which is what

@@ -1,4 +1,4 @@
-"""CodeFormer rows of issue 12 against the emulator in its production-like modes.
+"""CodeFormer conformance against the emulator in its production-like modes.
 
 Row 5: errors come as a Flask catch-all answers them (HTTP 500 with the document's error
 body), and such an answer is final for the photo. Row 6: a batch with a photo the server

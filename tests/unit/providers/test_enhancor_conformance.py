@@ -1,4 +1,4 @@
-"""Enhancor row of issue 12: the live validator's texts and leniency.
+"""Enhancor conformance: the live validator's texts and leniency.
 
 Public material: a third-party console that probes the live API ("Pixel Slinger",
 ``test_skin_matrix.py`` and its README, verified 09/08/2026) expects "Model version" and

@@ -2,7 +2,7 @@
 
 A loopback HTTP server (the standard library's, not ours) answers each row's status, headers
 and body; the real client stack (retrying transport, ``http.send``) turns it into an error;
-the engine's retry policy then decides. The rules of issue 10 are checked row by row: 429 and
+the engine's retry policy then decides. The retry rules are checked row by row: 429 and
 503 are "not processed" for any call; any other 5xx to a submission is final (an error body
 makes it the vendor's answer); polls and downloads keep the job whatever the status; and each
 vendor's own words (YouCam's ``error_code``, the others' error texts) give the sentence and,

@@ -1,4 +1,4 @@
-"""YouCam rows of issue 12, settled against Perfect Corp's own client and the v1 document.
+"""YouCam conformance, settled against Perfect Corp's own client and the v1 document.
 
 Row 1: balance and history live under /s2s/v1.0/client/credit for both generations (a v2 key
 as Bearer), the balance under ``results`` (github.com/YouCam-API/skills,

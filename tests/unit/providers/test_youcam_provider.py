@@ -314,7 +314,7 @@ async def test_face_swap_detects_faces_then_maps_references(emulator, tmp_path, 
     [swap] = emu.received("/s2s/v2.0/task/face-swap", "POST")
     assert set(detect.json) == {"src_file_id", "request_id"}
     assert len(swap.json["ref_file_ids"]) == 1
-    # v2's own mapping (issue 12 row 3): source face 1 gets the first face of reference 0.
+    # v2's own mapping: source face 1 gets the first face of reference 0.
     assert swap.json["face_mapping"] == [
         {"src_face_index": 1, "ref_file_id": swap.json["ref_file_ids"][0], "ref_face_index": 0}
     ]
@@ -462,7 +462,7 @@ async def test_a_transient_engine_error_is_retried_and_a_final_one_is_not(
     emulator, tmp_path, youcam_inputs
 ):
     """YouCam's declared transient engine errors (RETRYABLE_ENGINE_ERRORS) start the task
-    again; an error about the photo itself ends the job with its sentence (issue 10)."""
+    again; an error about the photo itself ends the job with its sentence."""
     emu = emulator("youcam", engine_errors=("error_inference",), **FAST)
     prov = make_provider(emu, "v2", tmp_path / "cache")
     try:
