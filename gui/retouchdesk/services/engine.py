@@ -50,7 +50,6 @@ from retouchdesk.core.errors import (
     Cancelled,
     ConfigurationError,
     CreditsExhausted,
-    InputError,
     ProviderError,
     RateLimited,
     RetouchError,
@@ -72,7 +71,6 @@ from retouchdesk.services import resume as resume_policy
 from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.jobfiles import (
     check_output_dir,
-    file_size,
     owner_alive,
 )
 from retouchdesk.services.resume import Resume
@@ -1238,53 +1236,34 @@ class JobEngine:
     ) -> tuple[Path, dict[str, Any]]:
         """Runs in a worker thread: the photo, file parameters, output folder, scratch folder.
 
-        The photo is checked and, for remote providers, replaced by an upright copy when
-        needed (:func:`services.inputs.prepare_image`). Returns the file to send and the mask
-        parameters resampled for a downscaled copy.
+        The input and the file parameters are checked (:func:`services.inputs.prepare_job_input`:
+        a photo may be replaced by an upright or downscaled copy); the output folder is proved
+        writable here, once a minute. Returns the file to send and the mask parameters
+        resampled for a downscaled copy.
         """
-        name = rec.input_path.name
-        send = rec.input_path
-        fitted: dict[str, Any] = {}
         work_dir = self._work_dir(rec.id)
-        if op.input_kind == "image":
-            # Imported here: it loads numpy and Pillow, which the window's first paint avoids.
-            from retouchdesk.services import inputs
+        # Imported here: it loads numpy and Pillow, which the window's first paint avoids.
+        from retouchdesk.services import inputs
 
-            prepared = inputs.prepare_image(
-                rec.input_path,
-                op,
-                work_dir,
-                fit=bool(rec.options.get(FIT_LIMITS)),
-                local=local,
-            )
-            send = prepared.send
-            if prepared.sent_size is not None:
-                self._sent_sizes[rec.id] = prepared.sent_size
-                # Masks drawn on the photo go with the smaller copy at its size (the job
-                # keeps recording the photo's own masks).
-                fitted = inputs.fit_masks(op, params, prepared, work_dir)
-            if prepared.notes:
-                self._sent_notes[rec.id] = list(prepared.notes)
-            problems: list[str] = []
-        else:
-            size = file_size(rec.input_path)
-            problems = op.limits.problems(
-                width=0, height=0, fmt=rec.input_path.suffix or "?", size_bytes=size
-            )
-            problems = [p for p in problems if "px" not in p and "megapixels" not in p]
-        if problems:
-            raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
-        for p in op.file_params:
-            value = params.get(p.name)
-            if value and not Path(value).is_file():
-                raise InputError(f"The {p.label.lower()} file {value} for {name} does not exist")
+        prepared = inputs.prepare_job_input(
+            rec.input_path,
+            op,
+            params,
+            work_dir,
+            fit=bool(rec.options.get(FIT_LIMITS)),
+            local=local,
+        )
+        if prepared.sent_size is not None:
+            self._sent_sizes[rec.id] = prepared.sent_size
+        if prepared.notes:
+            self._sent_notes[rec.id] = list(prepared.notes)
         folder = rec.output_dir
         # Proving a folder writable costs a file creation: once a minute per folder is enough.
         if time.monotonic() - self._verified_dirs.get(folder, -1e9) > 60.0:
             check_output_dir(folder)
             self._verified_dirs[folder] = time.monotonic()
         work_dir.mkdir(parents=True, exist_ok=True)
-        return send, fitted
+        return prepared.send, prepared.fitted
 
     async def _write_results(self, rec: JobRecord, op: Operation, files: list[Output]) -> None:
         """Write the outputs next to the photo (:class:`services.results.ResultWriter`)."""

@@ -168,6 +168,50 @@ def fit_masks(
     return changed
 
 
+@dataclass
+class JobInput:
+    """What the engine sends for one job, and what it notes about it."""
+
+    send: Path
+    fitted: dict[str, Any] = field(default_factory=dict)  # masks at a downscaled copy's size
+    sent_size: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_job_input(
+    path: Path, op: Operation, params: dict[str, Any], work_dir: Path, *, fit: bool, local: bool
+) -> JobInput:
+    """Check a job's input and file parameters before anything is uploaded (worker thread).
+
+    A photo goes through :func:`prepare_image` (and its masks through :func:`fit_masks` when a
+    downscaled copy is sent); another input (a video) is checked for its format and file
+    size. A file parameter (a mask, a reference photo) that does not exist is refused.
+    """
+    name = path.name
+    if op.input_kind == "image":
+        prepared = prepare_image(path, op, work_dir, fit=fit, local=local)
+        job = JobInput(prepared.send, {}, prepared.sent_size, list(prepared.notes))
+    else:
+        from retouchdesk.services.jobfiles import file_size
+
+        problems = op.limits.problems(
+            width=0, height=0, fmt=path.suffix or "?", size_bytes=file_size(path)
+        )
+        problems = [p for p in problems if "px" not in p and "megapixels" not in p]
+        if problems:
+            raise InputError(f"{name} cannot be used for {op.label}: " + "; ".join(problems))
+        prepared, job = None, JobInput(path)
+    for p in op.file_params:
+        value = params.get(p.name)
+        if value and not Path(value).is_file():
+            raise InputError(f"The {p.label.lower()} file {value} for {name} does not exist")
+    if prepared is not None:
+        # Masks drawn on the photo go with the smaller copy at its size (the job keeps
+        # recording the photo's own masks).
+        job.fitted = fit_masks(op, params, prepared, work_dir)
+    return job
+
+
 def _copy_format(info: imageio.ImageInfo, op: Operation) -> str:
     """The format a remote provider gets: the photo's own when accepted and writable."""
     accepted = [f for f in op.limits.formats if f in imageio.WRITE_FORMATS] or ["jpeg"]
