@@ -20,6 +20,7 @@ pixel size updated, GPS dropped unless kept), the ICC profile and XMP (its orien
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import logging
 import os
@@ -391,8 +392,17 @@ def _raw_xmp(im: Image.Image) -> bytes | None:
     return bytes(xmp) if xmp else None
 
 
+@functools.cache
 def _srgb_profile() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    """Pillow's sRGB profile with a fixed creation date, built once.
+
+    lcms stamps a profile with the second it was built (header bytes 24-35, no profile ID is
+    computed over it), so the same pixels written a second apart got different bytes and a
+    profile compared with one built earlier differed. The date says nothing about the colours.
+    """
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    return bytes(icc)
 
 
 def _icc_space(icc: bytes | None) -> str:

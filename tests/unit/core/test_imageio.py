@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -218,6 +219,17 @@ def test_result_carries_metadata_with_orientation_reset(tmp_path: Path, rotated_
     assert _sha(rotated_jpeg) == before
     assert not [p for p in dest.parent.iterdir() if p.name != dest.name]  # no temp file left
     assert dest.stat().st_mode & 0o044  # readable like any saved file, not a private temp
+
+
+def test_the_srgb_profile_written_is_the_same_bytes_at_any_time():
+    """lcms dates a profile to the second it is built: the app's sRGB profile carries a fixed
+    date, so results written at different times (or processes) get the same profile bytes."""
+    built = imageio.srgb_profile()
+    fresh = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert built[:24] == fresh[:24] and built[36:] == fresh[36:]  # all but the date
+    assert struct.unpack(">6H", built[24:36]) == (2000, 1, 1, 0, 0, 0)
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(built))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
 
 
 def test_gps_dropped_and_metadata_switches(tmp_path: Path, rotated_jpeg: Path):
