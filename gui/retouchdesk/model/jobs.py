@@ -159,6 +159,7 @@ class JobsModel(QAbstractItemModel):
         self._state: dict[str, JobState] = {}
         self._tally: Counter[JobState] = Counter()
         self._by_input: dict[Path, set[str]] = {}
+        self._input_of: dict[str, Path] = {}
         self.started = time.time()  # failures after this are news (the status bar's count)
         self._failed_recent: set[str] = set()
         self._dirty: set[str] = set()
@@ -291,6 +292,7 @@ class JobsModel(QAbstractItemModel):
             return  # already a row (a page that overlaps what the list shows)
         self._track(rec.id, rec.state)
         self._by_input.setdefault(rec.input_path, set()).add(rec.id)
+        self._input_of[rec.id] = rec.input_path
         if rec.batch_id:
             node = self._batch_node.get(rec.batch_id)
             if node is not None:
@@ -346,6 +348,7 @@ class JobsModel(QAbstractItemModel):
         """A new row at its place by age (pages are older than what is shown: near the end)."""
         self._track(rec.id, rec.state)
         self._by_input.setdefault(rec.input_path, set()).add(rec.id)
+        self._input_of[rec.id] = rec.input_path
         if rec.batch_id:
             node = _Node(batch_id=rec.batch_id, children=[rec.id], created_at=rec.created_at)
             self._batch_node[rec.batch_id] = node
@@ -364,7 +367,8 @@ class JobsModel(QAbstractItemModel):
         if node is None:
             return
         self._track(job_id, None)
-        for ids in self._by_input.values():
+        ids = self._by_input.get(self._input_of.pop(job_id, Path()))
+        if ids is not None:
             ids.discard(job_id)
         row = self._top.index(node)
         if node.batch_id and len(node.children) > 1:
