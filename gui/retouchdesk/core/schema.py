@@ -124,6 +124,12 @@ class Param:
         return self.applies_when is None or bool(expr.evaluate(self.applies_when, values))
 
     @property
+    def chosen_by_user(self) -> bool:
+        """A value only the user can give (a file, a style, a text): no default stands in for
+        it, so a required one is missing from :meth:`Operation.defaults` until chosen."""
+        return self.is_file or self.kind in (ParamKind.STYLE, ParamKind.STRING)
+
+    @property
     def is_file(self) -> bool:
         return self.kind in (ParamKind.IMAGE, ParamKind.MASK)
 
@@ -273,6 +279,21 @@ class CostHint:
     # Seconds per input megapixel where the time is known in advance (an expression over the
     # parameters, e.g. "22 * scale * scale" for the offline AI upscaler); "" when unknown.
     seconds_per_mp: str = ""
+    per: str = ""  # the parameter whose sent value the amount is per ("" : per run)
+    minimum: float | None = None  # the least a run is charged when ``per`` is set
+
+    def charge(self, per_value: Any = None) -> float | None:
+        """What one run costs when ``per`` had ``per_value`` (None: one unit).
+
+        Vendors bill whole units: 0.5 credits per second of a 7 s video is 4 credits.
+        """
+        if self.amount is None:
+            return None
+        if not self.per:
+            return float(self.amount)
+        units = 1.0 if per_value in (None, "") else float(per_value)
+        cost = float(math.ceil(self.amount * units - 1e-9))
+        return max(cost, float(self.minimum or 0))
 
 
 @dataclass(frozen=True)
@@ -382,7 +403,9 @@ class Operation:
     ) -> dict[str, Any]:
         """Check and complete ``raw``: the applicable parameters, typed, defaults filled in.
 
-        Raises :class:`ParameterError` naming the parameter and the allowed values.
+        Raises :class:`ParameterError` naming the parameter and the allowed values. With
+        ``require_files`` False a required value only the user can give (a file, a style, a
+        text: :attr:`Param.chosen_by_user`) may be missing, as in :meth:`defaults`.
         """
         by_name = {p.name: p for p in self.params}
         for name in raw:
@@ -409,7 +432,8 @@ class Operation:
                 continue
             eff = p.effective(values)
             value = p.coerce(raw[p.name], eff) if given else eff.default
-            if value is None and p.required and (require_files or not p.is_file):
+            missing = value is None or (value == "" and p.kind is ParamKind.STRING)
+            if missing and p.required and (require_files or not p.chosen_by_user):
                 raise ParameterError(
                     f"{p.name} is required ({p.describe_type(eff)})", parameter=p.name
                 )
@@ -681,6 +705,8 @@ def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file:
         d.get("constraints", []), grammar.CONSTRAINT, f"{where}, constraints"
     )
     api = grammar.check_api(d.get("api", {}), api_fields, set(names), where)
+    if cost.get("per") and cost["per"] not in names:
+        raise SchemaError(f"{where}, cost: 'per' names no parameter of this operation")
     for r in grammar.ROLES:
         playing = [p.name for p in params if p.role == r]
         if len(playing) > 1:
@@ -712,6 +738,8 @@ def _operation(pid: str, d: dict[str, Any], api_fields: Mapping[str, str], file:
             unit=cost.get("unit", ""),
             text=cost.get("text", ""),
             seconds_per_mp=str(cost.get("seconds_per_mp", "")),
+            per=cost.get("per", ""),
+            minimum=cost.get("minimum"),
         ),
         constraints=tuple(Constraint(c["expr"], c["message"]) for c in constraints),
         category=d.get("category", ""),

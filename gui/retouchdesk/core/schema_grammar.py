@@ -137,6 +137,10 @@ COST = {
     "unit": _k("text"),
     "text": _k("text"),
     "seconds_per_mp": _k("text"),  # expression over the parameters (model/estimate.py)
+    # The amount is per unit of this parameter's value as sent (a video's seconds, a batch's
+    # images); the charge is rounded up to a whole unit and at least ``minimum``.
+    "per": _k("text"),
+    "minimum": _k("number"),
 }
 
 CONSTRAINT = {"expr": _k("text", required=True), "message": _k("text", required=True)}

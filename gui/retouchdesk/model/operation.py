@@ -224,12 +224,13 @@ class OperationModel(QObject):
         problem = ""
         if self._op_id:
             status = self.status(self._provider)
-            try:
-                values = self.validated()
-            except ParameterError as exc:
-                problem = str(exc)
-            else:
-                problem = self._missing_required(values)
+            # A style or text not chosen yet gets its own sentence before validation's.
+            problem = self._missing_required(self._values[self._key()])
+            if not problem:
+                try:
+                    self.validated()
+                except ParameterError as exc:
+                    problem = str(exc)
             if not status.ready:
                 problem = status.reason
         if problem != self._problem:
@@ -240,16 +241,13 @@ class OperationModel(QObject):
     def _missing_required(self, values: dict[str, Any]) -> str:
         """A sentence when a value the service cannot run without (a style) is not chosen.
 
-        The schema lists them under ``api.requires``; without this the job would be queued
-        and fail at once (YouCam Hairstyle with no hairstyle).
+        The schema marks them ``required``; files (a mask to paint) have their own sentences.
         """
         op = self.operation
-        for name in op.api.get("requires", ()):
-            try:
-                p = op.param(name)
-            except Exception:
+        for p in op.params:
+            if not p.required or p.is_file:
                 continue
-            if p.applies(values) and values.get(name) in (None, "", []):
+            if p.applies(values) and values.get(p.name) in (None, "", []):
                 verb = "Choose" if p.kind in (ParamKind.STYLE, ParamKind.ENUM) else "Fill in"
                 return f"{verb} {p.label.lower()} first: {op.label} cannot run without it."
         return ""

@@ -89,10 +89,21 @@ def test_generation_specific_parameters_are_dropped_for_the_other():
 
 
 def test_required_files_and_styles_are_named_before_anything_is_sent():
+    # Declared once, as the schema's own `required` (no separate api list): the schema
+    # refuses a request without them...
+    with pytest.raises(ParameterError, match=r"^mask is required"):
+        op("object_removal").validate({})
+    with pytest.raises(ParameterError, match=r"^template_id is required"):
+        op("hair_bang").validate({})
+    with pytest.raises(ParameterError, match=r"^prompt is required"):
+        op("image_generator").validate({"template_id": "1:2", "prompt": ""})
+    assert op("image_generator").defaults()["prompt"] == ""  # loads: no default stands in
+    # ...and the provider checks the same declaration on what it is about to send.
+    loose = op("object_removal").validate({}, require_files=False)
     with pytest.raises(ParameterError, match=r"Object Removal needs mask \(mask\)"):
-        payload.check_required(op("object_removal"), op("object_removal").validate({}))
+        payload.check_required(op("object_removal"), loose)
     with pytest.raises(ParameterError, match="template_id"):
-        payload.check_required(op("hair_bang"), op("hair_bang").validate({}))
+        payload.check_required(op("hair_bang"), op("hair_bang").validate({}, require_files=False))
     bg = op("background_change")
     payload.check_required(bg, bg.validate({"type": "template", "template_id": "x"}))
 
@@ -127,3 +138,34 @@ def test_face_mapping_parses_pairs_and_defaults_to_one_to_one():
         payload.parse_face_mapping("1:0", 1, 3)
     with pytest.raises(ParameterError, match="no face"):
         payload.parse_face_mapping("", 1, 0)
+
+
+def test_the_charge_is_declared_per_parameter_not_computed_in_code():
+    video = op("video_enhance").cost
+    assert (video.per, video.minimum) == ("dst_duration", 1)
+    # 1 credit per 2 seconds (api-reference 4.2), whole credits, at least one
+    assert [video.charge(s) for s in (1, 2, 3, 7, 60)] == [1, 1, 2, 4, 30]
+    assert video.charge(None) == 1
+    gen = op("image_generator").cost
+    assert gen.per == "batch_size" and gen.charge(4) == 8 and gen.charge(None) == 2
+    assert op("photo_enhance").cost.charge() == op("photo_enhance").cost.amount
+
+
+def test_per_operation_facts_are_declared_in_the_schema():
+    assert op("image_extender").api["geometry"][0] == "output_width"
+    assert "cut-out mask" in op("background_change").api["needs_v2"]
+    refs = [p.name for p in op("face_swap").file_params]
+    assert refs == ["ref_file", "ref_file_2", "ref_file_3"]  # reference i = the i-th given
+
+
+def test_a_cost_per_an_unknown_parameter_is_refused(tmp_path):
+    from retouchdesk.core.errors import SchemaError
+    from retouchdesk.core.schema import load_provider
+
+    toml = tmp_path / "x.toml"
+    toml.write_text(
+        'id = "x"\n[[operations]]\nid = "o"\n[operations.cost]\namount = 1\nper = "secs"\n'
+        '[[operations.params]]\nname = "seconds"\nkind = "int"\ndefault = 1\n'
+    )
+    with pytest.raises(SchemaError, match=r"x\.toml, operation o, cost: 'per' names no param"):
+        load_provider(toml)

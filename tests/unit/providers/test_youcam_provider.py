@@ -98,11 +98,12 @@ async def test_wrong_size_mask_and_over_limit_image_are_refused_before_any_uploa
         )
         with pytest.raises(InputError, match="PNG is not accepted"):
             await prov.prepare(ctx)
-        ctx = make_context(
-            youcam_op("ai_replace"), youcam_inputs.portrait, {"prompt": "x"}, tmp_path / "w"
-        )
-        with pytest.raises(ParameterError, match="needs area to replace"):
-            await prov.prepare(ctx)
+        # A required mask (required = true in the schema) is refused when the request is
+        # checked, before the provider is asked to upload anything.
+        with pytest.raises(ParameterError, match=r"^mask is required"):
+            make_context(
+                youcam_op("ai_replace"), youcam_inputs.portrait, {"prompt": "x"}, tmp_path / "w"
+            )
     finally:
         await prov.aclose()
     assert uploads(emu) == [] and emu.received() == []

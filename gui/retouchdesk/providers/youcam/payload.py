@@ -40,15 +40,12 @@ def split_style(value: str) -> tuple[str | None, str]:
 
 
 def missing_required(op: Operation, values: Mapping[str, Any]) -> list[str]:
-    """Names of the parameters the operation cannot run without that have no value."""
-    out = []
-    for name in op.api.get("requires", ()):
-        p = op.param(name)
-        if not p.applies(values):
-            continue
-        if values.get(name) in (None, "", []):
-            out.append(name)
-    return out
+    """Names of the required parameters (``required = true``) that apply and have no value."""
+    return [
+        p.name
+        for p in op.params
+        if p.required and p.applies(values) and values.get(p.name) in (None, "", [])
+    ]
 
 
 def check_required(op: Operation, values: Mapping[str, Any]) -> None:

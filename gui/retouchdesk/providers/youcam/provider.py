@@ -249,20 +249,19 @@ class YouCamProvider(Provider):
                 out[p.name] = files.prepare_mask(path, size)
             else:
                 out[p.name] = files.prepare_image(path, op, what=f"The {p.label.lower()}")
-        if op.id == "image_extender" and size is not None:
-            payload.extender_geometry(values, *size)
+        if op.api.get("geometry") and size is not None:
+            payload.extender_geometry(values, *size)  # refuse a broken geometry before upload
         return out
 
     # -- prepare: uploads ------------------------------------------------------------------
 
     async def prepare(self, ctx: JobContext) -> None:
         op = ctx.operation
-        if self.gen == V1 and op.id == "background_change":
-            # v1 answers only a foreground mask (seed: run-task schema without prompt or
-            # template); nothing to replace the background with: refuse before any upload.
+        if self.gen == V1 and op.api.get("needs_v2"):
+            # The schema says why v1 cannot do it (Background Change: v1 answers only a
+            # foreground mask, nothing to replace the background with): refuse before upload.
             raise ProviderError(
-                "Background Change needs a YouCam v2 API key: with a v1 sign-in YouCam "
-                "returns only a cut-out mask, not a new background",
+                f"{op.label} needs a YouCam v2 API key: {op.api['needs_v2']}",
                 retryable=False,
                 code="unsupported",
             )
@@ -339,11 +338,16 @@ class YouCamProvider(Provider):
 
     def _extra(self, ctx: JobContext) -> dict[str, Any]:
         op, values = ctx.operation, ctx.params
-        if op.id == "image_extender":
+        if op.api.get("geometry"):
             w, h = ctx.remote.get("src_size") or (0, 0)
             return payload.extender_geometry(values, int(w), int(h))
         if op.api.get("detect"):
-            refs = [n for n in ("ref_file", "ref_file_2", "ref_file_3") if ctx.file_param(n)]
+            # The reference photos, in declaration order: reference i is the i-th one given.
+            refs = [
+                p.name
+                for p in op.file_params
+                if p.kind is ParamKind.IMAGE and ctx.file_param(p.name)
+            ]
             faces = ctx.remote.get("faces") or []
             pairs = payload.parse_face_mapping(
                 str(values.get("face_mapping") or ""), len(refs), len(faces)
@@ -378,6 +382,8 @@ class YouCamProvider(Provider):
             values: dict[str, Any] = {}
         else:
             body_op_files, values = extra_files, ctx.params
+            # The computed fields as sent (a video's length): the charge is per them.
+            remote["sent"] = {k: v for k, v in extra.items() if isinstance(v, int | float | str)}
         body = payload.build_body(
             op if phase == "task" else _bare(op),
             values,
@@ -573,13 +579,7 @@ class YouCamProvider(Provider):
                 message=f"{len(faces)} face(s) found, swapping",
                 next_poll=quick,
             )
-        op = ctx.operation
-        cost = op.cost.amount
-        if cost is not None and op.input_kind == "video":
-            seconds = ctx.params.get("dst_duration") or remote.get("duration") or 2
-            cost = float(max(1, (round(float(seconds)) + 1) // 2))
-        elif cost is not None and self.gen == V1 and "batch_size" in op.api.get("v1_only", ()):
-            cost = float(cost) * int(ctx.params.get("batch_size") or 1)
+        cost = ctx.operation.cost.charge(self._sent_value(ctx, ctx.operation.cost.per))
         outputs = list(w.outputs)
         if remote.get("faces"):
             for o in outputs:  # the detected faces, for a mapping UI and the result record
@@ -616,6 +616,19 @@ class YouCamProvider(Provider):
             finally:
                 w.listeners.discard(wake)
                 changed.clear()
+
+    def _sent_value(self, ctx: JobContext, name: str) -> Any:
+        """The value parameter ``name`` had on the wire (for a cost ``per`` it): None when
+        this generation does not send it, the computed one (a video's length) when empty."""
+        if not name:
+            return None
+        op = ctx.operation
+        if name in op.api.get("v2_only" if self.gen == V1 else "v1_only", ()):
+            return None
+        value = ctx.params.get(name)
+        if value is None:
+            value = (ctx.remote.get("sent") or {}).get(name)
+        return value
 
     def _task_id(self, ctx: JobContext) -> str | None:
         sub = ctx.remote.get(ctx.remote.get("phase", "task")) or {}
