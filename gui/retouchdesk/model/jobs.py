@@ -162,6 +162,7 @@ class JobsModel(QAbstractItemModel):
         self._input_of: dict[str, Path] = {}
         self.started = time.time()  # failures after this are news (the status bar's count)
         self._failed_recent: set[str] = set()
+        self._finished: Counter[JobState] = Counter()  # arrivals in each state, this session
         self._dirty: set[str] = set()
         self._estimates: dict[str, float] = {}
         self._flush = QTimer(self)
@@ -235,7 +236,9 @@ class JobsModel(QAbstractItemModel):
 
         ``live``: not finished; ``done`` / ``failed``: finished rows in the list;
         ``failed_recent``: jobs that failed since this model was made (news for the status
-        bar; yesterday's failures are in the list, not news).
+        bar; yesterday's failures are in the list, not news). ``finished_done`` /
+        ``finished_failed``: how many times a job reached done / failed while this model
+        listened (they only grow: paging history in or forgetting old jobs leaves them be).
         """
         t = self._tally
         return {
@@ -243,6 +246,8 @@ class JobsModel(QAbstractItemModel):
             "done": t[JobState.DONE],
             "failed": t[JobState.FAILED],
             "failed_recent": len(self._failed_recent),
+            "finished_done": self._finished[JobState.DONE],
+            "finished_failed": self._finished[JobState.FAILED],
         }
 
     def _track(self, job_id: str, state: JobState | None) -> None:
@@ -277,7 +282,10 @@ class JobsModel(QAbstractItemModel):
         if ev.kind is EventKind.STATE:
             if ev.job_id in self._state:
                 rec = self.engine.get(ev.job_id)
-                self._track(ev.job_id, rec.state if rec is not None else ev.state)
+                now = rec.state if rec is not None else ev.state
+                if now is not self._state[ev.job_id]:
+                    self._finished[now] += 1
+                self._track(ev.job_id, now)
             self._flush_dirty()  # state changes are shown at once, progress is coalesced
             self.counts_changed.emit()
             if ev.state is JobState.DONE:

@@ -61,14 +61,16 @@ class QueueControls:
     # -- notification ------------------------------------------------------------------------
     def _maybe_notify(self, *_a: object) -> None:
         c = self.jobs.counts()
+        # Arrivals in done / failed, not rows: older jobs paged into the list (or forgotten)
+        # while the queue runs must not change what the notification says.
         if c["live"] and not self._was_live:
-            self._batch_start = {"done": c["done"], "failed": c["failed"]}
+            self._batch_start = {"done": c["finished_done"], "failed": c["finished_failed"]}
         ended = self._was_live and not c["live"]
         self._was_live = c["live"]
         if not ended or self.window.isActiveWindow():
             return
-        done = c["done"] - self._batch_start["done"]
-        failed = c["failed"] - self._batch_start["failed"]
+        done = c["finished_done"] - self._batch_start["done"]
+        failed = c["finished_failed"] - self._batch_start["failed"]
         if done + failed <= 0:
             return
         text = f"{done} photo{'s' if done != 1 else ''} done"
