@@ -15,12 +15,14 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err
 from retouchdesk.cli.run import Item, inputs_of, run_batch
-from retouchdesk.core import recipe as core_recipe
 from retouchdesk.core.errors import RetouchError
+
+if TYPE_CHECKING:
+    from retouchdesk.core import recipe as core_recipe
 
 STEPS_FOLDER = ".steps"
 
@@ -48,6 +50,8 @@ class Chain:
 
 def cmd_recipe(args: argparse.Namespace) -> int:
     """Print the recipe in RESULT's XMP as TOML (``retouchdesk recipe R.jpg > chain.toml``)."""
+    from retouchdesk.core import recipe as core_recipe  # XML and TOML: loaded when used
+
     path: Path = args.result
     if not path.is_file():
         err(f"{path}: no such file")
@@ -66,6 +70,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 
 def cmd_run_recipe(args: argparse.Namespace) -> int:
     from retouchdesk.core import naming
+    from retouchdesk.core import recipe as core_recipe
     from retouchdesk.services.runtime import build_runtime
 
     try:
@@ -104,6 +109,7 @@ async def _run_chains(
     chains: list[Chain],
     args: argparse.Namespace,
 ) -> int:
+    from retouchdesk.core import recipe as core_recipe
     from retouchdesk.services import recipes
     from retouchdesk.services.engine import default_output_dir
 
