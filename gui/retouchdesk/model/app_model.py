@@ -371,7 +371,7 @@ class AppModel(QObject):
             n = len(resumed)
             self.message.emit(f"Resumed {n} job{'s' if n != 1 else ''} from the last session")
             self.resumed.emit(list(resumed))
-        keep = self._setting("jobs", "keep_days", 90)
+        keep = self._setting("jobs", "keep_days", 0)
         if keep and float(keep) > 0:
             # Off the GUI thread (the deletion runs in a worker): start-up never waits for it.
             self.pruning = self.runner.spawn(self.engine.prune(float(keep)), name="prune-jobs")

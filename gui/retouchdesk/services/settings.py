@@ -90,7 +90,9 @@ SPECS: tuple[SettingSpec, ...] = (
         "jobs",
         "keep_days",
         int,
-        90,
+        # Forever by default: a done job is what stops the same paid work being sent again
+        # (services.batch), so forgetting it is the photographer's choice, not ours.
+        0,
         "Days finished jobs stay in the job list (0 = forever); result files are kept",
     ),
     _s("hosting", "strategy", str, "local", "How Enhancor reaches inputs: local or s3"),
