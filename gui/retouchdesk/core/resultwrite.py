@@ -63,13 +63,17 @@ def save(
     if isinstance(result, Path | str) and icc_override is None:
         rewrapped = _rewrapped(Path(result), meta, destination, policy, recipe)
         if rewrapped is not None:
-            data, fmt, notes = rewrapped
-            imageio.atomic_write(destination, lambda fh: fh.write(data), replace=replace)
+            data, kind, kept_out = rewrapped
+
+            def write_as_is(fh: IO[bytes]) -> None:
+                fh.write(data)
+
+            imageio.atomic_write(destination, write_as_is, replace=replace)
             if report is not None:
-                report["format"] = fmt
+                report["format"] = kind
                 report["bit_depth"] = 8
-                if notes:
-                    report.setdefault("notes", []).extend(notes)
+                if kept_out:
+                    report.setdefault("notes", []).extend(kept_out)
             return destination
     arr, jpeg_original = _result_pixels(result)
     notes: list[str] = []
@@ -159,7 +163,8 @@ def _rewrapped(
         data = path.read_bytes()
         if data.startswith(rewrap.PNG_SIGNATURE):
             kind = "png"
-            width, height, depth, colour, has_trns, orientation = rewrap.png_facts(data)
+            chunks = rewrap.png_chunks(data)
+            width, height, depth, colour, has_trns, orientation = rewrap.png_facts(chunks)
             if depth != 8 or has_trns or colour not in (0, 2, 6):
                 return None
             grey, alpha = colour == 0, colour == 6
@@ -203,7 +208,7 @@ def _rewrapped(
             out = rewrap.rewrap_jpeg(data, icc=icc, exif=exif, xmp=xmp)
         else:
             exif = exifdata.to_bytes(tags) if tags is not None else None
-            out = rewrap.rewrap_png(data, icc=icc, exif=exif, xmp=xmp)
+            out = rewrap.rewrap_png(chunks, icc=icc, exif=exif, xmp=xmp)
     except (rewrap.NotRewrappable, ValueError):
         return None
     return out, kind, notes

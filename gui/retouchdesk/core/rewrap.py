@@ -40,13 +40,20 @@ class NotRewrappable(Exception):
 # -- PNG -------------------------------------------------------------------------------------
 
 
-def png_facts(data: bytes) -> tuple[int, int, int, int, bool, int | None]:
+Chunks = list[tuple[bytes, bytes]]
+
+
+def png_chunks(data: bytes) -> Chunks:
+    """A PNG's chunks as (type, data), every CRC checked, IHDR first and IEND last."""
+    return list(_png_chunks(data))
+
+
+def png_facts(chunks: Chunks) -> tuple[int, int, int, int, bool, int | None]:
     """(width, height, bit depth, colour type, has tRNS, EXIF orientation) of a PNG.
 
     The orientation is None when it cannot be told without a decoder's help (a text chunk
     that may carry EXIF or XMP naming one); 1 when nothing names one.
     """
-    chunks = list(_png_chunks(data))
     width, height, depth, colour, _c, _f, _i = struct.unpack(">IIBBBBB", chunks[0][1])
     orientation: int | None = 1
     for kind, body in chunks:
@@ -99,9 +106,9 @@ def _png_chunks(data: bytes):
 
 
 def rewrap_png(
-    data: bytes, *, icc: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None
+    chunks: Chunks, *, icc: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None
 ) -> bytes:
-    """``data`` (a PNG) with only its image chunks and the given metadata.
+    """A PNG of ``chunks`` (:func:`png_chunks`) with only its image chunks and the metadata.
 
     The image data is inflated once to prove it whole (a truncated or damaged stream raises
     :class:`NotRewrappable`); it is written as it was, compressed bytes unchanged.
@@ -109,7 +116,7 @@ def rewrap_png(
     ihdr = b""
     idat: list[bytes] = []
     plte = b""
-    for kind, body in _png_chunks(data):
+    for kind, body in chunks:
         if kind == b"IHDR":
             ihdr = body
         elif kind == b"PLTE":

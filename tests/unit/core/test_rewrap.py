@@ -48,7 +48,7 @@ def test_a_damaged_png_is_not_rewrapped_and_fails_in_the_decoder(
     path, data = _vendor(tmp_path, "PNG")
     path.write_bytes(damage(data))
     with pytest.raises(rewrap.NotRewrappable):
-        rewrap.rewrap_png(path.read_bytes())
+        rewrap.rewrap_png(rewrap.png_chunks(path.read_bytes()))
     dest = tmp_path / "out" / "result.png"
     with pytest.raises(InputError):
         _save(path, data_dir / "coffee.png", dest)
