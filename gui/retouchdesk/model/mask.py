@@ -110,19 +110,18 @@ class MaskDocument(QObject):
     ) -> None:
         """A blank mask of ``width`` x ``height``, or ``array`` (uint8 HxW) taken over as it is
         (a mask just loaded: no copy; nobody else may write to it afterwards)."""
-        import numpy as np
-
         super().__init__(parent)
         if width <= 0 or height <= 0:
             raise ValueError(f"a mask needs a positive size (got {width}x{height})")
+        self._buf: np.ndarray | None = None  # made at the first edit or read (see ``_a``)
+        self._w, self._h = int(width), int(height)
         if array is not None:
+            import numpy as np
+
             if array.shape != (height, width) or array.dtype != np.uint8:
                 raise ValueError(f"the mask is {array.shape}, expected {width}x{height} uint8")
-            self._a = array
-        else:
-            # calloc'd: pages of a mask nobody paints are never touched, so cost no memory.
-            self._a = np.zeros((height, width), dtype=np.uint8)
-        self._empty: bool | None = None  # known emptiness; None after an edit
+            self._buf = array
+        self._empty: bool | None = None if array is not None else True  # None: not known
         self.undo_limit_bytes = undo_limit_bytes
         self._undo: list[_Step] = []
         self._redo: list[_Step] = []
@@ -134,17 +133,33 @@ class MaskDocument(QObject):
 
     # -- basic facts ----------------------------------------------------------------------
     @property
+    def _a(self) -> np.ndarray:
+        """The pixels, allocated when first needed: a photo that is only looked at never
+        gets a mask buffer (nor loads numpy for one)."""
+        if self._buf is None:
+            import numpy as np
+
+            # calloc'd: pages of a mask nobody paints are never touched, so cost no memory.
+            self._buf = np.zeros((self._h, self._w), dtype=np.uint8)
+        return self._buf
+
+    @_a.setter
+    def _a(self, value: np.ndarray) -> None:
+        self._buf = value
+        self._h, self._w = int(value.shape[0]), int(value.shape[1])
+
+    @property
     def array(self) -> np.ndarray:
         """The live buffer (read it; edit only through the methods so undo stays right)."""
         return self._a
 
     @property
     def width(self) -> int:
-        return int(self._a.shape[1])
+        return self._w
 
     @property
     def height(self) -> int:
-        return int(self._a.shape[0])
+        return self._h
 
     @property
     def size(self) -> tuple[int, int]:

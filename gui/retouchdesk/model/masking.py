@@ -147,11 +147,10 @@ class MaskingModel(QObject):
         """Hand the mask being left to the saver (no copy: nobody edits it any more)."""
         if self._photo is None or self._doc is None:
             return
-        arr = self._doc.array
         if self._dirty:
-            self._queue_save(self._photo, arr)
+            self._queue_save(self._photo, self._doc.array)
         if not self._doc.is_empty():
-            self._previous = (self._photo, arr)
+            self._previous = (self._photo, self._doc.array)
 
     def _new_document(self, size: tuple[int, int], array: np.ndarray | None = None) -> MaskDocument:
         # No Qt parent: the previous photo's buffer and history are freed once the layer

@@ -590,7 +590,7 @@ class MaskLayer(QGraphicsObject):
     def _update_preview(self) -> None:
         """Outline what the operation will use: the mask grown/shrunk, and the feather band."""
         expand, feather = self._tools.preview_expand, self._tools.preview_feather
-        if not expand and not feather:
+        if (not expand and not feather) or self._doc.is_empty():
             self._preview.setPath(QPainterPath())
             return
         self._preview.setPath(preview_path(self._doc.array, expand, feather))
