@@ -26,7 +26,7 @@ from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import Decision, decide, plan_batch, work_key
 
 if TYPE_CHECKING:
-    from retouchdesk.services.engine import JobRequest
+    from retouchdesk.services.engine import JobEngine, JobRequest
     from retouchdesk.services.inputs import LimitCheck
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class SessionModel(QObject):
 
     def __init__(
         self,
-        engine: Any,
+        engine: JobEngine,
         operation: OperationModel,
         runner: TaskRunner,
         cache_dir: Path,
@@ -102,13 +102,11 @@ class SessionModel(QObject):
 
     def version_rows(self) -> dict[str, tuple[Path, str | None]]:
         """Job id -> (photo, parent job id) of every recorded version (the job database)."""
-        store = getattr(self.engine, "store", None)
-        return store.versions() if store is not None else {}
+        return self.engine.store.versions()
 
     def version_rows_of(self, job_ids: list[str]) -> dict[str, tuple[Path, str | None]]:
         """The version rows of these jobs only (one indexed read, whatever the history)."""
-        store = getattr(self.engine, "store", None)
-        return store.version_rows(job_ids) if store is not None else {}
+        return self.engine.store.version_rows(job_ids)
 
     def photo_of_job(self, rec: JobRecord, rows: dict | None = None) -> Path:
         """The photo a job made a version of (a chained job's input is an earlier result)."""
@@ -307,8 +305,7 @@ class SessionModel(QObject):
 
         A job another process runs (the CLI) is known only to the database; it counts.
         """
-        store = getattr(self.engine, "store", None)
-        found = store.find_by_dedupe_key(key) if store is not None else None
+        found = self.engine.store.find_by_dedupe_key(key)
         if found is None:
             return None
         return self.engine.get(found.id) or found
@@ -331,11 +328,8 @@ class SessionModel(QObject):
 
     def record_versions(self, rows: list[tuple[str, Path, str | None]]) -> None:
         """Write each queued job's place in its photo's version tree to the job database."""
-        store = getattr(self.engine, "store", None)
-        if store is None:
-            return
         for job_id, photo, parent_id in rows:
-            store.add_version(job_id, photo, parent_id)
+            self.engine.store.add_version(job_id, photo, parent_id)
 
     def submit(self, planned: list[Planned]) -> list[str]:
         """Queue the planned jobs (one is a job, several a batch); returns their ids."""

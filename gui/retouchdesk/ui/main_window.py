@@ -607,9 +607,7 @@ class MainWindow(QMainWindow):
         for act in self.photo_actions:
             act.setEnabled(n > 0)
         self.apply_all_action.setEnabled(n > 1)
-        painter = getattr(self, "mask_painter", None)
-        if painter is not None:
-            painter.toolbar.setEnabled(n > 0)
+        self.mask_painter.toolbar.setEnabled(n > 0)
 
     def _shown_view(self) -> Zoomable:
         shown = self.stack.currentWidget()
@@ -732,8 +730,7 @@ class MainWindow(QMainWindow):
         )
 
     def _painted_mask(self) -> bool:
-        painter = getattr(self, "mask_painter", None)
-        doc = painter.masking.document if painter is not None else None
+        doc = self.mask_painter.masking.document
         return doc is not None and not doc.is_empty()
 
     async def _ask_masks(self, planned: list[Any]) -> list[Any]:
@@ -767,9 +764,9 @@ class MainWindow(QMainWindow):
             if await self.ask(box) is not run:
                 return []
             planned = with_mask
-        painter = getattr(self, "mask_painter", None)
-        uses_mask = painter is not None and bool(painter.masking.mask_params())
-        protect = painter is not None and painter.masking.protect_outside
+        masking = self.mask_painter.masking
+        uses_mask = bool(masking.mask_params())
+        protect = masking.protect_outside
         if self._painted_mask() and not uses_mask and not protect:
             box = QMessageBox(self)
             box.setIcon(QMessageBox.Icon.Question)
