@@ -131,3 +131,23 @@ def test_info_dock_shows_the_shown_version_and_paints_clipping(qtbot, make_windo
     assert img.pixelColor(int(xs[0]), int(ys[0])).alpha() == 0
     qtbot.keyClick(w.canvas, Qt.Key.Key_J)
     assert not info.overlay.isVisible()
+
+
+def test_the_info_tab_behind_retouch_counts_nothing_until_it_is_shown(
+    qtbot, make_window, tmp_path: Path
+):
+    """Tabbed behind the Retouch panel (the default layout) the Info panel reads nothing: a
+    24 MP photo's histogram and clipping mask would cost memory and time for nobody."""
+    shutil.copyfile(DATA / "coffee.png", tmp_path / "coffee.png")
+    w = make_window()
+    w.open_paths([tmp_path / "coffee.png"])
+    info = w.photo_info
+    qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
+    qtbot.wait(200)
+    assert info.dock.visibleRegion().isEmpty()  # behind the Retouch tab
+    assert info.model.path is None and info.model.histogram is None
+    info.dock.raise_()  # the photographer clicks the Info tab
+    qtbot.waitUntil(lambda: info.model.histogram is not None, timeout=10_000)
+    with Image.open(tmp_path / "coffee.png") as im:
+        want = expected(np.asarray(im.convert("RGB")))
+    assert info.model.histogram.shadows == want["shadows"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -210,13 +210,18 @@ class PhotoInfoHook:
         self.panel.overlay_box.toggled.connect(self._box_toggled)
         m.document.image_changed.connect(self._shown_changed)
         m.photos.current_changed.connect(lambda p: None if p else self.model.set_path(None))
-        self.dock.visibilityChanged.connect(lambda _v: self._shown_changed())
+        # Once the tab switch is laid out (the new tab's region is known a turn later).
+        self.dock.visibilityChanged.connect(lambda _v: QTimer.singleShot(0, self._shown_changed))
         self.model.changed.connect(self._update_overlay)
 
     def _shown_changed(self) -> None:
         img = self.window.model.document.image
-        if not self.dock.isVisible() and not self.action.isChecked():
-            return  # computed when the panel or the overlay is looked at
+        # Computed when the panel or the overlay is looked at: a dock tabbed behind another
+        # reports itself visible with nothing of it on screen (its histogram would decode and
+        # count 24 MP for nobody).
+        seen = self.dock.isVisible() and not self.dock.visibleRegion().isEmpty()
+        if not seen and not self.action.isChecked():
+            return
         if img is None:
             self.model.set_path(None)
         else:
