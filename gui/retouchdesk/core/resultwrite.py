@@ -160,7 +160,11 @@ def _rewrapped(
     file is not whole (the decoder then says why).
     """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if not (head.startswith(rewrap.PNG_SIGNATURE) or head.startswith(b"\xff\xd8\xff")):
+                return None  # a worker's raw pixels (.npy), a TIFF, a WebP: decoded
+            data = head + fh.read()
         if data.startswith(rewrap.PNG_SIGNATURE):
             kind = "png"
             chunks = rewrap.png_chunks(data)

@@ -5,7 +5,8 @@ Run in a worker thread by the job engine before anything is uploaded:
 1. **Refuse cheaply**: the size limits are checked from the header (a 571 KB file declaring
    196 megapixels is refused before it costs 850 MB of decoding), probed once; only then is
    the photo decoded, once: for the check alone, or for the copy below, whose decode is the
-   check. A damaged file fails here and not at the vendor.
+   check. A damaged file fails here and not at the vendor. The offline engine's worker
+   decodes the photo anyway, so a local job's photo is not decoded here too.
 2. **Upright everywhere**: cloud services ignore the EXIF orientation tag, so every remote
    provider (uploaded or URL-hosted, like Enhancor) receives an upright copy with the tag reset
    whenever the photo is stored rotated. The copy is also made when the photo's format is one
@@ -117,7 +118,8 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
         not local and (info.orientation != 1 or copy_format != info.format or info.bit_depth > 8)
     )
     if not needs_copy:
-        imageio.check_decodes(path)  # the one decode: a damaged file fails before any upload
+        if not local:  # the offline worker decodes the photo itself and says what is wrong
+            imageio.check_decodes(path)  # the one decode: a damaged file fails before upload
         return Prepared(send=path)
     work_dir.mkdir(parents=True, exist_ok=True)
     out_format = copy_format or _local_copy_format(info)

@@ -160,7 +160,11 @@ def run_operation(
     ctx.progress(0.0, f"Opening {image_path.name}")
     header = imageio.probe(image_path)  # refuse from the header, before decoding anything
     _check_limits(op, (header.width, header.height), image_path)
-    loaded = imageio.load_pixels(image_path)
+    try:
+        loaded = imageio.load_pixels(image_path)  # the job's one decode of the photo
+    except InputError:
+        imageio.check_decodes(image_path)  # its sentence says best what is wrong with the file
+        raise
     for note in loaded.notes:
         ctx.warnings.append(f"{image_path.name}: {note}")
     _check_limits(op, loaded.size, image_path)
