@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from retouchdesk.resources import resource_path
+
 ACCENT = QColor(0x3D, 0x8E, 0xE0)
 
 
@@ -99,6 +101,39 @@ QPushButton#apply:disabled {{ background: {seg_bg}; color: {hint}; border-color:
 QFrame#banner {{ background: {"#4a3f22" if dark else "#fff4d6"}; border-radius: 4px; }}
 QLabel#problem {{ color: {"#f0a35e" if dark else "#a0520c"}; }}
 QListView#filmstrip {{ background: {"#1f1f21" if dark else "#e2e2e4"}; border: none; }}
+""" + (_dark_frames() if dark else "")
+
+
+def _dark_frames() -> str:
+    """Visible edges for text fields, radio buttons and check boxes on the dark palette.
+
+    Fusion draws these outlines a shade darker than the window, which on a dark window is
+    next to invisible: an empty field or an unchecked option could not be seen.
+    """
+    edge, base, off = "#66666b", "#222224", "#808084"
+    accent = ACCENT.name()
+    check = resource_path("icons", "check.svg").as_posix()
+    check_off = resource_path("icons", "check-disabled.svg").as_posix()
+    dot = (
+        "qradialgradient(cx:0.5, cy:0.5, radius:0.5, fx:0.5, fy:0.5, "
+        f"stop:0 {accent}, stop:0.42 {accent}, stop:0.5 {base}, stop:1 {base})"
+    )
+    return f"""
+QLineEdit {{ border: 1px solid {edge}; border-radius: 3px; background: {base};
+    padding: 2px 3px; }}
+QLineEdit:focus {{ border-color: {accent}; }}
+QLineEdit:disabled {{ color: {off}; border-color: #48484c; }}
+QCheckBox::indicator, QRadioButton::indicator {{ width: 13px; height: 13px;
+    border: 1px solid {edge}; background: {base}; }}
+QCheckBox::indicator {{ border-radius: 3px; }}
+QRadioButton::indicator {{ border-radius: 7px; }}
+QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {accent}; }}
+QCheckBox::indicator:checked {{ background: {accent}; border-color: {accent};
+    image: url({check}); }}
+QCheckBox::indicator:indeterminate {{ background: {edge}; }}
+QRadioButton::indicator:checked {{ background: {dot}; border-color: {accent}; }}
+QCheckBox::indicator:disabled, QRadioButton::indicator:disabled {{ border-color: #48484c; }}
+QCheckBox::indicator:checked:disabled {{ background: #48484c; image: url({check_off}); }}
 """
 
 
