@@ -161,8 +161,8 @@ class Provider(abc.ABC):
         while True:
             res = await self.poll(ctx)
             yield res
-            if res.state is not RemoteState.RUNNING:
-                return
+            if res.state in (RemoteState.DONE, RemoteState.FAILED):
+                return  # queued and running both go on polling
             await asyncio.sleep(max(0.0, res.next_poll))
 
     async def fetch(self, ctx: JobContext, outputs: Sequence[Output]) -> list[Output]:

@@ -11,7 +11,9 @@ environment:
   in the file, read back by Pillow and LittleCMS;
 * a result that must change (rotated by its own EXIF) is still decoded and made upright;
 * the photo is decoded at most once per job, also when an upright copy is sent;
-* a key given in the environment never opens the secret store (keyring detection).
+* a key given in the environment never opens the secret store (keyring detection);
+* a job still queued at the vendor is polled again after the provider's interval, not
+  abandoned by the status iterator and picked up after a retry wait.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ ORIENTATION, MAKE = 0x0112, 0x010F
 def enhancor(emulator, monkeypatch: pytest.MonkeyPatch, app_home: Path):
     """Start the emulator (its result container chosen by the test) with the key in the env."""
 
-    def start(result_suffix: str = ".png"):
-        emu = emulator("enhancor", api_key=KEY, time_scale=0.02, result_suffix=result_suffix)
+    def start(result_suffix: str = ".png", time_scale: float = 0.02):
+        emu = emulator("enhancor", api_key=KEY, time_scale=time_scale, result_suffix=result_suffix)
         monkeypatch.setenv("RETOUCHDESK_ENHANCOR_BASE_URL", emu.url)
         monkeypatch.setenv("RETOUCHDESK_ENHANCOR_API_KEY", KEY)
         monkeypatch.setenv("RETOUCHDESK_ENHANCOR_POLL_INTERVAL", "0.05")
@@ -49,9 +51,12 @@ def enhancor(emulator, monkeypatch: pytest.MonkeyPatch, app_home: Path):
     return start
 
 
-async def run_job(photo: Path, out: Path) -> JobRecord:
-    """One Enhancor job through the runtime ``retouchdesk run`` builds."""
+async def run_job(photo: Path, out: Path, messages: list[str] | None = None) -> JobRecord:
+    """One Enhancor job through the runtime ``retouchdesk run`` builds; ``messages`` gets
+    the job's messages (waits, retries)."""
     rt = runtime_mod.build_runtime(lazy_secrets=True)
+    if messages is not None:
+        rt.engine.subscribe(lambda ev: messages.append(ev.message or ""))
     try:
         rt.engine.start(resume=False)
         job = rt.engine.submit(
@@ -209,3 +214,15 @@ async def test_a_key_in_the_environment_never_opens_the_secret_store(
     monkeypatch.setattr(runtime_mod, "open_secret_store", recording_open)
     await run_job(png_photo(tmp_path, data_dir), tmp_path / "out")
     assert opened == []  # keyring detection costs over half a second, for nothing here
+
+
+async def test_a_job_queued_at_the_vendor_is_followed_without_a_retry_wait(
+    enhancor, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    emu = enhancor(".png", time_scale=0.2)  # 0.2 s in each state: the first polls see it queued
+    monkeypatch.setenv("RETOUCHDESK_ENGINE_BACKOFF_BASE", "5")  # a retry would show as a wait
+    messages: list[str] = []
+    await run_job(png_photo(tmp_path, data_dir), tmp_path / "out", messages)
+    assert any("pending at Enhancor" in m or "Enhancor's queue" in m for m in messages), messages
+    assert not [m for m in messages if "again in" in m or "stopped reporting" in m], messages
+    assert len(emu.received("/api/upscaler/v1/status", "POST")) >= 2
