@@ -136,7 +136,8 @@ async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
 
 
 def _start_stall_tracer(last: list[float]) -> None:
-    """A watchdog thread that prints the GUI thread's stack when it has not ticked for 40 ms."""
+    """A watchdog thread that prints every thread's stack when the GUI thread has not ticked
+    for ``BENCH_TRACE_MS`` (40 ms)."""
     import threading
     import traceback
 
@@ -149,9 +150,18 @@ def _start_stall_tracer(last: list[float]) -> None:
             stalled = time.perf_counter() - last[0]
             if stalled > TRACE_S and reported[0] != last[0]:
                 reported[0] = last[0]
-                frame = sys._current_frames().get(main_id)
-                stack = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
-                print(f"--- GUI thread stalled {stalled * 1000:.0f} ms at:\n{stack}", flush=True)
+                # Every thread: a GUI thread stuck in Qt's exec() is often waiting for the
+                # GIL that another thread's C code holds, and that thread is the culprit.
+                names = {t.ident: t.name for t in threading.enumerate()}
+                stacks = []
+                for ident, frame in sys._current_frames().items():
+                    who = "GUI" if ident == main_id else names.get(ident, ident)
+                    stack = "".join(traceback.format_stack(frame, limit=8))
+                    stacks.append(f"[{who}]\n{stack}")
+                text = "\n".join(stacks)
+                print(
+                    f"--- GUI thread stalled {stalled * 1000:.0f} ms; threads:\n{text}", flush=True
+                )
 
     threading.Thread(target=watch, daemon=True).start()
 

@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 HEAVY = ("numpy", "cv2", "rich", "httpx", "keyring", "cryptography", "secretstorage", "PIL")
+# Standard-library modules the start does not need, 2-15 ms each before the first paint:
+# xml.sax pulls in urllib.request, http.client and email (the recipe's XMP writer);
+# fractions pulls in decimal (the shutter-speed label).
+SLOW_STDLIB = ("xml.sax", "urllib.request", "http.client", "email.parser", "fractions")
 
 PROBE = textwrap.dedent(
     """
@@ -54,6 +58,7 @@ PROBE = textwrap.dedent(
                 and isinstance(obj, QMainWindow)
             ):
                 seen["first_paint"] = top_modules()
+                seen["first_paint_full"] = sorted(sys.modules)
                 seen["window"] = obj.objectName()
                 seen["empty_text"] = obj.empty.text()
                 QTimer.singleShot(0, later)
@@ -94,6 +99,8 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
     early = set(seen["first_paint"])
     assert "retouchdesk" in early and "PySide6" in early
     assert early.isdisjoint(HEAVY), sorted(early.intersection(HEAVY))
+    early_full = set(seen["first_paint_full"])
+    assert early_full.isdisjoint(SLOW_STDLIB), sorted(early_full.intersection(SLOW_STDLIB))
     # The first picture says the photo is coming, not "drop photos here"; the hint is back after.
     assert "Opening coffee.png" in seen["empty_text"]
     assert "Drop photos" in seen["empty_after"]

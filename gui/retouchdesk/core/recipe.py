@@ -26,8 +26,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape, quoteattr
 
 from retouchdesk.core.errors import InputError
 
@@ -169,6 +167,9 @@ def xmp_description(recipe: Recipe) -> bytes:
     the parameters as JSON text (parameters are typed values of any schema: JSON keeps them
     exactly, which XMP's own property types would not).
     """
+    # Imported on use: xml.sax pulls in urllib and email, about 15 ms of the window's start.
+    from xml.sax.saxutils import escape, quoteattr
+
     items = []
     for s in recipe.steps:
         fields = {
@@ -220,6 +221,8 @@ def merge_xmp(xmp: bytes | None, recipe: Recipe) -> bytes:
 
 def from_xmp(xmp: bytes) -> Recipe | None:
     """The recipe in an XMP packet, or None when it has none."""
+    from xml.etree import ElementTree as ET  # on use, like xml.sax above
+
     start = xmp.find(b"<x:xmpmeta")
     end = xmp.rfind(b"</x:xmpmeta>")
     if start < 0 or end < 0:

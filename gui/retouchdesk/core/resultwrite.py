@@ -129,9 +129,21 @@ def save(
         kwargs = _pillow_kwargs(fmt, image, jpeg_original, policy, icc, tags, xmp, notes)
 
         def write(fh: IO[bytes]) -> None:
-            buf = io.BytesIO()  # encode fully first: a failing encoder leaves no partial file
-            image.save(buf, format=fmt.upper(), **kwargs)
-            fh.write(buf.getbuffer())
+            # Straight into the temporary file (atomic_write removes it if this fails): given
+            # a file, Pillow encodes with the GIL released; into memory, an optimised JPEG is
+            # one call holding the GIL for the whole encode (0.3-0.8 s at 12 MP), and the
+            # window froze for that long at each result of a batch.
+            try:
+                image.save(fh, format=fmt.upper(), **kwargs)
+            except OSError:
+                if not kwargs.get("optimize"):
+                    raise
+                # Pillow gives an optimised JPEG a buffer of 1-2 bytes a pixel; a very grainy
+                # photo at high quality needs more and libjpeg fails ("Suspension not allowed
+                # here"). Without Huffman optimisation the encoder streams, with no such limit.
+                fh.seek(0)
+                fh.truncate()
+                image.save(fh, format=fmt.upper(), **{**kwargs, "optimize": False})
 
     imageio.atomic_write(destination, write, replace=replace)
     if report is not None:

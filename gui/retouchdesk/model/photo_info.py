@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -174,6 +173,8 @@ def _number(value: Any) -> float | None:
 def _shutter(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:g} s"
+    from fractions import Fraction  # on use: fractions and decimal cost the window's start
+
     frac = Fraction(seconds).limit_denominator(16000)
     if frac.numerator == 1:
         return f"1/{frac.denominator} s"
