@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 async def until(
@@ -21,3 +22,18 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting after {timeout:g} s for {what}")
         await asyncio.sleep(step)
+
+
+async def polled_until_done(provider: Any, ctx: Any, *, timeout: float = 30.0, step: float = 0.05):
+    """Poll ``provider`` for the job in ``ctx`` until it is done; return that poll's result.
+
+    A job the vendor reports failed, or one still running after ``timeout`` seconds, fails the
+    test with the last poll result instead of looping for ever.
+    """
+    deadline = time.monotonic() + timeout
+    while (poll := await provider.poll(ctx)).state.value != "done":
+        assert poll.state.value != "failed", poll
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not done after {timeout:g} s: {poll}")
+        await asyncio.sleep(step)
+    return poll

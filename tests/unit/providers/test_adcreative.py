@@ -8,6 +8,7 @@ import httpx
 import pytest
 from PIL import Image
 from tests.emulators.drive import assert_retouched, drive, make_context
+from tests.waiting import polled_until_done
 
 from retouchdesk.core.errors import AuthError, ConfigurationError, ProviderError
 from retouchdesk.core.schema import load_catalog
@@ -183,10 +184,8 @@ async def test_faults_survived_and_start_never_repeated(adc, provider, data_dir,
     await provider.prepare(ctx)
     ctx.remote_id = (await provider.submit(ctx)).remote_id
     assert len(adc.processes) == 1
-    import asyncio
 
-    while (poll := await provider.poll(ctx)).state.value != "done":
-        await asyncio.sleep(0.05)
+    poll = await polled_until_done(provider, ctx)
     # "malformed" on a file download: the bytes are not an image; the next try is fine.
     (bad,) = await provider.fetch(ctx, poll.outputs)
     with pytest.raises(Exception):  # noqa: B017 - PIL's own error type
@@ -281,7 +280,6 @@ async def test_connection_check(adc, provider):
 
 
 async def test_resume_after_restart_with_a_new_provider(adc, provider, data_dir, tmp_path):
-    import asyncio
 
     ctx = make_context(OP, data_dir / "coffee.png", {}, tmp_path / "w")
     await provider.prepare(ctx)
@@ -289,8 +287,7 @@ async def test_resume_after_restart_with_a_new_provider(adc, provider, data_dir,
     await provider.aclose()
     fresh = make_provider(adc)  # a new process: no token, only the job's persisted state
     try:
-        while (poll := await fresh.poll(ctx)).state.value != "done":
-            await asyncio.sleep(0.05)
+        poll = await polled_until_done(fresh, ctx)
         (out,) = await fresh.fetch(ctx, poll.outputs)
     finally:
         await fresh.aclose()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.emulators.drive import assert_retouched, drive, make_context
+from tests.waiting import polled_until_done
 
 from retouchdesk.core.errors import AuthError, ConfigurationError, ProviderError
 from retouchdesk.core.schema import load_catalog
@@ -170,8 +171,18 @@ async def test_a_webhook_for_another_request_is_ignored(enh, provider, hosting, 
         bogus = {"request_id": "someone-else", "result": "http://127.0.0.1:9/x.png",
                  "status": "success"}  # fmt: skip
         await c.post(provider.hosted_urls(ctx.job_id)["webhook_url"], json=bogus)
+    # Followed to the end (bounded): the stranger's "success" must not become this job's
+    # result, whether it came before or after the real one.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
     poll = await provider.poll(ctx)
-    assert poll.state is not RemoteState.DONE or poll.outputs[0].url != bogus["result"]
+    while poll.state is not RemoteState.DONE:
+        assert poll.state in (RemoteState.QUEUED, RemoteState.RUNNING), poll
+        assert loop.time() < deadline, "the real job never finished"
+        await asyncio.sleep(0.02)
+        poll = await provider.poll(ctx)
+    assert poll.outputs[0].url != bogus["result"]
+    assert poll.outputs[0].url.startswith(enh.url), poll.outputs[0].url
 
 
 async def test_result_from_the_webhook_only(emulator, hosting, photo, tmp_path):
@@ -301,8 +312,7 @@ async def test_expired_result_link_is_renewed_through_status(enh, provider, phot
     ctx = ctx_for("image_upscale", photo, tmp_path)
     await provider.prepare(ctx)
     ctx.remote_id = (await provider.submit(ctx)).remote_id
-    while (poll := await provider.poll(ctx)).state is not RemoteState.DONE:
-        await asyncio.sleep(0.05)
+    poll = await polled_until_done(provider, ctx)
     enh.results.expire_all()
     with pytest.raises(ProviderError) as info:
         await provider.fetch(ctx, poll.outputs)
@@ -323,8 +333,7 @@ async def test_expired_webhook_link_is_a_transient_sentence(emulator, hosting, p
     try:
         await p.prepare(ctx)
         ctx.remote_id = (await p.submit(ctx)).remote_id
-        while (poll := await p.poll(ctx)).state is not RemoteState.DONE:
-            await asyncio.sleep(0.05)
+        poll = await polled_until_done(p, ctx)
         enh.results.expire_all()
         with pytest.raises(ProviderError) as info:
             await p.fetch(ctx, poll.outputs)
@@ -506,8 +515,7 @@ async def test_connection_check_and_resume_after_restart(enh, provider, photo, t
     fresh_hosting = HostingService(LocalReceiver())
     fresh = EnhancorProvider(api_key=KEY, base_url=enh.url, hosting=fresh_hosting)
     try:
-        while (poll := await fresh.poll(ctx)).state is not RemoteState.DONE:
-            await asyncio.sleep(0.05)
+        poll = await polled_until_done(fresh, ctx)
         (out,) = await fresh.fetch(ctx, poll.outputs)
     finally:
         await fresh.aclose()

@@ -339,6 +339,7 @@ async def test_style_pages_walk_every_style_and_cache_thumbnails(emulator, tmp_p
             pages += 1
             if not token:
                 break
+            assert pages < 20, "the style pages never ended"
         thumbs_before = len(emu.received()) - pages * (2 if gen == "v1" else 1)
         await prov.list_styles("hair-bang", None)
     finally:
@@ -389,7 +390,9 @@ async def test_429_while_polling_is_waited_out_without_losing_the_task(
         await prov.submit(ctx)
         ctx.on_progress = lambda f, m: messages.append(m)
         res = await prov.poll(ctx)
+        deadline = asyncio.get_running_loop().time() + 30
         while res.state is RemoteState.RUNNING:
+            assert asyncio.get_running_loop().time() < deadline, messages[-3:]
             messages.append(res.message)
             await asyncio.sleep(0.02)
             res = await prov.poll(ctx)
