@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
-from tests.ui.test_window import plain_runtime
+from tests.doubles.plain_runtime import plain_runtime
 
 
 def test_export_dialog_writes_what_it_shows(qtbot, make_window, photo_dir: Path, tmp_path: Path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
-from tests.ui.test_window import plain_runtime
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.test_window_trust import _answer
 
 from retouchdesk.core import recipe as rc

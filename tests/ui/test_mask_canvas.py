@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
+from tests.doubles.plain_runtime import plain_runtime
 
 from retouchdesk.core.jobs import JobState
-
-
-def plain_runtime() -> Any:
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
-
-    return build_runtime(settings=Settings())
 
 
 @pytest.fixture

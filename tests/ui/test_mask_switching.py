@@ -19,17 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QRect
+from tests.doubles.plain_runtime import plain_runtime
 
 from retouchdesk.services.masks import MaskLibrary
 
 DELAY = 0.3  # seconds each save and load of a live mask takes in these tests
-
-
-def plain_runtime() -> Any:
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
-
-    return build_runtime(settings=Settings())
 
 
 @pytest.fixture

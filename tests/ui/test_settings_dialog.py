@@ -11,6 +11,7 @@ import keyring
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPlainTextEdit
+from tests.doubles.plain_runtime import plain_runtime
 
 from retouchdesk.core.errors import AuthError
 from retouchdesk.core.schema import load_catalog
@@ -374,12 +375,11 @@ def test_window_asks_once_for_the_key_file_passphrase(qtbot, make_window, monkey
 
 
 def test_status_bar_shows_the_youcam_balance(qtbot, make_window, emulator, monkeypatch) -> None:
-    from retouchdesk.services.runtime import build_runtime
 
     emu = emulator("youcam", time_scale=0.05, api_key="sk-env-key", credits=750)
     monkeypatch.setenv("RETOUCHDESK_YOUCAM_API_KEY", "sk-env-key")
     monkeypatch.setenv("RETOUCHDESK_YOUCAM_BASE_URL", emu.url)
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     qtbot.waitUntil(lambda: not w.credits_label.isHidden(), timeout=20_000)
     assert w.credits_label.text().startswith("YouCam Online Editor: 750 credits")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from tests.doubles.plain_runtime import plain_runtime
 
 from retouchdesk.ui.param_controls import StyleControl
 
@@ -15,14 +16,11 @@ def test_style_grid_loads_when_opened_and_picks_an_id(qtbot, make_window, monkey
     from tests.emulators import load
     from tests.emulators.youcam_support import FAST, settings_env
 
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
-
     emu = load("youcam", **FAST).start()
     try:
         for k, v in settings_env(emu, "v2").items():
             monkeypatch.setenv(k, v)
-        w = make_window(build_runtime(settings=Settings()))
+        w = make_window(plain_runtime())
         om = w.model.operation
         om.select("youcam.hairstyle")
         assert om.status("youcam").ready

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.conftest import close_window
 
 ENH_KEY = "enh-tryon-key-5a1c"
@@ -74,11 +75,9 @@ def _pixels(canvas) -> np.ndarray:
 def test_try_on_four_services_grid_sync_and_use_this(
     qtbot, make_window, photo_dir: Path, four_services
 ):
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
     enh, cf, adc = four_services
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     photo = photo_dir / "astronaut.png"
     w.open_paths([photo])
     qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
@@ -215,8 +214,6 @@ def test_a_failing_service_fails_its_cell_only_and_a_second_try_pays_nothing_twi
     """CodeFormer refuses the photo (422 every time): its cell says why and cannot be used,
     the offline result arrives; Try On again re-sends only CodeFormer (the offline result is
     shown again, not redone), and this time CodeFormer's result arrives."""
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
     cf = emulator("codeformer", time_scale=0.05, token=CF_TOKEN)
     cf.faults.status(
@@ -226,7 +223,7 @@ def test_a_failing_service_fails_its_cell_only_and_a_second_try_pays_nothing_twi
     monkeypatch.setenv("RETOUCHDESK_CODEFORMER_TOKEN", CF_TOKEN)
     monkeypatch.setenv("RETOUCHDESK_ENGINE_BACKOFF_BASE", "0.05")
     monkeypatch.setenv("RETOUCHDESK_NETWORK_BACKOFF_BASE", "0.05")
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     photo = photo_dir / "astronaut.png"
     w.open_paths([photo])
     qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)

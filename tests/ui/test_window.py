@@ -13,17 +13,11 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.conftest import close_window
 
 from retouchdesk.core.jobs import JobState
 from retouchdesk.model.jobs import COL_PROGRESS, COL_STATE, PROGRESS_ROLE
-
-
-def plain_runtime() -> Any:
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
-
-    return build_runtime(settings=Settings())
 
 
 def drop(widget: Any, paths: list[Path]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.conftest import close_window
 
 from retouchdesk.core.jobs import JobState
@@ -125,16 +126,14 @@ def test_compare_two_results_and_discard_one(qtbot, make_window, photo_dir, fake
 
 
 def test_layout_recent_files_and_operation_are_remembered(qtbot, make_window, photo_dir):
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
-    w1 = make_window(build_runtime(settings=Settings()))
+    w1 = make_window(plain_runtime())
     w1.resize(1410, 850)
     w1.jobs_dock.hide()
     w1.model.operation.select("codeformer.restore")
     w1.open_paths([photo_dir / "astronaut.png"])
     close_window(qtbot, w1)
-    w2 = make_window(build_runtime(settings=Settings()), resize=False)
+    w2 = make_window(plain_runtime(), resize=False)
     # The offscreen test screen clamps restored sizes, so the saved geometry is compared.
     saved = w2.qsettings.value("window/geometry")
     assert bytes(saved) == bytes(w1.saveGeometry())
@@ -145,10 +144,8 @@ def test_layout_recent_files_and_operation_are_remembered(qtbot, make_window, ph
 
 def test_paste_an_image_from_the_clipboard(qtbot, make_window):
     from retouchdesk.services import paths
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     img = QImage(64, 48, QImage.Format.Format_RGB32)
     img.fill(Qt.GlobalColor.darkCyan)
     QGuiApplication.clipboard().setImage(img)
@@ -161,10 +158,8 @@ def test_paste_an_image_from_the_clipboard(qtbot, make_window):
 
 
 def test_shortcuts_step_through_photos_and_zoom(qtbot, make_window, photo_dir):
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     w.open_paths([photo_dir])
     qtbot.waitUntil(lambda: w.model.document.image is not None, timeout=10_000)
     w.canvas.setFocus()
@@ -220,11 +215,9 @@ def test_apply_offers_to_downscale_and_confirms_a_paid_batch(
 
 
 def test_invalid_combination_disables_apply_with_the_reason(qtbot, make_window, monkeypatch):
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
     monkeypatch.setenv("RETOUCHDESK_YOUCAM_API_KEY", "sk-placeholder-for-the-panel")
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     w.open_paths([Path(__file__).resolve().parents[1] / "data" / "coffee.png"])
     om = w.model.operation
     om.select("youcam.image_extender")
@@ -264,12 +257,10 @@ def test_filmstrip_menu_lists_a_photos_versions(
 
 
 def test_a_broken_file_is_listed_with_a_plain_reason(qtbot, make_window, tmp_path):
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
-    w = make_window(build_runtime(settings=Settings()))
+    w = make_window(plain_runtime())
     w.open_paths([bad])
     qtbot.waitUntil(lambda: bool(w.model.document.error), timeout=10_000)
     assert "broken.jpg" in w.model.document.error

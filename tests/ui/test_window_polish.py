@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.conftest import close_window
-from tests.ui.test_window import plain_runtime
 
 
 def run(qtbot: Any, coro: Any, timeout: int = 20_000) -> Any:

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
-from tests.ui.test_window import drop, plain_runtime
+from tests.doubles.plain_runtime import plain_runtime
+from tests.ui.test_window import drop
 
 
 def canvas_patch(w: Any, x: int, y: int, size: int = 24) -> np.ndarray:

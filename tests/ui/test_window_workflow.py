@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from tests.ui.test_window import plain_runtime
+from tests.doubles.plain_runtime import plain_runtime
 from tests.ui.test_window_trust import _qimage_rgb
 
 
@@ -206,14 +206,11 @@ def test_youcam_style_is_checked_in_the_panel_png_is_converted_and_reset_clears_
     from tests.emulators import load
     from tests.emulators.youcam_support import FAST, settings_env
 
-    from retouchdesk.services.runtime import build_runtime
-    from retouchdesk.services.settings import Settings
-
     emu = load("youcam", **FAST).start()
     try:
         for k, v in settings_env(emu, "v2").items():
             monkeypatch.setenv(k, v)
-        w = make_window(build_runtime(settings=Settings()))
+        w = make_window(plain_runtime())
         w.open_paths([photo_dir / "chelsea.png"])
         om = w.model.operation
         om.select("youcam.hairstyle")
