@@ -16,7 +16,12 @@ import sys
 import time
 from html import escape
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    # Types only: the window's modules load Qt and are imported when the window is built.
+    from retouchdesk.services.runtime import Runtime
+    from retouchdesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ def tune_interpreter() -> None:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
-def build_window(runtime: Any = None, *, runner: Any = None) -> Any:
+def build_window(runtime: Runtime | None = None, *, runner: Any = None) -> MainWindow:
     """The main window over ``runtime`` (default: built from settings)."""
     tune_interpreter()
     from retouchdesk.model.app_model import AppModel
@@ -61,7 +66,7 @@ def build_window(runtime: Any = None, *, runner: Any = None) -> Any:
     return MainWindow(AppModel(runtime, runner), ui_settings())
 
 
-async def run_window(window: Any, files: list[Path] | None = None) -> int:
+async def run_window(window: MainWindow, files: list[Path] | None = None) -> int:
     """Show ``window``, open ``files`` (or the last session), start the engine; return when
     the window closes.
 
@@ -90,7 +95,7 @@ async def run_window(window: Any, files: list[Path] | None = None) -> int:
     return 0
 
 
-def _opening_placeholder(window: Any, files: list[Path] | None) -> str | None:
+def _opening_placeholder(window: MainWindow, files: list[Path] | None) -> str | None:
     """Until the photos open (right after the first paint), the empty state says they are
     coming instead of "Drop photos here". Returns the usual text to put back, or None."""
     if files:
@@ -113,7 +118,7 @@ def _opening_placeholder(window: Any, files: list[Path] | None) -> str | None:
 FIRST_PAINT_WAIT = 1.0  # seconds: a window that is never painted (minimised) goes on anyway
 
 
-async def first_paint(window: Any, timeout: float = FIRST_PAINT_WAIT) -> bool:
+async def first_paint(window: MainWindow, timeout: float = FIRST_PAINT_WAIT) -> bool:
     """Return once ``window`` has painted itself (True), or after ``timeout`` (False)."""
     from PySide6.QtCore import QEvent, QObject
 
@@ -194,7 +199,7 @@ def log_to_file() -> Path | None:
     return path
 
 
-def _window_runtime() -> Any:
+def _window_runtime() -> Runtime:
     """The runtime of the window, its secret store opened only after the first paint.
 
     Finding the OS keyring's backend costs a few hundred milliseconds (keyring, secretstorage,
@@ -252,7 +257,7 @@ def _theme_setting() -> str:
         return "system"
 
 
-def _startup_probe(loop: Any, window: Any, files: list[Path] | None = None) -> int:
+def _startup_probe(loop: Any, window: MainWindow, files: list[Path] | None = None) -> int:
     """Benchmarks and launch tests: print when the window first painted, open ``files``
     as a start does, and quit."""
 

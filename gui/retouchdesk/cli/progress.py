@@ -7,13 +7,14 @@ file as it finishes (done, FAILED, UNCONFIRMED, STALLED, busy, skipped); a table
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retouchdesk.cli.common import escape, rel
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 
 if TYPE_CHECKING:
     from retouchdesk.cli.run import Item
+    from retouchdesk.services.engine import JobEngine
 
 
 class BatchView:
@@ -80,7 +81,7 @@ class BatchView:
         else:
             self._line(f"resuming {item.path.name} (interrupted earlier)")
 
-    def refresh_totals(self, engine: Any, by_job: dict[str, Item]) -> None:
+    def refresh_totals(self, engine: JobEngine, by_job: dict[str, Item]) -> None:
         self.progress.update(self.task, completed=self._completed())
 
     def _line(self, text: str) -> None:
@@ -89,7 +90,7 @@ class BatchView:
     def _completed(self) -> float:
         return self._finished + sum(self._fractions.values())
 
-    def on_event(self, ev: JobEvent, by_job: dict[str, Item], engine: Any) -> None:
+    def on_event(self, ev: JobEvent, by_job: dict[str, Item], engine: JobEngine) -> None:
         item = by_job.get(ev.job_id)
         if item is None:
             return

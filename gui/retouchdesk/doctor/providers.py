@@ -15,11 +15,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.schema import Catalog, load_catalog
 from retouchdesk.doctor import CheckResult
+
+if TYPE_CHECKING:
+    from retouchdesk.services.runtime import Runtime
 
 UNKNOWN_ID = "retouchdesk-doctor-unknown-id"
 
@@ -31,7 +34,7 @@ class Mismatch(Exception):
 Check = Callable[[], Awaitable[str]]
 
 
-async def provider_checks(runtime: Any, names: Iterable[str]) -> list[CheckResult]:
+async def provider_checks(runtime: Runtime, names: Iterable[str]) -> list[CheckResult]:
     """Live checks of ``names`` (provider ids) through ``runtime``'s provider instances."""
     out: list[CheckResult] = []
     for name in names:

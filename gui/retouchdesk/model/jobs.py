@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -29,6 +29,9 @@ from PySide6.QtGui import QIcon
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState
 from retouchdesk.core.schema import Catalog
 from retouchdesk.model.thumbnails import ThumbnailCache
+
+if TYPE_CHECKING:
+    from retouchdesk.services.engine import JobEngine
 
 COLUMNS = ("Photo", "Operation", "State", "Progress", "Elapsed", "Cost")
 COL_PHOTO, COL_OP, COL_STATE, COL_PROGRESS, COL_ELAPSED, COL_COST = range(6)
@@ -142,7 +145,7 @@ class JobsModel(QAbstractItemModel):
 
     def __init__(
         self,
-        engine: Any,
+        engine: JobEngine,
         catalog: Catalog,
         thumbs: ThumbnailCache | None = None,
         parent: QObject | None = None,
@@ -500,8 +503,8 @@ class JobsModel(QAbstractItemModel):
         if not index.isValid():
             return None
         job_id, batch_id = self._node_ids(index)
-        if job_id is None and batch_id is not None:
-            return self._batch_data(batch_id, index.column(), role)
+        if job_id is None:
+            return None if batch_id is None else self._batch_data(batch_id, index.column(), role)
         rec = self.engine.get(job_id)
         if rec is None:
             return None
