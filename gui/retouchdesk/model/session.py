@@ -1,11 +1,11 @@
 """Queueing work: the Apply / Apply to all flow and the input limits.
 
-The window asks :meth:`SessionModel.check_inputs` first (header-only probes in a worker,
-``services.inputs.check_limits``), shows the problems with an offer to downscale, then plans
-with :meth:`SessionModel.prepare` and queues with :meth:`SessionModel.submit`. A photo that
-is too large is sent the way ``retouchdesk run --fit`` sends it: the job carries the
-``fit_limits`` option and the engine sends a downscaled copy (``services.inputs``), so the
-job's input stays the photo and its results go beside it.
+Apply (:class:`model.apply.ApplyFlow`) asks :meth:`SessionModel.check_inputs` first
+(header-only probes in a worker, ``services.inputs.check_limits``), has the problems shown with
+an offer to downscale, then plans with :meth:`SessionModel.prepare` and queues with
+:meth:`SessionModel.submit`. A photo that is too large is sent the way ``retouchdesk run
+--fit`` sends it: the job carries the ``fit_limits`` option and the engine sends a downscaled
+copy (``services.inputs``), so the job's input stays the photo and its results go beside it.
 """
 
 from __future__ import annotations
@@ -220,8 +220,8 @@ class SessionModel(QObject):
         """Queue the current operation for ``paths``; one path is a job, several a batch.
 
         ``downscale`` maps photos to the size of a copy the engine sends instead. Raises
-        ParameterError when the parameters cannot run. Queues even work done before (the
-        window asks first, with :meth:`prepare` and :meth:`submit`).
+        ParameterError when the parameters cannot run. Queues even work done before (Apply
+        asks first, with :meth:`prepare` and :meth:`submit`).
         """
         return self.submit(await self.prepare(paths, downscale=downscale, values=values))
 
