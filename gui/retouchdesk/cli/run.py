@@ -23,13 +23,16 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobState
 from retouchdesk.services import walk as _walk_module
 from retouchdesk.services.batch import Decision, plan_batch, work_key
+
+if TYPE_CHECKING:
+    from retouchdesk.cli.progress import BatchView
 
 # One walker and one list of photo types for the CLI and the window (services/walk.py).
 IMAGE_EXTENSIONS = set(_walk_module.IMAGE_EXTENSIONS)
@@ -220,11 +223,41 @@ async def run_batch(
     *,
     close: bool = True,
 ) -> int:
+    """Plan ``items`` (skip, resume or submit each), run them with live progress, and say
+    how it went; the exit code of the command."""
     from retouchdesk.cli.progress import BatchView
-    from retouchdesk.services.engine import JobRequest
 
-    engine = rt.engine
-    extra = {"template": template, "format": fmt, "fit": bool(args.fit)}
+    extra: dict[str, Any] = {"template": template, "format": fmt, "fit": bool(args.fit)}
+    options = _job_options(args, extra)
+    if options is None:
+        return EXIT_FAILED
+    for item in items:
+        if not item.path.exists():
+            item.status, item.detail = "missing", f"{item.path}: no such file or folder"
+    # Planning and claiming are one database transaction: a second identical command started
+    # at the same instant waits here, then finds these jobs and their live owner ("busy").
+    planning = contextlib.ExitStack()
+    planning.enter_context(rt.store.exclusive())
+    plan = _plan(rt, op, params, template, items, args, extra, options)
+    view = BatchView(items, quiet=args.quiet)
+    interrupted = await _run_plan(rt, plan, view, planning, close=close)
+    return _finish(rt.engine, plan, items, view, interrupted=interrupted)
+
+
+@dataclass
+class _Plan:
+    """What a batch does: the jobs to submit, those to resume (and resend), and the input
+    each job is for."""
+
+    requests: list[tuple[Item, Any]] = field(default_factory=list)  # (item, JobRequest)
+    resume_ids: list[str] = field(default_factory=list)
+    resend_ids: list[str] = field(default_factory=list)
+    by_job: dict[str, Item] = field(default_factory=dict)
+
+
+def _job_options(args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any] | None:
+    """The options every job of the batch carries (fit, protect outside), with what they
+    change added to the planner's ``extra``; None when the protect mask does not exist."""
     options: dict[str, Any] = {"fit_limits": True} if args.fit else {}
     if getattr(args, "protect_outside", None):
         from retouchdesk.services.postprocess import protect_option
@@ -232,24 +265,29 @@ async def run_batch(
         mask = Path(args.protect_outside).expanduser().resolve()
         if not mask.is_file():
             err(f"The mask {args.protect_outside} does not exist")
-            return EXIT_FAILED
+            return None
         options.update(protect_option(mask, feather=max(0.0, args.protect_feather)))
         extra["protect"] = options["protect_outside"]  # a protected run is another result
-    requests: list[tuple[Item, JobRequest]] = []
-    resume_ids: list[str] = []
-    resend_ids: list[str] = []
-    by_job: dict[str, Item] = {}
-    for item in items:
-        if not item.path.exists():
-            item.status, item.detail = "missing", f"{item.path}: no such file or folder"
+    return options
+
+
+def _plan(
+    rt: Any,
+    op: Any,
+    params: dict[str, Any],
+    template: str,
+    items: list[Item],
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+    options: dict[str, Any],
+) -> _Plan:
+    """Decide each pending input by the batch planner's rules (``services.batch``)."""
+    from retouchdesk.services.engine import JobRequest
 
     def key_of(item: Item) -> str:
         return dedupe_key(item, op.provider, op.id, _params_of(item, params), extra)
 
-    # Planning and claiming are one database transaction: a second identical command started
-    # at the same instant waits here, then finds these jobs and their live owner ("busy").
-    planning = contextlib.ExitStack()
-    planning.enter_context(rt.store.exclusive())
+    out = _Plan()
     # A recipe's photo that cannot run this step already has its status: it is not planned.
     pending = [i for i in items if i.status == "pending"]
     plan = plan_batch(pending, key_of, rt.store.find_by_dedupe_key, force=bool(args.force))
@@ -264,28 +302,32 @@ async def run_batch(
         elif planned.decision is not Decision.SUBMIT and previous is not None:
             # Running, unconfirmed or stalled: resumed (its remote job polled), not paid again.
             item.job_id = previous.id
-            resume_ids.append(previous.id)
+            out.resume_ids.append(previous.id)
             if planned.decision is Decision.UNCONFIRMED and getattr(args, "resend_unconfirmed", 0):
-                resend_ids.append(previous.id)
-            by_job[previous.id] = item
+                out.resend_ids.append(previous.id)
+            out.by_job[previous.id] = item
         else:
-            requests.append(
-                (
-                    item,
-                    JobRequest(
-                        provider=op.provider,
-                        operation=op.id,
-                        input_path=item.path,
-                        params=dict(_params_of(item, params)),
-                        output_dir=item.out_dir,
-                        name_template=template,
-                        dedupe_key=item.key,
-                        options={**options, **item.options},
-                    ),
-                )
+            request = JobRequest(
+                provider=op.provider,
+                operation=op.id,
+                input_path=item.path,
+                params=dict(_params_of(item, params)),
+                output_dir=item.out_dir,
+                name_template=template,
+                dedupe_key=item.key,
+                options={**options, **item.options},
             )
+            out.requests.append((item, request))
+    return out
 
-    view = BatchView(items, quiet=args.quiet)
+
+async def _run_plan(
+    rt: Any, plan: _Plan, view: BatchView, planning: contextlib.ExitStack, *, close: bool
+) -> bool:
+    """Claim the planned jobs (then let other processes plan), run them until they end;
+    True when Ctrl-C cancelled them."""
+    engine = rt.engine
+    by_job = plan.by_job
     unsubscribe = engine.subscribe(lambda ev: view.on_event(ev, by_job, engine))
     loop = asyncio.get_running_loop()
     interrupted = False
@@ -303,26 +345,11 @@ async def run_batch(
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         with view, planning:
-            resumed = set(engine.start(resume=resume_ids, resend=resend_ids))
-            for job_id in resume_ids:
-                if job_id not in resumed:  # another live process is running it right now
-                    item = by_job.pop(job_id)
-                    owner = engine.busy_elsewhere.get(job_id) or "?"
-                    item.status = "busy"
-                    item.detail = (
-                        f"{item.path.name} is being processed by another Retouch Desk process "
-                        f"(pid {owner.rpartition(':')[2]}); run the command again when it ends"
-                    )
-                    view.finished_elsewhere(item)
-            if requests:
-                batch_id = engine.submit_batch([r for _, r in requests])
-                for rec, (item, _) in zip(engine.batch_jobs(batch_id), requests, strict=True):
-                    item.job_id = rec.id
-                    by_job[rec.id] = item
+            _claim(engine, plan, view)
             planning.close()  # the jobs are claimed: other processes may plan now
-            for job_id in resume_ids:
+            for job_id in plan.resume_ids:
                 if job_id in by_job:
-                    view.resumed(by_job[job_id], resend=job_id in resend_ids)
+                    view.resumed(by_job[job_id], resend=job_id in plan.resend_ids)
             view.refresh_totals(engine, by_job)
             await engine.wait(list(by_job))
     finally:
@@ -331,7 +358,35 @@ async def run_batch(
         unsubscribe()
         if close:
             await rt.aclose()
-    for job_id, item in by_job.items():
+    return interrupted
+
+
+def _claim(engine: Any, plan: _Plan, view: BatchView) -> None:
+    """Resume the jobs to resume (one another live process runs is left to it: "busy") and
+    submit the new ones as one batch."""
+    resumed = set(engine.start(resume=plan.resume_ids, resend=plan.resend_ids))
+    for job_id in plan.resume_ids:
+        if job_id not in resumed:  # another live process is running it right now
+            item = plan.by_job.pop(job_id)
+            owner = engine.busy_elsewhere.get(job_id) or "?"
+            item.status = "busy"
+            item.detail = (
+                f"{item.path.name} is being processed by another Retouch Desk process "
+                f"(pid {owner.rpartition(':')[2]}); run the command again when it ends"
+            )
+            view.finished_elsewhere(item)
+    if plan.requests:
+        batch_id = engine.submit_batch([r for _, r in plan.requests])
+        for rec, (item, _) in zip(engine.batch_jobs(batch_id), plan.requests, strict=True):
+            item.job_id = rec.id
+            plan.by_job[rec.id] = item
+
+
+def _finish(
+    engine: Any, plan: _Plan, items: list[Item], view: BatchView, *, interrupted: bool
+) -> int:
+    """Each job's outcome on its input, the summary, and the exit code."""
+    for job_id, item in plan.by_job.items():
         rec = engine.get(job_id)
         if rec is not None:
             item.status = rec.state.value

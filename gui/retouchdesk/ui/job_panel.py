@@ -94,6 +94,15 @@ class JobPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 4)
         lay.setSpacing(2)
+        lay.addLayout(self._build_buttons())
+        lay.addWidget(self._build_view())
+        lay.addWidget(self._build_older_button(), 0, Qt.AlignmentFlag.AlignHCenter)
+        self._connect()
+        self._update_older()
+        self._update_buttons()
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """The actions on the selected jobs, and Clear finished apart on the right."""
         bar = QHBoxLayout()
         st = self.style()
         SP = QStyle.StandardPixmap
@@ -133,11 +142,13 @@ class JobPanel(QWidget):
         self.clear_button = button(
             "Clear finished", SP.SP_DialogResetButton, "Remove every finished job from the list"
         )
-        lay.addLayout(bar)
+        return bar
 
+    def _build_view(self) -> QTreeView:
+        """The job tree: batches with their jobs, a thumbnail per row, progress as a bar."""
         self.view = QTreeView()
         self.view.setObjectName("jobView")
-        self.view.setModel(model)
+        self.view.setModel(self.model)
         self.view.setRootIsDecorated(True)
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
@@ -156,21 +167,24 @@ class JobPanel(QWidget):
         self.view.setColumnWidth(COL_PROGRESS, 140)
         self.view.setColumnWidth(COL_ELAPSED, 64)
         self.view.setColumnWidth(COL_COST, 80)
-        lay.addWidget(self.view)
-        # Older finished jobs stay in the database until asked for: scrolling to the end of
-        # the list pages them in, and so does this button. (Not Qt's fetchMore: a view calls
-        # that while it is first laid out, reading a page nobody asked for.)
-        self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
+        return self.view
+
+    def _build_older_button(self) -> QToolButton:
+        """Older finished jobs stay in the database until asked for: scrolling to the end of
+        the list pages them in, and so does this button. (Not Qt's fetchMore: a view calls
+        that while it is first laid out, reading a page nobody asked for.)"""
         self.older_button = QToolButton()
         self.older_button.setObjectName("showOlderJobs")
         self.older_button.setText("Show older jobs")
         self.older_button.setAutoRaise(True)
         self.older_button.setToolTip("Read the next page of finished jobs from the job history")
-        self.older_button.clicked.connect(self.show_older)
-        lay.addWidget(self.older_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        model.older_changed.connect(self._update_older)
-        self._update_older()
+        return self.older_button
 
+    def _connect(self) -> None:
+        model = self.model
+        self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.older_button.clicked.connect(self.show_older)
+        model.older_changed.connect(self._update_older)
         self.cancel_button.clicked.connect(lambda: self._count(model.cancel, "cancelled"))
         self.retry_button.clicked.connect(lambda: self._count(model.retry, "queued again"))
         self.resend_button.clicked.connect(self.resend_unconfirmed)
@@ -184,7 +198,6 @@ class JobPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
         model.dataChanged.connect(self._update_buttons)
         model.rowsInserted.connect(self._rows_inserted)
-        self._update_buttons()
 
     def resend_unconfirmed(self) -> None:
         """Ask, naming the possible double charge, then send the unconfirmed jobs again."""
