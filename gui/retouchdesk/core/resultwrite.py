@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,27 +61,88 @@ def save(
         meta = imageio.read_meta(source)
     except InputError:
         meta = imageio.ImageMeta()
-    if isinstance(result, Path | str) and icc_override is None:
-        rewrapped = _rewrapped(Path(result), meta, destination, policy, recipe)
-        if rewrapped is not None:
-            data, kind, kept_out = rewrapped
-
-            def write_as_is(fh: IO[bytes]) -> None:
-                fh.write(data)
-
-            imageio.atomic_write(destination, write_as_is, replace=replace)
-            if report is not None:
-                report["format"] = kind
-                report["bit_depth"] = 8
-                if kept_out:
-                    report.setdefault("notes", []).extend(kept_out)
-            return destination
+    if (
+        isinstance(result, Path | str)
+        and icc_override is None
+        and _write_as_is(Path(result), meta, destination, policy, recipe, report, replace=replace)
+    ):
+        return destination
     arr, jpeg_original = _result_pixels(result)
     notes: list[str] = []
     channels = 1 if arr.ndim == 2 else arr.shape[2]
     fmt = imageio.format_for_path(destination) or imageio.output_format(
         policy, meta.format, has_alpha=channels in (2, 4)
     )
+    arr, jpeg_original, grey = _fit_format(arr, jpeg_original, meta, fmt, notes)
+    size = (int(arr.shape[1]), int(arr.shape[0]))
+    icc = icc_override if icc_override is not None else _icc_for(meta, grey, policy, notes)
+    tags, xmp = _tags_and_xmp(meta, size, policy, recipe)
+    write = _encoder(fmt, arr, jpeg_original, meta, policy, icc, tags, xmp, notes)
+    imageio.atomic_write(destination, write, replace=replace)
+    if report is not None:
+        report["format"] = fmt
+        report["bit_depth"] = 16 if arr.dtype == np.uint16 else 8
+        if notes:
+            report.setdefault("notes", []).extend(notes)
+    return destination
+
+
+def _tags_and_xmp(
+    meta: imageio.ImageMeta, size: tuple[int, int], policy: imageio.OutputPolicy, recipe: Any
+) -> tuple[exifdata.CleanExif | None, bytes | None]:
+    """The source's EXIF for a result of ``size`` and its XMP, as ``policy`` keeps them, with
+    the recipe's provenance merged into the XMP."""
+    tags = None
+    if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
+        tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
+    xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
+    if recipe is not None:
+        from retouchdesk.core import recipe as core_recipe
+
+        # Our own provenance, written even when the source's XMP is not kept.
+        xmp = core_recipe.merge_xmp(xmp, recipe)
+    return tags, xmp
+
+
+def _write_as_is(
+    result: Path,
+    meta: imageio.ImageMeta,
+    destination: Path,
+    policy: imageio.OutputPolicy,
+    recipe: Any,
+    report: dict[str, Any] | None,
+    *,
+    replace: bool,
+) -> bool:
+    """Write a result already in the output format without decoding it (its container
+    rebuilt around the same image data); False when it must be decoded."""
+    rewrapped = _rewrapped(result, meta, destination, policy, recipe)
+    if rewrapped is None:
+        return False
+    data, kind, kept_out = rewrapped
+
+    def write_as_is(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    imageio.atomic_write(destination, write_as_is, replace=replace)
+    if report is not None:
+        report["format"] = kind
+        report["bit_depth"] = 8
+        if kept_out:
+            report.setdefault("notes", []).extend(kept_out)
+    return True
+
+
+def _fit_format(
+    arr: np.ndarray,
+    jpeg_original: Image.Image | None,
+    meta: imageio.ImageMeta,
+    fmt: str,
+    notes: list[str],
+) -> tuple[np.ndarray, Image.Image | None, bool]:
+    """The pixels as ``fmt`` holds them (grey kept grey, 8 bits for JPEG/WebP, no alpha in a
+    JPEG, no grey in a WebP), the vendor's JPEG only while it still stands for them, and
+    whether they are grey."""
     folded = _fold_grey(arr, meta)
     if folded is not arr:
         jpeg_original = None
@@ -97,18 +159,21 @@ def save(
         grey = False
     if jpeg_original is not None and (jpeg_original.mode == "L") != grey:
         jpeg_original = None
-    size = (int(arr.shape[1]), int(arr.shape[0]))
-    icc = icc_override if icc_override is not None else _icc_for(meta, grey, policy, notes)
-    tags = None
-    if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
-        tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
-    xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
-    if recipe is not None:
-        from retouchdesk.core import recipe as core_recipe
+    return arr, jpeg_original, grey
 
-        # Our own provenance, written even when the source's XMP is not kept.
-        xmp = core_recipe.merge_xmp(xmp, recipe)
 
+def _encoder(
+    fmt: str,
+    arr: np.ndarray,
+    jpeg_original: Image.Image | None,
+    meta: imageio.ImageMeta,
+    policy: imageio.OutputPolicy,
+    icc: bytes | None,
+    tags: exifdata.CleanExif | None,
+    xmp: bytes | None,
+    notes: list[str],
+) -> Callable[[IO[bytes]], None]:
+    """What writes the file: TIFF and 16-bit PNG by our own writers, the rest by Pillow."""
     if fmt == "tiff":
         compression = tiffwrite.NONE if meta.compression == "raw" else tiffwrite.DEFLATE
         if meta.compression in ("jpeg", "tiff_jpeg"):
@@ -145,13 +210,7 @@ def save(
                 fh.truncate()
                 image.save(fh, format=fmt.upper(), **{**kwargs, "optimize": False})
 
-    imageio.atomic_write(destination, write, replace=replace)
-    if report is not None:
-        report["format"] = fmt
-        report["bit_depth"] = 16 if arr.dtype == np.uint16 else 8
-        if notes:
-            report.setdefault("notes", []).extend(notes)
-    return destination
+    return write
 
 
 # -- a result already in the output format ---------------------------------------------------
@@ -204,14 +263,7 @@ def _rewrapped(
     notes: list[str] = []
     size = (width, height)
     icc = _icc_for(meta, grey, policy, notes)
-    tags = None
-    if policy.keep_exif and meta.exif_tags is not None and len(meta.exif_tags):
-        tags = exifdata.for_result(meta.exif_tags, size, keep_gps=policy.keep_gps)
-    xmp = imageio.xmp_for_result(meta.xmp) if policy.keep_xmp and meta.xmp else None
-    if recipe is not None:
-        from retouchdesk.core import recipe as core_recipe
-
-        xmp = core_recipe.merge_xmp(xmp, recipe)
+    tags, xmp = _tags_and_xmp(meta, size, policy, recipe)
     try:
         if kind == "jpeg":
             exif = _jpeg_exif(tags, notes)

@@ -50,17 +50,7 @@ def write_tiff(
     if spp not in (1, 2, 3, 4) or h < 1 or w < 1:
         raise ValueError(f"cannot write a TIFF of shape {pixels.shape}")
     a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
-    bits = a.dtype.itemsize * 8
-    row_bytes = w * spp * a.dtype.itemsize
-    rows_per_strip = max(1, min(h, _STRIP_BYTES // max(1, row_bytes)))
-    strips: list[bytes] = []
-    for top in range(0, h, rows_per_strip):
-        block = a[top : top + rows_per_strip]
-        if compression == DEFLATE:
-            strips.append(zlib.compress(_predict(block).tobytes(), 6))
-        else:
-            strips.append(block.tobytes())
-
+    strips, rows_per_strip = _strips(a, compression)
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
     if exif is not None:
         # Descriptive first-directory tags (Make, Model, DateTime, Artist, Copyright...)
@@ -70,6 +60,53 @@ def write_tiff(
             if tag in exifdata.ENUMS and value not in exifdata.ENUMS[tag]:
                 continue  # e.g. ResolutionUnit 65535: libtiff refuses the whole tag
             ifd[tag] = value
+    tags = _image_tags(a, strips, rows_per_strip, compression)
+    if dpi is None and exif is not None and 282 in exif.ifd0 and 283 in exif.ifd0:
+        pass  # the source's own resolution tags were copied above
+    elif dpi is not None:
+        tags[282] = (TiffTags.RATIONAL, float(dpi[0]))
+        tags[283] = (TiffTags.RATIONAL, float(dpi[1]))
+        tags[296] = (TiffTags.SHORT, 2)
+    if icc:
+        tags[34675] = (TiffTags.UNDEFINED, bytes(icc))
+    if xmp:
+        tags[700] = (TiffTags.BYTE, bytes(xmp))
+    for tag, (typ, value) in tags.items():
+        ifd.tagtype[tag] = typ
+        ifd[tag] = value
+    if exif is not None:
+        _add_exif_directories(ifd, exif)
+    # StripOffsets are written relative to the end of the directory and its data (Pillow adds
+    # that offset itself), which is exactly where the strips start.
+    directory = ifd.tobytes(8)
+    fh.write(b"II*\x00" + (8).to_bytes(4, "little"))
+    fh.write(directory)
+    for s in strips:
+        fh.write(s)
+
+
+def _strips(a: np.ndarray, compression: int) -> tuple[list[bytes], int]:
+    """The image data in strips of about :data:`_STRIP_BYTES` (Deflate with the predictor, or
+    raw), and the rows in each."""
+    h, w, spp = a.shape
+    row_bytes = w * spp * a.dtype.itemsize
+    rows_per_strip = max(1, min(h, _STRIP_BYTES // max(1, row_bytes)))
+    strips: list[bytes] = []
+    for top in range(0, h, rows_per_strip):
+        block = a[top : top + rows_per_strip]
+        if compression == DEFLATE:
+            strips.append(zlib.compress(_predict(block).tobytes(), 6))
+        else:
+            strips.append(block.tobytes())
+    return strips, rows_per_strip
+
+
+def _image_tags(
+    a: np.ndarray, strips: list[bytes], rows_per_strip: int, compression: int
+) -> dict[int, tuple[int, Any]]:
+    """The structural tags of the image: size, samples, compression, where the strips are."""
+    h, w, spp = a.shape
+    bits = a.dtype.itemsize * 8
     tags: dict[int, tuple[int, Any]] = {
         256: (TiffTags.LONG, w),
         257: (TiffTags.LONG, h),
@@ -87,33 +124,19 @@ def write_tiff(
         tags[338] = (TiffTags.SHORT, 2)  # unassociated alpha, as Photoshop writes it
     if compression == DEFLATE:
         tags[317] = (TiffTags.SHORT, 2)
-    if dpi is None and exif is not None and 282 in exif.ifd0 and 283 in exif.ifd0:
-        pass  # the source's own resolution tags were copied above
-    elif dpi is not None:
-        tags[282] = (TiffTags.RATIONAL, float(dpi[0]))
-        tags[283] = (TiffTags.RATIONAL, float(dpi[1]))
-        tags[296] = (TiffTags.SHORT, 2)
-    if icc:
-        tags[34675] = (TiffTags.UNDEFINED, bytes(icc))
-    if xmp:
-        tags[700] = (TiffTags.BYTE, bytes(xmp))
-    for tag, (typ, value) in tags.items():
-        ifd.tagtype[tag] = typ
-        ifd[tag] = value
-    if exif is not None:
-        sub = dict(exif.exif)
-        if exif.interop:
-            sub[exifdata.INTEROP_IFD] = dict(exif.interop)
-        if sub:
-            ifd.tagtype[exifdata.EXIF_IFD] = TiffTags.LONG
-            ifd[exifdata.EXIF_IFD] = sub
-        if exif.gps:
-            ifd.tagtype[exifdata.GPS_IFD] = TiffTags.LONG
-            ifd[exifdata.GPS_IFD] = dict(exif.gps)
-    # StripOffsets are written relative to the end of the directory and its data (Pillow adds
-    # that offset itself), which is exactly where the strips start.
-    directory = ifd.tobytes(8)
-    fh.write(b"II*\x00" + (8).to_bytes(4, "little"))
-    fh.write(directory)
-    for s in strips:
-        fh.write(s)
+    return tags
+
+
+def _add_exif_directories(
+    ifd: TiffImagePlugin.ImageFileDirectory_v2, exif: exifdata.CleanExif
+) -> None:
+    """The EXIF (with its interoperability directory) and GPS sub-directories."""
+    sub = dict(exif.exif)
+    if exif.interop:
+        sub[exifdata.INTEROP_IFD] = dict(exif.interop)
+    if sub:
+        ifd.tagtype[exifdata.EXIF_IFD] = TiffTags.LONG
+        ifd[exifdata.EXIF_IFD] = sub
+    if exif.gps:
+        ifd.tagtype[exifdata.GPS_IFD] = TiffTags.LONG
+        ifd[exifdata.GPS_IFD] = dict(exif.gps)

@@ -233,8 +233,7 @@ class TryOnModel(QObject):
         Work done before with the same input and values is shown again, not sent (and paid)
         twice; an operation that cannot take this photo is skipped with its sentence.
         """
-        from retouchdesk.services.engine import FIT_LIMITS, JobRequest, default_output_dir
-        from retouchdesk.services.inputs import check_limits
+        from retouchdesk.services.engine import JobRequest
 
         session = self.session
         parent_id = self.history.working_job(photo) if self.history is not None else None
@@ -247,35 +246,13 @@ class TryOnModel(QObject):
             cell = Cell(choice, estimate=self.estimate_seconds(choice, size))
             run.cells.append(cell)
             op = self.catalog.operation(choice.provider, choice.operation)
-            status = self.operation.status(choice.provider)
             try:
-                if not status.ready:
-                    raise RetouchError(status.reason)
-                params = self.params_for(op, probe=True)
-                src, out_dir = source, None
-                if source != photo:
-                    out_dir = default_output_dir(photo, session.engine.config)
-                local = self.catalog.provider(choice.provider).kind == "local"
-                check = await self.runner.in_thread(check_limits, source, op, local=local)
-                fit = not check.ok and check.fixable and check.fit_size is not None
-                if not check.ok and not fit:
-                    raise RetouchError(f"{op.label}: {'; '.join(check.problems)}")
-                if fit:
-                    cell.note = "sent as a smaller copy"
-                params, options = await self.runner.in_thread(self._masks, op, photo, src, params)
-                if fit:
-                    options[FIT_LIMITS] = True  # the engine sends a copy within the limits
-                if PAINTED in params.values():  # the mask could not be frozen for this input
-                    raise RetouchError(f"{op.label} needs a painted mask")
-                chain = await self.runner.in_thread(
-                    session.chain_option, photo, parent_id, op.provider, op.id, params
-                )
-                options = {**options, **chain}
+                params, options, out_dir = await self._prepare(cell, op, run)
             except RetouchError as exc:
                 cell.state, cell.note = "skipped", str(exc)
                 continue
             key = work_key(
-                op.provider, op.id, photo, params, {"options": options, "input": str(src)}
+                op.provider, op.id, photo, params, {"options": options, "input": str(source)}
             )
             earlier = session._same_work(key)
             if earlier is not None:
@@ -283,36 +260,70 @@ class TryOnModel(QObject):
                 cell.note = "made earlier, not sent again"
                 self._follow(cell, earlier)
                 continue
-            requests.append(
-                (
-                    cell,
-                    JobRequest(
-                        provider=op.provider,
-                        operation=op.id,
-                        input_path=src,
-                        params=params,
-                        output_dir=out_dir,
-                        dedupe_key=key,
-                        options=options,
-                    ),
-                )
+            request = JobRequest(
+                provider=op.provider,
+                operation=op.id,
+                input_path=source,
+                params=params,
+                output_dir=out_dir,
+                dedupe_key=key,
+                options=options,
             )
+            requests.append((cell, request))
         if requests:
-            engine = session.engine
-            run.batch_id = engine.submit_batch([r for _c, r in requests])
-            jobs = sorted(engine.batch_jobs(run.batch_id), key=lambda r: r.created_at)
-            ids: list[str] = []
-            for (cell, _req), rec in zip(requests, _in_order(jobs, requests), strict=True):
-                cell.job_id, cell.state = rec.id, "running"
-                ids.append(rec.id)
-            session.record_versions([(i, photo, parent_id) for i in ids])
-            session.queued.emit(ids)
-            n = len(requests)
-            self.message.emit(f"Sent {photo.name} to {n} operation{'s' if n != 1 else ''}")
+            self._send(run, requests)
         run.sent = True
         self.changed.emit()
         self.runner.spawn(self._load_original(run), name="try-on:original")
         return run
+
+    async def _prepare(
+        self, cell: Cell, op: Operation, run: TryOnRun
+    ) -> tuple[dict[str, Any], dict[str, Any], Path | None]:
+        """(parameters, job options, output folder) of one operation on the run's input;
+        raises RetouchError with the sentence of why it cannot take it."""
+        from retouchdesk.services.engine import FIT_LIMITS, default_output_dir
+        from retouchdesk.services.inputs import check_limits
+
+        photo, source = run.photo, run.source
+        status = self.operation.status(cell.choice.provider)
+        if not status.ready:
+            raise RetouchError(status.reason)
+        params = self.params_for(op, probe=True)
+        out_dir = None
+        if source != photo:
+            out_dir = default_output_dir(photo, self.session.engine.config)
+        local = self.catalog.provider(cell.choice.provider).kind == "local"
+        check = await self.runner.in_thread(check_limits, source, op, local=local)
+        fit = not check.ok and check.fixable and check.fit_size is not None
+        if not check.ok and not fit:
+            raise RetouchError(f"{op.label}: {'; '.join(check.problems)}")
+        if fit:
+            cell.note = "sent as a smaller copy"
+        params, options = await self.runner.in_thread(self._masks, op, photo, source, params)
+        if fit:
+            options[FIT_LIMITS] = True  # the engine sends a copy within the limits
+        if PAINTED in params.values():  # the mask could not be frozen for this input
+            raise RetouchError(f"{op.label} needs a painted mask")
+        chain = await self.runner.in_thread(
+            self.session.chain_option, photo, run.parent_id, op.provider, op.id, params
+        )
+        return params, {**options, **chain}, out_dir
+
+    def _send(self, run: TryOnRun, requests: list[tuple[Cell, Any]]) -> None:
+        """Queue the requests as one batch; each cell follows its job."""
+        session = self.session
+        engine = session.engine
+        run.batch_id = engine.submit_batch([r for _c, r in requests])
+        jobs = sorted(engine.batch_jobs(run.batch_id), key=lambda r: r.created_at)
+        ids: list[str] = []
+        for (cell, _req), rec in zip(requests, _in_order(jobs, requests), strict=True):
+            cell.job_id, cell.state = rec.id, "running"
+            ids.append(rec.id)
+        session.record_versions([(i, run.photo, run.parent_id) for i in ids])
+        session.queued.emit(ids)
+        n = len(requests)
+        self.message.emit(f"Sent {run.photo.name} to {n} operation{'s' if n != 1 else ''}")
 
     def _masks(
         self, op: Operation, photo: Path, src: Path, params: dict[str, Any]

@@ -148,7 +148,6 @@ def run_operation(
     image_path, out_path = Path(image_path), Path(out_path)
     op = operation_schema(op_id)
     values = op.validate(dict(params or {}), inapplicable=Inapplicable.DROP)
-    mask_resize = bool(values.get("mask_resize", False))
     ctx = OpContext(
         progress_fn=progress,
         cancelled_fn=cancelled,
@@ -158,39 +157,14 @@ def run_operation(
     )
     ctx.check()
     ctx.progress(0.0, f"Opening {image_path.name}")
-    header = imageio.probe(image_path)  # refuse from the header, before decoding anything
-    _check_limits(op, (header.width, header.height), image_path)
-    try:
-        loaded = imageio.load_pixels(image_path)  # the job's one decode of the photo
-    except InputError:
-        imageio.check_decodes(image_path)  # its sentence says best what is wrong with the file
-        raise
-    for note in loaded.notes:
-        ctx.warnings.append(f"{image_path.name}: {note}")
-    _check_limits(op, loaded.size, image_path)
-    for p in op.params:
-        if p.kind is ParamKind.MASK and values.get(p.name):
-            values["mask_array"] = masks.load_mask(values[p.name], loaded.size, resize=mask_resize)
+    pixels = _load(op, image_path, values, ctx)
     ctx.meta.setdefault("engine", "opencv")
     loaded_at = time.monotonic()
-    result = run_pixels(op_id, loaded.array, values, ctx, op.result.bit_depth)
+    result = run_pixels(op_id, pixels, values, ctx, op.result.bit_depth)
     ctx.check()
     ctx.progress(0.99, "Saving the result")
     computed_at = time.monotonic()
-    if handover.is_handover(out_path):
-        # To the engine, which encodes once in the output format with the metadata.
-        handover.save(result, out_path)
-        ctx.meta["bit_depth"] = 16 if result.dtype == np.uint16 else 8
-    else:
-        written: dict[str, Any] = {}
-        imageio.save_result(
-            result,
-            source=image_path,
-            destination=out_path,
-            policy=policy or imageio.OutputPolicy(),
-            report=written,
-        )
-        ctx.meta["bit_depth"] = written.get("bit_depth", 8)
+    _write(result, image_path, out_path, policy, ctx)
     # Where the time went (tests/bench/local_speed.py reads these from the result record).
     ctx.meta["timings"] = {
         "load": round(loaded_at - started, 3),
@@ -208,6 +182,50 @@ def run_operation(
     summary.update(ctx.meta)
     ctx.progress(1.0, "Done")
     return summary
+
+
+def _load(op: Operation, image_path: Path, values: dict[str, Any], ctx: OpContext) -> np.ndarray:
+    """The photo's pixels (decoded once), within the limits; masks loaded at its size into
+    ``values["mask_array"]``."""
+    header = imageio.probe(image_path)  # refuse from the header, before decoding anything
+    _check_limits(op, (header.width, header.height), image_path)
+    try:
+        loaded = imageio.load_pixels(image_path)  # the job's one decode of the photo
+    except InputError:
+        imageio.check_decodes(image_path)  # its sentence says best what is wrong with the file
+        raise
+    for note in loaded.notes:
+        ctx.warnings.append(f"{image_path.name}: {note}")
+    _check_limits(op, loaded.size, image_path)
+    mask_resize = bool(values.get("mask_resize", False))
+    for p in op.params:
+        if p.kind is ParamKind.MASK and values.get(p.name):
+            values["mask_array"] = masks.load_mask(values[p.name], loaded.size, resize=mask_resize)
+    return loaded.array
+
+
+def _write(
+    result: np.ndarray,
+    image_path: Path,
+    out_path: Path,
+    policy: imageio.OutputPolicy | None,
+    ctx: OpContext,
+) -> None:
+    """The raw pixels to the engine's hand-over, or the encoded image with the metadata."""
+    if handover.is_handover(out_path):
+        # To the engine, which encodes once in the output format with the metadata.
+        handover.save(result, out_path)
+        ctx.meta["bit_depth"] = 16 if result.dtype == np.uint16 else 8
+        return
+    written: dict[str, Any] = {}
+    imageio.save_result(
+        result,
+        source=image_path,
+        destination=out_path,
+        policy=policy or imageio.OutputPolicy(),
+        report=written,
+    )
+    ctx.meta["bit_depth"] = written.get("bit_depth", 8)
 
 
 def _check_limits(op: Operation, size: tuple[int, int], path: Path) -> None:
