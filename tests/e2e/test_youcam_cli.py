@@ -96,7 +96,7 @@ def test_every_task_runs_from_the_cli(
 ):
     op_id, source, params = case
     op = CAT.operation("youcam", op_id)
-    params = resolve(emu, gen, youcam_inputs, op, params)
+    params = resolve(gen, youcam_inputs, op, params)
     in_process_env(app_home, monkeypatch, emu, gen)
     since = len(emu.received())
     earlier_tasks = set(emu.tasks)  # the emulator is shared: other tests' request ids may repeat

@@ -1,7 +1,8 @@
 """Loopback emulators of the cloud vendors, with fault modes (see ``harness``).
 
-Each vendor lives in ``tests/emulators/<vendor>.py`` and defines ``create(**options) ->
-Emulator``. :func:`load` finds it by name, so adding a vendor needs no registry edit.
+Each vendor lives in ``tests/emulators/<vendor>.py`` (or a package of that name, as YouCam's)
+and defines ``create(**options) -> Emulator``. :func:`load` finds it by name, so adding a
+vendor needs no registry edit.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from PIL import Image
 from retouchdesk.core.schema import Operation, load_catalog
 from retouchdesk.providers.http import RetryPolicy
 from retouchdesk.providers.youcam import Credentials, PollPolicy, YouCamProvider
-from tests.emulators.youcam import YouCamEmulator
+from tests.emulators.youcam import YouCamEmulator, styles
 
 DROP_AFTER = 2.0
 CATALOG = load_catalog()
@@ -99,7 +99,7 @@ class Inputs:
         ref = np.clip(ref.astype(np.int16) + np.array([25, -10, 10]), 0, 255).astype(np.uint8)
         Image.fromarray(ref).save(self.reference)
         self.video = folder / "clip.mp4"
-        writer = cv2.VideoWriter(str(self.video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+        writer = cv2.VideoWriter(str(self.video), cv2.VideoWriter.fourcc(*"mp4v"), 10, (160, 120))
         for i in range(20):
             frame = np.full((120, 160, 3), 40 + i * 8, np.uint8)
             cv2.circle(frame, (20 + i * 6, 60), 15, (0, 0, 255), -1)
@@ -107,11 +107,11 @@ class Inputs:
         writer.release()
 
 
-def style_value(emu: YouCamEmulator, gen: str, style_source: str) -> str:
+def style_value(gen: str, style_source: str) -> str:
     """A valid style parameter for ``style_source`` without a network call."""
     if gen == "v2":
-        return emu._templates(style_source)[3]["id"]
-    group = emu._groups(style_source)[1]
+        return styles.templates(style_source)[3]["id"]
+    group = styles.groups(style_source)[1]
     return f"{group['id']}:{group['styles'][2]['id']}"
 
 
@@ -138,13 +138,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def resolve(
-    emu: YouCamEmulator, gen: str, inputs: Inputs, op: Any, params: dict[str, Any]
-) -> dict[str, Any]:
+def resolve(gen: str, inputs: Inputs, op: Any, params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in params.items():
         if v == "$style":
-            v = style_value(emu, gen, op.param(k).style_source)
+            v = style_value(gen, op.param(k).style_source)
         elif isinstance(v, str) and v.startswith("@"):
             v = str(getattr(inputs, v[1:]))
         out[k] = v

@@ -331,7 +331,7 @@ def test_youcam_object_removal_uploads_the_painted_mask(
     [task] = emu.tasks_created("object_removal") or emu.tasks_created()
     mask_keys = [k for k in task.files if k in ("mask_ids", "msk_ids", "msk_file_id")]
     assert mask_keys, task.files
-    uploaded = emu._data(task.files[mask_keys[0]][0])
+    uploaded = emu.store.data(task.files[mask_keys[0]][0])
     assert uploaded == Path(rec.params["mask"]).read_bytes()
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 def test_id_token_is_the_rsa_encrypted_client_id_and_timestamp(emulator):
     emu = emulator("youcam")
     token = make_id_token(emu.client_id, emu.client_secret, timestamp_ms=1700000000123)
-    plain = emu._key.decrypt(base64.b64decode(token), padding.PKCS1v15())
+    plain = emu.access.key.decrypt(base64.b64decode(token), padding.PKCS1v15())
     assert plain == f"client_id={emu.client_id}&timestamp=1700000000123".encode()
     # PKCS#1 v1.5 is randomised: two tokens of the same text differ
     assert token != make_id_token(emu.client_id, emu.client_secret, timestamp_ms=1700000000123)

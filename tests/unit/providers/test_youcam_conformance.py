@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.emulators.drive import drive, make_context
-from tests.emulators.youcam import FEATURES, Invalid, YouCamEmulator
+from tests.emulators.youcam import FEATURES, Invalid
+from tests.emulators.youcam.validation import check_params
 from tests.emulators.youcam_support import FAST, make_provider, youcam_op
 
 from retouchdesk.core.errors import ProviderError
@@ -75,11 +76,11 @@ async def test_the_price_list_is_read_page_by_page(emulator, tmp_path):
 def test_emulator_wants_v2_face_mapping_on_v2():
     spec = FEATURES["face_swap"].params_v2
     with pytest.raises(Invalid, match="face_mapping has the wrong type"):
-        YouCamEmulator._check_params(spec, {"face_mapping": [{"index": 0, "position": 1}]})
+        check_params(spec, {"face_mapping": [{"index": 0, "position": 1}]})
     good = [{"src_face_index": 1, "ref_file_id": "f1", "ref_face_index": 0}]
-    assert YouCamEmulator._check_params(spec, {"face_mapping": good})
+    assert check_params(spec, {"face_mapping": good})
     with pytest.raises(Invalid):
-        YouCamEmulator._check_params(FEATURES["face_swap"].params_v1, {"face_mapping": good})
+        check_params(FEATURES["face_swap"].params_v1, {"face_mapping": good})
 
 
 def _background_difference(out: Path, src: Path) -> float:

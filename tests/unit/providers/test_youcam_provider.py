@@ -252,7 +252,7 @@ async def test_engine_errors_become_plain_sentences(emulator, tmp_path, youcam_i
     cat_jpg = tmp_path / "cat.jpg"
     Image.open(youcam_inputs.cat).convert("RGB").save(cat_jpg)
     try:
-        value = style_value(emu, "v2", "hair-style")
+        value = style_value("v2", "hair-style")
         ctx = make_context(youcam_op("hairstyle"), cat_jpg, {"template_id": value}, tmp_path / "w")
         with pytest.raises(AssertionError, match="found no face in the photo"):
             await drive(prov, ctx, max_wait=0.1)
