@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from typing import Any
 
 import httpx
 import numpy as np
@@ -22,16 +23,18 @@ from retouchdesk.services.hosting import HostingService, LocalReceiver, S3Storag
 
 KEY = "enh-test-key-0123456789"
 FAST = http.RetryPolicy(max_attempts=4, backoff_base=0.02, backoff_max=0.1, jitter=0.0)
-AREAS_DEFAULT = {
-    "background": False, "skin": False, "nose": False, "eye_g": False, "r_eye": True,
-    "l_eye": True, "r_brow": False, "l_brow": False, "r_ear": True, "l_ear": True,
-    "mouth": True, "u_lip": True, "l_lip": True, "hair": False, "hat": False, "ear_r": False,
-    "neck_l": False, "neck": False, "cloth": False,
-}  # fmt: skip
 
 
 def op(op_id: str):
     return load_catalog().operation("enhancor", op_id)
+
+
+def area_defaults() -> dict[str, Any]:
+    """Realistic Skin's area toggles at the defaults its schema declares (the v1 body sends
+    every toggle, so the test reads them there instead of copying them)."""
+    skin = op("realistic_skin")
+    defaults = skin.defaults()
+    return {p.name: defaults[p.name] for p in skin.params if p.group == "Area control"}
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ async def test_realistic_skin_v1_defaults_end_to_end(enh, provider, hosting, pho
     assert body["webhookUrl"].startswith(hosting.receiver.local_url + "/hooks/")
     expected = {
         "model_version": "enhancorv1", "enhancementMode": "standard", "enhancementType": "face",
-        "skin_refinement_level": 0, "skin_realism_Level": 1.7, **AREAS_DEFAULT,
+        "skin_refinement_level": 0, "skin_realism_Level": 1.7, **area_defaults(),
     }  # fmt: skip
     assert {k: v for k, v in body.items() if k not in ("img_url", "webhookUrl")} == expected
     for v3_only in ("output_resolution", "mask_image_url", "mask_expand", "portrait_depth"):
