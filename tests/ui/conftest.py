@@ -19,6 +19,21 @@ import pytest
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
+def _mark_running(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Make ``loop`` this thread's running loop while Qt drives it (None: no loop runs).
+
+    asyncio has no public call for this; ``_set_running_loop`` is the hook it exports for loop
+    implementations, and qasync itself uses it (``QEventLoop.__init__`` with
+    ``already_running=True``, qasync 0.28), but only once, when the loop is made. Here it must
+    be switched per test: the window's coroutines call ``asyncio.get_running_loop()`` (opening
+    photos, unlocking the secret store), stepped by qasync from Qt callbacks while pytest-qt
+    waits, and that raises unless a loop is registered as running; while the pytest-asyncio
+    tests that share this worker refuse to start when one is. ``asyncio.set_event_loop`` is no
+    substitute: it sets the current loop, which ``get_running_loop`` does not read.
+    """
+    asyncio.events._set_running_loop(loop)
+
+
 @pytest.fixture(scope="session")
 def session_qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """One qasync loop for the whole session: a qasync loop cannot be replaced cleanly while
@@ -27,7 +42,7 @@ def session_qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
 
     loop = qasync.QEventLoop(qapp, already_running=True)
     yield loop
-    asyncio.events._set_running_loop(None)
+    _mark_running(None)
     loop.stop()
     loop.close()
 
@@ -36,7 +51,7 @@ def session_qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
 def qloop(session_qloop: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """The session loop, current for this test; the test's leftover tasks are cancelled."""
     loop = session_qloop
-    asyncio.events._set_running_loop(loop)
+    _mark_running(loop)
     asyncio.set_event_loop(loop)
     yield loop
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
@@ -50,7 +65,7 @@ def qloop(session_qloop: Any) -> Iterator[asyncio.AbstractEventLoop]:
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
             if all(t.done() for t in pending):
                 break
-    asyncio.events._set_running_loop(None)
+    _mark_running(None)
 
 
 @pytest.fixture(autouse=True)
