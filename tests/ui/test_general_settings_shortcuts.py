@@ -47,7 +47,7 @@ def test_general_page_writes_settings_toml(qtbot, make_window, monkeypatch):
     assert doc["engine"] == {"concurrency": "local=2,youcam=1"} or doc["engine"] == {
         "concurrency": "youcam=1,local=2"
     }
-    from retouchdesk.services.engine import parse_concurrency
+    from retouchdesk.services.jobspec import parse_concurrency
 
     assert parse_concurrency(doc["engine"]["concurrency"]) == {"youcam": 1, "local": 2}
     # Reopened, the page shows what was saved.

@@ -111,7 +111,7 @@ async def _run_chains(
 ) -> int:
     from retouchdesk.core import recipe as core_recipe
     from retouchdesk.services import recipes
-    from retouchdesk.services.engine import default_output_dir
+    from retouchdesk.services.jobspec import default_output_dir
 
     recipe_dir = args.recipe.expanduser().absolute().parent
     for chain in chains:

@@ -282,7 +282,7 @@ def _plan(
     options: dict[str, Any],
 ) -> _Plan:
     """Decide each pending input by the batch planner's rules (``services.batch``)."""
-    from retouchdesk.services.engine import JobRequest
+    from retouchdesk.services.jobspec import JobRequest
 
     def key_of(item: Item) -> str:
         return dedupe_key(item, op.provider, op.id, _params_of(item, params), extra)

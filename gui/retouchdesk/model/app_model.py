@@ -280,7 +280,7 @@ class AppModel(QObject):
     def earlier_results(self) -> frozenset[str]:
         """Absolute paths of every result the engine has written (a folder scan skips them):
         the whole history in the database, not only the jobs read so far."""
-        return self.engine.earlier_results()
+        return self.engine.history.earlier_results()
 
     def output_subfolder(self) -> str:
         """The subfolder results go to beside their photo (a folder scan skips it)."""
@@ -374,7 +374,9 @@ class AppModel(QObject):
         keep = self._setting("jobs", "keep_days", 0)
         if keep and float(keep) > 0:
             # Off the GUI thread (the deletion runs in a worker): start-up never waits for it.
-            self.pruning = self.runner.spawn(self.engine.prune(float(keep)), name="prune-jobs")
+            self.pruning = self.runner.spawn(
+                self.engine.history.prune(float(keep)), name="prune-jobs"
+            )
         return resumed
 
     async def aclose(self) -> None:

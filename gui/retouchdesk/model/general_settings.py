@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.schema import Catalog, ProviderSetting
-from retouchdesk.services.engine import parse_concurrency
+from retouchdesk.services.jobspec import parse_concurrency
 from retouchdesk.services.settings import Settings
 
 if TYPE_CHECKING:

@@ -180,7 +180,7 @@ class JobsModel(QAbstractItemModel):
             thumbs.ready.connect(self._thumb_ready)
         # What the engine holds (unfinished jobs, this session's) and the newest page of the
         # finished ones; older pages come when the list is scrolled to its end.
-        engine.read_newest()
+        engine.history.read_newest()
         for rec in sorted(engine.jobs(), key=lambda r: r.created_at):
             self._insert(rec, announce=False)
         self._unsubscribe = engine.subscribe(self._on_event)
@@ -338,11 +338,11 @@ class JobsModel(QAbstractItemModel):
     # -- older history, a page at a time ---------------------------------------------------
     def can_load_older(self) -> bool:
         """Whether older finished jobs wait in the database (the panel offers them)."""
-        return bool(self.engine.has_older)
+        return bool(self.engine.history.has_older)
 
     def load_older(self) -> int:
         """Show the next page of older finished jobs below the others; returns how many."""
-        recs = [r for r in self.engine.load_older() if r.id not in self._node_of]
+        recs = [r for r in self.engine.history.load_older() if r.id not in self._node_of]
         added = 0
         for rec in sorted(recs, key=lambda r: r.created_at):
             if rec.batch_id and rec.batch_id in self._batch_node:

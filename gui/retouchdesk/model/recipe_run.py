@@ -84,7 +84,7 @@ class RecipeRunModel(QObject):
 
     async def _queue(self, chain: _Chain, input_path: Path, parent: str | None) -> str | None:
         from retouchdesk.services import recipes
-        from retouchdesk.services.engine import JobRequest, default_output_dir
+        from retouchdesk.services.jobspec import JobRequest, default_output_dir
 
         assert self._recipe is not None
         step = self._recipe.steps[chain.step]

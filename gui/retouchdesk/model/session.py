@@ -26,8 +26,9 @@ from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.services.batch import Decision, decide, plan_batch, work_key
 
 if TYPE_CHECKING:
-    from retouchdesk.services.engine import JobEngine, JobRequest
+    from retouchdesk.services.engine import JobEngine
     from retouchdesk.services.inputs import LimitCheck
+    from retouchdesk.services.jobspec import JobRequest
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class SessionModel(QObject):
         inputs = [photo, *(Path(c) for c, o in self._originals.items() if Path(o) == photo)]
         out = [
             r
-            for r, row in self.engine.versions_of(photo, inputs)
+            for r, row in self.engine.history.versions_of(photo, inputs)
             if r.results
             and (row[0] if row is not None else self.original_of(r.input_path)) == photo
             and any(p.exists() for p in r.results)  # a result moved to the trash is no version
@@ -241,7 +242,7 @@ class SessionModel(QObject):
         photo listed twice is planned once, and each entry says whether the same work is
         done (``previous`` with its results), running, unconfirmed or stalled.
         """
-        from retouchdesk.services.engine import FIT_LIMITS, JobRequest, default_output_dir
+        from retouchdesk.services.jobspec import FIT_LIMITS, JobRequest, default_output_dir
 
         om = self.operation
         status = om.status(om.provider_id)

@@ -233,7 +233,7 @@ class TryOnModel(QObject):
         Work done before with the same input and values is shown again, not sent (and paid)
         twice; an operation that cannot take this photo is skipped with its sentence.
         """
-        from retouchdesk.services.engine import JobRequest
+        from retouchdesk.services.jobspec import JobRequest
 
         session = self.session
         parent_id = self.history.working_job(photo) if self.history is not None else None
@@ -282,8 +282,8 @@ class TryOnModel(QObject):
     ) -> tuple[dict[str, Any], dict[str, Any], Path | None]:
         """(parameters, job options, output folder) of one operation on the run's input;
         raises RetouchError with the sentence of why it cannot take it."""
-        from retouchdesk.services.engine import FIT_LIMITS, default_output_dir
         from retouchdesk.services.inputs import check_limits
+        from retouchdesk.services.jobspec import FIT_LIMITS, default_output_dir
 
         photo, source = run.photo, run.source
         status = self.operation.status(cell.choice.provider)

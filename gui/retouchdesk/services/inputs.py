@@ -15,7 +15,8 @@ Run in a worker thread by the job engine before anything is uploaded:
    offline engine reads every format itself and applies the orientation on load, so it gets
    the photo as it is (or a downscaled upright copy), keeping 16 bits.
 
-Masks are drawn on the upright image, so they match the copy as they are.
+Masks are drawn on the upright image, so they match the copy as they are. The job's output
+folder is proved writable here too (:func:`prepare_for_job`), before anything is uploaded.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ import numpy as np
 
 from retouchdesk.core import imageio
 from retouchdesk.core.errors import InputError, RetouchError
+from retouchdesk.core.jobs import JobRecord
 from retouchdesk.core.schema import Operation, ParamKind
+from retouchdesk.services.jobfiles import WritableFolders, file_size
+from retouchdesk.services.jobspec import FIT_LIMITS
 
 _LOSSLESS_SOURCES = frozenset({"png", "tiff", "bmp", "gif"})
 
@@ -179,6 +183,38 @@ class JobInput:
     sent_size: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
 
+    def result_meta(self) -> dict[str, Any]:
+        """What a result's metadata records about the file sent (a downscaled size, notes)."""
+        meta: dict[str, Any] = {}
+        if self.sent_size is not None:
+            meta["sent_downscaled_to"] = list(self.sent_size)
+        if self.notes:
+            meta["input_notes"] = list(self.notes)
+        return meta
+
+
+def prepare_for_job(
+    rec: JobRecord,
+    op: Operation,
+    params: dict[str, Any],
+    work_dir: Path,
+    *,
+    local: bool,
+    folders: WritableFolders,
+) -> JobInput:
+    """Everything a job checks before anything is uploaded (worker thread).
+
+    The input and the file parameters (:func:`prepare_job_input`: the photo may be replaced
+    by an upright or downscaled copy, the latter with the job option ``fit_limits``), the
+    output folder (proved writable, once a minute) and the job's scratch folder.
+    """
+    job = prepare_job_input(
+        rec.input_path, op, params, work_dir, fit=bool(rec.options.get(FIT_LIMITS)), local=local
+    )
+    folders.check(rec.output_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return job
+
 
 def prepare_job_input(
     path: Path, op: Operation, params: dict[str, Any], work_dir: Path, *, fit: bool, local: bool
@@ -194,8 +230,6 @@ def prepare_job_input(
         prepared = prepare_image(path, op, work_dir, fit=fit, local=local)
         job = JobInput(prepared.send, {}, prepared.sent_size, list(prepared.notes))
     else:
-        from retouchdesk.services.jobfiles import file_size
-
         problems = op.limits.problems(
             width=0, height=0, fmt=path.suffix or "?", size_bytes=file_size(path)
         )

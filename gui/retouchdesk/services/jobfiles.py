@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,20 @@ def check_output_dir(folder: Path) -> None:
         if isinstance(exc, FileExistsError | NotADirectoryError):
             reason = "a file is in the way"
         raise OutputError(f"The output folder {folder} cannot be written: {reason}") from None
+
+
+class WritableFolders:
+    """Output folders proved writable (:func:`check_output_dir`), each at most once a minute:
+    a proof costs a file creation, and a batch writes to one folder hundreds of times."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self._every = every
+        self._checked: dict[Path, float] = {}
+
+    def check(self, folder: Path) -> None:
+        if time.monotonic() - self._checked.get(folder, -1e9) > self._every:
+            check_output_dir(folder)
+            self._checked[folder] = time.monotonic()
 
 
 def result_extension(source: Path, out: Output, policy: Any) -> str:

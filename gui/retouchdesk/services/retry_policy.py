@@ -16,6 +16,9 @@ their retries:
 * **Polling and downloading** a job the vendor holds: nothing but the vendor saying the job
   failed (or the user) ends it. Every other failure, 401 and 404 included, is retried until the
   job's deadline, after which the job is ``stalled`` and the next run polls it again.
+* **A batch stops** when credits run out or the account cannot work (refused credentials, a
+  configuration error): the provider's queued jobs of that batch would only fail the same way
+  (and, for refused credentials, may get the account locked), so they fail at once, not sent.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from enum import StrEnum
 
 from retouchdesk.core.errors import (
     VENDOR_ANSWER,
+    AuthError,
     ConfigurationError,
     CreditsExhausted,
     ProviderError,
@@ -32,6 +36,7 @@ from retouchdesk.core.errors import (
     RetouchError,
 )
 from retouchdesk.core.http_status import GATEWAY_STATUSES, NOT_PROCESSED_STATUSES
+from retouchdesk.core.jobs import JobRecord, JobState
 
 #: Sends of one photo per job for a submission that errored (transport and engine together).
 MAX_SENDS = 2
@@ -122,3 +127,37 @@ def backoff(tries: int, retry_after: float | None, *, base: float, cap: float) -
         return min(retry_after, 3600.0) * (1.0 + random.random() * 0.1)
     delay = min(cap, base * 2 ** (max(1, tries) - 1))
     return delay * (0.5 + random.random() * 0.5)
+
+
+def stops_batch(exc: RetouchError) -> bool:
+    """Whether a job's failure stops the rest of its batch (credits, account, configuration)."""
+    return isinstance(exc, CreditsExhausted | AuthError | ConfigurationError)
+
+
+def stopped_with(failed: JobRecord, other: JobRecord) -> bool:
+    """Whether ``other`` stops with ``failed``'s batch: same batch and provider, still queued."""
+    return (
+        other.id != failed.id
+        and failed.batch_id is not None
+        and other.batch_id == failed.batch_id
+        and other.provider == failed.provider
+        and other.state is JobState.QUEUED
+    )
+
+
+def batch_stop_reason(exc: RetouchError, label: str) -> str:
+    """Why the rest of a batch was not sent, as a clause (``label`` names the vendor)."""
+    if isinstance(exc, CreditsExhausted):
+        return f"your {label} credits ran out"
+    return str(exc).rstrip(". ")
+
+
+def batch_stopped_message(exc: RetouchError, label: str, stopped: int) -> str:
+    """The BATCH_STOPPED sentence: why, and how many photos were not sent."""
+    if isinstance(exc, CreditsExhausted):
+        headline = f"Your {label} credits ran out"
+    else:
+        reason = batch_stop_reason(exc, label)
+        headline = reason[:1].upper() + reason[1:]
+    photos = "s of this batch were" if stopped != 1 else " of this batch was"
+    return f"{headline}: {stopped} remaining photo{photos} not sent"

@@ -27,7 +27,8 @@ from retouchdesk.core.jobs import EventKind, JobEvent
 from retouchdesk.core.schema import Catalog, load_catalog
 from retouchdesk.providers.base import Provider
 from retouchdesk.services import registry
-from retouchdesk.services.engine import EngineConfig, JobEngine
+from retouchdesk.services.engine import JobEngine
+from retouchdesk.services.jobspec import EngineConfig
 from retouchdesk.services.settings import Settings, register_provider_settings
 from retouchdesk.services.store import JobStore
 

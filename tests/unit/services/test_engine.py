@@ -167,10 +167,10 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(tmp_pat
     rt = build_fake_runtime(tmp_path / "jobs.sqlite3", backoff_base=1.0, backoff_max=10.0)
     eng = rt.engine
     for tries, lo, hi in [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (6, 5.0, 10.0)]:
-        delays = [eng._backoff(tries, None) for _ in range(50)]
+        delays = [eng.driver.backoff(tries, None) for _ in range(50)]
         assert lo <= min(delays) and max(delays) <= hi
         assert len(set(delays)) > 1  # jittered
-    assert 12.0 <= eng._backoff(1, 12.0) <= 13.2  # Retry-After wins, even above backoff_max
+    assert 12.0 <= eng.driver.backoff(1, 12.0) <= 13.2  # Retry-After wins, even above backoff_max
     rt.store.close()
 
 

@@ -44,3 +44,28 @@ def test_a_file_too_large_in_bytes_is_fitted_by_pixels_the_window_and_engine_agr
     assert sent.send.stat().st_size <= 200_000
     with Image.open(sent.send) as im:
         assert im.size == check.fit_size
+
+
+def test_a_job_with_the_fit_option_sends_the_copy_and_records_its_size(tmp_path: Path):
+    """``prepare_for_job``: the job option decides the fit, the output and scratch folders are
+    made, and what the result's metadata records comes with it."""
+    from tests.doubles.records import job_record
+
+    from retouchdesk.services.jobfiles import WritableFolders
+    from retouchdesk.services.jobspec import FIT_LIMITS
+
+    op = load_provider(SCHEMA_DIR / "fake.toml").operations["brighten"]
+    op = replace(op, limits=replace(op.limits, max_bytes=200_000))
+    photo = tmp_path / "noisy.png"
+    noisy = np.random.default_rng(5).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(noisy, "RGB").save(photo)
+    rec = job_record("noisy", tmp_path, input_path=photo, options={FIT_LIMITS: True})
+    work = tmp_path / "work"
+    sent = inputs.prepare_for_job(rec, op, {}, work, local=False, folders=WritableFolders())
+    assert sent.sent_size is not None and sent.send.parent == work
+    assert sent.result_meta()["sent_downscaled_to"] == list(sent.sent_size)
+    assert (tmp_path / "out").is_dir() and work.is_dir()
+    rec.options = {}
+    with pytest.raises(InputError, match=r"the limit is 0\.2 MB"):
+        inputs.prepare_for_job(rec, op, {}, work, local=False, folders=WritableFolders())
+    assert inputs.JobInput(photo).result_meta() == {}  # sent as it is: nothing to record

@@ -93,3 +93,19 @@ def test_results_get_normal_permissions_not_private_temp_ones(tmp_path: Path, da
     assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
     video = copy_atomic(data_dir / "coffee.png", tmp_path / "v" / "clip.mp4")
     assert video.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_an_output_folder_is_proved_writable_once_a_minute(tmp_path, monkeypatch):
+    from retouchdesk.services import jobfiles
+
+    proofs: list[Path] = []
+    monkeypatch.setattr(jobfiles, "check_output_dir", proofs.append)
+    folders = jobfiles.WritableFolders()
+    for _ in range(3):
+        folders.check(tmp_path / "a")
+    folders.check(tmp_path / "b")
+    assert proofs == [tmp_path / "a", tmp_path / "b"]
+    again = jobfiles.WritableFolders(every=0.0)
+    again.check(tmp_path / "a")
+    again.check(tmp_path / "a")
+    assert len(proofs) == 4

@@ -60,12 +60,12 @@ def test_start_reads_unfinished_jobs_and_one_page_of_the_newest_finished(tmp_pat
     engine = rt.engine
     # The engine alone (the CLI) reads only what it must resume: no history at all.
     assert {r.id for r in engine.jobs()} == {r.id for r in live}
-    engine.read_newest()  # a job list's first view: the newest page
-    engine.read_newest()  # asked twice, still one page
+    engine.history.read_newest()  # a job list's first view: the newest page
+    engine.history.read_newest()  # asked twice, still one page
     loaded = {r.id for r in engine.jobs()}
     assert len(loaded) == 50 + len(live)  # rows read, not the 2 002 in the file
     assert loaded - {r.id for r in live} == {r.id for r in history[:50]}  # the newest page
-    assert engine.has_older
+    assert engine.history.has_older
 
     # A finished job that was not read is still one call away (one row, kept afterwards).
     old = history[1500]
@@ -83,16 +83,16 @@ def test_pages_reach_every_finished_job_once_newest_first(tmp_path, server):
     store.close()
     rt = build_fake_runtime(db, history_page=30)
     engine = rt.engine
-    engine.read_newest()
+    engine.history.read_newest()
     seen = [r.id for r in engine.jobs()]
     pages = 1
-    while engine.has_older:
-        page = engine.load_older()
+    while engine.history.has_older:
+        page = engine.history.load_older()
         seen += [r.id for r in page]
         pages += 1
         assert pages < 20
     assert len(seen) == len(set(seen)) == 230
-    assert engine.load_older() == []
+    assert engine.history.load_older() == []
     for rec in engine.jobs():  # every batch read is read whole
         if rec.batch_id:
             whole = [h.id for h in history if h.batch_id == rec.batch_id]
@@ -156,14 +156,14 @@ async def test_prune_forgets_old_finished_jobs_only(tmp_path, server):
 
     rt = build_fake_runtime(db, history_page=1000, work_root=tmp_path / "work")
     engine = rt.engine
-    engine.read_newest()  # what a job list shows: its listeners hear of the forgotten ones
+    engine.history.read_newest()  # what a job list shows: its listeners hear of the forgotten ones
     scratch = tmp_path / "work" / victim.id
     scratch.mkdir(parents=True)
     (scratch / "download_0.png").write_bytes(b"partial")
     events: list[JobEvent] = []
     engine.subscribe(events.append)
 
-    pruned = await engine.prune(90)
+    pruned = await engine.history.prune(90)
     assert set(pruned) == {r.id for r in old}
     left = {r.id for r in rt.store.all()}
     assert left == {r.id for r in recent} | {r.id for r in unfinished}
@@ -173,7 +173,7 @@ async def test_prune_forgets_old_finished_jobs_only(tmp_path, server):
     assert not scratch.exists()
     assert {e.job_id for e in events if e.kind is EventKind.REMOVED} == {r.id for r in old}
     assert all(engine.get(r.id) is None for r in old)
-    assert await engine.prune(0) == []  # 0 keeps forever
+    assert await engine.history.prune(0) == []  # 0 keeps forever
     rt.store.close()
 
 
