@@ -14,16 +14,20 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core import partials
 from retouchdesk.core.errors import InputError, OutputError, RetouchError
 from retouchdesk.providers.base import Output
 
+if TYPE_CHECKING:  # imported where used: numpy and Pillow load with them
+    from retouchdesk.core.imageio import ImageInfo, OutputPolicy
+    from retouchdesk.core.recipe import Recipe
+
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
-def inspect_image(path: Path) -> Any:
+def inspect_image(path: Path) -> ImageInfo:
     """Probe the photo and decode it once: a damaged file fails here, before any upload.
 
     The engine does the same in :func:`services.inputs.prepare_image` with one probe.
@@ -69,7 +73,7 @@ class WritableFolders:
             self._checked[folder] = time.monotonic()
 
 
-def result_extension(source: Path, out: Output, policy: Any) -> str:
+def result_extension(source: Path, out: Output, policy: OutputPolicy) -> str:
     """The extension of a result: the policy's format, else the photo's own (PNG for alpha)."""
     from retouchdesk.core import imageio
 
@@ -105,9 +109,9 @@ def save_image_result(
     *,
     source: Path,
     destination: Path,
-    policy: Any,
+    policy: OutputPolicy,
     report: dict[str, Any] | None = None,
-    recipe: Any = None,
+    recipe: Recipe | None = None,
     replace: bool = True,
 ) -> Path:
     """``imageio.save_result`` with the permissions of any file the user creates.

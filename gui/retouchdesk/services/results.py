@@ -27,7 +27,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouchdesk.core import naming
 from retouchdesk.core.errors import DestinationTaken, OutputError, ProviderError, RetouchError
@@ -35,6 +35,10 @@ from retouchdesk.core.jobs import JobRecord
 from retouchdesk.core.schema import Operation
 from retouchdesk.providers.base import Output
 from retouchdesk.services.jobfiles import copy_atomic, result_extension, save_image_result
+
+if TYPE_CHECKING:  # imported where used: numpy and Pillow load with them
+    from retouchdesk.core.imageio import OutputPolicy
+    from retouchdesk.core.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +73,10 @@ class ResultWriter:
         self._result_written = result_written
         self._reserved: set[Path] = set()  # result names being written (guarded by the lock)
         self._reserve_lock = threading.Lock()
-        self._policy_obj: Any = None
+        self._policy_obj: OutputPolicy | None = None
         self._policy_cached: dict[str, Any] = {}
 
-    def policy(self) -> Any:
+    def policy(self) -> OutputPolicy:
         """The output policy as a ``core.imageio.OutputPolicy``, rebuilt when settings change."""
         fields = self._policy_fields()
         if self._policy_obj is None or self._policy_cached != fields:
@@ -111,16 +115,12 @@ class ResultWriter:
                 if is_image and rec.options:
                     out, extra = await self._postprocess(rec, out)
                 for attempt in range(NAME_ATTEMPTS):
-                    dest = await asyncio.to_thread(
-                        self.destination, rec, op, out, policy, is_image, earlier
-                    )
+                    dest = await asyncio.to_thread(self.destination, rec, op, out, policy, earlier)
                     try:
                         planned[str(index)] = str(dest)
                         rec.result_meta = {**meta, "_planned": dict(planned)}
                         self._touch(rec)
-                        written = Path(
-                            await self._save_one(rec, out, dest, policy, is_image, report=extra)
-                        )
+                        written = Path(await self._save_one(rec, out, dest, policy, report=extra))
                         break
                     except DestinationTaken:
                         # Another process wrote this name since it was chosen: its result
@@ -163,17 +163,18 @@ class ResultWriter:
         rec: JobRecord,
         op: Operation,
         out: Output,
-        policy: Any,
-        is_image: bool,
+        policy: OutputPolicy | None,
         earlier: str | None,
     ) -> Path:
-        """Runs in a worker thread: pick and reserve a free result name (the folder is read)."""
+        """Runs in a worker thread: pick and reserve a free result name (the folder is read).
+
+        ``policy`` is None for a result that is not an image (its own extension is kept)."""
         with self._reserve_lock:
             if earlier and Path(earlier) not in self._reserved:
                 self._reserved.add(Path(earlier))
                 return Path(earlier)  # planned before an interruption, never written: reuse it
         assert out.path is not None
-        if is_image:
+        if policy is not None:
             ext = result_extension(rec.input_path, out, policy)
         else:
             ext = (out.suffix or out.path.suffix or ".bin").lstrip(".")
@@ -196,14 +197,14 @@ class ResultWriter:
         rec: JobRecord,
         out: Output,
         dest: Path,
-        policy: Any,
-        is_image: bool,
+        policy: OutputPolicy | None,
         report: dict[str, Any] | None = None,
     ) -> Path:
-        """Write one result; ``report`` gets its format, bits per channel and notes."""
+        """Write one result (an image when ``policy`` is given, else copied as it is);
+        ``report`` gets its format, bits per channel and notes."""
         assert out.path is not None, "fetch() leaves every output in a file"
         try:
-            if is_image:
+            if policy is not None:
                 return await asyncio.to_thread(
                     _save_with_recipe,
                     out.path,
@@ -225,7 +226,7 @@ class ResultWriter:
             ) from None
 
 
-def job_recipe(rec: JobRecord) -> Any:
+def job_recipe(rec: JobRecord) -> Recipe:
     """The recipe to write into the job's results: the option, or this one step."""
     from retouchdesk.core import recipe as core_recipe
 
@@ -240,7 +241,12 @@ def job_recipe(rec: JobRecord) -> Any:
 
 
 def _save_with_recipe(
-    result: Path, source: Path, dest: Path, policy: Any, recipe: Any, report: dict | None
+    result: Path,
+    source: Path,
+    dest: Path,
+    policy: OutputPolicy,
+    recipe: Recipe,
+    report: dict | None,
 ) -> Path:
     """Runs in a worker thread: a one-step recipe learns its source's digest here."""
     from retouchdesk.core import recipe as core_recipe

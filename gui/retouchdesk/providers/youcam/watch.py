@@ -21,9 +21,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from retouchdesk.core.errors import ProviderError, RateLimited, RemoteJobLost
+
+if TYPE_CHECKING:
+    from retouchdesk.providers.base import Output
 
 log = logging.getLogger("retouchdesk.youcam")
 T = TypeVar("T")
@@ -137,7 +140,7 @@ class TaskWatch:
     polls: int = 0
     last_poll: float = field(default_factory=time.monotonic)
     max_gap_seen: float = 0.0
-    outputs: list[Any] = field(default_factory=list)  # set by ``collect`` on success
+    outputs: list[Output] = field(default_factory=list)  # set by ``collect`` on success
     fault: ProviderError | None = None  # when status is FAULT
     task: asyncio.Task[None] | None = None
     future: concurrent.futures.Future[None] | None = None  # the poller, seen from outside
@@ -172,7 +175,7 @@ def task_state(data: dict[str, Any]) -> str:
 async def watch(
     w: TaskWatch,
     status: Callable[[str, str], Awaitable[dict[str, Any]]],
-    collect: Callable[[dict[str, Any]], Awaitable[list[Any]]],
+    collect: Callable[[dict[str, Any]], Awaitable[list[Output]]],
     policy: PollPolicy,
     pacer: Pacer,
 ) -> None:
