@@ -23,7 +23,7 @@ from tests.doubles.plain_runtime import plain_runtime
 
 from retouchdesk.services.masks import MaskLibrary
 
-DELAY = 0.3  # seconds each save and load of a live mask takes in these tests
+DELAY = 0.15  # seconds each save and load of a live mask takes in these tests
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_rapid_switching_never_loses_or_misplaces_a_mask(
     main = threading.main_thread().name
     assert slow_files["save"] and main not in slow_files["save"]
     assert main not in slow_files["load"]
-    # 24 switches, each leaving a mask to save (0.3 s each in the worker): the clicks
+    # 24 switches, each leaving a mask to save (DELAY each in the worker): the clicks
     # themselves did not wait for one of them.
     assert clicks < DELAY * 2, clicks
 

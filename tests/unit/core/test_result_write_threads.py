@@ -20,17 +20,16 @@ from retouchdesk.core import imageio
 
 
 def _photo(w: int, h: int, grain: float) -> np.ndarray:
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    rng = np.random.default_rng(7)
-    rgb = np.stack(
-        [
-            128 + 100 * np.sin(x / 700) * np.cos(y / 500),
-            128 + 90 * np.cos(x / 900 + y / 800),
-            128 + 80 * np.sin((x + y) / 600),
-        ],
-        axis=-1,
-    )
-    return np.clip(rgb + rng.normal(0, grain, (h, w, 3)), 0, 255).astype(np.uint8)
+    """Smooth colour waves under Gaussian grain (the grain is what makes the encode long),
+    built from a row and a column in float32 so that 12 MP take about a second."""
+    x = np.arange(w, dtype=np.float32)[None, :]
+    y = np.arange(h, dtype=np.float32)[:, None]
+    rgb = np.empty((h, w, 3), np.float32)
+    rgb[..., 0] = 128 + 100 * np.sin(x / 700) * np.cos(y / 500)
+    rgb[..., 1] = 128 + 90 * np.cos(x / 900 + y / 800)
+    rgb[..., 2] = 128 + 80 * np.sin((x + y) / 600)
+    rgb += grain * np.random.default_rng(7).standard_normal((h, w, 3), dtype=np.float32)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
 def test_a_jpeg_result_is_encoded_while_other_threads_run(tmp_path: Path) -> None:
