@@ -7,6 +7,7 @@ exercised in seconds instead of minutes.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -75,36 +76,75 @@ def youcam_op(op_id: str) -> Operation:
 
 
 class Inputs:
-    """Input files every task can use, made from the shipped test photos."""
+    """Input files every task can use, made from the shipped test photos.
+
+    Each derived file is written when a test first asks for it (most tests use one or two).
+    """
 
     def __init__(self, data: Path, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.portrait = data / "astronaut.png"  # 512x512, one face
         self.cat = data / "chelsea.png"  # no face
-        astro = Image.open(self.portrait).convert("RGB")
-        self.portrait_jpg = folder / "portrait.jpg"  # hairstyle takes JPEG only
-        astro.save(self.portrait_jpg, quality=92)
+
+    @functools.cached_property
+    def _astro(self) -> Image.Image:
+        return Image.open(self.portrait).convert("RGB")
+
+    @functools.cached_property
+    def _mask(self) -> np.ndarray:
         mask = np.zeros((512, 512), np.uint8)
         mask[330:400, 90:200] = 255  # a patch of the suit
-        self.mask = folder / "mask.png"
-        Image.fromarray(mask).save(self.mask)
-        self.small_mask = folder / "mask_small.png"
-        Image.fromarray(mask).resize((256, 256)).save(self.small_mask)
-        a = np.asarray(astro)
-        self.two_faces = folder / "two_faces.png"  # the portrait beside its mirror image
-        Image.fromarray(np.hstack([a, a[:, ::-1]])).save(self.two_faces)
-        self.reference = folder / "reference.png"
-        ref = np.asarray(astro.resize((400, 400)))
+        return mask
+
+    @functools.cached_property
+    def portrait_jpg(self) -> Path:
+        """The portrait as JPEG (hairstyle takes JPEG only)."""
+        path = self.folder / "portrait.jpg"
+        self._astro.save(path, quality=92)
+        return path
+
+    @functools.cached_property
+    def mask(self) -> Path:
+        path = self.folder / "mask.png"
+        Image.fromarray(self._mask).save(path)
+        return path
+
+    @functools.cached_property
+    def small_mask(self) -> Path:
+        """The mask at half the portrait's size."""
+        path = self.folder / "mask_small.png"
+        Image.fromarray(self._mask).resize((256, 256)).save(path)
+        return path
+
+    @functools.cached_property
+    def two_faces(self) -> Path:
+        """The portrait beside its mirror image."""
+        path = self.folder / "two_faces.png"
+        a = np.asarray(self._astro)
+        Image.fromarray(np.hstack([a, a[:, ::-1]])).save(path)
+        return path
+
+    @functools.cached_property
+    def reference(self) -> Path:
+        """A smaller, warmer portrait (makeup and face references)."""
+        path = self.folder / "reference.png"
+        ref = np.asarray(self._astro.resize((400, 400)))
         ref = np.clip(ref.astype(np.int16) + np.array([25, -10, 10]), 0, 255).astype(np.uint8)
-        Image.fromarray(ref).save(self.reference)
-        self.video = folder / "clip.mp4"
-        writer = cv2.VideoWriter(str(self.video), cv2.VideoWriter.fourcc(*"mp4v"), 10, (160, 120))
+        Image.fromarray(ref).save(path)
+        return path
+
+    @functools.cached_property
+    def video(self) -> Path:
+        """Two seconds of a red ball crossing a brightening frame, MPEG-4."""
+        path = self.folder / "clip.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (160, 120))
         for i in range(20):
             frame = np.full((120, 160, 3), 40 + i * 8, np.uint8)
             cv2.circle(frame, (20 + i * 6, 60), 15, (0, 0, 255), -1)
             writer.write(frame)
         writer.release()
+        return path
 
 
 def style_value(gen: str, style_source: str) -> str:
