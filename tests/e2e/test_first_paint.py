@@ -109,3 +109,59 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
     after = set(seen["after"])
     assert "PIL" in after, sorted(after)
     assert after & {"keyring", "cryptography"}, sorted(after)
+
+
+WARM_PROBE = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    import qasync
+    from PySide6.QtWidgets import QApplication
+    from retouchdesk.app import build_window
+
+    app = QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = build_window()
+    WANTED = ("numpy", "PIL.JpegImagePlugin", "retouchdesk.core.imageio")
+
+    async def run():
+        window.show()
+        before = [m for m in WANTED if m in sys.modules]
+        window.model.start()
+        deadline = time.monotonic() + 30
+        while not all(m in sys.modules for m in WANTED) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        print("BEFORE", ",".join(before), flush=True)
+        print("AFTER", ",".join(m for m in WANTED if m in sys.modules), flush=True)
+        print("PHOTOS", window.model.photos.rowCount(), flush=True)
+        await window.model.aclose()
+
+    with loop:
+        loop.run_until_complete(run())
+    """
+)
+
+
+def test_the_image_stack_is_imported_after_start_without_a_photo(tmp_path):
+    """With no photo to open, the engine's start imports numpy, Pillow's plugins and the
+    image I/O in a worker anyway: the first photo opened later does not pay for them while
+    the window waits for the GIL."""
+    env = dict(
+        os.environ,
+        RETOUCHDESK_HOME=str(tmp_path / "home"),
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", WARM_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(ln.split(" ", 1) for ln in proc.stdout.splitlines() if " " in ln)
+    assert lines["PHOTOS"] == "0"  # nothing was opened: the imports are the warm-up's
+    assert lines["BEFORE"].strip() == ""
+    assert lines["AFTER"] == "numpy,PIL.JpegImagePlugin,retouchdesk.core.imageio"

@@ -30,6 +30,7 @@ from retouchdesk.model.recipe_run import RecipeRunModel
 from retouchdesk.model.session import SessionModel
 from retouchdesk.model.tasks import TaskRunner
 from retouchdesk.model.thumbnails import ThumbnailCache
+from retouchdesk.model.warm_up import import_image_stack
 
 if TYPE_CHECKING:
     from retouchdesk.core.imageio import OutputPolicy
@@ -360,7 +361,10 @@ class AppModel(QObject):
         return Path(value).expanduser() if value else None
 
     def start(self) -> list[str]:
-        """Start the engine (inside the running loop); resumes jobs from before a restart."""
+        """Start the engine (inside the running loop); resumes jobs from before a restart.
+
+        Also imports the image stack in a worker, so the first photo does not stall the window.
+        """
         import asyncio
 
         from retouchdesk.model.tasks import install_default_executor
@@ -371,6 +375,8 @@ class AppModel(QObject):
             n = len(resumed)
             self.message.emit(f"Resumed {n} job{'s' if n != 1 else ''} from the last session")
             self.resumed.emit(list(resumed))
+        # The image stack is imported now, while the window is idle (model/warm_up.py).
+        self.runner.spawn(self.runner.in_thread(import_image_stack), name="warm-up")
         keep = self._setting("jobs", "keep_days", 0)
         if keep and float(keep) > 0:
             # Off the GUI thread (the deletion runs in a worker): start-up never waits for it.
