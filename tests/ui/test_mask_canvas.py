@@ -180,6 +180,13 @@ def test_mask_reaches_enhancor_v3_when_it_applies(qtbot, window) -> None:
     masking.document.fill_rect(masking.document.rect().adjusted(200, 100, -200, -100))
     masking.save_now()
     assert "mask_image_url" not in om.validated()  # v1: no mask parameter at all
+    # Nothing takes the mask and nothing is protected: a v1 job freezes no copy of it.
+    jobs = masking.library.root / "jobs"
+    assert masking.prepare_job(masking.photo, masking.photo, om.validated()) == (
+        om.validated(),
+        {},
+    )
+    assert not jobs.exists() or not any(jobs.iterdir())
     assert w.mask_painter.tools.preview_expand == 0
     om.set_value("model_version", "enhancorv3")
     qtbot.waitUntil(lambda: bool(om.value("mask_image_url")), timeout=5_000)

@@ -160,6 +160,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _xml_text(value: str) -> str:
+    """``value`` as XML character data (xml.sax.saxutils.escape, without importing xml.sax,
+    which pulls in urllib, http.client and email: 15 ms at the first result of a session)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xml_attr(value: str) -> str:
+    """``value`` as a double-quoted XML attribute value, white space kept as character
+    references (what an XML parser would otherwise normalise to spaces)."""
+    text = _xml_text(value).replace('"', "&quot;")
+    return '"' + text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;") + '"'
+
+
 def xmp_description(recipe: Recipe) -> bytes:
     """The ``rdf:Description`` carrying ``recipe`` (steps as an ``rdf:Seq``).
 
@@ -167,9 +180,6 @@ def xmp_description(recipe: Recipe) -> bytes:
     the parameters as JSON text (parameters are typed values of any schema: JSON keeps them
     exactly, which XMP's own property types would not).
     """
-    # Imported on use: xml.sax pulls in urllib and email, about 15 ms of the window's start.
-    from xml.sax.saxutils import escape, quoteattr
-
     items = []
     for s in recipe.steps:
         fields = {
@@ -182,17 +192,17 @@ def xmp_description(recipe: Recipe) -> bytes:
         # parseType="Resource": a structure without a nested rdf:Description, so our own
         # description is one element that a later write can find and replace.
         body = "".join(
-            f"<retouchdesk:{k}>{escape(v)}</retouchdesk:{k}>" for k, v in fields.items() if v
+            f"<retouchdesk:{k}>{_xml_text(v)}</retouchdesk:{k}>" for k, v in fields.items() if v
         )
         items.append(f'<rdf:li rdf:parseType="Resource">{body}</rdf:li>')
     head = (
         f'<rdf:Description rdf:about="" xmlns:retouchdesk="{NS}"'
-        f" retouchdesk:format={quoteattr(str(FORMAT_VERSION))}"
-        f" retouchdesk:sourceSHA256={quoteattr(recipe.source_sha256)}"
-        f" retouchdesk:sourceName={quoteattr(recipe.source_name)}"
+        f" retouchdesk:format={_xml_attr(str(FORMAT_VERSION))}"
+        f" retouchdesk:sourceSHA256={_xml_attr(recipe.source_sha256)}"
+        f" retouchdesk:sourceName={_xml_attr(recipe.source_name)}"
     )
     if recipe.name:
-        head += f" retouchdesk:name={quoteattr(recipe.name)}"
+        head += f" retouchdesk:name={_xml_attr(recipe.name)}"
     body = "".join(items)
     return (
         f"{head}><retouchdesk:steps><rdf:Seq>{body}</rdf:Seq></retouchdesk:steps></rdf:Description>"
@@ -221,7 +231,8 @@ def merge_xmp(xmp: bytes | None, recipe: Recipe) -> bytes:
 
 def from_xmp(xmp: bytes) -> Recipe | None:
     """The recipe in an XMP packet, or None when it has none."""
-    from xml.etree import ElementTree as ET  # on use, like xml.sax above
+    # On use: the parser is needed only when a recipe is read back.
+    from xml.etree import ElementTree as ET
 
     start = xmp.find(b"<x:xmpmeta")
     end = xmp.rfind(b"</x:xmpmeta>")

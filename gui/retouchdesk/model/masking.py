@@ -372,6 +372,9 @@ class MaskingModel(QObject):
         params = dict(params)
         options: dict[str, Any] = {}
         names = self.mask_params()
+        if not names and not self._protect:
+            # Nothing takes a mask: no mask is read, frozen or written for this photo.
+            return params, options
         size = _size_of(input_path)
         if size is None:
             return params, options

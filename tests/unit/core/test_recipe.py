@@ -120,3 +120,16 @@ def test_provenance_shows_file_parameters_by_name_only() -> None:
     shown = recipes.for_provenance(catalog, step)
     assert shown.params[ref] == "face.jpg" and shown.mask == "ab12"
     assert "/home/ann" not in rc.xmp_description(rc.Recipe([shown])).decode()
+
+
+def test_names_with_quotes_and_white_space_round_trip_through_xmp() -> None:
+    """Our own XML escaping (no xml.sax at run time) keeps every character a name can hold;
+    the packet is read back by ElementTree, a parser the writer does not share."""
+    odd = rc.Recipe(
+        CHAIN.steps,
+        name='say "hi"\n& <go>\tnow',
+        source_sha256="cd" * 32,
+        source_name="it's \"q\" & co.png",
+    )
+    packet = rc.merge_xmp(None, odd)
+    assert rc.from_xmp(packet) == odd
