@@ -156,7 +156,7 @@ def _start_stall_tracer(last: list[float]) -> None:
                 stacks = []
                 for ident, frame in sys._current_frames().items():
                     who = "GUI" if ident == main_id else names.get(ident, ident)
-                    stack = "".join(traceback.format_stack(frame, limit=8))
+                    stack = "".join(traceback.format_stack(frame, limit=16))
                     stacks.append(f"[{who}]\n{stack}")
                 text = "\n".join(stacks)
                 print(

@@ -339,9 +339,6 @@ class MaskingModel(QObject):
         A photo without a mask of its own reuses the current photo's mask when it has the
         same size (a series shot from a tripod); a downscaled input gets it resampled.
         """
-        from retouchdesk.core import mask as core_mask
-        from retouchdesk.core.composite import resample_mask
-
         own: np.ndarray | None = None
         if photo == self._photo and self._doc is not None:
             own = self._doc.array
@@ -353,7 +350,12 @@ class MaskingModel(QObject):
                     own = self.library.load(photo, natural)
             if own is None and self._doc is not None and natural == self._doc.size:
                 own = self._doc.array
-        if own is None or core_mask.is_empty(own):
+        if own is None:
+            return None  # imports nothing (cv2 comes with core.mask) for a photo without mask
+        from retouchdesk.core import mask as core_mask
+        from retouchdesk.core.composite import resample_mask
+
+        if core_mask.is_empty(own):
             return None
         h, w = own.shape
         return own if (w, h) == tuple(size) else resample_mask(own, size[0], size[1])

@@ -24,6 +24,8 @@ MODULES = (
     "retouchdesk.model.estimate",
     "retouchdesk.core.resultwrite",
     "retouchdesk.services.postprocess",
+    "retouchdesk.services.inputs",
+    "retouchdesk.services.recipes",
 )
 
 

@@ -108,24 +108,27 @@ class MaskLibrary:
         When ``photo`` has none but ``source`` (the photo it was made from, e.g. before an
         upscale) has one of the same framing, that mask is reused, resampled to ``size``.
         """
+        own = self.photo_path(photo)
+        theirs = self.photo_path(source) if source is not None else None
+        if not own.is_file() and (theirs is None or not theirs.is_file()):
+            # Most photos have no mask: asking costs a stat, not an OpenCV import (core.mask
+            # loads cv2, 0.1 s holding the GIL, on the first queued photo of a session).
+            return None
         from retouchdesk.core import mask as core_mask
         from retouchdesk.core.composite import resample_mask
 
-        own = self.photo_path(photo)
         if own.is_file():
             try:
                 return core_mask.load_mask(own, size)
             except InputError:
                 pass  # the photo file changed size since: fall through to the source
-        if source is not None:
-            theirs = self.photo_path(source)
-            if theirs.is_file():
-                arr = core_mask.load_mask(theirs, _size(theirs))
-                h, w = arr.shape
-                if (w, h) == tuple(size):
-                    return arr
-                if same_framing((w, h), size):
-                    return resample_mask(arr, size[0], size[1])
+        if theirs is not None and theirs.is_file():
+            arr = core_mask.load_mask(theirs, _size(theirs))
+            h, w = arr.shape
+            if (w, h) == tuple(size):
+                return arr
+            if same_framing((w, h), size):
+                return resample_mask(arr, size[0], size[1])
         return None
 
     def forget(self, photo: Path) -> None:

@@ -129,7 +129,7 @@ def test_names_with_quotes_and_white_space_round_trip_through_xmp() -> None:
         CHAIN.steps,
         name='say "hi"\n& <go>\tnow',
         source_sha256="cd" * 32,
-        source_name="it's \"q\" & co.png",
+        source_name='it\'s "q" & co.png',
     )
     packet = rc.merge_xmp(None, odd)
     assert rc.from_xmp(packet) == odd
