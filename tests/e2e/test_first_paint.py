@@ -75,9 +75,8 @@ PROBE = textwrap.dedent(
 )
 
 
-def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
-    photo = tmp_path / "coffee.png"
-    shutil.copyfile(DATA / "coffee.png", photo)
+def run_probe(tmp_path: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter as the app starts (offscreen, its own home)."""
     env = dict(
         os.environ,
         RETOUCHDESK_HOME=str(tmp_path / "home"),
@@ -85,7 +84,7 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
         PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), os.environ.get("PYTHONPATH", "")]),
     )
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(photo)],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -93,6 +92,13 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
+    photo = tmp_path / "coffee.png"
+    shutil.copyfile(DATA / "coffee.png", photo)
+    proc = run_probe(tmp_path, PROBE, str(photo))
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("SEEN "))
     seen = json.loads(line[len("SEEN ") :])
     assert seen["window"] == "mainWindow"
@@ -146,21 +152,7 @@ def test_the_image_stack_is_imported_after_start_without_a_photo(tmp_path):
     """With no photo to open, the engine's start imports numpy, Pillow's plugins and the
     image I/O in a worker anyway: the first photo opened later does not pay for them while
     the window waits for the GIL."""
-    env = dict(
-        os.environ,
-        RETOUCHDESK_HOME=str(tmp_path / "home"),
-        QT_QPA_PLATFORM="offscreen",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), os.environ.get("PYTHONPATH", "")]),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", WARM_PROBE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_probe(tmp_path, WARM_PROBE)
     lines = dict(ln.split(" ", 1) for ln in proc.stdout.splitlines() if " " in ln)
     assert lines["PHOTOS"] == "0"  # nothing was opened: the imports are the warm-up's
     assert lines["BEFORE"].strip() == ""
