@@ -139,9 +139,9 @@ def _start_stall_tracer(last: list[float]) -> None:
     """A watchdog thread that prints every thread's stack when the GUI thread has not ticked
     for ``BENCH_TRACE_MS`` (40 ms)."""
     import threading
-    import traceback
 
-    main_id = threading.main_thread().ident
+    from tests.bench.window_cases import thread_stacks
+
     reported = [0.0]
 
     def watch() -> None:
@@ -150,15 +150,7 @@ def _start_stall_tracer(last: list[float]) -> None:
             stalled = time.perf_counter() - last[0]
             if stalled > TRACE_S and reported[0] != last[0]:
                 reported[0] = last[0]
-                # Every thread: a GUI thread stuck in Qt's exec() is often waiting for the
-                # GIL that another thread's C code holds, and that thread is the culprit.
-                names = {t.ident: t.name for t in threading.enumerate()}
-                stacks = []
-                for ident, frame in sys._current_frames().items():
-                    who = "GUI" if ident == main_id else names.get(ident, ident)
-                    stack = "".join(traceback.format_stack(frame, limit=16))
-                    stacks.append(f"[{who}]\n{stack}")
-                text = "\n".join(stacks)
+                text = thread_stacks()
                 print(
                     f"--- GUI thread stalled {stalled * 1000:.0f} ms; threads:\n{text}", flush=True
                 )

@@ -220,6 +220,22 @@ def print_memory(folder: Path, runs: int = 3) -> None:
         )
 
 
+def thread_stacks(limit: int = 16) -> str:
+    """Every thread's stack. A GUI thread stuck in Qt's exec() or at a function's first line
+    is often waiting for the GIL that another thread's C code holds: that thread is the
+    culprit, so all of them are printed."""
+    import threading
+    import traceback
+
+    main_id = threading.main_thread().ident
+    names = {t.ident: t.name for t in threading.enumerate()}
+    stacks = []
+    for ident, frame in sys._current_frames().items():
+        who = "GUI" if ident == main_id else names.get(ident, ident)
+        stacks.append(f"[{who}]\n" + "".join(traceback.format_stack(frame, limit=limit)))
+    return "\n".join(stacks)
+
+
 class StallMeter:
     """A 5 ms precise timer; records how late each tick fires (the event loop's stalls)."""
 
@@ -247,22 +263,20 @@ class StallMeter:
             self._trace(trace_ms / 1000)
 
     def _trace(self, limit: float) -> None:
-        """Print the GUI thread's stack whenever the timer is ``limit`` seconds late."""
+        """Print every thread's stack whenever the timer is ``limit`` seconds late."""
         import threading
-        import traceback
 
-        main_id = threading.main_thread().ident
         reported = [0.0]
 
         def watch() -> None:
             while self._timer.isActive():
                 time.sleep(0.005)
                 last = self._last
-                if time.perf_counter() - last > limit and reported[0] != last:
+                stalled = time.perf_counter() - last
+                if stalled > limit and reported[0] != last:
                     reported[0] = last
-                    frame = sys._current_frames().get(main_id)
-                    stack = "".join(traceback.format_stack(frame, limit=8)) if frame else "?"
-                    print(f"--- GUI thread stalled at:\n{stack}", flush=True)
+                    print(f"--- GUI thread stalled {stalled * 1000:.0f} ms; threads:")
+                    print(thread_stacks(), flush=True)
 
         threading.Thread(target=watch, daemon=True).start()
 
