@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         from retouchdesk.cli import main as cli_main
 
         return cli_main(args)
+    import gc
+
+    # app.pause_gc_until_shown, done before the window's imports (most of the start);
+    # app.main turns the collector back on after the first paint.
+    gc.disable()
     from retouchdesk.app import main as app_main
 
     return app_main(args)

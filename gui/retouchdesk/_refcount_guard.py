@@ -16,7 +16,6 @@ down. The singletons are static objects that are never freed anyway, so nothing 
 from __future__ import annotations
 
 import ctypes
-import platform
 import sys
 
 _BOOST = 1 << 40
@@ -26,7 +25,7 @@ _applied = False
 def apply() -> None:
     """Make True, False and None effectively immortal on CPython < 3.12 (idempotent)."""
     global _applied
-    if _applied or sys.version_info >= (3, 12) or platform.python_implementation() != "CPython":
+    if _applied or sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return
     for obj in (True, False, None):
         ctypes.c_ssize_t.from_address(id(obj)).value += _BOOST

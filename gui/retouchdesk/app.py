@@ -14,7 +14,6 @@ import asyncio
 import logging
 import sys
 import time
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -53,6 +52,33 @@ def tune_interpreter() -> None:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
+def pause_gc_until_shown() -> None:
+    """Hold the cyclic garbage collector until the window is on screen (:func:`resume_gc`).
+
+    Start-up creates hundreds of thousands of objects that all live for the whole session
+    (modules, classes, Qt's enums, widgets); the collector ran about 100 times over them
+    before the first paint, 18-23 ms of a 0.45 s start. Reference counting still frees
+    everything else meanwhile.
+    """
+    import gc
+
+    gc.disable()
+
+
+def resume_gc() -> None:
+    """Turn the collector back on, with what start-up made frozen out of its way.
+
+    ``gc.freeze`` moves every object alive now to a generation the collector never scans:
+    they live until the app quits anyway, and each full collection during a batch would
+    otherwise walk them all again on the GUI thread.
+    """
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def build_window(runtime: Runtime | None = None, *, runner: Any = None) -> MainWindow:
     """The main window over ``runtime`` (default: built from settings)."""
     tune_interpreter()
@@ -82,6 +108,7 @@ async def run_window(window: MainWindow, files: list[Path] | None = None) -> int
     opening = _opening_placeholder(window, files)
     window.show()
     await first_paint(window)
+    resume_gc()
     if files:
         window.open_paths(files)
     else:
@@ -111,7 +138,9 @@ def _opening_placeholder(window: MainWindow, files: list[Path] | None) -> str | 
             return None
         names = "the photos of the last session" if n > 1 else "the photo of the last session"
     usual = window.empty.text()
-    window.empty.setText(f"<div style='font-size:15px'>Opening {escape(names)}…</div>")
+    # Qt's rich text needs only these three escaped (the html module costs 3 ms of start).
+    shown = names.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    window.empty.setText(f"<div style='font-size:15px'>Opening {shown}…</div>")
     return usual
 
 
@@ -159,6 +188,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    pause_gc_until_shown()
+    try:
+        return _main(argv)
+    finally:
+        resume_gc()  # the window never painted (an error, a minimised start): on again
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log_to_file()
@@ -265,6 +302,7 @@ def _startup_probe(loop: Any, window: MainWindow, files: list[Path] | None = Non
         window.show()
         await first_paint(window)
         print(f"shown {time.time():.6f} cpu {time.process_time():.3f}", flush=True)
+        resume_gc()
         if files:
             window.open_paths(files)
             photos = window.model.photos

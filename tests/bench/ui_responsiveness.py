@@ -136,24 +136,31 @@ async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
 
 
 def _start_stall_tracer(last: list[float]) -> None:
-    """A watchdog thread that prints every thread's stack when the GUI thread has not ticked
-    for ``BENCH_TRACE_MS`` (40 ms)."""
+    """A watchdog thread: while the GUI thread has not ticked for ``BENCH_TRACE_MS`` (40 ms),
+    every thread's stack is sampled each 10 ms; when the stall ends, its length and the busy
+    threads' samples are printed (one snapshot at the threshold can miss what came after)."""
     import threading
 
     from tests.bench.window_cases import thread_stacks
 
-    reported = [0.0]
+    def busy(text: str) -> str:
+        keep = [t for t in text.split("\n[") if "work_queue.get" not in t and "(watch)" not in t]
+        return "\n[".join(keep)
 
     def watch() -> None:
+        samples: list[str] = []
+        stalled_since = 0.0
         while True:
             time.sleep(0.01)
-            stalled = time.perf_counter() - last[0]
-            if stalled > TRACE_S and reported[0] != last[0]:
-                reported[0] = last[0]
-                text = thread_stacks()
-                print(
-                    f"--- GUI thread stalled {stalled * 1000:.0f} ms; threads:\n{text}", flush=True
-                )
+            begun = last[0]
+            if time.perf_counter() - begun > TRACE_S:
+                stalled_since = begun
+                samples.append(busy(thread_stacks(limit=6)))
+            elif samples and begun != stalled_since:
+                length = (begun - stalled_since) * 1000
+                body = "\n~~~ 10 ms later:\n".join(samples)
+                print(f"--- GUI thread stalled {length:.0f} ms; samples:\n{body}", flush=True)
+                samples = []
 
     threading.Thread(target=watch, daemon=True).start()
 

@@ -29,7 +29,7 @@ SLOW_STDLIB = ("xml.sax", "urllib.request", "http.client", "email.parser", "frac
 
 PROBE = textwrap.dedent(
     """
-    import json, sys
+    import gc, json, sys
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -46,6 +46,7 @@ PROBE = textwrap.dedent(
             QTimer.singleShot(20, later)
             return
         seen["after"] = top_modules()
+        seen["gc_after"] = [gc.isenabled(), gc.get_freeze_count()]
         seen["shown"] = doc.image.path.name
         seen["empty_after"] = window.empty.text()
         window.close()
@@ -58,6 +59,7 @@ PROBE = textwrap.dedent(
                 and isinstance(obj, QMainWindow)
             ):
                 seen["first_paint"] = top_modules()
+                seen["gc_at_paint"] = gc.isenabled()
                 seen["first_paint_full"] = sorted(sys.modules)
                 seen["window"] = obj.objectName()
                 seen["empty_text"] = obj.empty.text()
@@ -107,6 +109,11 @@ def test_nothing_heavy_is_imported_before_the_first_paint(tmp_path):
     assert early.isdisjoint(HEAVY), sorted(early.intersection(HEAVY))
     early_full = set(seen["first_paint_full"])
     assert early_full.isdisjoint(SLOW_STDLIB), sorted(early_full.intersection(SLOW_STDLIB))
+    # The collector waits until the window is painted, then runs again with start-up's
+    # objects frozen out of its scans.
+    assert seen["gc_at_paint"] is False
+    gc_on, frozen = seen["gc_after"]
+    assert gc_on is True and frozen > 10_000, seen["gc_after"]
     # The first picture says the photo is coming, not "drop photos here"; the hint is back after.
     assert "Opening coffee.png" in seen["empty_text"]
     assert "Drop photos" in seen["empty_after"]

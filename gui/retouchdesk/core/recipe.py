@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retouchdesk.core import tomlread
 from retouchdesk.core.errors import InputError
 
 NS = "https://retouchdesk.app/ns/recipe/1.0/"
@@ -135,8 +135,8 @@ def to_toml(recipe: Recipe) -> str:
 
 def from_toml(text: str, where: str = "The recipe") -> Recipe:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomlread.loads(text)
+    except tomlread.TOMLDecodeError as exc:
         raise InputError(f"{where} is not valid TOML ({exc})") from None
     return from_dict(data, where)
 

@@ -13,7 +13,6 @@ Conditions (``applies_when``), conditional defaults and ranges (``overrides``) a
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from retouchdesk.core import expr
+from retouchdesk.core import expr, tomlread
 from retouchdesk.core import schema_grammar as grammar
 from retouchdesk.core.errors import ParameterError, SchemaError
 
@@ -562,8 +561,8 @@ class Catalog:
 def load_provider(path: Path) -> ProviderSchema:
     """Parse and check one provider file; errors name the file and the offending entry."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomlread.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomlread.TOMLDecodeError) as exc:
         raise SchemaError(f"{path.name}: {exc}") from None
     grammar.check(data, grammar.PROVIDER, path.name)
     pid = data["id"]

@@ -8,7 +8,6 @@ applies. The tables here are the language's reference: a key that is not listed 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -323,5 +322,7 @@ def _type_word(value: Any) -> str:
 
 
 def _did_you_mean(key: str, known: Mapping[str, Any]) -> str:
+    import difflib  # only for a misspelt key
+
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

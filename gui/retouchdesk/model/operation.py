@@ -9,15 +9,14 @@ grey out what does not apply and prevent invalid combinations before anything is
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 from PySide6.QtCore import QObject, Signal
 
+from retouchdesk.core import tomlread
 from retouchdesk.core.errors import ParameterError
 from retouchdesk.core.schema import (
     Catalog,
@@ -293,6 +292,8 @@ class OperationModel(QObject):
         }
         doc = {"preset": {"name": name, "operation": self.operation.key}, "values": values}
         tmp = path.with_suffix(".tmp")
+        import tomli_w  # only when a preset is saved
+
         tmp.write_text(tomli_w.dumps(doc), encoding="utf-8")
         tmp.replace(path)
         return path
@@ -303,8 +304,8 @@ class OperationModel(QObject):
         Raises ParameterError with a plain sentence when the file does not fit.
         """
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            doc = tomlread.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomlread.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ParameterError(f"The preset {path.name} cannot be read: {exc}") from None
         head = doc.get("preset", {})
         op_key = head.get("operation", self.operation.key)

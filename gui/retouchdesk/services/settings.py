@@ -13,15 +13,13 @@ masks them.
 from __future__ import annotations
 
 import os
-import tomllib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from retouchdesk.core import tomlread
 from retouchdesk.core.errors import ConfigurationError
 from retouchdesk.core.schema import ProviderSchema
 from retouchdesk.services import paths
@@ -183,10 +181,10 @@ class Settings:
 
     def reload(self) -> None:
         try:
-            self._file = tomllib.loads(self.path.read_text(encoding="utf-8"))
+            self._file = tomlread.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             self._file = {}
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, tomlread.TOMLDecodeError) as exc:
             raise ConfigurationError(f"The settings file {self.path} is damaged: {exc}") from None
 
     def set_secret_lookup(self, lookup: Callable[[str, str], str | None]) -> None:
@@ -233,6 +231,8 @@ class Settings:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        import tomli_w  # only when a setting is saved
+
         tmp.write_bytes(tomli_w.dumps(self._file).encode("utf-8"))
         os.replace(tmp, self.path)
 
