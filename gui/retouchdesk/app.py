@@ -106,9 +106,7 @@ async def run_window(window: MainWindow, files: list[Path] | None = None) -> int
     app = QApplication.instance()
     app.lastWindowClosed.connect(closed.set)  # type: ignore[union-attr]
     opening = _opening_placeholder(window, files)
-    window.show()
-    await first_paint(window)
-    resume_gc()
+    await show_first(window)
     if files:
         window.open_paths(files)
     else:
@@ -142,6 +140,14 @@ def _opening_placeholder(window: MainWindow, files: list[Path] | None) -> str | 
     shown = names.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     window.empty.setText(f"<div style='font-size:15px'>Opening {shown}…</div>")
     return usual
+
+
+async def show_first(window: MainWindow) -> None:
+    """Show ``window`` and return once it has painted, the collector back on (see
+    :func:`pause_gc_until_shown`)."""
+    window.show()
+    await first_paint(window)
+    resume_gc()
 
 
 FIRST_PAINT_WAIT = 1.0  # seconds: a window that is never painted (minimised) goes on anyway

@@ -144,8 +144,10 @@ def _start_stall_tracer(last: list[float]) -> None:
     from tests.bench.window_cases import thread_stacks
 
     def busy(text: str) -> str:
-        keep = [t for t in text.split("\n[") if "work_queue.get" not in t and "(watch)" not in t]
-        return "\n[".join(keep)
+        """The threads doing something (not idle pool workers, not this watchdog)."""
+        parts = ("\n" + text).split("\n[")[1:]
+        keep = [p for p in parts if "work_queue.get" not in p and "(watch)" not in p]
+        return "".join("\n[" + p for p in keep)
 
     def watch() -> None:
         samples: list[str] = []

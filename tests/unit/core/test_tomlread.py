@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retouchdesk.core import schema, tomlread
+from retouchdesk.core import recipe, schema, tomlread
 from retouchdesk.core.errors import ConfigurationError
-from retouchdesk.core import recipe
 from retouchdesk.services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,7 +29,7 @@ def test_every_provider_file_reads_as_with_tomllib(path: Path) -> None:
 def test_a_broken_provider_file_is_one_sentence_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "broken.toml"
     bad.write_text('id = "x"\nname = \n', encoding="utf-8")
-    with pytest.raises(schema.SchemaError, match="broken.toml"):
+    with pytest.raises(schema.SchemaError, match=r"broken\.toml"):
         schema.load_provider(bad)
 
 
