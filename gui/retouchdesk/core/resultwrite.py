@@ -324,9 +324,9 @@ def _from_pillow(im: Image.Image) -> np.ndarray:
     if mode.startswith("I;16"):
         return np.asarray(im, dtype=np.uint16).copy()
     if mode in ("L", "LA", "RGB", "RGBA"):
-        return np.array(im)
+        return imageio.pixels_of(im)
     has_alpha = mode in ("PA", "RGBa", "La") or "transparency" in im.info
-    return np.array(im.convert("RGBA" if has_alpha else "RGB"))
+    return imageio.pixels_of(im.convert("RGBA" if has_alpha else "RGB"))
 
 
 def _fold_grey(arr: np.ndarray, meta: imageio.ImageMeta) -> np.ndarray:
