@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from retouchdesk.providers.http import install_log_redaction
+    # From core: providers.http would load httpx (0.1 s) into every command, offline or not.
+    from retouchdesk.core.redaction import install_log_redaction
 
     install_log_redaction()  # keys and tokens never reach the terminal, whatever logs them
     parser = build_parser()

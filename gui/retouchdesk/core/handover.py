@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: the app names the suffix before it needs numpy
+    import numpy as np
 
 SUFFIX = ".npy"
 
@@ -26,6 +28,8 @@ def is_handover(path: Path | str) -> bool:
 
 def save(arr: np.ndarray, path: Path | str) -> Path:
     """Write ``arr`` (HxW[xC], uint8/uint16) to ``path`` atomically (temporary file, rename)."""
+    import numpy as np
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
@@ -42,6 +46,8 @@ def save(arr: np.ndarray, path: Path | str) -> Path:
 
 def load(path: Path | str) -> np.ndarray:
     """The array of a hand-over file (no pickled objects are ever read)."""
+    import numpy as np
+
     arr = np.load(Path(path), allow_pickle=False)
     if arr.dtype not in (np.uint8, np.uint16) or arr.ndim not in (2, 3):
         raise ValueError(f"{Path(path).name}: not an image array ({arr.dtype}, {arr.shape})")
@@ -50,5 +56,7 @@ def load(path: Path | str) -> np.ndarray:
 
 def has_alpha(path: Path | str) -> bool:
     """Whether the handed-over pixels carry alpha (2 or 4 channels), from the header alone."""
+    import numpy as np
+
     arr = np.load(Path(path), mmap_mode="r", allow_pickle=False)
     return arr.ndim == 3 and arr.shape[2] in (2, 4)

@@ -537,6 +537,8 @@ def load_pixels(path: Path | str) -> Pixels:
         arr = _read_16bit(path, meta)
     elif png8 is not None:
         arr = _read_png8(path, *png8)
+    elif meta.format == "jpeg" and meta.mode == "RGB" and meta.frames == 1:
+        arr = _jpeg_pixels(path)
     if arr is not None:
         if meta.frames > 1:
             notes.append(f"the file holds {meta.frames} pages or frames; the first one was used")
@@ -555,6 +557,37 @@ def load_pixels(path: Path | str) -> Pixels:
         arr = np.ascontiguousarray(apply_orientation(arr, meta.orientation))
         return Pixels(array=arr, meta=meta, path=path, notes=notes)
     return Pixels(array=to_array(loaded.image), meta=loaded.meta, path=path, notes=loaded.notes)
+
+
+def _jpeg_pixels(path: Path) -> np.ndarray | None:
+    """A whole colour JPEG decoded by OpenCV, as stored (RGB, not yet upright); None to let
+    Pillow decode it (and say what is wrong with a damaged file).
+
+    Both use libjpeg-turbo with the same settings, so the pixels are the same, but OpenCV
+    decodes straight into one array: 0.13 s for 24 megapixels against 0.5 s through Pillow's
+    4-byte pixels, its copies and the conversion to numpy. A file that does not end with the
+    end-of-image marker (cut short) goes to Pillow, which refuses it; OpenCV would pad it.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size < 4 or data[-2] != 0xFF or data[-1] != 0xD9:
+        return None
+    level = cv2.utils.logging.getLogLevel()
+    # libjpeg's warnings about odd but readable files would reach the user's terminal.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except (cv2.error, MemoryError):
+        return None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 _INT_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "I;16S"})

@@ -140,6 +140,11 @@ class Provider(abc.ABC):
     def supports(self, cap: Capability) -> bool:
         return cap in self.capabilities
 
+    def warm_up(self) -> None:  # noqa: B027 - optional step
+        """A job for this provider is about to run: start what is slow to start (a worker
+        process) now, without waiting for it, so that it overlaps the engine's checks of the
+        photo. Never raises; the default has nothing to start."""
+
     async def prepare(self, ctx: JobContext) -> None:  # noqa: B027 - optional step
         """Make the input reachable (upload); the default has nothing to do."""
 

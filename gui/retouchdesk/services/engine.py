@@ -504,6 +504,7 @@ class JobEngine:
             if job_id in self._cancel_requested:
                 raise Cancelled()
             provider = self._provider_for(rec.provider)
+            provider.warm_up()
             op = self.catalog.operation(rec.provider, rec.operation)
             await self._run_in_slot(rec, op, provider, resume)
         except asyncio.CancelledError:

@@ -652,3 +652,21 @@ async def test_output_settings_changed_while_running_apply_to_the_next_job(tmp_p
     assert a.results == [tmp_path / "results" / "astronaut_brighten_fake.png"]
     assert b.results == [tmp_path / "results" / "astronaut-fake-v2.jpg"]
     assert Image.open(b.results[0]).format == "JPEG"
+
+
+async def test_the_provider_is_warmed_up_before_the_photo_is_checked(tmp_path, server, photo):
+    # A provider slow to start (the offline engine's worker process) starts while the engine
+    # checks the photo, not after.
+    rt = build_fake_runtime(tmp_path / "jobs.sqlite3")
+    provider = rt.provider("fake")
+    calls: list[str] = []
+    provider.warm_up = lambda: calls.append("warm_up")  # type: ignore[method-assign]
+    rt.engine.subscribe(
+        lambda ev: calls.append(ev.state.value) if ev.kind is EventKind.STATE else None
+    )
+    rt.engine.start()
+    job = rt.engine.submit(req(photo, tmp_path / "out", amount="1.5"))
+    [done] = await rt.engine.wait([job.id], timeout=20)
+    await rt.aclose()
+    assert done.state is JobState.DONE, done.error
+    assert calls[0] == "warm_up" and calls.index("warm_up") < calls.index("preparing")

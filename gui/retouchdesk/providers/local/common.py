@@ -56,20 +56,26 @@ def scale01(value: float, lo: float = 0.0, hi: float = 100.0) -> float:
 def blend(src: np.ndarray, result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``src`` where alpha is 0 (exactly), ``result`` where it is 1, a mix in between.
 
-    Only the pixels with a non-zero alpha are computed, so a small selection in a big photo
-    costs what the selection costs, and every other pixel is the source's own, bit for bit.
+    Only the rectangle around the pixels with a non-zero alpha is computed, so a small
+    selection in a big photo costs what the selection costs, and every other pixel is the
+    source's own, bit for bit (inside the rectangle too: a zero alpha gives ``src * 1 +
+    result * 0``, exactly ``src``). Whole arrays inside that rectangle are several times
+    faster than picking the selected pixels one by one.
     """
     out = src.copy()
     sel = alpha > 0
     if sel.ndim == 3:
         sel = np.any(sel, axis=2)
-    if not sel.any():
+    rows = np.flatnonzero(sel.any(axis=1))
+    if rows.size == 0:
         return out
-    a = alpha[sel].astype(np.float32)
-    if a.ndim == 1 and src.ndim == 3:
-        a = a[:, None]
-    mixed = src[sel].astype(np.float32) * (1.0 - a) + result[sel].astype(np.float32) * a
-    out[sel] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    cols = np.flatnonzero(sel.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    a = alpha[box].astype(np.float32)
+    if a.ndim == 2 and src.ndim == 3:
+        a = a[:, :, None]
+    mixed = src[box].astype(np.float32) * (1.0 - a) + result[box].astype(np.float32) * a
+    out[box] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out
 
 

@@ -162,6 +162,24 @@ def _expand_near(hole: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
+def _around(sel: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The rows and columns of ``sel``'s non-zero pixels, ``margin`` more on each side.
+
+    An inward feather of ``px`` reads the distance to the nearest unselected pixel only up to
+    ``px`` (beyond, the ramp is 1); OpenCV's 5x5 distance moves at most one pixel per unit, so
+    a margin of ``ceil(px) + 2`` gives the same alpha as the whole crop.
+    """
+    rows = np.flatnonzero(sel.any(axis=1))
+    cols = np.flatnonzero(sel.any(axis=0))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    h, w = sel.shape
+    return (
+        slice(max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + 1 + margin)),
+        slice(max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + 1 + margin)),
+    )
+
+
 def _work_scales(
     hole: np.ndarray, boxes: list[tuple[int, int, int, int]], method: str
 ) -> list[float]:
@@ -223,9 +241,10 @@ def _fill_all(
     method: str,
     radius: int,
     ctx: OpContext,
-    alpha_of: Any = None,
+    feather_px: float = 0.0,
 ) -> tuple[np.ndarray, float]:
-    """Fill every hole box by box; ``alpha_of(crop_hole)`` gives the blend (default: hard)."""
+    """Fill every hole box by box, blended through the hole feathered inward by
+    ``feather_px`` (0: a hard edge)."""
     h, w = hole.shape
     out = rgb.copy()
     pending = hole.copy()
@@ -260,11 +279,17 @@ def _fill_all(
         filled = _combine(*fills) if len(fills) == 2 else fills[0]
         if not swapped or method == "texture":
             used.add(method)
-        if alpha_of is None:
-            alpha = (todo > 0).astype(np.float32)
+        # Composited within the hole's own rectangle and the reach of its feather: outside
+        # it the alpha is 0 and the crop keeps its pixels.
+        sy, sx = _around(todo, math.ceil(feather_px) + 2 if feather_px > 0 else 0)
+        near = todo[sy, sx] > 0
+        if feather_px > 0:
+            edge = np.ascontiguousarray(hole[y0:y1, x0:x1][sy, sx])
+            alpha = masks.feather(edge, feather_px, inward=True) * near
         else:
-            alpha = alpha_of(np.ascontiguousarray(hole[y0:y1, x0:x1])) * (todo > 0)
-        out[y0:y1, x0:x1, :3] = blend(crop, filled, alpha)
+            alpha = near.astype(np.float32)
+        region = out[y0:y1, x0:x1, :3]
+        region[sy, sx] = blend(crop[sy, sx], filled[sy, sx], alpha)
         pending[y0:y1, x0:x1] = 0
         ctx.progress((i + 1) / len(boxes), f"Filling area {i + 1} of {len(boxes)}")
     ctx.meta["fill_seconds"] = round(fill_seconds, 3)
@@ -302,13 +327,7 @@ def remove_object(rgb: np.ndarray, params: dict[str, Any], ctx: OpContext) -> np
     if expand_px:
         hole = _expand_near(hole, expand_px)
     ctx.progress(0.02, f"Removing with {method}")
-
-    def alpha_of(crop_hole: np.ndarray) -> np.ndarray:
-        if feather_px > 0:
-            return masks.feather(crop_hole, feather_px, inward=True)
-        return (crop_hole > 0).astype(np.float32)
-
-    out, scale = _fill_all(rgb, hole, method, radius, ctx, alpha_of)
+    out, scale = _fill_all(rgb, hole, method, radius, ctx, feather_px)
     ctx.meta["method"] = method
     ctx.meta["hole_fraction"] = round(masks.coverage(hole, 0), 4)
     if scale < 1.0:

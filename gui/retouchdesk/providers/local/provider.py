@@ -79,6 +79,11 @@ class LocalProvider(Provider):
         """Process ids of the running workers (for tests and diagnostics)."""
         return [w.pid for w in self._workers if w.alive() and w.pid is not None]
 
+    def warm_up(self) -> None:
+        """Start the idle workers' processes in the background (``Worker.warm_up``)."""
+        for w in self._workers:
+            w.warm_up()
+
     async def submit(self, ctx: JobContext) -> SubmitResult:
         ctx.raise_if_cancelled()
         loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ upscale) goes back to the system.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import sys
@@ -34,6 +35,8 @@ from typing import Any
 
 from retouchdesk.core import errors
 from retouchdesk.providers.local import budget, lifecycle
+
+log = logging.getLogger("retouchdesk.local")
 
 _PROGRESS_INTERVAL = 0.1  # seconds between progress messages (the last one always goes)
 
@@ -206,6 +209,29 @@ class Worker:
         lifecycle.start_kept(self._proc, _main_hidden)
         child.close()
         self._conn = parent
+
+    def warm_up(self) -> None:
+        """Start the process in a background thread unless it runs or is starting.
+
+        Its start-up (interpreter, numpy, OpenCV: about a third of a second) then overlaps
+        the engine's checks of the photo instead of following them. A worker started this way
+        and never given a job is stopped after ``idle_timeout`` like any idle one.
+        """
+        if self.alive() or not self._lock.acquire(blocking=False):
+            return  # up already, or a job (which starts it) holds it
+
+        def start() -> None:
+            try:
+                if not self.alive():
+                    self.start()
+                    self._disarm_idle()
+                    self._arm_idle()
+            except Exception:  # the job's own start reports the failure in a sentence
+                log.debug("warming up the offline worker failed", exc_info=True)
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=start, name="retouchdesk-worker-warm-up", daemon=True).start()
 
     def _arm_idle(self) -> None:
         """Stop the process after ``idle_timeout`` seconds without a job (caller holds the lock)."""

@@ -10,7 +10,7 @@ import pytest
 
 from retouchdesk.core import mask as masks
 from retouchdesk.providers.local import inpaint, run_array
-from retouchdesk.providers.local.common import OpContext
+from retouchdesk.providers.local.common import OpContext, blend
 from retouchdesk.providers.local.metrics import psnr, texture_kept
 from retouchdesk.providers.local.runner import operation_schema
 
@@ -114,3 +114,72 @@ def test_local_expansion_equals_expanding_the_whole_frame():
     sel[1200, 2990:] = 255  # a thin line at the edge
     assert np.array_equal(inpaint._expand_near(sel, 6), masks.expand(sel, 6))
     assert np.array_equal(inpaint._expand_near(sel, 25), masks.expand(sel, 25))
+
+
+def _overlapping_masks(shape: tuple[int, int]) -> list[np.ndarray]:
+    """Holes near each other (overlapping crops), at the edges, soft, and scattered dots."""
+    h, w = shape
+    near = _blob_mask(shape, [(150, 100, 120, 80), (250, 150, 60, 60), (0, 0, 40, 40)])
+    cv2.circle(near, (w - 3, h - 10), 25, 255, -1)
+    soft = np.zeros(shape, np.uint8)
+    soft[100:300, 50:400] = 255
+    soft[120:140, 60:200] = 0
+    soft = cv2.GaussianBlur(soft, (0, 0), 4)
+    dots = (np.random.default_rng(5).random(shape) > 0.997).astype(np.uint8) * 255
+    return [near, soft, cv2.dilate(dots, np.ones((9, 9), np.uint8))]
+
+
+@pytest.mark.parametrize(("expand", "feather"), [(0, 0), (4, 2.5), (7, 12)])
+def test_compositing_in_the_holes_rectangle_equals_compositing_the_whole_crop(
+    coffee: np.ndarray, monkeypatch: pytest.MonkeyPatch, expand: int, feather: float
+):
+    # The feathered blend is computed around each hole (its rectangle and the feather's reach),
+    # not over the whole crop with its context; the pixels are the same to the bit.
+    params = {"method": "telea", "mask_expand": expand, "mask_feather": feather}
+    for sel in _overlapping_masks(coffee.shape[:2]):
+        fast = run_array("object_removal", coffee, {**params, "mask_array": sel})
+        with monkeypatch.context() as m:
+            m.setattr(inpaint, "_around", lambda sel, margin: (slice(None), slice(None)))
+            whole = run_array("object_removal", coffee, {**params, "mask_array": sel})
+        assert np.array_equal(fast, whole)
+
+
+def test_the_feather_is_computed_around_the_hole_not_over_its_context(
+    astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
+):
+    big = cv2.resize(astronaut, (2000, 1500))
+    sel = _blob_mask(big.shape[:2], [(800, 600, 200, 150)])
+    sizes: list[tuple[int, ...]] = []
+    feather = masks.feather
+
+    def recording(mask, px, **kw):
+        sizes.append(mask.shape)
+        return feather(mask, px, **kw)
+
+    monkeypatch.setattr(masks, "feather", recording)
+    params = {"method": "telea", "mask_expand": 4, "mask_feather": 3, "mask_array": sel}
+    run_array("object_removal", big, params)
+    reach = 4 + 3 + 2 + 1  # expansion, feather, the distance's reach, rounding
+    assert sizes and all(h <= 150 + 2 * reach and w <= 200 + 2 * reach for h, w in sizes), sizes
+
+
+def test_blend_mixes_only_where_alpha_is_set_exactly_as_pixel_by_pixel():
+    rng = np.random.default_rng(3)
+    for shape, alpha_shape in (
+        ((60, 80, 3), (60, 80)),
+        ((60, 80, 3), (60, 80, 3)),
+        ((60, 80), (60, 80)),
+    ):
+        src = rng.integers(0, 256, shape, dtype=np.uint8)
+        res = rng.integers(0, 256, shape, dtype=np.uint8)
+        a = rng.random(alpha_shape).astype(np.float32)
+        a[a < 0.6] = 0
+        a[:10] = 0
+        a[:, :15] = 0
+        sel = a > 0 if a.ndim == 2 else np.any(a > 0, axis=2)
+        one = a[sel][:, None] if a.ndim == 2 and src.ndim == 3 else a[sel]
+        expected = src.copy()
+        mixed = src[sel].astype(np.float32) * (1.0 - one) + res[sel].astype(np.float32) * one
+        expected[sel] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        assert np.array_equal(blend(src, res, a), expected)
+        assert np.array_equal(blend(src, res, np.zeros(alpha_shape, np.float32)), src)

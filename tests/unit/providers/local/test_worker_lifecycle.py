@@ -334,3 +334,36 @@ async def test_cancel_from_the_engine_stops_the_worker_within_a_second(
         assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     finally:
         await rt.aclose()
+
+
+def _warmed_up(worker: Worker) -> int:
+    """``worker.warm_up()``, then the process id once the background start has made one."""
+    worker.warm_up()
+    deadline = time.monotonic() + 10.0
+    while worker.pid is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.pid is not None and worker.alive()
+    return worker.pid
+
+
+@linux_only
+def test_a_warmed_up_worker_takes_the_job_and_stops_when_never_used(tmp_path):
+    # warm_up starts the process in the background (its imports overlap the engine's checks);
+    # the job then runs in that very process. Never given a job, it stops when idle.
+    worker = Worker(idle_timeout=1.0)
+    photo = _photo(tmp_path)
+    try:
+        pid = _warmed_up(worker)
+        worker.warm_up()  # already up: nothing more starts
+        worker.run("upscale", photo, {"scale": 2, "engine": "classic"}, tmp_path / "a.png")
+        assert worker.pid == pid
+    finally:
+        worker.close()
+    assert wait_gone(pid, 3.0) is not None
+
+    idle = Worker(idle_timeout=0.5)
+    try:
+        unused = _warmed_up(idle)
+        assert wait_gone(unused, 5.0) is not None, "a warmed-up worker without a job stayed"
+    finally:
+        idle.close()
