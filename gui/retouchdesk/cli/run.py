@@ -197,6 +197,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RetouchError as exc:
             err(str(exc))
             return EXIT_USAGE
+        if rt.catalog.provider(op.provider).kind == "local":
+            # The offline worker process starts now: its interpreter, numpy and OpenCV load
+            # while this command plans the batch and checks the photos, not after.
+            with contextlib.suppress(RetouchError):
+                rt.provider(op.provider).warm_up()
         for p in op.file_params:  # relative to where the command runs
             if params.get(p.name):
                 params[p.name] = str(Path(params[p.name]).expanduser().absolute())

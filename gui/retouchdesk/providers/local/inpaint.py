@@ -80,6 +80,26 @@ def _combine(structure: np.ndarray, texture: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(low + detail), 0, 255).astype(np.uint8)
 
 
+#: Pixels each side that the blurs of :func:`_combine` read (OpenCV's kernel for a float
+#: image reaches 4 sigma), plus one.
+_COMBINE_REACH = math.ceil(4 * _STRUCTURE_SIGMA) + 1
+
+
+def _combine_within(structure: np.ndarray, texture: np.ndarray, sy: slice, sx: slice) -> np.ndarray:
+    """:func:`_combine` of the rows ``sy`` and columns ``sx`` of two crops.
+
+    Only the hole's rectangle is kept, so only it and the blurs' reach around it are
+    computed: the same pixels there as blurring the whole crop (its context is often three
+    times the hole) at a third of the cost.
+    """
+    h, w = structure.shape[:2]
+    r = _COMBINE_REACH
+    by = slice(max(0, sy.start - r), min(h, sy.stop + r))
+    bx = slice(max(0, sx.start - r), min(w, sx.stop + r))
+    both = _combine(structure[by, bx], texture[by, bx])
+    return both[sy.start - by.start : sy.stop - by.start, sx.start - bx.start : sx.stop - bx.start]
+
+
 def _fill(crop: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:
     """Fill ``hole`` (uint8, 255 = missing) in a BGR/RGB crop with one method."""
     if method == "patchmatch":
@@ -276,12 +296,15 @@ def _fill_all(
             started = time.perf_counter()
             fills.append(_fill_box(crop, todo, box_method, radius, scale))
             fill_seconds += time.perf_counter() - started
-        filled = _combine(*fills) if len(fills) == 2 else fills[0]
         if not swapped or method == "texture":
             used.add(method)
         # Composited within the hole's own rectangle and the reach of its feather: outside
         # it the alpha is 0 and the crop keeps its pixels.
         sy, sx = _around(todo, math.ceil(feather_px) + 2 if feather_px > 0 else 0)
+        if len(fills) == 2:
+            filled = _combine_within(fills[0], fills[1], sy, sx)
+        else:
+            filled = fills[0][sy, sx]
         near = todo[sy, sx] > 0
         if feather_px > 0:
             edge = np.ascontiguousarray(hole[y0:y1, x0:x1][sy, sx])
@@ -289,7 +312,7 @@ def _fill_all(
         else:
             alpha = near.astype(np.float32)
         region = out[y0:y1, x0:x1, :3]
-        region[sy, sx] = blend(crop[sy, sx], filled[sy, sx], alpha)
+        region[sy, sx] = blend(crop[sy, sx], filled, alpha)
         pending[y0:y1, x0:x1] = 0
         ctx.progress((i + 1) / len(boxes), f"Filling area {i + 1} of {len(boxes)}")
     ctx.meta["fill_seconds"] = round(fill_seconds, 3)

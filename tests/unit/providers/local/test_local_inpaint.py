@@ -129,36 +129,54 @@ def _overlapping_masks(shape: tuple[int, int]) -> list[np.ndarray]:
     return [near, soft, cv2.dilate(dots, np.ones((9, 9), np.uint8))]
 
 
-@pytest.mark.parametrize(("expand", "feather"), [(0, 0), (4, 2.5), (7, 12)])
+@pytest.mark.parametrize(
+    ("method", "expand", "feather"),
+    [("telea", 0, 0), ("telea", 4, 2.5), ("ns", 7, 12), ("texture", 4, 2.5), ("texture", 0, 0)],
+)
 def test_compositing_in_the_holes_rectangle_equals_compositing_the_whole_crop(
-    coffee: np.ndarray, monkeypatch: pytest.MonkeyPatch, expand: int, feather: float
+    coffee: np.ndarray, monkeypatch: pytest.MonkeyPatch, method: str, expand: int, feather: float
 ):
-    # The feathered blend is computed around each hole (its rectangle and the feather's reach),
-    # not over the whole crop with its context; the pixels are the same to the bit.
-    params = {"method": "telea", "mask_expand": expand, "mask_feather": feather}
-    for sel in _overlapping_masks(coffee.shape[:2]):
+    # The feathered blend (and the texture method's mix of structure and detail) is computed
+    # around each hole, its rectangle and the reach of the feather and the blurs, not over the
+    # whole crop with its context; the pixels are the same to the bit.
+    params = {"method": method, "mask_expand": expand, "mask_feather": feather}
+    cases = _overlapping_masks(coffee.shape[:2])
+    for sel in cases[:1] if method == "texture" else cases:  # PatchMatch takes its time
         fast = run_array("object_removal", coffee, {**params, "mask_array": sel})
         with monkeypatch.context() as m:
-            m.setattr(inpaint, "_around", lambda sel, margin: (slice(None), slice(None)))
+            m.setattr(
+                inpaint, "_around", lambda sel, margin: np.s_[0 : sel.shape[0], 0 : sel.shape[1]]
+            )
             whole = run_array("object_removal", coffee, {**params, "mask_array": sel})
         assert np.array_equal(fast, whole)
+
+
+def _sizes_seen(monkeypatch: pytest.MonkeyPatch, module, name: str) -> list[tuple[int, ...]]:
+    """The (height, width) of the first array each call of ``module.name`` gets, from now."""
+    sizes: list[tuple[int, ...]] = []
+    real = getattr(module, name)
+
+    def recording(first, *args, **kwargs):
+        sizes.append(first.shape[:2])
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return sizes
+
+
+def _removal_sizes(
+    photo: np.ndarray, size: tuple[int, int], hole: tuple[int, int, int, int], params: dict
+) -> None:
+    big = cv2.resize(photo, size)
+    run_array("object_removal", big, {**params, "mask_array": _blob_mask(big.shape[:2], [hole])})
 
 
 def test_the_feather_is_computed_around_the_hole_not_over_its_context(
     astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ):
-    big = cv2.resize(astronaut, (2000, 1500))
-    sel = _blob_mask(big.shape[:2], [(800, 600, 200, 150)])
-    sizes: list[tuple[int, ...]] = []
-    feather = masks.feather
-
-    def recording(mask, px, **kw):
-        sizes.append(mask.shape)
-        return feather(mask, px, **kw)
-
-    monkeypatch.setattr(masks, "feather", recording)
-    params = {"method": "telea", "mask_expand": 4, "mask_feather": 3, "mask_array": sel}
-    run_array("object_removal", big, params)
+    sizes = _sizes_seen(monkeypatch, masks, "feather")
+    params = {"method": "telea", "mask_expand": 4, "mask_feather": 3}
+    _removal_sizes(astronaut, (2000, 1500), (800, 600, 200, 150), params)
     reach = 4 + 3 + 2 + 1  # expansion, feather, the distance's reach, rounding
     assert sizes and all(h <= 150 + 2 * reach and w <= 200 + 2 * reach for h, w in sizes), sizes
 
@@ -183,3 +201,13 @@ def test_blend_mixes_only_where_alpha_is_set_exactly_as_pixel_by_pixel():
         expected[sel] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
         assert np.array_equal(blend(src, res, a), expected)
         assert np.array_equal(blend(src, res, np.zeros(alpha_shape, np.float32)), src)
+
+
+def test_the_texture_mix_is_computed_around_the_hole_not_over_its_context(
+    astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
+):
+    sizes = _sizes_seen(monkeypatch, inpaint, "_combine")
+    params = {"method": "texture", "mask_expand": 0, "mask_feather": 0}
+    _removal_sizes(astronaut, (1200, 900), (500, 400, 120, 90), params)
+    reach = inpaint._COMBINE_REACH + 1
+    assert sizes and all(h <= 90 + 2 * reach and w <= 120 + 2 * reach for h, w in sizes), sizes

@@ -367,3 +367,38 @@ def test_a_warmed_up_worker_takes_the_job_and_stops_when_never_used(tmp_path):
         assert wait_gone(unused, 5.0) is not None, "a warmed-up worker without a job stayed"
     finally:
         idle.close()
+
+
+@linux_only
+def test_closing_a_worker_that_never_had_a_job_kills_it_at_once():
+    # It may still be loading numpy and OpenCV; asked politely it would answer only then
+    # (a command whose photos were all done already waited for that).
+    worker = Worker(idle_timeout=None)
+    _warmed_up(worker)
+    proc = worker._proc
+    worker.close()
+    assert proc is not None and proc.exitcode == -signal.SIGKILL
+
+
+def test_a_worker_told_to_stop_leaves_without_the_interpreters_teardown(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # os._exit after flushing its streams: the teardown of numpy, OpenCV and a loaded model
+    # took 50-100 ms that stop() (and a command about to exit) waited for.
+    from retouchdesk.providers.local import lifecycle, worker
+
+    class Pipe:
+        def recv(self):
+            return None
+
+    class Left(Exception):
+        pass
+
+    def exit_now(code: int):
+        raise Left(code)
+
+    monkeypatch.setattr(lifecycle, "ignore_interrupts", lambda: None)
+    monkeypatch.setattr(worker.os, "_exit", exit_now)
+    with pytest.raises(Left) as left:
+        worker._child_main(Pipe(), None, "cpu", 64)
+    assert left.value.args == (0,)
