@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
+from retouchdesk.core import imageio
 from retouchdesk.core import recipe as core_recipe
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import runtime as runtime_mod
@@ -194,6 +195,16 @@ async def test_the_photo_is_decoded_at_most_once_per_job(
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    # Colour JPEGs and plain PNGs are decoded by libjpeg / libpng directly, not by Pillow.
+    for name in ("_jpeg_pixels", "_read_png8"):
+        real = getattr(imageio, name)
+
+        def counting(path, *args, _real=real, _name=name):
+            if str(path) == str(photo):
+                decodes.append(_name)
+            return _real(path, *args)
+
+        monkeypatch.setattr(imageio, name, counting)
     done = await run_job(photo, tmp_path / "out")
     assert len(decodes) <= 1, decodes
     assert decodes, "the photo was never checked before upload"
