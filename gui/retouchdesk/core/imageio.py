@@ -579,15 +579,18 @@ def _jpeg_pixels(path: Path) -> np.ndarray | None:
     level = cv2.utils.logging.getLogLevel()
     # libjpeg's warnings about odd but readable files would reach the user's terminal.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    # libjpeg writes RGB itself where OpenCV asks for it (4.10+): no BGR copy to convert.
+    rgb_flag = getattr(cv2, "IMREAD_COLOR_RGB", None)
+    flags = (cv2.IMREAD_COLOR if rgb_flag is None else rgb_flag) | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        arr = cv2.imdecode(data, flags)
     except (cv2.error, MemoryError):
         return None
     finally:
         cv2.utils.logging.setLogLevel(level)
-    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3:
+    if arr is None or arr.ndim != 3 or arr.shape[2] != 3:
         return None
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return arr if rgb_flag is not None else cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
 
 
 _INT_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "I;16S"})

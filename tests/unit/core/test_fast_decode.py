@@ -108,3 +108,16 @@ def test_masks_that_are_not_plain_grey_pngs_are_read_by_pillow(tmp_path: Path):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"cut\.png"):
         masks.load_mask(cut, (50, 40))
+
+
+@pytest.mark.skipif(not hasattr(cv2, "IMREAD_COLOR_RGB"), reason="OpenCV before 4.10")
+def test_the_jpeg_is_decoded_straight_to_rgb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(_photo()).save(path, quality=92)
+    expected = _pillow_pixels(path)
+
+    def no_conversion(*_args):
+        raise AssertionError("decoded as BGR, then converted")
+
+    monkeypatch.setattr(cv2, "cvtColor", no_conversion)
+    assert np.array_equal(imageio.load_pixels(path).array, expected)
