@@ -35,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from retouchdesk.core import exifdata, handover, partials
+from retouchdesk.core import exifdata, handover, partials, pngcheck
 from retouchdesk.core.errors import DestinationTaken, InputError, OutputError
 from retouchdesk.core.schema import normalise_format
 
@@ -741,16 +741,26 @@ def _tiff_probe(path: Path) -> ImageInfo | None:
     )
 
 
-def check_decodes(path: Path | str) -> None:
+def check_decodes(path: Path | str, probed: ImageInfo | None = None) -> None:
     """Decode the first frame once; raise the sentence that says why it cannot be read.
 
     A TIFF that Pillow cannot decode but tifffile can (WebP, Zstandard or JPEG XL compression,
     layouts Pillow does not know) passes; one tifffile parses but cannot decode is "a kind of
     image Retouch Desk cannot open", never "damaged".
+
+    A plain PNG is proved whole without decoding it (:func:`pngcheck.whole`: chunks, CRCs, the
+    zlib stream and its rows' filters; a third of the time of Pillow's decode). Anything that
+    check does not pass is decoded as before, so the verdict and its sentence are the
+    decoder's. ``probed`` is :func:`probe`'s answer for this file: a PNG Pillow has already
+    opened is then not opened again.
     """
     path = Path(path)
+    if probed is not None and probed.format == "png" and _whole_png(path, probed.size_bytes):
+        return
     try:
         with _open(path) as im:
+            if im.format == "PNG" and _frames(im) == 1 and _whole_png(path):
+                return
             if _tifffile_codec(im):
                 raise OSError("compression not in Pillow's libtiff")
             if _frames(im) > 1:
@@ -782,6 +792,15 @@ def check_decodes(path: Path | str) -> None:
     raise unsupported(
         path, f"a TIFF layout it does not read: {photometric.lower()}, {compression.lower()}"
     )
+
+
+def _whole_png(path: Path, size: int | None = None) -> bool:
+    """Whether ``path`` is a plain PNG proved whole (of ``size`` bytes when given)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return (size is None or len(data) == size) and pngcheck.whole(data)
 
 
 #: TIFF compressions Pillow's libtiff is usually built without (JPEG 2000, LERC, Zstandard,

@@ -15,22 +15,21 @@ generation of loss. Instead the container is rebuilt around the vendor's own ima
 
 Nothing here decides *whether* a result may be rewrapped: :mod:`core.resultwrite` does, and
 falls back to decoding whenever a pixel would change. The data is checked as it is parsed
-(PNG chunk CRCs and the whole zlib stream, JPEG's marker structure and EOI); a damaged file
-raises :class:`NotRewrappable` and goes through the decoder, which says what is wrong.
+(PNG chunk CRCs, the whole zlib stream and its rows' filters by :mod:`core.pngcheck`; JPEG's
+marker structure and EOI); a damaged file raises :class:`NotRewrappable` and goes through
+the decoder, which says what is wrong.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 
-from retouchdesk.core import pngwrite
+from retouchdesk.core import pngcheck, pngwrite
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = pngcheck.SIGNATURE
 _ICC_MARKER = b"ICC_PROFILE\x00"
 _ICC_CHUNK = 65519  # bytes of profile per APP2 segment (65535 - 2 length - 14 header)
 _XMP_MARKER = b"http://ns.adobe.com/xap/1.0/\x00"
-_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
 
 
 class NotRewrappable(Exception):
@@ -40,12 +39,15 @@ class NotRewrappable(Exception):
 # -- PNG -------------------------------------------------------------------------------------
 
 
-Chunks = list[tuple[bytes, bytes]]
+Chunks = pngcheck.Chunks
 
 
 def png_chunks(data: bytes) -> Chunks:
     """A PNG's chunks as (type, data), every CRC checked, IHDR first and IEND last."""
-    return list(_png_chunks(data))
+    try:
+        return pngcheck.chunks(data)
+    except pngcheck.Damaged as exc:
+        raise NotRewrappable(str(exc)) from None
 
 
 def png_facts(chunks: Chunks) -> tuple[int, int, int, int, bool, int | None]:
@@ -79,39 +81,14 @@ def _exif_orientation(block: bytes) -> int | None:
     return value if 1 <= value <= 8 else 1
 
 
-def _png_chunks(data: bytes):
-    """Every chunk as (type, data), CRCs checked, IHDR first and IEND last."""
-    if not data.startswith(PNG_SIGNATURE):
-        raise NotRewrappable("not a PNG")
-    pos = len(PNG_SIGNATURE)
-    first = True
-    while True:
-        if pos + 8 > len(data):
-            raise NotRewrappable("the PNG ends before its IEND chunk")
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 8 + length
-        if end + 4 > len(data):
-            raise NotRewrappable("a PNG chunk runs past the end of the file")
-        body = data[pos + 8 : end]
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
-            raise NotRewrappable(f"the PNG chunk {kind!r} is damaged")
-        if first and (kind != b"IHDR" or length != 13):
-            raise NotRewrappable("the PNG does not start with IHDR")
-        first = False
-        yield kind, body
-        pos = end + 4
-        if kind == b"IEND":
-            return
-
-
 def rewrap_png(
     chunks: Chunks, *, icc: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None
 ) -> bytes:
     """A PNG of ``chunks`` (:func:`png_chunks`) with only its image chunks and the metadata.
 
-    The image data is inflated once to prove it whole (a truncated or damaged stream raises
-    :class:`NotRewrappable`); it is written as it was, compressed bytes unchanged.
+    The image data is proved whole (:func:`pngcheck.check_image_data`: a truncated or
+    damaged stream, or a row with an unknown filter, raises :class:`NotRewrappable`); it is
+    written as it was, compressed bytes unchanged.
     """
     ihdr = b""
     idat: list[bytes] = []
@@ -125,8 +102,10 @@ def rewrap_png(
             idat.append(body)
     if not idat:
         raise NotRewrappable("the PNG holds no image data")
-    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", ihdr)
-    _check_inflates(idat, width, height, depth, colour, interlace)
+    try:
+        pngcheck.check_image_data(ihdr, idat)
+    except pngcheck.Damaged as exc:
+        raise NotRewrappable(str(exc)) from None
     out = [PNG_SIGNATURE, pngwrite.chunk(b"IHDR", ihdr)]
     out.append(pngwrite.metadata_chunks(icc=icc, exif=exif, xmp=xmp))
     if plte:
@@ -134,28 +113,6 @@ def rewrap_png(
     out.extend(pngwrite.chunk(b"IDAT", body) for body in idat)
     out.append(pngwrite.chunk(b"IEND", b""))
     return b"".join(out)
-
-
-def _check_inflates(
-    idat: list[bytes], width: int, height: int, depth: int, colour: int, interlace: int
-) -> None:
-    """The zlib stream is whole and holds as many bytes as the image needs."""
-    inflater = zlib.decompressobj()
-    size = 0
-    try:
-        for body in idat:
-            size += len(inflater.decompress(body, 1 << 24))
-            while inflater.unconsumed_tail:
-                size += len(inflater.decompress(inflater.unconsumed_tail, 1 << 24))
-        size += len(inflater.flush())
-    except zlib.error:
-        raise NotRewrappable("the PNG's image data is damaged") from None
-    if not inflater.eof:
-        raise NotRewrappable("the PNG's image data is cut short")
-    if interlace == 0 and colour in _CHANNELS:
-        row = (width * _CHANNELS[colour] * depth + 7) // 8
-        if size != height * (row + 1):
-            raise NotRewrappable("the PNG's image data has the wrong size")
 
 
 # -- JPEG ------------------------------------------------------------------------------------

@@ -123,7 +123,8 @@ def prepare_image(path: Path, op: Operation, work_dir: Path, *, fit: bool, local
     )
     if not needs_copy:
         if not local:  # the offline worker decodes the photo itself and says what is wrong
-            imageio.check_decodes(path)  # the one decode: a damaged file fails before upload
+            # The one decode (or a PNG's cheaper proof): a damaged file fails before upload.
+            imageio.check_decodes(path, info)
         return Prepared(send=path)
     work_dir.mkdir(parents=True, exist_ok=True)
     out_format = copy_format or _local_copy_format(info)

@@ -35,7 +35,7 @@ def inspect_image(path: Path) -> ImageInfo:
     from retouchdesk.core import imageio
 
     info = imageio.probe(path)
-    imageio.check_decodes(path)
+    imageio.check_decodes(path, info)
     return info
 
 
