@@ -195,8 +195,9 @@ async def test_the_photo_is_decoded_at_most_once_per_job(
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
-    # Colour JPEGs and plain PNGs are decoded by libjpeg / libpng directly, not by Pillow.
-    for name in ("_jpeg_pixels", "_read_png8"):
+    # Colour JPEGs and plain PNGs are decoded by libjpeg / libpng directly, not by Pillow;
+    # a plain PNG sent as it is is proved whole by its chunks and stream (_whole_png).
+    for name in ("_jpeg_pixels", "_read_png8", "_whole_png"):
         real = getattr(imageio, name)
 
         def counting(path, *args, _real=real, _name=name):
