@@ -111,6 +111,7 @@ async def job_figures() -> None:
 
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             moto.start()
+            assert moto._server is not None  # set by start()
             endpoint = f"http://127.0.0.1:{moto._server.server_port}"
             import boto3
 
@@ -345,7 +346,7 @@ async def wire_figures(pairs: int = 5, count: int = 10, result_suffix: str = ".p
 async def main() -> None:
     import logging
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--wire", action="store_true", help="only the engine/raw ratio")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--photos", type=int, default=10)

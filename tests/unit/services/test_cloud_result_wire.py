@@ -147,7 +147,7 @@ async def test_a_result_in_the_output_format_keeps_the_vendors_data_and_gets_our
     else:
         assert png_idat(written) == png_idat(vendor)  # the compressed data as it came
     with Image.open(photo) as src:
-        assert icc == src.info["icc_profile"]
+        assert icc is not None and icc == src.info["icc_profile"]
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))  # LittleCMS parses what we wrote
     assert ImageCms.getProfileDescription(profile).strip()
     assert xmp
