@@ -45,6 +45,17 @@ def _removal_args(tmp_path: Path, data_dir: Path) -> list[str]:
     return [*args, "-o", str(tmp_path / "out"), str(photo)]
 
 
+def _record(monkeypatch: pytest.MonkeyPatch, calls: list[str], owner, name: str) -> None:
+    """Append ``name`` to ``calls`` each time ``owner.name`` is called (then call it)."""
+    real = getattr(owner, name)
+
+    def recording(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+
+
 def test_the_worker_starts_before_the_command_plans_the_batch(
     tmp_path: Path, app_home: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -53,21 +64,26 @@ def test_the_worker_starts_before_the_command_plans_the_batch(
     from retouchdesk.providers.local.provider import LocalProvider
 
     calls: list[str] = []
-    warm_up, plan_batch = LocalProvider.warm_up, cli_run.plan_batch
-
-    def recording_warm_up(self):
-        calls.append("warm_up")
-        warm_up(self)
-
-    def recording_plan(*args, **kwargs):
-        calls.append("plan")
-        return plan_batch(*args, **kwargs)
-
-    monkeypatch.setattr(LocalProvider, "warm_up", recording_warm_up)
-    monkeypatch.setattr(cli_run, "plan_batch", recording_plan)
+    _record(monkeypatch, calls, LocalProvider, "warm_up")
+    _record(monkeypatch, calls, cli_run, "plan_batch")
     assert main(_removal_args(tmp_path, data_dir)) == 0
-    assert calls[:2] == ["warm_up", "plan"], calls
+    assert calls[:2] == ["warm_up", "plan_batch"], calls
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_the_worker_process_is_launched_before_the_command_reads_its_settings(
+    tmp_path: Path, app_home: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from retouchdesk.cli import main
+    from retouchdesk.providers.local import worker
+    from retouchdesk.services import runtime
+
+    calls: list[str] = []
+    _record(monkeypatch, calls, worker, "prestart")
+    _record(monkeypatch, calls, runtime, "build_runtime")
+    assert main(_removal_args(tmp_path, data_dir)) == 0
+    assert calls == ["prestart", "build_runtime"], calls
+    assert worker._spare.started is None  # the job's worker took it
 
 
 def test_an_offline_removal_loads_neither_opencv_nor_httpx_in_the_command(

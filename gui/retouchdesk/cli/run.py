@@ -34,6 +34,9 @@ from retouchdesk.services.batch import Decision, plan_batch, work_key
 if TYPE_CHECKING:
     from retouchdesk.cli.progress import BatchView
 
+#: The built-in offline engine's provider id (``providers.local``).
+LOCAL_PROVIDER = "local"
+
 # One walker and one list of photo types for the CLI and the window (services/walk.py).
 IMAGE_EXTENSIONS = set(_walk_module.IMAGE_EXTENSIONS)
 VIDEO_EXTENSIONS = set(_walk_module.VIDEO_EXTENSIONS)
@@ -172,6 +175,13 @@ def _params_of(item: Item, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.recipe is None and args.op and args.provider == LOCAL_PROVIDER:
+        # The offline worker's process starts first of all: its interpreter, numpy and OpenCV
+        # load while this command imports its own modules, reads its settings and plans (the
+        # warm-up below takes that process).
+        from retouchdesk.providers.local.worker import prestart
+
+        prestart()
     from retouchdesk.core import naming
     from retouchdesk.core.schema import Inapplicable
     from retouchdesk.services.runtime import build_runtime

@@ -5,7 +5,9 @@ waits on it and a crash (out of memory, a native library fault) takes down a wor
 app. Each :class:`Worker` is one long-lived process (``spawn``, safe with Qt and threads) that
 keeps its Real-ESRGAN model loaded between jobs. Messages on its pipe:
 
-parent -> child: ``("run", job_no, op_id, image_path, params, out_path)`` or ``None`` to stop.
+parent -> child: ``("run", job_no, op_id, image_path, params, out_path, device, tile_size)`` or
+``None`` to stop. The settings travel with each job, so a process can start before anyone
+knows them (:func:`prestart`).
 child -> parent: ``("progress", job_no, fraction, message)``, ``("done", job_no, summary)``,
 ``("error", job_no, class_name, message, extras)`` or ``("cancelled", job_no)``.
 
@@ -41,9 +43,7 @@ log = logging.getLogger("retouchdesk.local")
 _PROGRESS_INTERVAL = 0.1  # seconds between progress messages (the last one always goes)
 
 
-def _child_main(
-    conn: Any, cancel_flag: Any, device: str, tile_size: int, parent_pid: int = 0
-) -> None:
+def _child_main(conn: Any, cancel_flag: Any, parent_pid: int = 0) -> None:
     """The worker's loop: run jobs until told to stop or the parent goes away."""
     if parent_pid:
         lifecycle.die_with_parent(parent_pid)
@@ -58,7 +58,7 @@ def _child_main(
             return
         if msg is None:
             _leave()
-        _, job_no, op_id, image_path, params, out_path = msg
+        _, job_no, op_id, image_path, params, out_path, device, tile_size = msg
         last = [0.0]
 
         def progress(
@@ -130,6 +130,82 @@ def _leave() -> NoReturn:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(0)
+
+
+def _launch(context: Any) -> tuple[Any, Any, Any]:
+    """A new worker process: (process, the parent's end of its pipe, its cancel flag)."""
+    parent, child = context.Pipe(duplex=True)
+    cancel = context.Value("q", 0, lock=False)
+    proc = context.Process(
+        target=_child_main,
+        args=(child, cancel, os.getpid()),
+        name="retouchdesk-local-worker",
+        daemon=True,
+    )
+    # From a keeper thread: Linux's parent-death signal follows the creating thread.
+    lifecycle.start_kept(proc, _main_hidden)
+    child.close()
+    return proc, parent, cancel
+
+
+class _Spare:
+    """The process :func:`prestart` started and no :class:`Worker` has taken yet."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: tuple[Any, Any, Any] | None = None
+        self.timer: threading.Timer | None = None
+
+
+_spare = _Spare()
+
+
+def prestart(unclaimed_after: float = 30.0) -> None:
+    """Start a worker process now for the first :class:`Worker` to take (it returns once the
+    process is launched, in about 10 ms, not once it is ready).
+
+    The command line calls it as soon as it knows the job is offline, before it has read the
+    settings a :class:`Worker` is made from: the process's own start (interpreter, numpy,
+    OpenCV: about a third of a second) then overlaps the command's. A process nobody takes
+    within ``unclaimed_after`` seconds is killed; one is started at most.
+    """
+    with _spare.lock:
+        if _spare.started is not None:
+            return
+        try:
+            started = _launch(mp.get_context("spawn"))
+        except Exception:  # the Worker's own start reports the failure in a sentence
+            log.debug("starting a spare offline worker failed", exc_info=True)
+            return
+        _spare.started = started
+        _spare.timer = threading.Timer(unclaimed_after, _drop_spare, (started,))
+        _spare.timer.daemon = True
+        _spare.timer.start()
+
+
+def _take_spare() -> tuple[Any, Any, Any] | None:
+    """The prestarted process if it still runs, else None."""
+    with _spare.lock:
+        started, _spare.started = _spare.started, None
+        timer, _spare.timer = _spare.timer, None
+    if timer is not None:
+        timer.cancel()
+    if started is None or not started[0].is_alive():
+        return None
+    return started
+
+
+def _drop_spare(started: tuple[Any, Any, Any]) -> None:
+    """Kill a prestarted process nobody took (the command ended before its first job)."""
+    with _spare.lock:
+        if _spare.started is not started:
+            return
+        _spare.started, _spare.timer = None, None
+    proc, conn, _ = started
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        proc.kill()
+    with contextlib.suppress(OSError):
+        conn.close()
 
 
 def rebuild_error(name: str, message: str, extras: dict[str, Any]) -> Exception:
@@ -208,21 +284,11 @@ class Worker:
         return self._proc is not None and self._proc.is_alive()
 
     def start(self) -> None:
+        """Start the process, or take the one :func:`prestart` started."""
         if self.alive():
             return
         self._discard()
-        parent, child = self._mp.Pipe(duplex=True)
-        self._cancel = self._mp.Value("q", 0, lock=False)
-        self._proc = self._mp.Process(
-            target=_child_main,
-            args=(child, self._cancel, self.device, self.tile_size, os.getpid()),
-            name="retouchdesk-local-worker",
-            daemon=True,
-        )
-        # From a keeper thread: Linux's parent-death signal follows the creating thread.
-        lifecycle.start_kept(self._proc, _main_hidden)
-        child.close()
-        self._conn = parent
+        self._proc, self._conn, self._cancel = _take_spare() or _launch(self._mp)
         self._given_job = False
 
     def warm_up(self) -> None:
@@ -322,7 +388,18 @@ class Worker:
         name = Path(image_path).name
         self._given_job = True
         try:
-            self._conn.send(("run", job_no, op_id, str(image_path), params, str(out_path)))
+            self._conn.send(
+                (
+                    "run",
+                    job_no,
+                    op_id,
+                    str(image_path),
+                    params,
+                    str(out_path),
+                    self.device,
+                    self.tile_size,
+                )
+            )
         except (OSError, ValueError):
             self.stop(kill=True)
             raise errors.ProviderError(

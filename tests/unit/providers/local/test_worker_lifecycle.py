@@ -400,5 +400,43 @@ def test_a_worker_told_to_stop_leaves_without_the_interpreters_teardown(
     monkeypatch.setattr(lifecycle, "ignore_interrupts", lambda: None)
     monkeypatch.setattr(worker.os, "_exit", exit_now)
     with pytest.raises(Left) as left:
-        worker._child_main(Pipe(), None, "cpu", 64)
+        worker._child_main(Pipe(), None)
     assert left.value.args == (0,)
+
+
+def _spare_pid() -> int:
+    from retouchdesk.providers.local import worker as worker_module
+
+    started = worker_module._spare.started
+    assert started is not None
+    return started[0].pid
+
+
+@linux_only
+def test_a_prestarted_process_is_the_first_workers_and_is_killed_when_nobody_takes_it(tmp_path):
+    # The command line starts a process before it has the settings a Worker is made from; the
+    # first Worker takes it (device and tile size come with each job), or it is killed.
+    from retouchdesk.providers.local.worker import prestart
+
+    prestart()
+    pid = _spare_pid()
+    prestart()  # one at most
+    assert _spare_pid() == pid
+    worker = Worker(tile_size=64, idle_timeout=None)
+    try:
+        worker.run(
+            "upscale", _photo(tmp_path), {"scale": 2, "engine": "classic"}, tmp_path / "a.png"
+        )
+        assert worker.pid == pid
+    finally:
+        worker.close()
+
+    prestart(unclaimed_after=0.3)
+    unclaimed = _spare_pid()
+    assert wait_gone(unclaimed, 5.0) is not None, "a prestarted process nobody took stayed"
+    fresh = Worker(idle_timeout=None)
+    try:
+        fresh.start()
+        assert fresh.pid not in (None, unclaimed)
+    finally:
+        fresh.close()
