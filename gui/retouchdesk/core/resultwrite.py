@@ -235,7 +235,8 @@ def _rewrapped(
             head = fh.read(8)
             if not (head.startswith(rewrap.PNG_SIGNATURE) or head.startswith(b"\xff\xd8\xff")):
                 return None  # a worker's raw pixels (.npy), a TIFF, a WebP: decoded
-            data = head + fh.read()
+            fh.seek(0)
+            data = fh.read()  # in one piece: joining the head to the rest copied it again
         if data.startswith(rewrap.PNG_SIGNATURE):
             kind = "png"
             chunks = rewrap.png_chunks(data)
