@@ -377,6 +377,11 @@ class AppModel(QObject):
             self.resumed.emit(list(resumed))
         # The image stack is imported now, while the window is idle (model/warm_up.py).
         self.runner.spawn(self.runner.in_thread(import_image_stack), name="warm-up")
+        # The history's result files, which a folder opened skips: read whole now, in a
+        # worker, so that opening a folder reads only what changed since (services.history).
+        self.runner.spawn(
+            self.runner.in_thread(self.engine.history.read_results), name="read-results"
+        )
         keep = self._setting("jobs", "keep_days", 0)
         if keep and float(keep) > 0:
             # Off the GUI thread (the deletion runs in a worker): start-up never waits for it.

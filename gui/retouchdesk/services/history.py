@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -49,6 +50,10 @@ class JobHistory:
         self._complete_batches(list(self.records.values()))
         self._older: tuple[float, int] | None = None  # cursor of the oldest page read
         self._has_older = True
+        # Result files of the whole history (see earlier_results), and how far it was read.
+        self._results: set[str] | None = None
+        self._results_seen: float | None = None
+        self._results_lock = threading.Lock()
 
     def jobs(self) -> list[JobRecord]:
         """The jobs read so far (see :meth:`load_older` for the rest of the history)."""
@@ -117,11 +122,28 @@ class JobHistory:
         return out
 
     def earlier_results(self) -> frozenset[str]:
-        """Every result file a job recorded (absolute paths as text)."""
-        found = self.store.result_paths()  # written absolute (output folders are made so)
+        """Every result file a job recorded (absolute paths as text).
+
+        The whole history is read once (:meth:`read_results`, in a worker when the engine
+        starts); each later call reads only the jobs changed since, by index. Reading and
+        parsing every job's results on each folder opened took 80 ms of the GUI thread with
+        10 000 jobs. Jobs written by another process meanwhile are found the same way.
+        """
+        found = set(self.read_results())
         for rec in self.records.values():
             found.update(str(p.absolute()) for p in rec.results)
         return frozenset(found)
+
+    def read_results(self) -> set[str]:
+        """The result files in the database: read whole the first time, then what changed
+        (written absolute: output folders are made so). Safe from any thread."""
+        with self._results_lock:
+            if self._results is None:
+                self._results, self._results_seen = self.store.result_paths()
+            else:
+                new, self._results_seen = self.store.result_paths(self._results_seen)
+                self._results |= new
+            return self._results
 
     async def prune(self, keep_days: float) -> list[str]:
         """Forget finished jobs that finished more than ``keep_days`` days ago.
@@ -134,6 +156,9 @@ class JobHistory:
             return []
         cutoff = time.time() - keep_days * 86400
         ids = await asyncio.to_thread(self.store.prune, cutoff)
+        if ids:
+            with self._results_lock:  # the pruned jobs' results are photos like any other now
+                self._results = self._results_seen = None
         for job_id in ids:
             rec = self.records.get(job_id)
             if rec is None or not rec.state.terminal or self._busy(job_id):

@@ -25,7 +25,7 @@ from retouchdesk.core.errors import RetouchError
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services import paths
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -85,6 +85,11 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
     CREATE INDEX IF NOT EXISTS jobs_input ON jobs(input_path);
+    """,
+    # The result files written since a moment (a folder opened skips them): read by the
+    # change time, not by walking the whole history.
+    6: """
+    CREATE INDEX IF NOT EXISTS jobs_updated ON jobs(updated_at);
     """,
 }
 
@@ -490,14 +495,23 @@ class JobStore:
                 out += [(_from_row(r), None) for r in rows]
         return out
 
-    def result_paths(self) -> set[str]:
-        """Every result file any job recorded (a folder scan skips them as inputs)."""
-        out: set[str] = set()
+    def result_paths(self, since: float | None = None) -> tuple[set[str], float | None]:
+        """The result files jobs recorded (a folder scan skips them as inputs): of every job,
+        or of the jobs changed at or after ``since``; and the latest change time among them
+        (None when there were none), to pass as ``since`` next time."""
+        query = "SELECT results, updated_at FROM jobs WHERE results != '[]'"
+        args: tuple[float, ...] = ()
+        if since is not None:
+            query += " AND updated_at >= ?"
+            args = (since,)
         with self._lock, self._guard("read"):
-            rows = self._db.execute("SELECT results FROM jobs WHERE results != '[]'").fetchall()
-        for (text,) in rows:
+            rows = self._db.execute(query, args).fetchall()
+        out: set[str] = set()
+        latest = since
+        for text, changed in rows:
             out.update(json.loads(text))
-        return out
+            latest = changed if latest is None else max(latest, changed)
+        return out, latest
 
     def prune(self, finished_before: float) -> list[str]:
         """Delete finished jobs (done, failed, cancelled) that finished before the time.

@@ -72,3 +72,54 @@ async def test_prune_forgets_old_finished_jobs_but_not_running_ones(tmp_path):
     assert not scratch.exists()
     assert await h.prune(0) == []  # 0 keeps forever
     store.close()
+
+
+def test_earlier_results_read_the_history_once_then_only_what_changed(tmp_path, monkeypatch):
+    """A folder opened asks for every result file the history recorded (a scan skips them).
+    With 10 000 jobs, reading and parsing them all on every open took 80 ms of the window's
+    thread; after the first read (in a worker at start) only jobs changed since are read."""
+    import json
+
+    from retouchdesk.services import store as store_mod
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    seeded = seed_history(store, 300, folder=tmp_path / "shoot")
+    h = history(store, tmp_path, page=50)
+    first = h.earlier_results()
+    assert {str(r.results[0].absolute()) for r in seeded if r.results} <= first
+
+    parsed: list[str] = []
+    real = json.loads
+
+    def counting(text, *a, **k):
+        parsed.append(text)
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(store_mod.json, "loads", counting)
+    assert h.earlier_results() == first
+    assert len(parsed) <= 2, len(parsed)  # the newest row again at most, never the history
+
+    # Another process (the CLI) finishes a job meanwhile: the next open skips its result too.
+    other = JobStore(path)
+    later = seed_history(other, 1, folder=tmp_path / "later", newest=time.time())
+    other.close()
+    parsed.clear()
+    now = h.earlier_results()
+    assert str(later[0].results[0].absolute()) in now
+    assert len(parsed) <= 3, len(parsed)
+    store.close()
+
+
+async def test_pruned_jobs_results_are_photos_again(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    old = seed_history(store, 3, folder=tmp_path / "old", newest=time.time() - 100 * DAY)
+    recent = seed_history(store, 2, folder=tmp_path / "recent")
+    h = history(store, tmp_path, page=50)
+    before = h.earlier_results()
+    assert str(old[0].results[0].absolute()) in before
+    await h.prune(90)
+    after = h.earlier_results()
+    assert str(old[0].results[0].absolute()) not in after
+    assert str(recent[0].results[0].absolute()) in after
+    store.close()

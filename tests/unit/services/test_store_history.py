@@ -124,12 +124,13 @@ def test_an_old_database_gets_the_history_indexes(tmp_path):
     store = JobStore(db)
     store._db.execute("DROP INDEX jobs_created")
     store._db.execute("DROP INDEX jobs_input")
+    store._db.execute("DROP INDEX jobs_updated")
     store._db.execute("PRAGMA user_version = 4")
     store.close()
     store = JobStore(db)
-    assert store.schema_version == 5
+    assert store.schema_version == 6
     names = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
-    assert {"jobs_created", "jobs_input"} <= names
+    assert {"jobs_created", "jobs_input", "jobs_updated"} <= names
     store.close()
 
 
