@@ -214,13 +214,24 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000
         order = cases if round_ % 2 == 0 else cases[::-1]
         for n in order:
             work = tmp / f"stall-{n}-{round_}"
+            trace = ["--trace-stalls"] if "--trace-stalls" in sys.argv else []
             proc = subprocess.run(
-                [sys.executable, str(Path(__file__)), "--stall-case", str(n), str(work), photo],
+                [
+                    sys.executable,
+                    str(Path(__file__)),
+                    "--stall-case",
+                    str(n),
+                    str(work),
+                    photo,
+                    *trace,
+                ],
                 capture_output=True,
                 text=True,
                 timeout=600,
                 env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
             )
+            if trace:  # the case's stall traces (everything but its result line)
+                print("\n".join(ln for ln in proc.stdout.splitlines() if not ln.startswith("{")))
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("{")), None)
             if line is None:
                 raise RuntimeError(f"stall case {n} failed: {proc.stderr[-1500:]}")
