@@ -292,6 +292,9 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--start-only", action="store_true")
     ap.add_argument("--stall-only", action="store_true")
+    ap.add_argument(
+        "--trace-stalls", action="store_true", help="print the busy threads of long stalls"
+    )
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="rd-history-bench-"))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
