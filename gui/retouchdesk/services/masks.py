@@ -38,29 +38,6 @@ def _png_bytes(mask: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _read_own(path: Path, size: tuple[int, int]) -> np.ndarray | None:
-    """A mask file this library wrote (8-bit greyscale PNG, no orientation), decoded by OpenCV;
-    None when it is not that or not ``size`` (the general loader then reads it and says why).
-
-    OpenCV releases the GIL for the whole decode. Pillow's PNG decoder holds it in slices of
-    up to 15 ms on a 24 MP mask, and the mask of the next photo is read while the window
-    switches to it: those slices were the window's longest stalls on a photo switch.
-    """
-    import cv2
-    import numpy as np
-
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if arr is None or arr.ndim != 2 or arr.dtype != np.uint8:
-        return None
-    if (arr.shape[1], arr.shape[0]) != (int(size[0]), int(size[1])):
-        return None
-    return arr
-
-
 def _atomic_write(path: Path, data: bytes) -> Path:
     """Write through a unique temporary file: two saves of one mask may overlap in workers."""
     from retouchdesk.core import imageio
@@ -141,9 +118,6 @@ class MaskLibrary:
         from retouchdesk.core.composite import resample_mask
 
         if own.is_file():
-            fast = _read_own(own, size)
-            if fast is not None:
-                return fast
             try:
                 return core_mask.load_mask(own, size)
             except InputError:
