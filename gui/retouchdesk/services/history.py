@@ -134,16 +134,17 @@ class JobHistory:
             found.update(str(p.absolute()) for p in rec.results)
         return frozenset(found)
 
-    def read_results(self) -> set[str]:
+    def read_results(self) -> frozenset[str]:
         """The result files in the database: read whole the first time, then what changed
-        (written absolute: output folders are made so). Safe from any thread."""
+        (written absolute: output folders are made so). Safe from any thread: the answer is
+        a snapshot, never the set another thread goes on adding to."""
         with self._results_lock:
             if self._results is None:
                 self._results, self._results_seen = self.store.result_paths()
             else:
                 new, self._results_seen = self.store.result_paths(self._results_seen)
                 self._results |= new
-            return self._results
+            return frozenset(self._results)
 
     async def prune(self, keep_days: float) -> list[str]:
         """Forget finished jobs that finished more than ``keep_days`` days ago.
