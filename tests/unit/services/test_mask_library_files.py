@@ -2,8 +2,9 @@
 
 The library's own files are read with OpenCV (``core.mask.load_mask``), which releases the GIL
 for the whole decode; Pillow's PNG decoder holds it in slices of up to 15 ms at 24 MP, and the
-next photo's mask is read while the window switches to it. Anything else in that place (a file of another kind or
-size) still goes through the general loader, which understands every image a user may bring.
+next photo's mask is read while the window switches to it. Anything else in that place (a file
+of another kind or size) still goes through the general loader, which understands every image
+a user may bring.
 """
 
 from __future__ import annotations
