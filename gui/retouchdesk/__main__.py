@@ -7,6 +7,7 @@ goes to the CLI too, whose usage message names the commands.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -40,7 +41,6 @@ def _exit_now(code: int) -> NoReturn:
     """
     import contextlib
     import logging
-    import os
 
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
@@ -49,7 +49,24 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def small_pages_for_arrays() -> None:
+    """Ask numpy not to back its large arrays with transparent huge pages (``setdefault``: an
+    explicit ``NUMPY_MADVISE_HUGEPAGE`` in the environment still wins).
+
+    numpy advises the kernel to use 2 MB pages for every large array. The offline engine
+    allocates and frees photo-sized arrays all the time (decode, copies, the result), so most
+    of them are touched once. On a virtual machine each huge page comes from memory the host
+    has to back on first touch: reading a 24 MP hand-over into fresh huge pages took 0.20 s
+    against 0.045 s into 4 KB pages, and a 24 MP removal spent 0.35 s more of its 1.8 s in the
+    kernel. Recycled small pages cost nothing of the kind; these arrays are streamed through,
+    where huge pages' fewer TLB misses win little. Set before numpy is imported, here and
+    (through the environment) in every worker process.
+    """
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
+    small_pages_for_arrays()
     args = sys.argv[1:] if argv is None else argv
     way = route(args)
     if way == "version":
