@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from tests.photos import prophoto_icc
 
@@ -105,3 +106,45 @@ def test_a_cmyk_jpeg_still_goes_through_pillow(tmp_path: Path) -> None:
     assert not shown.decoded_pixels and shown.histogram is None
     red = _rgb(shown.full)[10, 10]
     assert red[0] > 200 and red[1] < 80 and red[2] < 80  # ink converted by ImageCms
+
+
+def test_an_upright_rgb_jpeg_is_held_in_three_bytes_a_pixel(tmp_path: Path) -> None:
+    """The canvas keeps a plain RGB JPEG as RGB888 (72 MB for 24 MP, not RGB32's 96 MB),
+    decoded by libjpeg-turbo into the QImage's own buffer: the same pixels as Qt's reader
+    gives, the embedded profile kept, the reduced levels in the painter's RGB32."""
+    from PySide6.QtGui import QImage, QImageReader
+
+    src = Image.open(DATA / "chelsea.png").convert("RGB").resize((1600, 1100))
+    path = tmp_path / "tagged.jpg"
+    src.save(path, quality=90, icc_profile=prophoto_icc())
+    shown = load_display(path)
+    full = shown.full
+    assert full.format() == QImage.Format.Format_RGB888
+    assert full.bytesPerLine() == 1600 * 3 and full.sizeInBytes() == 1600 * 1100 * 3
+    assert all(q.format() == QImage.Format.Format_RGB32 for q in shown.levels[1:])
+    assert len(shown.levels) > 1
+    assert "ProPhoto" in shown.icc_name and shown.histogram is not None
+    qt = QImageReader(str(path)).read()
+    qt.convertToColorSpace(full.colorSpace())  # the same transform as the display's
+    diff = np.abs(_rgb(full).astype(int) - _rgb(qt).astype(int))
+    assert diff.mean() < 0.5 and diff.max() <= 8  # libjpeg-turbo either way; CMS rounding
+
+
+def test_rows_that_would_be_padded_and_rotated_photos_take_qts_reader(tmp_path: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    odd = tmp_path / "odd.jpg"  # 601 * 3 bytes is not a multiple of 4
+    Image.new("RGB", (601, 400), (10, 200, 30)).save(odd, quality=95)
+    shown = load_display(odd)
+    assert shown.full.format() == QImage.Format.Format_RGB32 and shown.width == 601
+    assert tuple(_rgb(shown.full)[200, 300]) == pytest.approx((10, 200, 30), abs=4)
+    turned = tmp_path / "turned.jpg"
+    stored = np.zeros((400, 600, 3), np.uint8)
+    stored[:200] = (220, 30, 30)  # red on top as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(turned, quality=95, exif=exif)
+    shown = load_display(turned)
+    assert shown.full.format() == QImage.Format.Format_RGB32
+    assert (shown.width, shown.height) == (400, 600)
+    assert _rgb(shown.full)[300, -5, 0] > 180  # upright: the stored top is on the right

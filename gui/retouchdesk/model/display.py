@@ -166,8 +166,9 @@ def build_levels(img: Image.Image) -> list[QImage]:
 
 def load_display(path: Path, display_profile: Path | None = None) -> DisplayImage:
     """Decode, orient, colour-convert and build the levels of one photo (worker thread)."""
-    if _qt_decodes(path):
-        shown = _load_with_qt(path, display_profile)
+    header = _qt_decodes(path)
+    if header is not None:
+        shown = _load_with_qt(path, header, display_profile)
         if shown is not None:
             return shown
     from retouchdesk.core.imageio import load_image
@@ -194,37 +195,86 @@ SKIP_HALF_LEVEL_PIXELS = 12_000_000
 QT_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
 
 
-def _qt_decodes(path: Path) -> bool:
-    """A JPEG of 8-bit RGB or grey that Qt decodes straight into the canvas's format.
+@dataclass(frozen=True)
+class _JpegHeader:
+    """What the header of a JPEG the display decodes itself says."""
+
+    mode: str  # "RGB" or "L"
+    size: tuple[int, int]
+    upright: bool  # EXIF orientation 1 (or none)
+    icc: bytes | None
+
+
+def _qt_decodes(path: Path) -> _JpegHeader | None:
+    """The header of a JPEG of 8-bit RGB or grey, decoded straight into the canvas's
+    buffer (None for anything else).
 
     Pillow's decode of a 24 MP photo holds 96 MB of its own next to the 96 MB QImage made
-    from it (and the Info panel decoded the file again): Qt's reader writes the pixels once,
-    in the final buffer, and releases the GIL while doing it. CMYK and anything unusual go
-    through Pillow and ImageCms as before.
+    from it (and the Info panel decoded the file again): these are decoded once, in the final
+    buffer, with the GIL released. CMYK and anything unusual go through Pillow and ImageCms
+    as before.
     """
     if path.suffix.lower() not in QT_JPEG_SUFFIXES:
-        return False
+        return None
     from PIL import Image
 
     try:
         with Image.open(path) as im:  # the header only
-            return im.format == "JPEG" and im.mode in ("RGB", "L")
+            if im.format != "JPEG" or im.mode not in ("RGB", "L"):
+                return None
+            orientation = im.getexif().get(0x0112, 1)
+            return _JpegHeader(im.mode, im.size, orientation in (0, 1), im.info.get("icc_profile"))
     except Exception:
-        return False
-
-
-def _load_with_qt(path: Path, display_profile: Path | None) -> DisplayImage | None:
-    """The Qt decode of :func:`_qt_decodes` files, its histogram taken before colour
-    management (what Pillow's decode gave the Info panel); None when Qt cannot read it."""
-    from PySide6.QtGui import QImageReader
-
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)  # EXIF orientation
-    img = reader.read()
-    if img.isNull():
         return None
-    if img.format() != QImage.Format.Format_RGB32:
-        img.convertTo(QImage.Format.Format_RGB32)
+
+
+def _decode_rgb888(path: Path, header: _JpegHeader) -> QImage | None:
+    """An upright RGB JPEG decoded by libjpeg-turbo (imagecodecs) straight into a QImage's
+    own RGB888 buffer, labelled with its embedded profile; None when that cannot be done.
+
+    Qt's reader only writes RGB32, 4 bytes a pixel: 96 MB for 24 MP, where RGB888 holds the
+    same pixels in 72 MB. The whole file is read first (libjpeg decodes from memory), a few
+    MB. Rotated photos (Qt turns them while reading), rows that are not 4-byte aligned
+    (RGB888 rows in a QImage are padded) and files the decoder rejects take Qt's path.
+    """
+    width, height = header.size
+    if header.mode != "RGB" or not header.upright or (width * 3) % 4:
+        return None
+    import imagecodecs
+    import numpy as np
+
+    img = QImage(width, height, QImage.Format.Format_RGB888)
+    if img.isNull() or img.bytesPerLine() != width * 3:  # out of memory, or padded rows
+        return None
+    pixels = np.frombuffer(cast(memoryview, img.bits()), np.uint8).reshape(height, width, 3)
+    try:
+        imagecodecs.jpeg8_decode(path.read_bytes(), out=pixels)
+    except Exception:  # damaged or unusual: Qt's reader says what it can
+        return None
+    if header.icc:
+        space = QColorSpace.fromIccProfile(header.icc)
+        if space.isValid():
+            img.setColorSpace(space)
+    return img
+
+
+def _load_with_qt(
+    path: Path, header: _JpegHeader, display_profile: Path | None
+) -> DisplayImage | None:
+    """The decode of :func:`_qt_decodes` files (:func:`_decode_rgb888`, else Qt's reader),
+    its histogram taken before colour management (what Pillow's decode gave the Info
+    panel); None when neither can read it."""
+    img = _decode_rgb888(path, header)
+    if img is None:
+        from PySide6.QtGui import QImageReader
+
+        reader = QImageReader(str(path))
+        reader.setAutoTransform(True)  # EXIF orientation
+        img = reader.read()
+        if img.isNull():
+            return None
+        if img.format() != QImage.Format.Format_RGB32:
+            img.convertTo(QImage.Format.Format_RGB32)
     source = img.colorSpace()
     icc_name = source.description().strip() if source.isValid() else ""
     srgb = QColorSpace(QColorSpace.NamedColorSpace.SRgb)
@@ -286,7 +336,12 @@ def _reduced(img: QImage, factor: int) -> QImage:
 
     w, h = img.width(), img.height()
     dw, dh = max(1, w // factor), max(1, h // factor)
-    out = QImage(dw, dh, img.format())
+    # Qt's smooth scaling works in (A)RGB32 and hands back that format for an RGB888
+    # source: the reduced levels are RGB32, the painter's fastest format anyway.
+    fmt = (
+        QImage.Format.Format_RGB32 if img.format() == QImage.Format.Format_RGB888 else img.format()
+    )
+    out = QImage(dw, dh, fmt)
     src_bpl, dst_bpl = img.bytesPerLine(), out.bytesPerLine()
     src = img.constBits()
     dst = cast(memoryview, out.bits())
@@ -301,6 +356,8 @@ def _reduced(img: QImage, factor: int) -> QImage:
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
+        if small.format() != fmt:
+            small.convertTo(fmt)
         dst[y0 * dst_bpl : y1 * dst_bpl] = small.constBits()[: (y1 - y0) * dst_bpl]
     out.setColorSpace(img.colorSpace())
     return out

@@ -102,12 +102,16 @@ def histogram_of(rgb: np.ndarray, *, with_mask: bool = True) -> Histogram:
 
 
 def histogram_of_qimage(image: Any) -> Histogram:
-    """The histogram of an RGB32 QImage (what the display decode read, before colour
-    management), without copying it: a view of its bytes, B G R X in memory."""
+    """The histogram of an RGB32 or RGB888 QImage (what the display decode read, before
+    colour management), without copying it: a view of its bytes (B G R X in memory for
+    RGB32, R G B for RGB888)."""
     import numpy as np
+    from PySide6.QtGui import QImage
 
     w, h, bpl = image.width(), image.height(), image.bytesPerLine()
     raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=bpl * h).reshape(h, bpl)
+    if image.format() == QImage.Format.Format_RGB888:
+        return histogram_of(raw[:, : w * 3].reshape(h, w, 3))
     bgrx = raw[:, : w * 4].reshape(h, w, 4)
     return histogram_of(bgrx[..., 2::-1])  # R G B
 
