@@ -207,6 +207,18 @@ def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict
     return out
 
 
+def stall_breakdown(r: dict[str, float]) -> str:
+    """ "running X ms, waiting for a CPU Y ms, blocked Z ms" of the longest stall."""
+    if "max_running" not in r:
+        return ""
+    interval = r["max"] + 5.0  # the tick's whole interval
+    blocked = max(0.0, interval - r["max_running"] - r["max_waiting"])
+    return (
+        f"longest tick: GUI thread running {r['max_running']:.1f} ms, waiting for a CPU "
+        f"{r['max_waiting']:.1f} ms, blocked {blocked:.1f} ms"
+    )
+
+
 def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000") -> None:
     cases = [0, *sizes]
     results: dict[int, list[dict[str, float]]] = {n: [] for n in cases}
@@ -246,7 +258,7 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000
             print(
                 f"  round {round_ + 1}, history {n}: p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms "
                 f"({r['seconds']:.1f} s, {r['ticks']} ticks, {r['rows_read']} rows read, "
-                f"window built in {r['window_built_s']:.2f} s)",
+                f"window built in {r['window_built_s']:.2f} s); {stall_breakdown(r)}",
                 flush=True,
             )
     base = results[0]
