@@ -113,6 +113,14 @@ def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict
     sys.path.insert(0, str(ROOT))
     import ui_responsiveness as ur  # reads RD_BENCH_HOME when imported
 
+    if ur.SAMPLE:
+        ur.profile_c_calls()
+    if os.environ.get("RD_BENCH_NICE"):  # an A/B of the worker threads' nice value
+        import retouchdesk.model.tasks as tasks
+
+        tasks.BACKGROUND_NICE = int(os.environ["RD_BENCH_NICE"])
+    if os.environ.get("RD_BENCH_SWITCH_MS"):  # an A/B of the GIL switch interval
+        sys.setswitchinterval(float(os.environ["RD_BENCH_SWITCH_MS"]) / 1000)
     db = ur.HOME / "jobs.sqlite3"
     from tests.doubles.history import seed_history
 
@@ -226,7 +234,7 @@ def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000
         order = cases if round_ % 2 == 0 else cases[::-1]
         for n in order:
             work = tmp / f"stall-{n}-{round_}"
-            trace = ["--trace-stalls"] if "--trace-stalls" in sys.argv else []
+            trace = [f for f in ("--trace-stalls", "--sample-threads") if f in sys.argv]
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -306,6 +314,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--stall-only", action="store_true")
     ap.add_argument(
         "--trace-stalls", action="store_true", help="print the busy threads of long stalls"
+    )
+    ap.add_argument(
+        "--sample-threads",
+        action="store_true",
+        help="explain the longest stalls with every thread's kernel state (thread_sampler.py)",
     )
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="rd-history-bench-"))

@@ -49,6 +49,9 @@ os.environ["RETOUCHDESK_FAKE_SERVER"] = str(HOME / "fake-server")
 
 N_JOBS = int(os.environ.get("BENCH_JOBS", "20"))
 TRACE = "--trace-stalls" in sys.argv  # print what the GUI thread was doing during long stalls
+# Sample every thread's kernel state from another process (tests/bench/thread_sampler.py) and
+# explain the three longest stalls with it.
+SAMPLE = "--sample-threads" in sys.argv
 TRACE_S = float(os.environ.get("BENCH_TRACE_MS", "40")) / 1000
 
 
@@ -101,13 +104,20 @@ async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
     last = [time.perf_counter()]
     clock = [gui_thread_clock()]
     worst = [0.0, 0.0, 0.0]  # the longest tick: late ms, GUI thread running ms, waiting ms
+    longest: list[tuple[float, float, float]] = []  # (late ms, start, end) of the worst ticks
 
     def tick() -> None:
         now, sched = time.perf_counter(), gui_thread_clock()
         late.append(max(0.0, (now - last[0]) * 1000 - 5.0))
         if late[-1] > worst[0]:
             worst[:] = [late[-1], sched[0] - clock[0][0], sched[1] - clock[0][1]]
+        if late[-1] > 20:
+            longest.append((late[-1], last[0], now))
+            longest.sort(reverse=True)
+            del longest[3:]
         last[0], clock[0] = now, sched
+
+    sampler = _start_thread_sampler() if SAMPLE else None
 
     if TRACE:
         _start_stall_tracer(last)
@@ -127,6 +137,8 @@ async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
     while not all(engine.get(j).state.terminal for j in ids):
         await asyncio.sleep(0.05)
     timer.stop()
+    if sampler is not None:
+        _explain_stalls(sampler, longest)
     failed = [engine.get(j).error for j in ids if engine.get(j).state is not JobState.DONE]
     if failed:
         raise RuntimeError(f"{len(failed)} jobs failed: {failed[0]}")
@@ -139,6 +151,70 @@ async def stall_during_batch(window, photos: list[Path]) -> dict[str, float]:
         "max_running": worst[1],
         "max_waiting": worst[2],
     }
+
+
+SLOW_C_CALLS: list[tuple[float, float, str, str, str]] = []  # start, end, call, caller, thread
+
+
+def profile_c_calls(threshold: float = 0.01) -> None:
+    """Record every call into C that takes over ``threshold`` seconds on threads started from
+    now on (the engine's and the window's worker pools): with the GIL held, such a call is
+    what the GUI thread waits for; :func:`_explain_stalls` prints those inside a stall."""
+    import threading
+
+    started: dict[int, tuple[float, object]] = {}
+
+    def prof(frame: object, event: str, arg: object) -> None:
+        if event == "c_call":
+            started[threading.get_ident()] = (time.perf_counter(), arg)
+        elif event in ("c_return", "c_exception"):
+            begun = started.pop(threading.get_ident(), None)
+            if begun is None:
+                return
+            now = time.perf_counter()
+            if now - begun[0] > threshold:
+                code = frame.f_code  # type: ignore[attr-defined]
+                caller = f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}"  # type: ignore[attr-defined]
+                name = getattr(begun[1], "__qualname__", repr(begun[1]))
+                SLOW_C_CALLS.append((begun[0], now, name, caller, threading.current_thread().name))
+
+    # Not on the GUI thread: profiling every call there made it the slow one (tried).
+    threading.setprofile(prof)
+
+
+def _start_thread_sampler() -> tuple[subprocess.Popen, Path]:
+    out = HOME / f"threads-{os.getpid()}.json"
+    script = Path(__file__).with_name("thread_sampler.py")
+    proc = subprocess.Popen([sys.executable, str(script), str(os.getpid()), str(out)])
+    time.sleep(0.3)  # sampling from the start of the batch
+    return proc, out
+
+
+def _explain_stalls(
+    sampler: tuple[subprocess.Popen, Path], longest: list[tuple[float, float, float]]
+) -> None:
+    """Print what the kernel saw of every thread during the longest stalls."""
+    import json
+    import threading
+
+    from thread_sampler import explain
+
+    proc, out = sampler
+    proc.terminate()
+    proc.wait(timeout=30)
+    samples = json.loads(out.read_text())
+    gui = threading.main_thread().native_id or 0
+    names = {t.native_id or 0: t.name for t in threading.enumerate()}
+    for late_ms, start, end in longest:
+        print(f"--- stall {late_ms:.0f} ms late:", flush=True)
+        print("\n".join(explain(samples, start, end, gui, names)), flush=True)
+        for c0, c1, call, caller, thread in SLOW_C_CALLS:
+            if c0 < end and c1 > start:
+                print(
+                    f"  C call over the stall: {call} ({(c1 - c0) * 1000:.0f} ms, from "
+                    f"{caller}, {thread})",
+                    flush=True,
+                )
 
 
 def gui_thread_clock() -> tuple[float, float]:
