@@ -199,7 +199,14 @@ def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict
         window.model.start()
         await asyncio.sleep(0.5)  # the start's own work (prune, first thumbnails) settles
         per_event.clear()
+        late_imports = _watch_imports() if ur.SAMPLE else None
         out.update(await ur.stall_during_batch(window, photos))
+        if late_imports:
+            # Modules first imported during the batch: an import holds its module's lock,
+            # and a thread importing the same module waits for it.
+            print(f"--- {len(late_imports)} modules first imported during the batch:")
+            for when, thread, name in late_imports:
+                print(f"  {when:7.3f} s  {thread:<22} {name}", flush=True)
         out["rows_read"] = len(window.model.engine.jobs())
         out["events"] = len(per_event)
         out["event_cpu_p99"] = ur.percentile(per_event, 99)
@@ -213,6 +220,30 @@ def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict
         loop.run_until_complete(run())
     out["window_built_s"] = built
     return out
+
+
+def _watch_imports() -> list[tuple[float, str, str]]:
+    """Record (seconds from now, thread, module) for each module imported from now on."""
+    import threading
+
+    seen: list[tuple[float, str, str]] = []
+    t0 = time.perf_counter()
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "import" and args[0] not in sys.modules:
+            seen.append((time.perf_counter() - t0, threading.current_thread().name, args[0]))
+            if args[0].startswith("retouchdesk."):  # who asked for it, in short
+                import traceback
+
+                frames = [
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack()[:-1]
+                    if "retouchdesk" in f.filename and "importlib" not in f.filename
+                ]
+                seen.append((0.0, "  from", " < ".join(frames[::-1][:5])))
+
+    sys.addaudithook(hook)
+    return seen
 
 
 def stall_breakdown(r: dict[str, float]) -> str:

@@ -340,25 +340,30 @@ class MaskingModel(QObject):
         same size (a series shot from a tripod); a downscaled input gets it resampled.
         """
         own: np.ndarray | None = None
-        if photo == self._photo and self._doc is not None:
-            own = self._doc.array
-        else:
+        live = self._doc if photo == self._photo else None
+        if live is None:
             natural = _size_of(photo)
             if natural is not None:
                 own = self.files.unsaved(photo)  # its newest mask, still being written
                 if own is None or own.shape != (natural[1], natural[0]):
                     own = self.library.load(photo, natural)
             if own is None and self._doc is not None and natural == self._doc.size:
-                own = self._doc.array
-        if own is None:
-            return None  # imports nothing (cv2 comes with core.mask) for a photo without mask
-        from retouchdesk.core import mask as core_mask
-        from retouchdesk.core.composite import resample_mask
-
-        if core_mask.is_empty(own):
+                live = self._doc
+        # Emptiness without OpenCV: core.mask and core.composite import it (0.1 s holding the
+        # GIL in the window's process, in the middle of a batch). The live mask remembers
+        # whether it is empty; any other is one scan.
+        if live is not None:
+            if live.is_empty():
+                return None
+            own = live.array
+        elif own is None or not own.any():
             return None
         h, w = own.shape
-        return own if (w, h) == tuple(size) else resample_mask(own, size[0], size[1])
+        if (w, h) == tuple(size):
+            return own
+        from retouchdesk.core.composite import resample_mask
+
+        return resample_mask(own, size[0], size[1])
 
     def prepare_job(
         self, photo: Path, input_path: Path, params: dict[str, Any]

@@ -36,3 +36,9 @@ def import_image_stack() -> None:
     from PIL import Image
 
     Image.preinit()  # BMP, GIF, JPEG, PNG, PPM: what Image.open would load on first use
+    import imagecodecs
+
+    # imagecodecs loads each codec on first use: libjpeg-turbo decodes photos for the canvas
+    # (model.display), libpng and libdeflate read and check PNG results.
+    for codec in ("jpeg8_decode", "png_decode", "deflate_decode"):
+        getattr(imagecodecs, codec, None)
