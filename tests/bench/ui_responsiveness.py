@@ -163,9 +163,25 @@ def profile_c_calls(threshold: float = 0.01) -> None:
     import threading
 
     started: dict[int, tuple[float, object]] = {}
+    calls: dict[int, list[float]] = {}  # Python calls in progress, per thread
 
     def prof(frame: object, event: str, arg: object) -> None:
-        if event == "c_call":
+        if event == "call":
+            calls.setdefault(threading.get_ident(), []).append(time.perf_counter())
+        elif event == "return":
+            stack = calls.get(threading.get_ident())
+            if stack:
+                begun_at = stack.pop()
+                now = time.perf_counter()
+                code = frame.f_code  # type: ignore[attr-defined]
+                # The app's own functions that ran long: what a busy worker was doing.
+                if now - begun_at > 0.02 and "retouchdesk" in code.co_filename:
+                    where = f"{Path(code.co_filename).name}:{code.co_firstlineno}"
+                    SLOW_C_CALLS.append(
+                        (begun_at, now, f"{code.co_name} (Python, {where})", "",
+                         threading.current_thread().name)
+                    )  # fmt: skip
+        elif event == "c_call":
             started[threading.get_ident()] = (time.perf_counter(), arg)
         elif event in ("c_return", "c_exception"):
             begun = started.pop(threading.get_ident(), None)
