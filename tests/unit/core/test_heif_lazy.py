@@ -9,12 +9,9 @@ the same paths the app uses (probe, load, Pillow's own open and save).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.fresh_interpreter import run_fresh
 
 PROBE = """
 import sys
@@ -37,16 +34,7 @@ print("pixel", int(px[0]), int(px[1]))
 
 
 def test_heic_support_loads_with_the_first_heic_file(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), str(ROOT)]))
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    before, after, pixel = proc.stdout.splitlines()[-3:]
+    before, after, pixel = run_fresh(PROBE, str(tmp_path))[-3:]
     assert before == "before False"
     assert after == "after True heic 64 48 HEIF"
     red, green = (int(v) for v in pixel.split()[1:])

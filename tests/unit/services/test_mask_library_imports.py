@@ -7,12 +7,9 @@ since this test process has imported everything long ago.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.fresh_interpreter import run_fresh
 
 PROBE = """
 import sys
@@ -26,16 +23,7 @@ print(sorted(m for m in ("cv2", "numpy", "PIL") if m in sys.modules))
 
 
 def test_a_photo_without_a_mask_is_answered_without_opencv(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), str(ROOT)]))
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    answers, loaded = proc.stdout.splitlines()
+    answers, loaded = run_fresh(PROBE, str(tmp_path))
     assert answers == "None None"
     assert loaded == "[]"
 
@@ -75,16 +63,6 @@ def test_a_series_photo_checks_the_live_mask_without_opencv(tmp_path: Path) -> N
     when it has the same size (a tripod series). Whether that mask is empty is answered
     by the mask itself, not core.mask: importing OpenCV there held the GIL for 0.07 s in
     the middle of a batch (tests/bench/history_cases.py --sample-threads found it)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "gui"), str(ROOT)]))
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    proc = subprocess.run(
-        [sys.executable, "-c", SERIES_PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    answers, loaded = proc.stdout.splitlines()[-2:]
+    answers, loaded = run_fresh(SERIES_PROBE, str(tmp_path), QT_QPA_PLATFORM="offscreen")[-2:]
     assert answers == "True True"
     assert loaded == "[]"
