@@ -308,7 +308,7 @@ def _signature(path: Path) -> str:
             return name
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+    if _looks_heif(head):
         return "HEIC"
     return ""
 

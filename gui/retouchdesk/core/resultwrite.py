@@ -199,7 +199,7 @@ def _encoder(
 
     else:
         image = jpeg_original if jpeg_original is not None else _pillow_image(arr)
-        kwargs = _pillow_kwargs(fmt, image, jpeg_original, policy, icc, tags, xmp, notes)
+        kwargs = _pillow_kwargs(fmt, image, policy, icc, tags, xmp, notes)
 
         def write(fh: IO[bytes]) -> None:
             # Straight into the temporary file (atomic_write removes it if this fails): given
@@ -472,7 +472,6 @@ def _packed_strides(arr: np.ndarray) -> tuple[int, ...]:
 def _pillow_kwargs(
     fmt: str,
     image: Image.Image,
-    jpeg_original: Image.Image | None,
     policy: imageio.OutputPolicy,
     icc: bytes | None,
     tags: exifdata.CleanExif | None,
@@ -486,11 +485,9 @@ def _pillow_kwargs(
         exif, xmp = _jpeg_metadata(tags, image.size, xmp, notes)
         if exif:
             kwargs["exif"] = exif
-        if jpeg_original is not None:
-            kwargs["quality"] = "keep"  # the provider's JPEG: no second generation of loss
-        else:
-            kwargs["quality"] = int(policy.jpeg_quality)
-            kwargs["subsampling"] = 0 if policy.jpeg_quality >= 90 else 2
+        # Only the provider's own JPEG comes here (new pixels go to _encode_jpeg): its
+        # tables are kept, no second generation of loss.
+        kwargs["quality"] = "keep"
         kwargs["optimize"] = True
         if xmp:
             kwargs["xmp"] = xmp

@@ -166,9 +166,9 @@ def build_levels(img: Image.Image) -> list[QImage]:
 
 def load_display(path: Path, display_profile: Path | None = None) -> DisplayImage:
     """Decode, orient, colour-convert and build the levels of one photo (worker thread)."""
-    header = _qt_decodes(path)
+    header = _direct_jpeg(path)
     if header is not None:
-        shown = _load_with_qt(path, header, display_profile)
+        shown = _load_jpeg(path, header, display_profile)
         if shown is not None:
             return shown
     from retouchdesk.core.imageio import load_image
@@ -205,7 +205,7 @@ class _JpegHeader:
     icc: bytes | None
 
 
-def _qt_decodes(path: Path) -> _JpegHeader | None:
+def _direct_jpeg(path: Path) -> _JpegHeader | None:
     """The header of a JPEG of 8-bit RGB or grey, decoded straight into the canvas's
     buffer (None for anything else).
 
@@ -258,10 +258,10 @@ def _decode_rgb888(path: Path, header: _JpegHeader) -> QImage | None:
     return img
 
 
-def _load_with_qt(
+def _load_jpeg(
     path: Path, header: _JpegHeader, display_profile: Path | None
 ) -> DisplayImage | None:
-    """The decode of :func:`_qt_decodes` files (:func:`_decode_rgb888`, else Qt's reader),
+    """The decode of :func:`_direct_jpeg` files (:func:`_decode_rgb888`, else Qt's reader),
     its histogram taken before colour management (what Pillow's decode gave the Info
     panel); None when neither can read it."""
     img = _decode_rgb888(path, header)
