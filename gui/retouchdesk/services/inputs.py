@@ -279,8 +279,6 @@ def upright_copy(
 
     The copy carries the photo's metadata like any result (EXIF with orientation 1, ICC, XMP).
     """
-    import cv2
-
     try:
         pixels = imageio.load_pixels(source)  # the one decode, which is also the check
     except InputError:
@@ -290,6 +288,11 @@ def upright_copy(
     if eight_bit and arr.dtype == np.uint16:
         arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if size is not None and size != pixels.size:
+        # Only here: a photo sent upright at its own size (a rotated camera JPEG to a cloud
+        # service) does not load OpenCV's 37 MB into the window process, nor hold the GIL
+        # for its import while the window waits.
+        import cv2
+
         arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
     if fmt == "jpeg" and arr.shape[2] == 4:
         fmt = "png"  # keep the alpha the operation may need
