@@ -227,6 +227,45 @@ def test_a_rerun_adopts_an_unconfirmed_job_from_its_late_webhook(
     assert row["state"] == "done" and row["remote_id"] in emu.jobs
 
 
+@pytest.mark.slow
+def test_a_webhook_acknowledged_by_a_run_killed_before_using_it_is_not_lost(
+    emulator, proxy, cli_env, app_home, data_dir, tmp_path
+):
+    """The worst moment for a webhook: the submission's answer was lost, the vendor's webhook
+    got its 200 from this run's receiver, and the run is killed before it records the job.
+    The vendor never sends an acknowledged webhook again; the next run still adopts the job
+    from the receiver's journal instead of calling it unconfirmed (whose Resend would pay
+    twice)."""
+    emu = emulator("enhancor", api_key=ENH_KEY, time_scale=1.0, step=0.3, webhook_retries=20)
+    px = proxy(emu.url)
+    px.after("reset", path=QUEUE)  # Enhancor takes the job; its answer never arrives
+    photo = data_dir / "coffee.png"
+    out = tmp_path / "out"
+    env = env_for(cli_env, px.url, RETOUCHDESK_RECEIVER_PORT=str(free_port()))
+    env["RETOUCHDESK_ENGINE_UNCONFIRMED_WAIT"] = "60"  # it waits for the webhook, and dies
+    args = [sys.executable, "-m", "retouchdesk", "run", "--quiet", "--provider", "enhancor",
+            "--op", "image_upscale", "-o", str(out), str(photo)]  # fmt: skip
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(job.webhook_status == 200 for job in emu.jobs.values()):
+            break  # the vendor has its 200: it will not send this webhook again
+        time.sleep(0.002)
+    assert proc.poll() is None, "the run ended before the webhook came"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(emu.webhooks) == 1 and job_rows(app_home)[0]["state"] != "done"
+    env["RETOUCHDESK_ENGINE_UNCONFIRMED_WAIT"] = "2"
+    second = upscale(env, [photo], out, cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(emu.jobs) == 1 and px.forwarded(QUEUE) == 1 and len(emu.webhooks) == 1
+    assert_one_good_result(out, photo)
+    (row,) = job_rows(app_home)
+    assert row["state"] == "done" and row["remote_id"] in emu.jobs
+    assert not list((app_home / "data" / "webhooks").glob("*.json"))  # gone with its job
+
+
 # -- kill -9 and two runs at once -------------------------------------------------------------
 
 
@@ -250,16 +289,24 @@ def test_kill_9_during_a_12_photo_batch_never_queues_a_photo_twice(
     args = [sys.executable, "-m", "retouchdesk", "run", "--quiet", "--provider", "enhancor",
             "--op", "image_upscale", "-o", str(out), *map(str, photos)]  # fmt: skip
     kills = 0
-    for delay in (1.2, 0.9, 1.6, 0.7, 1.3):
+    # Each run is killed once Enhancor has taken one or two more of its photos, then a
+    # moment later (right after a submission, or while jobs run and webhooks come): points
+    # set by what the vendor saw, not by the clock, so a fast machine cannot finish the
+    # batch before the kill.
+    for more, after in ((1, 0.0), (2, 0.05), (1, 0.3), (2, 0.0), (1, 0.15)):
+        target = min(len(photos), len(emu.jobs) + more)
         proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(delay)
+        deadline = time.monotonic() + 30
+        while len(emu.jobs) < target and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(after)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
     final = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert kills >= 3
+    assert kills >= 3  # the last runs may end by themselves: jobs run while others start
     if final.returncode != 0:
         # A kill while Enhancor was still downloading the photo from this (dead) process
         # leaves no job at the vendor and so no webhook: only those stay unconfirmed, and

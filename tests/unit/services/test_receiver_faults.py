@@ -156,3 +156,36 @@ async def test_the_photo_of_a_job_cancelled_before_enhancor_answered_is_no_longe
         assert emu.jobs == {}  # so Enhancor never processed (or billed) a cancelled photo
     finally:
         await rt.aclose()
+
+
+async def test_a_webhook_that_cannot_be_kept_is_not_acknowledged(tmp_path: Path):
+    """The journal's folder cannot be written (here a file stands where it should be): the
+    vendor gets 503, so it sends the webhook again, and nothing is taken as received. Once
+    it can be kept, the retry gets 200, and a receiver of a later run finds it."""
+    from retouchdesk.services.hosting.journal import HookJournal
+
+    blocked = tmp_path / "webhooks"
+    blocked.write_text("not a folder")
+    r = LocalReceiver(journal=HookJournal(blocked))
+    await r.start()
+    try:
+        url = await r.webhook_url("job-1")
+        body = {"request_id": "req-1", "status": "COMPLETED", "result": "https://x/r.png"}
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(url, json=body)
+            assert refused.status_code == 503
+            assert r.webhook_result("job-1") is None
+            blocked.unlink()
+            kept = await client.post(url, json=body)
+        assert kept.status_code == 200 and r.webhook_result("job-1") == body
+    finally:
+        await r.aclose()  # what a killed run leaves: nothing in memory
+    later = LocalReceiver(journal=HookJournal(blocked))
+    try:
+        token = url.rpartition("/")[2]
+        assert await later.webhook_url("job-1", token=token) == f"{later.base_url}/hooks/{token}"
+        assert later.webhook_result("job-1") == body
+        later.forget("job-1")  # the job ended: its webhook goes too
+        assert not list(blocked.iterdir())
+    finally:
+        await later.aclose()

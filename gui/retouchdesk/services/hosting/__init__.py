@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from retouchdesk.core.errors import ConfigurationError
+from retouchdesk.services import paths
+from retouchdesk.services.hosting.journal import HookJournal
 from retouchdesk.services.hosting.receiver import LocalReceiver
 from retouchdesk.services.hosting.s3 import S3Storage
 from retouchdesk.services.settings import Settings
@@ -176,6 +178,7 @@ def _build(settings: Settings) -> HostingService:
         settings.get("receiver", "host"),
         settings.get("receiver", "port"),
         public_url=settings.get("receiver", "public_url"),
+        journal=HookJournal(paths.data_dir() / "webhooks"),
     )
     if strategy == "local":
         return HostingService(receiver)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from retouchdesk.core.errors import ConfigurationError
+from retouchdesk.services.hosting.journal import HookJournal
 
 log = logging.getLogger("retouchdesk.receiver")
 
@@ -45,6 +46,7 @@ REASONS = {
     413: "Payload Too Large",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -74,7 +76,9 @@ class LocalReceiver:
 
     ``max_body`` limits webhook bodies; ``file_ttl`` is a safety net that stops serving files of
     a job that was never released (a crash of the job's task), counted on ``clock`` (seconds,
-    monotonic; a test passes its own to expire a file without waiting).
+    monotonic; a test passes its own to expire a file without waiting). With a ``journal``,
+    a webhook is on disk before the vendor gets its 200, and a route opened again after a
+    restart finds it (:mod:`services.hosting.journal`).
     """
 
     description = "local receiver"
@@ -89,6 +93,7 @@ class LocalReceiver:
         file_ttl: float = 24 * 3600.0,
         request_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        journal: HookJournal | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -97,6 +102,7 @@ class LocalReceiver:
         self.file_ttl = file_ttl
         self.request_timeout = request_timeout
         self._clock = clock
+        self.journal = journal
         self._server: asyncio.Server | None = None
         self._start_lock = asyncio.Lock()
         self._files: dict[str, _Hosted] = {}
@@ -183,6 +189,9 @@ class LocalReceiver:
             usable = token if token and len(token) >= 32 and token not in self._hooks else None
             entry.hook_token = usable or secrets.token_urlsafe(32)
             self._hooks[entry.hook_token] = job_id
+            if usable and entry.webhook is None and self.journal is not None:
+                # An earlier run acknowledged this job's webhook and died before using it.
+                entry.webhook = await asyncio.to_thread(self.journal.load, job_id)
         return f"{self.base_url}/hooks/{entry.hook_token}"
 
     def webhook_result(self, job_id: str) -> dict[str, Any] | None:
@@ -193,7 +202,10 @@ class LocalReceiver:
         self.forget(job_id)
 
     def forget(self, job_id: str) -> None:
-        """Stop serving a job's files and drop its webhook route, at once (no await needed)."""
+        """Stop serving a job's files and drop its webhook route and kept webhook, at once (no
+        await needed)."""
+        if self.journal is not None:
+            self.journal.drop(job_id)
         entry = self._jobs.pop(job_id, None)
         if entry is None:
             return
@@ -333,6 +345,14 @@ class LocalReceiver:
         if not isinstance(data, dict):
             await self._respond(writer, 400, b'{"error": "body must be a JSON object"}')
             return
+        if self.journal is not None:
+            try:
+                await asyncio.to_thread(self.journal.save, job_id, data)
+            except OSError as exc:
+                # Not kept, so not acknowledged: the vendor sends it again later.
+                log.warning("a webhook could not be kept (%s): answered 503", exc.strerror or exc)
+                await self._respond(writer, 503, b"")
+                return
         entry = self._jobs.get(job_id)
         if entry is not None:
             entry.webhook = data
