@@ -189,3 +189,22 @@ async def test_a_webhook_that_cannot_be_kept_is_not_acknowledged(tmp_path: Path)
         assert not list(blocked.iterdir())
     finally:
         await later.aclose()
+
+
+def test_webhooks_left_behind_by_a_killed_run_are_swept_after_a_month(tmp_path: Path):
+    """A run killed after its job finished but before it dropped the kept webhook leaves
+    the file; the next webhook kept removes those older than the journal's 30 days."""
+    import os
+    import time
+
+    from retouchdesk.services.hosting.journal import HookJournal
+
+    journal = HookJournal(tmp_path / "webhooks")
+    journal.save("old", {"request_id": "r-old"})
+    journal.save("recent", {"request_id": "r-recent"})
+    month_ago = time.time() - 31 * 86400
+    os.utime(journal.path("old"), (month_ago, month_ago))
+    later = HookJournal(tmp_path / "webhooks")  # the next run
+    later.save("new", {"request_id": "r-new"})
+    assert sorted(p.stem for p in (tmp_path / "webhooks").iterdir()) == ["new", "recent"]
+    assert later.load("recent") == {"request_id": "r-recent"} and later.load("old") is None

@@ -8,7 +8,8 @@ have paid for it twice. Each webhook is now written (temporary file, fsync, rena
 the receiver answers; a later run that opens the job's route again finds it here.
 
 One small JSON file per job, named by the engine's job id, in the app's data folder. A file
-goes when its job ends (done, failed or cancelled) and the receiver forgets the job.
+goes when its job ends (done, failed or cancelled) and the receiver forgets the job; one left
+by a run killed between those two steps goes at the first webhook kept after ``KEEP_DAYS``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import json
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("retouchdesk.receiver")
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+KEEP_DAYS = 30  # far beyond any vendor's webhook retries or job lifetime
 
 
 class HookJournal:
@@ -32,6 +35,7 @@ class HookJournal:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._swept = False
 
     def path(self, job_id: str) -> Path:
         # The engine's ids are hex; anything else is hashed rather than trusted as a name.
@@ -64,6 +68,18 @@ class HookJournal:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+        if not self._swept:
+            self._swept = True
+            self.sweep()
+
+    def sweep(self, days: float = KEEP_DAYS) -> None:
+        """Remove kept webhooks (and torn temporary files) older than ``days``."""
+        limit = time.time() - days * 86400
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.folder):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < limit:
+                        os.unlink(entry.path)
 
     def load(self, job_id: str) -> dict[str, Any] | None:
         """The kept webhook of ``job_id``; None when there is none or it cannot be read."""
