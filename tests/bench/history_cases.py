@@ -259,7 +259,7 @@ def stall_breakdown(r: dict[str, float]) -> str:
 
 
 def batch_stall(sizes: list[int], pairs: int, tmp: Path, photo: str = "4000x3000") -> None:
-    cases = [0, *sizes]
+    cases = [0, *(n for n in sizes if n)]  # the empty history is the baseline, once
     results: dict[int, list[dict[str, float]]] = {n: [] for n in cases}
     for round_ in range(pairs):
         order = cases if round_ % 2 == 0 else cases[::-1]
