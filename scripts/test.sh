@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh machine (a quick no-op when nothing
-# changed), type-checks gui/ and runs the suite. Arguments go to pytest:
+# changed), type-checks gui/ and tests/bench/ and runs the suite. Arguments go to pytest:
 # `bash scripts/test.sh -m "not slow"` is the fast lane.
 #
 # pytest spreads the tests over worker processes (pytest-xdist): RETOUCHDESK_TEST_WORKERS
@@ -34,7 +34,7 @@ tests=$?
 wait "$types_pid"
 types=$?
 set -e
-echo "== pyright (gui/, basic mode)"
+echo "== pyright (gui/ and tests/bench/, basic mode)"
 cat "$types_log"
 if [ "$types" -ne 0 ]; then
   echo "pyright found type errors (see above): the run fails" >&2

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--jobs", type=int, default=500)
     ap.add_argument("--history", type=int, default=10000, help="finished jobs already stored")
     ap.add_argument("--pairs", type=int, default=3, help="empty/history rounds")
@@ -196,7 +196,8 @@ async def run(tmp: Path, n: int, history: int) -> dict[str, float]:
         rec = rt.engine.submit(request())
         await rt.engine.wait([rec.id])
         cpu = time.thread_time() - c0
-        assert rt.engine.get(rec.id).state is JobState.DONE, rt.engine.get(rec.id).error
+        done = rt.engine.get(rec.id)
+        assert done is not None and done.state is JobState.DONE, done and done.error
         overheads.append((cpu - inside["t"]) * 1000)
         latencies.append((done_at[rec.id] - t0 - inside["t"]) * 1000)
         io_ms.append(worker["t"] * 1000)

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = Path(__file__).resolve().parent
@@ -176,7 +177,7 @@ def stall_case(n: int, work: Path, size: tuple[int, int] = (4000, 3000)) -> dict
     per_event: list[float] = []
     deliver = engine._emit
 
-    def timed_emit(event: object) -> None:
+    def timed_emit(event: Any) -> None:
         t = time.thread_time()
         deliver(event)
         per_event.append((time.thread_time() - t) * 1000)
@@ -333,7 +334,7 @@ def main(argv: list[str]) -> int:
         w, h = (int(v) for v in argv[3].split("x"))
         print(json.dumps(stall_case(int(argv[1]), Path(argv[2]), (w, h))), flush=True)
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--history", action="store_true", help="(the flag that brought us here)")
     ap.add_argument("--sizes", default="5000,10000", help="history sizes of the stall case")
     ap.add_argument("--start-history", type=int, default=10000, help="jobs of the start case")

@@ -55,7 +55,7 @@ def load(name: str) -> np.ndarray:
 
 def downscale4(a: np.ndarray) -> np.ndarray:
     h, w = a.shape[:2]
-    return np.asarray(Image.fromarray(a).resize((w // 4, h // 4), Image.BICUBIC))
+    return np.asarray(Image.fromarray(a).resize((w // 4, h // 4), Image.Resampling.BICUBIC))
 
 
 def holes(shape: tuple[int, int], fraction: float, seed: int) -> np.ndarray:
@@ -236,7 +236,7 @@ def save_sheet(rows: list[np.ndarray]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--skip-ai", action="store_true", help="leave Real-ESRGAN out (slow on CPU)")
     ap.add_argument("--only-removal", action="store_true", help="the object removal table only")
     args = ap.parse_args(argv)

@@ -242,7 +242,7 @@ def other_ops(repeat: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--skip-ai", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--part", choices=["all", "upscale", "models", "removal", "ops"], default="all")

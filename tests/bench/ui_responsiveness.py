@@ -75,7 +75,7 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
-def startup_times(runs: int = 3) -> list[float]:
+def startup_times(runs: int = 3) -> list[tuple[float, float]]:
     out = []
     env = dict(os.environ, RETOUCHDESK_HOME=str(HOME / "startup"))
     for _ in range(runs):

@@ -61,6 +61,7 @@ def memory(folder: Path, size: int, tile: int) -> None:
     w = Worker(tile_size=tile, idle_timeout=2.0)
     w.start()
     pid = w.pid
+    assert pid is not None
     time.sleep(1.0)  # its imports done
     idle = rss_bytes(pid) or 0
     photo = crop(folder, size)
@@ -100,6 +101,7 @@ def cancel(folder: Path, size: int, tile: int, repeat: int) -> None:
         ready.wait(120)
         time.sleep(0.5)
         pid = w.pid
+        assert pid is not None
         t0 = time.monotonic()
         flag.set()
         th.join()

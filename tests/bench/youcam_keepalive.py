@@ -16,9 +16,11 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 from PIL import Image
 from tests.emulators import load
+from tests.emulators.youcam import YouCamEmulator
 
 from retouchdesk.services.engine import EngineConfig, JobRequest
 from retouchdesk.services.runtime import build_runtime
@@ -37,7 +39,10 @@ async def busy(stop: asyncio.Event, lo: float, hi: float, blocked: list[float]) 
 
 
 async def one_run(jobs: int, task_s: float, lo: float, hi: float, tmp: Path) -> dict[str, float]:
-    emu = load("youcam", task_seconds=task_s, polling_interval_ms=1000, drop_after=10.0).start()
+    emu = cast(
+        YouCamEmulator,
+        load("youcam", task_seconds=task_s, polling_interval_ms=1000, drop_after=10.0).start(),
+    )
     try:
         env = {
             "RETOUCHDESK_YOUCAM_BASE_URL": emu.url,
