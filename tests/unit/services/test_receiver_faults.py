@@ -208,3 +208,26 @@ def test_webhooks_left_behind_by_a_killed_run_are_swept_after_a_month(tmp_path: 
     later.save("new", {"request_id": "r-new"})
     assert sorted(p.stem for p in (tmp_path / "webhooks").iterdir()) == ["new", "recent"]
     assert later.load("recent") == {"request_id": "r-recent"} and later.load("old") is None
+
+
+async def test_a_webhook_for_a_job_that_ends_while_it_is_written_leaves_no_file(tmp_path: Path):
+    """The job ends (the receiver forgets it) while its webhook is being written: nothing
+    would drop that file later, so the receiver does at once."""
+    from retouchdesk.services.hosting.journal import HookJournal
+
+    class EndsMeanwhile(HookJournal):
+        def save(self, job_id: str, body: dict) -> None:
+            receiver.forget(job_id)  # the job's end, just before the write
+            super().save(job_id, body)
+
+    folder = tmp_path / "webhooks"
+    receiver = LocalReceiver(journal=EndsMeanwhile(folder))
+    await receiver.start()
+    try:
+        url = await receiver.webhook_url("job-1")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(url, json={"request_id": "req-1"})
+        assert answer.status_code == 200
+        assert not list(folder.iterdir())
+    finally:
+        await receiver.aclose()

@@ -357,6 +357,9 @@ class LocalReceiver:
         if entry is not None:
             entry.webhook = data
             entry.webhooks += 1
+        elif self.journal is not None:
+            # The job ended while its webhook was being written: nothing will drop it later.
+            self.journal.drop(job_id)
         log.info("webhook received for job %s", job_id)
         await self._respond(writer, 200, b'{"ok": true}', {"Content-Type": "application/json"})
 
