@@ -52,7 +52,9 @@ class HookJournal:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, data)
+                view = memoryview(data)
+                while view:  # os.write may write less than asked (a signal, a full disk)
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
