@@ -264,6 +264,9 @@ def _run_app(args: argparse.Namespace) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from retouchdesk.ui.qt_imports import skip_source_scan
+
+    skip_source_scan()  # before the window's modules are imported: see the module
     from retouchdesk import APP_ID, APP_NAME
     from retouchdesk.ui.theme import apply_theme, follow_system
 

@@ -87,6 +87,8 @@ APP_VIEWER = textwrap.dedent(
     from pathlib import Path
     import qasync
     from PySide6.QtWidgets import QApplication
+    from retouchdesk.ui.qt_imports import skip_source_scan
+    skip_source_scan()  # as the app's start does
     from retouchdesk.app import build_window
     app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
