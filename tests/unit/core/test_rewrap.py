@@ -83,3 +83,57 @@ def test_a_grey_photo_with_a_colour_vendor_result_is_still_folded_to_grey(
     written = _save(vendor, source, tmp_path / "out" / "grey_result.png")
     with Image.open(written) as im:
         assert im.mode == "L" and im.getpixel((3, 3)) == 120
+
+
+def _many_idat(tmp_path: Path) -> tuple[Path, bytes, np.ndarray]:
+    """A vendor PNG whose image data spans many IDAT chunks (Pillow writes 64 KB each)."""
+    arr = np.random.default_rng(3).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    path = tmp_path / "vendor-big.png"
+    Image.fromarray(arr).save(path, compress_level=1)
+    data = path.read_bytes()
+    assert sum(kind == b"IDAT" for kind, _ in rewrap.png_chunks(data)) >= 8
+    return path, data, arr
+
+
+def _idat_stream(data: bytes) -> bytes:
+    return b"".join(bytes(body) for kind, body in rewrap.png_chunks(data) if kind == b"IDAT")
+
+
+def test_a_png_in_many_chunks_is_written_piece_by_piece_with_its_data_unchanged(
+    tmp_path: Path, data_dir: Path
+):
+    # The result is written as pieces (views of the vendor's bytes) instead of one joined
+    # copy; another library reads back the same compressed data, pixels and metadata.
+    path, data, arr = _many_idat(tmp_path)
+    dest = tmp_path / "out" / "result.png"
+    report: dict = {}
+    imageio.save_result(path, source=data_dir / "coffee.png", destination=dest, report=report)
+    written = dest.read_bytes()
+    assert _idat_stream(written) == _idat_stream(data)
+    assert written == rewrap.rewrap_png(
+        rewrap.png_chunks(data), icc=Image.open(dest).info.get("icc_profile")
+    )
+    with Image.open(dest) as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), arr)
+    assert report["format"] == "png"
+
+
+def test_a_flipped_byte_deep_in_the_image_data_is_still_caught(tmp_path: Path, data_dir: Path):
+    # The stream is assembled from its chunks one piece at a time: damage in a late chunk
+    # (its CRC made right again, as a faulty server would send it) fails the check as well.
+    path, data, _ = _many_idat(tmp_path)
+    chunks = rewrap.png_chunks(data)
+    late = [i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT"][-2]
+    body = bytearray(chunks[late][1])
+    body[len(body) // 2] ^= 0xFF
+    from retouchdesk.core import pngwrite
+
+    offset = data.index(bytes(chunks[late][1])) - 8
+    damaged = data[:offset] + pngwrite.chunk(b"IDAT", bytes(body)) + data[offset + 12 + len(body) :]
+    with pytest.raises(rewrap.NotRewrappable):
+        rewrap.rewrap_png(rewrap.png_chunks(damaged))
+    path.write_bytes(damaged)
+    dest = tmp_path / "out" / "result.png"
+    with pytest.raises(InputError):
+        _save(path, data_dir / "coffee.png", dest)
+    assert not dest.exists()
