@@ -13,35 +13,13 @@ with alpha). Also the time each takes and their largest difference in any sample
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 
 import numpy as np
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
+from tests.bench.gil_ticker import late_while
 
 from retouchdesk.model.display import _box_reduced, _qt_reduced
-
-
-def _late_while(fn) -> tuple[float, float]:
-    """Seconds ``fn`` took, and the ticker's largest lateness meanwhile (seconds)."""
-    stop, late = threading.Event(), [0.0]
-
-    def tick() -> None:
-        while not stop.is_set():
-            t = time.perf_counter()
-            time.sleep(0.001)
-            late.append(time.perf_counter() - t - 0.001)
-
-    th = threading.Thread(target=tick)
-    th.start()
-    time.sleep(0.02)
-    t = time.perf_counter()
-    fn()
-    took = time.perf_counter() - t
-    stop.set()
-    th.join()
-    return took, max(late)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             for name, fn in (("numpy", _box_reduced), ("qt", _qt_reduced)):
                 runs = [
-                    _late_while(lambda f=fn, i=img, k=factor: f(i, k)) for _ in range(args.repeat)
+                    late_while(lambda f=fn, i=img, k=factor: f(i, k)) for _ in range(args.repeat)
                 ]
                 rows.append((name, min(r[0] for r in runs), max(r[1] for r in runs)))
             a, b = _box_reduced(img, factor), _qt_reduced(img, factor)

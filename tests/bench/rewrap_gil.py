@@ -15,35 +15,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tests.bench.gil_ticker import late_while
 
 from retouchdesk.core import imageio
-
-
-def _late_while(fn) -> tuple[float, float]:
-    """Seconds ``fn`` took, and the ticker's largest lateness meanwhile (seconds)."""
-    stop, late = threading.Event(), [0.0]
-
-    def tick() -> None:
-        while not stop.is_set():
-            t = time.perf_counter()
-            time.sleep(0.001)
-            late.append(time.perf_counter() - t - 0.001)
-
-    th = threading.Thread(target=tick)
-    th.start()
-    time.sleep(0.02)
-    t = time.perf_counter()
-    fn()
-    took = time.perf_counter() - t
-    stop.set()
-    th.join()
-    return took, max(late)
 
 
 def _photo(w: int, h: int) -> np.ndarray:
@@ -82,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             dest.unlink(missing_ok=True)
             runs.append(
-                _late_while(
+                late_while(
                     lambda r=result, d=dest, rep=report: imageio.save_result(
                         r, source=source, destination=d, report=rep
                     )
