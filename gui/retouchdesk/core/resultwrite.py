@@ -281,7 +281,7 @@ def _rewrapped(
     try:
         if kind == "jpeg":
             exif, xmp = _jpeg_metadata(tags, size, xmp, notes)
-            out: list[bytes | memoryview] = [rewrap.rewrap_jpeg(data, icc=icc, exif=exif, xmp=xmp)]
+            out = rewrap.rewrap_jpeg_pieces(data, icc=icc, exif=exif, xmp=xmp)
         else:
             exif = exifdata.to_bytes(tags) if tags is not None else None
             out = rewrap.rewrap_png_pieces(chunks, icc=icc, exif=exif, xmp=xmp)

@@ -204,6 +204,17 @@ def rewrap_jpeg(
     tables, frame header and everything from the first scan on are copied byte for byte.
     ``exif`` is a complete APP1 payload (``Exif\\0\\0`` and a TIFF block); ``xmp`` the packet.
     """
+    return b"".join(rewrap_jpeg_pieces(data, icc=icc, exif=exif, xmp=xmp))
+
+
+def rewrap_jpeg_pieces(
+    data: bytes, *, icc: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None
+) -> list[bytes | memoryview]:
+    """:func:`rewrap_jpeg` as its new head and a view of the scan data, written in turn.
+
+    The scan is most of the file (tens of megabytes for an upscaled photo); slicing and
+    joining it copied it twice with the GIL held, time in which the window could not paint.
+    """
     segments, sos = _jpeg_segments(data)
     head = [b"\xff\xd8"]
     kept = [(m, b) for m, b in segments if m == 0xE0 and b.startswith(b"JFIF\x00")]
@@ -221,4 +232,4 @@ def rewrap_jpeg(
                 head.append(_segment(marker, body))
             continue  # application data of the vendor's encoder: left out
         head.append(_segment(marker, body))
-    return b"".join(head) + data[sos:]
+    return [b"".join(head), memoryview(data)[sos:]]

@@ -137,3 +137,16 @@ def test_a_flipped_byte_deep_in_the_image_data_is_still_caught(tmp_path: Path, d
     with pytest.raises(InputError):
         _save(path, data_dir / "coffee.png", dest)
     assert not dest.exists()
+
+
+def test_a_jpeg_result_is_written_with_its_scan_unchanged(tmp_path: Path, data_dir: Path):
+    # Written as its new head and a view of the vendor's scan data, in turn: the scan byte
+    # for byte the vendor's, after a head of its own, and the pixels Pillow decodes.
+    path, data = _vendor(tmp_path, "JPEG")
+    dest = tmp_path / "out" / "result.jpg"
+    imageio.save_result(path, source=data_dir / "coffee.png", destination=dest)
+    written = dest.read_bytes()
+    sos = data.index(b"\xff\xda")
+    assert written.endswith(data[sos:]) and len(written) > len(data[sos:]) + 2
+    with Image.open(dest) as im, Image.open(path) as orig:
+        assert np.array_equal(np.asarray(im), np.asarray(orig))
