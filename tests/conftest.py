@@ -25,6 +25,10 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
             monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("RETOUCHDESK_HOME", str(home))
+    # Offline results handed over in memory (core.handover) go to the test's own folder
+    # instead of /dev/shm, where parallel tests and a developer's app would share them.
+    (home / "ram").mkdir()
+    monkeypatch.setenv("RETOUCHDESK_RAM_DIR", str(home / "ram"))
     _isolate_keyring(home, monkeypatch)
     return home
 

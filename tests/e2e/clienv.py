@@ -40,6 +40,8 @@ def subprocess_env(app_home: Path, **extra: str) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, path)),
         COLUMNS="200",
     )
+    if os.environ.get("RETOUCHDESK_RAM_DIR"):  # the test's own (tests/conftest.py)
+        env["RETOUCHDESK_RAM_DIR"] = os.environ["RETOUCHDESK_RAM_DIR"]
     env.update(extra)
     return env
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from retouchdesk.core import handover
 from retouchdesk.core.jobs import JobRecord, JobState
 from retouchdesk.services.store import JobStore
 
@@ -167,5 +168,11 @@ class JobHistory:
             del self.records[job_id]
             self._removed(rec)
         dirs = [self._work_dir(j) for j in ids]
-        await asyncio.to_thread(lambda: [shutil.rmtree(d, True) for d in dirs])
+
+        def remove() -> None:
+            for d in dirs:
+                shutil.rmtree(d, True)
+                handover.discard(d)
+
+        await asyncio.to_thread(remove)
         return ids

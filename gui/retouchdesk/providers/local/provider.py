@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from pathlib import Path
 from typing import Any
 
 from retouchdesk.core import handover
@@ -66,6 +67,7 @@ class LocalProvider(Provider):
             for _ in range(self.max_concurrency)
         ]
         self._idle: asyncio.Queue[Worker] | None = None
+        self._swept = False  # RAM hand-overs left by a killed run: removed before the first job
 
     def _queue(self) -> asyncio.Queue[Worker]:
         if self._idle is None:
@@ -87,6 +89,9 @@ class LocalProvider(Provider):
     async def submit(self, ctx: JobContext) -> SubmitResult:
         ctx.raise_if_cancelled()
         loop = asyncio.get_running_loop()
+        if not self._swept:
+            self._swept = True
+            await asyncio.to_thread(handover.sweep)
         params = _wire_params(ctx.params)
         # Raw pixels to the engine, which encodes once, in the output format (core.handover).
         suffix = handover.SUFFIX
@@ -117,7 +122,9 @@ class LocalProvider(Provider):
         finally:
             idle.put_nowait(worker)
         meta = _output_meta(summary, ctx.operation.result)
-        return SubmitResult(outputs=[Output(path=out_path, suffix=suffix, meta=meta)], cost=0.0)
+        # The worker may have written it to memory instead (core.handover.in_ram).
+        written = Path(summary.get("output") or out_path)
+        return SubmitResult(outputs=[Output(path=written, suffix=suffix, meta=meta)], cost=0.0)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(asyncio.to_thread(w.close) for w in self._workers))

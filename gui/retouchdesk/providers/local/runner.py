@@ -182,7 +182,7 @@ def run_operation(
     ctx.check()
     ctx.progress(0.99, "Saving the result")
     computed_at = time.monotonic()
-    _write(result, image_path, out_path, policy, ctx)
+    out_path = _write(result, image_path, out_path, policy, ctx)
     # Where the time went (tests/bench/local_speed.py reads these from the result record).
     ctx.meta["timings"] = {
         "load": round(loaded_at - started, 3),
@@ -243,13 +243,14 @@ def _write(
     out_path: Path,
     policy: imageio.OutputPolicy | None,
     ctx: OpContext,
-) -> None:
-    """The raw pixels to the engine's hand-over, or the encoded image with the metadata."""
+) -> Path:
+    """The raw pixels to the engine's hand-over, or the encoded image with the metadata.
+    Returns the path written (a hand-over may go to memory: ``core.handover``)."""
     if handover.is_handover(out_path):
         # To the engine, which encodes once in the output format with the metadata.
-        handover.save(result, out_path)
+        written_to = handover.save(result, out_path, ram=True)
         ctx.meta["bit_depth"] = 16 if result.dtype == np.uint16 else 8
-        return
+        return written_to
     written: dict[str, Any] = {}
     imageio.save_result(
         result,
@@ -259,6 +260,7 @@ def _write(
         report=written,
     )
     ctx.meta["bit_depth"] = written.get("bit_depth", 8)
+    return out_path
 
 
 def _check_limits(op: Operation, size: tuple[int, int], path: Path) -> None:
