@@ -11,11 +11,12 @@ Only the engine's scratch folder holds these files; they are never a user's resu
 **In memory when there is room.** Writing the file to the data disk cost the worker 0.12-0.21 s
 at 24 MP on this machine (72 MB; 0.02-0.03 s on ``/dev/shm``), in every removal or tone job.
 The worker therefore writes it to the job's folder in this user's private directory on the
-RAM-backed file system (:func:`ram_root`), when the array is at most :data:`RAM_MAX_BYTES` and
-that file system has room for twice it; otherwise to the job's scratch folder on disk as
-before. The engine removes the RAM folder when the job ends (:func:`discard`); one left by a
-killed run is swept later (:func:`sweep`). A job whose hand-over was lost to a restart of the
-machine runs again: local work is free (``services.resume``).
+RAM-backed file system (:func:`ram_root`), when the array is at most :data:`RAM_MAX_BYTES`,
+that file system has room for twice it and the system has four times it available; otherwise
+to the job's scratch folder on disk as before. The engine removes the RAM folder when the job
+ends (:func:`discard`); one left by a killed run is swept later (:func:`sweep`). A job whose
+hand-over was lost to a restart of the machine runs again: local work is free
+(``services.resume``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ def in_ram(path: Path, nbytes: int) -> Path:
         return path
     if fs.f_bavail * fs.f_frsize < 2 * nbytes:
         return path
+    from retouchdesk.core.memory import available_bytes
+
+    free = available_bytes()
+    if free is not None and free < 4 * nbytes:
+        return path  # memory is short: a file in RAM cannot be evicted, page cache can
     return root / path.parent.name / path.name
 
 

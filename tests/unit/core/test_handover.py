@@ -100,9 +100,20 @@ def test_too_large_or_no_room_goes_to_the_disk_as_before(tmp_path: Path, monkeyp
     class Full:
         f_bavail, f_frsize = 1, 4096
 
+    statvfs = handover.os.statvfs
     monkeypatch.setattr(handover.os, "statvfs", lambda _p: Full())
     assert handover.save(arr, job / "full.npy", ram=True) == job / "full.npy"
     assert np.array_equal(handover.load(job / "full.npy"), arr)
+    monkeypatch.setattr(handover.os, "statvfs", statvfs)
+
+    # The system short of memory (MemAvailable under four times the array, stubbed for the
+    # same reason): a file in RAM could not be evicted, so it goes to disk.
+    from retouchdesk.core import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * arr.nbytes)
+    assert handover.save(arr, job / "short.npy", ram=True) == job / "short.npy"
+    monkeypatch.setattr(memory, "available_bytes", lambda: 5 * arr.nbytes)
+    assert handover.save(arr, job / "fine.npy", ram=True) != job / "fine.npy"
 
 
 def test_a_ram_folder_open_to_others_or_missing_is_never_used(tmp_path: Path, monkeypatch):

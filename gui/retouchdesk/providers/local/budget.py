@@ -23,7 +23,8 @@ largest tile whose estimate fits in half the available memory and at most 3 GiB,
 from __future__ import annotations
 
 import math
-import os
+
+from retouchdesk.core.memory import available_bytes
 
 BASE_BYTES = 440e6  # model, packed weights and thread workspaces
 BYTES_PER_PIXEL = 47e3  # activations per padded tile pixel
@@ -37,21 +38,6 @@ def estimate_bytes(tile: int) -> float:
     """Peak resident memory of the upscaling worker for square tiles of side ``tile``."""
     side = tile + 2 * PAD
     return BASE_BYTES + BYTES_PER_PIXEL * side * side
-
-
-def available_bytes() -> int | None:
-    """Memory the system can give without swapping (Linux ``MemAvailable``), else None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:  # other POSIX systems: free physical pages
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def tile_for(available: int | None) -> int:
