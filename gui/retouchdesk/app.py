@@ -106,6 +106,8 @@ async def run_window(window: MainWindow, files: list[Path] | None = None) -> int
     app = QApplication.instance()
     app.lastWindowClosed.connect(closed.set)  # type: ignore[union-attr]
     opening = _opening_placeholder(window, files)
+    if not window.restored_geometry:
+        window.fit_screen()  # a first start: the whole window on the photographer's screen
     await show_first(window)
     if files:
         window.open_paths(files)

@@ -269,3 +269,20 @@ def test_a_broken_file_is_listed_with_a_plain_reason(qtbot, make_window, tmp_pat
     tip = w.model.photos.index(0).data(Qt.ItemDataRole.ToolTipRole)
     assert "broken.jpg cannot be read" in tip
     assert "Traceback" not in tip and "Traceback" not in w.model.document.error
+
+
+def test_a_first_start_puts_the_whole_window_on_a_small_screen(qtbot, make_window):
+    # A first start made the window 1400 x 900 whatever the screen: on a 1280 x 720 laptop,
+    # Apply, the job list and the status bar were below the screen's edge (seen under Xvfb).
+    # The offscreen test screen is smaller than 1400 x 900: the window is maximized into it.
+    w = make_window(plain_runtime(), resize=False)
+    room = w.screen().availableGeometry()
+    assert room.width() < 1400 and not w.restored_geometry  # what this test relies on
+    w.fit_screen()
+    qtbot.waitUntil(w.isMaximized)
+    qtbot.waitUntil(lambda: room.contains(w.frameGeometry()))
+    apply = w.side.apply_button  # the button a photographer needs, inside the screen
+    assert apply.isVisible() and room.contains(apply.mapToGlobal(apply.rect().bottomRight()))
+    close_window(qtbot, w)
+    again = make_window(plain_runtime(), resize=False)
+    assert again.restored_geometry  # a later start keeps the size the photographer chose

@@ -50,6 +50,8 @@ from retouchdesk.ui.open_photos import PhotoOpener
 from retouchdesk.ui.side_panel import SidePanel
 
 STATUS_TIMEOUT = 6000
+DEFAULT_SIZE = (1400, 900)  # a first start's window, where the screen has room for it
+FRAME_ROOM = (16, 48)  # what a window manager adds around it (borders, title bar)
 LOADING_TEXT = "Opening photo…"
 
 
@@ -604,16 +606,36 @@ class MainWindow(QMainWindow):
     def _restore(self) -> None:
         geo = self.qsettings.value("window/geometry")
         state = self.qsettings.value("window/state")
+        self.restored_geometry = isinstance(geo, QByteArray | bytes)
         if isinstance(geo, QByteArray | bytes):
             self.restoreGeometry(geo)
         else:
-            self.resize(1400, 900)
+            self.resize(*DEFAULT_SIZE)
         if isinstance(state, QByteArray | bytes):
             self.restoreState(state)
         op = self.qsettings.value("operation")
         if isinstance(op, str) and "." in op:
             with contextlib.suppress(RetouchError):  # an operation removed since last time
                 self.model.operation.select(op)
+
+    def fit_screen(self) -> None:
+        """Place the window of a first start on its screen: :data:`DEFAULT_SIZE`, centred,
+        where the screen has room for it; maximized where it has not.
+
+        A fixed 1400 x 900 on a 1280 x 720 or 1366 x 768 screen put Apply, the job list and
+        the status bar below the screen's edge. A later start restores the saved geometry
+        (Qt keeps that on screen).
+        """
+        screen = self.screen()
+        if screen is None:
+            return
+        room = screen.availableGeometry()
+        w, h = DEFAULT_SIZE
+        if room.width() < w + FRAME_ROOM[0] or room.height() < h + FRAME_ROOM[1]:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+            return
+        self.resize(w, h)
+        self.move(room.x() + (room.width() - w) // 2, room.y() + (room.height() - h) // 2)
 
     def save_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
