@@ -59,10 +59,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    import shutil
-
     from retouchdesk.cli.common import err
     from retouchdesk.services import paths
+    from retouchdesk.services.jobfiles import remove_scratch
     from retouchdesk.services.store import JobStore
 
     if args.older_than < 0:
@@ -75,7 +74,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         store.close()
     work = paths.cache_dir() / "jobs"
     for job_id in ids:  # scratch folders only: results and photos stay where they are
-        shutil.rmtree(work / job_id, ignore_errors=True)
+        remove_scratch(work / job_id)
     n = len(ids)
     print(
         f"Forgot {n} finished job{'s' if n != 1 else ''} older than {args.older_than:g} "

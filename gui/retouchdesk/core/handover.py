@@ -42,14 +42,20 @@ def is_handover(path: Path | str) -> bool:
     return Path(path).suffix.lower() == SUFFIX
 
 
+def _ram_dir() -> Path | None:
+    """Where this user's folder on the RAM-backed file system is (not checked nor made)."""
+    getuid = getattr(os, "getuid", None)  # POSIX only
+    if getuid is None:
+        return None
+    return Path(os.environ.get(RAM_ENV) or "/dev/shm") / f"retouchdesk-{getuid()}"
+
+
 def ram_root() -> Path | None:
     """This user's private folder on the RAM-backed file system, made if missing; None when
     there is none, or the folder is not this user's own (then the disk is used)."""
-    base = Path(os.environ.get(RAM_ENV) or "/dev/shm")
-    getuid = getattr(os, "getuid", None)
-    if getuid is None or not base.is_dir():
+    root = _ram_dir()
+    if root is None or not root.parent.is_dir():
         return None
-    root = base / f"retouchdesk-{getuid()}"
     try:
         os.mkdir(root, 0o700)
     except FileExistsError:
@@ -60,7 +66,7 @@ def ram_root() -> Path | None:
         st = os.lstat(root)
     except OSError:
         return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != getuid() or st.st_mode & 0o077:
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         return None  # a link, someone else's, or open to others: never written into
     return root
 
@@ -89,10 +95,9 @@ def in_ram(path: Path, nbytes: int) -> Path:
 
 def discard(work_dir: Path) -> None:
     """Remove the RAM folder of the job whose scratch folder is ``work_dir``."""
-    base = Path(os.environ.get(RAM_ENV) or "/dev/shm")
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None:
-        shutil.rmtree(base / f"retouchdesk-{getuid()}" / work_dir.name, ignore_errors=True)
+    root = _ram_dir()
+    if root is not None:
+        shutil.rmtree(root / work_dir.name, ignore_errors=True)
 
 
 def sweep(max_age_s: float = SWEEP_AGE_S) -> int:

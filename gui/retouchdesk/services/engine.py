@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import socket
 import time
 import uuid
@@ -48,7 +47,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retouchdesk.core import handover
 from retouchdesk.core.errors import Cancelled, ProviderError, RetouchError
 from retouchdesk.core.jobs import EventKind, JobEvent, JobRecord, JobState, check_transition
 from retouchdesk.core.schema import Catalog, Inapplicable, Operation
@@ -58,7 +56,7 @@ from retouchdesk.services import resume as resume_policy
 from retouchdesk.services import retry_policy as policy
 from retouchdesk.services.driver import Parked, StepDriver, job_context
 from retouchdesk.services.history import JobHistory
-from retouchdesk.services.jobfiles import WritableFolders, owner_alive
+from retouchdesk.services.jobfiles import WritableFolders, owner_alive, remove_scratch
 from retouchdesk.services.jobspec import EngineConfig, JobRequest, new_record
 from retouchdesk.services.results import ResultWriter
 from retouchdesk.services.resume import Resume
@@ -725,13 +723,7 @@ class JobEngine:
             return provider_id
 
     async def _cleanup(self, rec: JobRecord) -> None:
-        work_dir = self._work_dir(rec.id)
-
-        def remove() -> None:
-            shutil.rmtree(work_dir, True)
-            handover.discard(work_dir)  # an offline worker's result kept in memory
-
-        await asyncio.to_thread(remove)
+        await asyncio.to_thread(remove_scratch, self._work_dir(rec.id))
 
     # -- writing --------------------------------------------------------------------------
 

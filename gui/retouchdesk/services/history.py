@@ -13,14 +13,13 @@ adds, changes and removes the live ones.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from retouchdesk.core import handover
 from retouchdesk.core.jobs import JobRecord, JobState
+from retouchdesk.services.jobfiles import remove_scratch
 from retouchdesk.services.store import JobStore
 
 
@@ -168,11 +167,5 @@ class JobHistory:
             del self.records[job_id]
             self._removed(rec)
         dirs = [self._work_dir(j) for j in ids]
-
-        def remove() -> None:
-            for d in dirs:
-                shutil.rmtree(d, True)
-                handover.discard(d)
-
-        await asyncio.to_thread(remove)
+        await asyncio.to_thread(lambda: [remove_scratch(d) for d in dirs])
         return ids

@@ -136,6 +136,15 @@ def save_image_result(
     return written
 
 
+def remove_scratch(work_dir: Path) -> None:
+    """Remove a job's scratch folder, and its folder in memory (an offline worker's result,
+    ``core.handover``): when the job ends, or is forgotten."""
+    from retouchdesk.core import handover
+
+    shutil.rmtree(work_dir, ignore_errors=True)
+    handover.discard(work_dir)
+
+
 def give_normal_mode(path: Path) -> None:
     """Temporary files are created private (0600); a result is a normal file (0666 - umask)."""
     with contextlib.suppress(OSError):
