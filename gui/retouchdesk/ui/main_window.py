@@ -632,6 +632,10 @@ class MainWindow(QMainWindow):
         room = screen.availableGeometry()
         w, h = DEFAULT_SIZE
         if room.width() < w + FRAME_ROOM[0] or room.height() < h + FRAME_ROOM[1]:
+            # Sized to the screen as well: maximizing is the window manager's to do, and a
+            # session without one (a kiosk, a bare X server) would keep the oversized window.
+            self.resize(room.width() - FRAME_ROOM[0], room.height() - FRAME_ROOM[1])
+            self.move(room.topLeft())
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
             return
         self.resize(w, h)
